@@ -1,0 +1,214 @@
+# pshm — top-level GNU Makefile.
+#
+#   make               library (static + shared), the pshm command, examples, the lab
+#   make check         build everything and run every Criterion test
+#   make check SANITIZE=address,undefined     the same suite under ASan + UBSan
+#   make check-tsan    the concurrent tests under ThreadSanitizer
+#   make demo          walk through the lab, narrated, then clean up
+#   make fuzz          run every libFuzzer harness for FUZZ_SECONDS each (clang)
+#   make bench         the IPC benchmark (writes bench/RESULTS.md)
+#   make install / uninstall   honour PREFIX, DESTDIR, LIBDIR, ...
+#   make clean
+#
+# CFLAGS/LDFLAGS are yours; the flags pshm needs are added with `override`.
+# Build outputs go under build/ (or build/san-<name>/ for sanitizer builds);
+# the lab's binaries stay in lab/, where the lab text expects them.
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+.SECONDARY:
+SHELL := /bin/bash
+comma := ,
+
+VERSION := $(shell sed -n 's/^\#define PSHM_VERSION_STRING "\(.*\)"/\1/p' include/pshm.h)
+SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+LDFLAGS ?=
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+LIBDIR  ?= $(PREFIX)/lib
+INCDIR  ?= $(PREFIX)/include
+MANDIR  ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+SANITIZE ?=
+FUZZ_SECONDS ?= 60
+
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror \
+	-Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
+	-fstack-protector-strong -fPIC -pthread -Iinclude -MMD -MP
+override LDFLAGS += -pthread -Wl,-z,relro -Wl,-z,now
+EXE_LDFLAGS := -pie
+
+BUILDDIR ?= build
+ifeq ($(SANITIZE),)
+  B := $(BUILDDIR)
+  override CFLAGS += -D_FORTIFY_SOURCE=2
+else
+  B := $(BUILDDIR)/san-$(subst $(comma),-,$(SANITIZE))
+  override CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+  override LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+ifeq ($(V),1)
+  Q :=
+  say :=
+else
+  Q := @
+  say = @printf '  %-7s %s\n' $(1) $(2);
+endif
+
+LIB_SRC  := $(sort $(wildcard src/*.c))
+CLI_SRC  := $(sort $(wildcard cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+EX_SRC   := $(sort $(wildcard examples/*.c))
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(B)/obj/%.o)
+TEST_HELPER_OBJ := $(B)/obj/tests/helpers.o
+TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+EX_BIN   := $(EX_SRC:examples/%.c=$(B)/examples/%)
+
+LIBA     := $(B)/lib/libpshm.a
+LIBSO    := $(B)/lib/libpshm.so.$(VERSION)
+LIBSONAME := libpshm.so.$(SOMAJOR)
+PSHM     := $(B)/bin/pshm
+PC       := $(B)/pshm.pc
+
+CRITERION_CFLAGS := $(shell pkg-config --cflags criterion 2>/dev/null)
+CRITERION_LIBS   := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
+
+.PHONY: all lib cli lab examples check check-tsan demo fuzz fuzz-smoke bench bench-deps \
+	install uninstall clean
+
+all: lib cli examples lab
+
+lib: $(LIBA) $(B)/lib/libpshm.so $(PC)
+cli: $(PSHM)
+examples: $(EX_BIN)
+lab:
+	$(Q)$(MAKE) --no-print-directory -C lab
+
+$(B)/obj/%.o: %.c
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIBA): $(LIB_OBJ)
+	$(call say,AR,$@)
+	@mkdir -p $(@D)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(LIBSO): $(LIB_OBJ) src/libpshm.map
+	$(call say,CCLD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) -shared -Wl,-soname,$(LIBSONAME) -Wl,--version-script=src/libpshm.map \
+		-Wl,--no-undefined $(LDFLAGS) -o $@ $(LIB_OBJ)
+
+$(B)/lib/libpshm.so: $(LIBSO)
+	$(Q)ln -sf libpshm.so.$(VERSION) $(B)/lib/$(LIBSONAME)
+	$(Q)ln -sf $(LIBSONAME) $@
+
+$(PC): pshm.pc.in include/pshm.h
+	@mkdir -p $(@D)
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
+		-e 's|@VERSION@|$(VERSION)|' $< > $@.tmp && mv $@.tmp $@
+
+# The command and the examples link the static library: one self-contained binary.
+$(PSHM): $(CLI_OBJ) $(LIBA)
+	$(call say,CCLD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) $(EXE_LDFLAGS) -o $@ $^
+
+$(B)/examples/%: $(B)/obj/examples/%.o $(LIBA)
+	$(call say,CCLD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) $(EXE_LDFLAGS) -o $@ $^
+
+# Tests know where the binaries are through -D, so they run from any directory.
+$(B)/obj/tests/%.o: override CFLAGS += $(CRITERION_CFLAGS) -Itests \
+	-DPSHM_BIN='"$(abspath $(PSHM))"' -DLAB_DIR='"$(abspath lab)"' \
+	-DEXAMPLES_DIR='"$(abspath $(B)/examples)"' -DSRC_DIR='"$(abspath .)"'
+
+$(B)/tests/%: $(B)/obj/tests/%.o $(TEST_HELPER_OBJ) $(LIBA)
+	$(call say,CCLD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) $(EXE_LDFLAGS) -o $@ $^ $(CRITERION_LIBS)
+
+# Each test binary runs on its own; all of them run even if one fails, and
+# the target fails if any did. Criterion prints its own summary per binary.
+check: all $(TEST_BIN)
+	@fail=0; for t in $(TEST_BIN); do \
+		printf '== %s\n' "$$t"; \
+		$$t $(TEST_ARGS) || fail=1; \
+	done; \
+	if [ $$fail -ne 0 ]; then echo "make check: FAILED"; exit 1; fi; \
+	echo "make check: all test binaries passed"
+
+# ThreadSanitizer: only the threaded variants of the concurrent tests
+# (names containing "threads"); forked children are not TSan's business.
+check-tsan:
+	$(Q)$(MAKE) --no-print-directory check SANITIZE=thread TEST_ARGS="--filter=*/*threads*"
+
+demo: all
+	@./demo.sh
+
+# Fuzzing needs clang's libFuzzer; each harness in fuzz/ links the library sources.
+FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Isrc -pthread \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+
+build/fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard src/*.h) include/pshm.h
+	$(call say,FUZZCC,$@)
+	@mkdir -p $(@D)
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC)
+
+fuzz: $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do \
+		n=$$(basename $$f); mkdir -p build/fuzz/corpus/$$n; \
+		echo "== $$n ($(FUZZ_SECONDS)s)"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			build/fuzz/corpus/$$n fuzz/corpus/$$n 2>&1 | grep -E '^(stat::|#[0-9]+ +DONE)|ERROR|SUMMARY' ; \
+		test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
+fuzz-smoke:
+	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
+
+bench: all
+	$(Q)$(MAKE) --no-print-directory -C bench
+
+bench-deps:
+	apt-get install -y iceoryx libiceoryx-binding-c-dev gnuplot-nox
+
+install: lib cli
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) \
+		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
+		$(DESTDIR)$(MANDIR)/man7
+	install -m 755 $(PSHM) $(DESTDIR)$(BINDIR)/pshm
+	install -m 644 $(LIBA) $(DESTDIR)$(LIBDIR)/libpshm.a
+	install -m 755 $(LIBSO) $(DESTDIR)$(LIBDIR)/libpshm.so.$(VERSION)
+	ln -sf libpshm.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(LIBSONAME)
+	ln -sf $(LIBSONAME) $(DESTDIR)$(LIBDIR)/libpshm.so
+	install -m 644 include/pshm.h $(DESTDIR)$(INCDIR)/pshm.h
+	install -m 644 $(PC) $(DESTDIR)$(PKGCONFIGDIR)/pshm.pc
+	for p in $(wildcard man/*.1); do install -m 644 $$p $(DESTDIR)$(MANDIR)/man1/; done
+	for p in $(wildcard man/*.3); do install -m 644 $$p $(DESTDIR)$(MANDIR)/man3/; done
+	for p in $(wildcard man/*.7); do install -m 644 $$p $(DESTDIR)$(MANDIR)/man7/; done
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/pshm $(DESTDIR)$(LIBDIR)/libpshm.a \
+		$(DESTDIR)$(LIBDIR)/libpshm.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(LIBSONAME) \
+		$(DESTDIR)$(LIBDIR)/libpshm.so $(DESTDIR)$(INCDIR)/pshm.h \
+		$(DESTDIR)$(PKGCONFIGDIR)/pshm.pc
+	for p in $(notdir $(wildcard man/*.1)); do rm -f $(DESTDIR)$(MANDIR)/man1/$$p; done
+	for p in $(notdir $(wildcard man/*.3)); do rm -f $(DESTDIR)$(MANDIR)/man3/$$p; done
+	for p in $(notdir $(wildcard man/*.7)); do rm -f $(DESTDIR)$(MANDIR)/man7/$$p; done
+
+clean:
+	rm -rf build
+	$(MAKE) --no-print-directory -C lab clean
+	-$(MAKE) --no-print-directory -C bench clean 2>/dev/null
+
+-include $(shell find build -name '*.d' 2>/dev/null)

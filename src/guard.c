@@ -1,0 +1,81 @@
+/*
+ * guard.c — copies out of a mapping that survive a concurrent truncation.
+ *
+ * When another process shrinks a segment, touching the pages past its new
+ * end raises SIGBUS. Like libwayland's guarded client pools, pshm installs a
+ * SIGBUS handler once; it recognises a fault inside a guarded copy of the
+ * faulting thread and jumps back to the copy's caller, which returns
+ * -EFAULT. Any other SIGBUS goes to the handler installed before ours.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* initial-exec: no lazy TLS allocation may happen inside the handler. */
+#define TLS __thread __attribute__((tls_model("initial-exec")))
+
+static TLS sigjmp_buf *guard_jmp;
+static TLS const char *guard_lo;
+static TLS const char *guard_hi;
+
+static struct sigaction prev_bus;
+static pthread_once_t install_once = PTHREAD_ONCE_INIT;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	sigjmp_buf *jb = guard_jmp;
+	const char *a = si->si_addr;
+	if (jb && si->si_code > 0 && a >= guard_lo && a < guard_hi) {
+		guard_jmp = NULL;
+		siglongjmp(*jb, 1);
+	}
+	if ((prev_bus.sa_flags & SA_SIGINFO) && prev_bus.sa_sigaction) {
+		prev_bus.sa_sigaction(sig, si, uc);
+	} else if (prev_bus.sa_handler != SIG_DFL && prev_bus.sa_handler != SIG_IGN) {
+		prev_bus.sa_handler(sig);
+	} else {
+		/* Not ours: die as if we had never been installed. */
+		signal(SIGBUS, SIG_DFL);
+		raise(SIGBUS);
+	}
+}
+
+static void install(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigbus;
+	sigemptyset(&sa.sa_mask);
+	/* SA_NODEFER: we leave the handler by siglongjmp without restoring a
+	 * signal mask, so SIGBUS must not be blocked while it runs. */
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
+	sigaction(SIGBUS, &sa, &prev_bus);
+}
+
+int pshm__guarded_copy(void *dst, const void *src, size_t len)
+{
+	sigjmp_buf jb;
+	pthread_once(&install_once, install);
+	if (sigsetjmp(jb, 0))
+		return -EFAULT;
+	guard_lo = src;
+	guard_hi = (const char *)src + len;
+	__atomic_store_n(&guard_jmp, &jb, __ATOMIC_SEQ_CST);
+	memcpy(dst, src, len);
+	__atomic_store_n(&guard_jmp, NULL, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
+int pshm_seg_read(const pshm_seg *seg, size_t off, void *buf, size_t len)
+{
+	if (!seg || (!buf && len))
+		return -EINVAL;
+	if (off > seg->size || len > seg->size - off)
+		return -ERANGE;
+	if (len == 0)
+		return 0;
+	return pshm__guarded_copy(buf, (const char *)seg->addr + off, len);
+}

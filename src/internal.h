@@ -1,0 +1,62 @@
+/*
+ * internal.h — private to libpshm. Nothing here is exported (see libpshm.map).
+ */
+#ifndef PSHM_INTERNAL_H
+#define PSHM_INTERNAL_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <sys/stat.h>
+
+#include "pshm.h"
+
+#define PSHM_DIR "/dev/shm"
+
+/* Convert a libc result to pshm's convention right after the call. */
+static inline int pshm__err(int r)
+{
+	return r < 0 ? -errno : r;
+}
+
+struct pshm_seg {
+	void *addr;           /* NULL when not mapped */
+	size_t size;          /* mapping size */
+	int fd;               /* -1 for anonymous */
+	bool writable;
+	char name[PSHM_NAME_MAX + 2]; /* canonical "/x"; "" when anonymous */
+};
+
+/* The name without its leading '/', for openat() relative to /dev/shm.
+ * @name must already be checked. */
+const char *pshm__leaf(const char *name);
+
+/* An fd on /dev/shm itself (O_PATH | O_DIRECTORY), or -errno. */
+int pshm__dirfd(void);
+
+/* Callback that initialises a new segment before it becomes visible. */
+typedef int (*pshm__init_fn)(void *addr, size_t size, void *arg);
+
+/*
+ * Create a segment whose content is complete before anyone can open it by
+ * name: it is made as an unnamed tmpfs file (O_TMPFILE), reserved, mapped,
+ * filled by @init, then linked under @name, which fails with -EEXIST if the
+ * name was taken meanwhile. Returns 0 and the mapped segment in *out.
+ */
+int pshm__seg_create_init(const char *name, size_t size, mode_t mode,
+			  pshm__init_fn init, void *arg, pshm_seg **out);
+
+/* Check an open fd against the owner/mode policy and that it is regular. */
+int pshm__seg_policy(const struct stat *st, unsigned flags);
+
+/* memcpy() that returns -EFAULT instead of dying of SIGBUS (guard.c).
+ * Use it for every copy out of a mapping another process may truncate. */
+int pshm__guarded_copy(void *dst, const void *src, size_t len);
+
+/* Recognise the kind of a segment from its first bytes (read with pread). */
+unsigned pshm__kind_of_fd(int fd);
+
+/* Magic numbers of pshm formats (first 8 bytes of the segment, little end). */
+#define PSHM_BOX_MAGIC  UINT64_C(0x31584f424d485350)  /* "PSHMBOX1" */
+#define PSHM_CHAN_MAGIC UINT64_C(0x314e414843485350)  /* "PSHCHAN1" */
+
+#endif

@@ -1,0 +1,369 @@
+/*
+ * seg.c — named and anonymous segments: create, open, map, resize, unlink.
+ *
+ * Named segments are files in /dev/shm (this is what glibc's shm_open does),
+ * opened relative to a descriptor on that directory with O_NOFOLLOW, so a
+ * symlink planted there is never followed, and checked with fstat() to be a
+ * regular file before anything is mapped, read or written.
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+int pshm__dirfd(void)
+{
+	return pshm__err(open(PSHM_DIR, O_PATH | O_DIRECTORY | O_CLOEXEC));
+}
+
+/* close() that keeps the caller's errno, for clean-up paths. */
+static void close_keep_errno(int fd)
+{
+	int e = errno;
+	if (fd >= 0)
+		close(fd);
+	errno = e;
+}
+
+int pshm__seg_policy(const struct stat *st, unsigned flags)
+{
+	if (!S_ISREG(st->st_mode))
+		return -ENOTSUP;
+	if (st->st_uid != geteuid() && !(flags & PSHM_ALLOW_FOREIGN))
+		return -EPERM;
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !(flags & PSHM_ALLOW_SHARED_WRITE))
+		return -EPERM;
+	return 0;
+}
+
+/* open() errors that mean "there is something here, but not a segment". */
+static int open_errno(int e)
+{
+	return (e == ELOOP || e == EISDIR || e == ENXIO || e == ENODEV) ? -ENOTSUP : -e;
+}
+
+/*
+ * Open the existing entry @name of /dev/shm with @oflags, refusing anything
+ * that is not a regular file. The type is checked before opening (so a FIFO
+ * or device is never opened for real) and again on the open descriptor (so
+ * a swap in between is caught). On success returns the fd and fills *st.
+ */
+static int open_regular(const char *name, int oflags, struct stat *st)
+{
+	int r = pshm_name_check(name);
+	if (r < 0)
+		return r;
+	int dfd = pshm__dirfd();
+	if (dfd < 0)
+		return dfd;
+	const char *leaf = pshm__leaf(name);
+	if (fstatat(dfd, leaf, st, AT_SYMLINK_NOFOLLOW) < 0) {
+		r = -errno;
+		close(dfd);
+		return r;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(dfd);
+		return -ENOTSUP;
+	}
+	int fd = openat(dfd, leaf, oflags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	r = fd < 0 ? open_errno(errno) : 0;
+	close(dfd);
+	if (r < 0)
+		return r;
+	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+		r = S_ISREG(st->st_mode) ? -errno : -ENOTSUP;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static int map_fd(int fd, size_t size, bool writable, void **addr)
+{
+	*addr = NULL;
+	if (size == 0)
+		return 0;
+	void *p = mmap(NULL, size, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	*addr = p;
+	return 0;
+}
+
+static int seg_new(int fd, const char *name, size_t size, bool writable, bool map,
+		   pshm_seg **out)
+{
+	pshm_seg *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	int r = map ? map_fd(fd, size, writable, &s->addr) : 0;
+	if (r < 0) {
+		free(s);
+		return r;
+	}
+	s->fd = fd;
+	s->size = size;
+	s->writable = writable;
+	if (name)
+		pshm_name_canon(name, s->name, sizeof(s->name));
+	*out = s;
+	return 0;
+}
+
+int pshm_seg_open(const char *name, unsigned flags, pshm_seg **out)
+{
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	bool rw = !(flags & PSHM_RDONLY);
+	struct stat st;
+	int fd = open_regular(name, rw ? O_RDWR : O_RDONLY, &st);
+	if (fd < 0)
+		return fd;
+	int r = pshm__seg_policy(&st, flags);
+	if (r == 0 && (uintmax_t)st.st_size > SIZE_MAX)
+		r = -EFBIG;
+	if (r == 0)
+		r = seg_new(fd, name, (size_t)st.st_size, rw, !(flags & PSHM_NOMAP), out);
+	if (r < 0)
+		close(fd);
+	return r;
+}
+
+/* Reserve [0, size) so that a full /dev/shm fails now, not with SIGBUS later. */
+static int reserve(int fd, size_t size)
+{
+	if (size > (size_t)INT64_MAX)
+		return -EFBIG;
+	int e = posix_fallocate(fd, 0, (off_t)size);
+	return e ? -e : 0;
+}
+
+int pshm_seg_create(const char *name, size_t size, mode_t mode, unsigned flags,
+		    pshm_seg **out)
+{
+	if (!out || size == 0 || (mode & ~(mode_t)07777))
+		return -EINVAL;
+	*out = NULL;
+	int r = pshm_name_check(name);
+	if (r < 0)
+		return r;
+	if (!mode)
+		mode = 0600;
+	int dfd = pshm__dirfd();
+	if (dfd < 0)
+		return dfd;
+	const char *leaf = pshm__leaf(name);
+	int fd = openat(dfd, leaf, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	r = fd < 0 ? open_errno(errno) : 0;
+	if (r == -EEXIST && (flags & PSHM_OPEN_EXISTING)) {
+		close(dfd);
+		r = pshm_seg_open(name, flags & ~PSHM_RDONLY, out);
+		if (r == 0 && pshm_seg_size(*out) < size && (r = pshm_seg_resize(*out, size)) < 0) {
+			pshm_seg_close(*out);
+			*out = NULL;
+		}
+		return r;
+	}
+	if (r < 0) {
+		close(dfd);
+		return r;
+	}
+	/* The mode asked for is the mode set: umask does not narrow it. */
+	r = pshm__err(fchmod(fd, mode));
+	if (r == 0)
+		r = reserve(fd, size);
+	if (r == 0)
+		r = seg_new(fd, name, size, true, true, out);
+	if (r < 0) {
+		unlinkat(dfd, leaf, 0);
+		close_keep_errno(fd);
+	}
+	close(dfd);
+	return r;
+}
+
+/* Link the unnamed file @fd into /dev/shm as @leaf; -EEXIST if taken. */
+static int link_tmpfile(int fd, int dfd, const char *leaf)
+{
+	if (linkat(fd, "", dfd, leaf, AT_EMPTY_PATH) == 0)
+		return 0;
+	if (errno != ENOENT && errno != EPERM)
+		return -errno;
+	/* Without CAP_DAC_READ_SEARCH, AT_EMPTY_PATH is refused; the
+	 * /proc/self/fd link is the unprivileged way to name an O_TMPFILE. */
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return pshm__err(linkat(AT_FDCWD, path, dfd, leaf, AT_SYMLINK_FOLLOW));
+}
+
+int pshm__seg_create_init(const char *name, size_t size, mode_t mode,
+			  pshm__init_fn init, void *arg, pshm_seg **out)
+{
+	if (!out || size == 0 || (mode & ~(mode_t)07777))
+		return -EINVAL;
+	*out = NULL;
+	int r = pshm_name_check(name);
+	if (r < 0)
+		return r;
+	int dfd = pshm__dirfd();
+	if (dfd < 0)
+		return dfd;
+	int fd = openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, mode ? mode : 0600);
+	if (fd < 0) {
+		r = -errno;
+		close(dfd);
+		return r;
+	}
+	pshm_seg *s = NULL;
+	r = pshm__err(fchmod(fd, mode ? mode : 0600));
+	if (r == 0)
+		r = reserve(fd, size);
+	if (r == 0)
+		r = seg_new(fd, name, size, true, true, &s);
+	if (r == 0 && init)
+		r = init(s->addr, size, arg);
+	if (r == 0)
+		r = link_tmpfile(fd, dfd, pshm__leaf(name));
+	close(dfd);
+	if (r < 0) {
+		if (s)
+			pshm_seg_close(s);
+		else
+			close(fd);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
+
+int pshm_seg_anon(size_t size, pshm_seg **out)
+{
+	if (!out || size == 0)
+		return -EINVAL;
+	*out = NULL;
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	pshm_seg *s = calloc(1, sizeof(*s));
+	if (!s) {
+		munmap(p, size);
+		return -ENOMEM;
+	}
+	s->addr = p;
+	s->size = size;
+	s->fd = -1;
+	s->writable = true;
+	*out = s;
+	return 0;
+}
+
+void pshm_seg_close(pshm_seg *seg)
+{
+	if (!seg)
+		return;
+	int e = errno;
+	if (seg->addr)
+		munmap(seg->addr, seg->size);
+	if (seg->fd >= 0)
+		close(seg->fd);
+	free(seg);
+	errno = e;
+}
+
+void *pshm_seg_addr(const pshm_seg *seg)
+{
+	return seg->addr;
+}
+
+size_t pshm_seg_size(const pshm_seg *seg)
+{
+	return seg->size;
+}
+
+int pshm_seg_fd(const pshm_seg *seg)
+{
+	return seg->fd;
+}
+
+const char *pshm_seg_name(const pshm_seg *seg)
+{
+	return seg->name[0] ? seg->name : NULL;
+}
+
+int pshm_seg_resize(pshm_seg *seg, size_t size)
+{
+	if (!seg || seg->fd < 0 || size == 0)
+		return -EINVAL;
+	if (!seg->writable)
+		return -EBADF;
+	int r = size > seg->size ? reserve(seg->fd, size)
+				 : pshm__err(ftruncate(seg->fd, (off_t)size));
+	if (r < 0)
+		return r;
+	void *p;
+	if (seg->addr)
+		p = mremap(seg->addr, seg->size, size, MREMAP_MAYMOVE);
+	else
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, seg->fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	seg->addr = p;
+	seg->size = size;
+	return 0;
+}
+
+ssize_t pshm_seg_pread(const pshm_seg *seg, void *buf, size_t len, uint64_t off)
+{
+	if (!seg || seg->fd < 0 || off > INT64_MAX)
+		return -EINVAL;
+	ssize_t n;
+	do
+		n = pread(seg->fd, buf, len, (off_t)off);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+ssize_t pshm_seg_pwrite(pshm_seg *seg, const void *buf, size_t len, uint64_t off)
+{
+	if (!seg || seg->fd < 0 || off > INT64_MAX || len > INT64_MAX - off)
+		return -EINVAL;
+	size_t done = 0;
+	while (done < len) {
+		ssize_t n = pwrite(seg->fd, (const char *)buf + done, len - done,
+				   (off_t)(off + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return done ? (ssize_t)done : (n < 0 ? -errno : -ENOSPC);
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+int pshm_seg_unlink(const char *name)
+{
+	int r = pshm_name_check(name);
+	if (r < 0)
+		return r;
+	int dfd = pshm__dirfd();
+	if (dfd < 0)
+		return dfd;
+	const char *leaf = pshm__leaf(name);
+	struct stat st;
+	r = pshm__err(fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW));
+	if (r == 0 && !S_ISREG(st.st_mode))
+		r = -ENOTSUP;
+	/* Between the check and the unlink the entry may be swapped for a
+	 * symlink: unlinkat() removes a link itself, never its target. */
+	if (r == 0)
+		r = pshm__err(unlinkat(dfd, leaf, 0));
+	close(dfd);
+	return r;
+}

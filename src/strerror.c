@@ -1,0 +1,37 @@
+/*
+ * strerror.c — one message for every code pshm returns.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+const char *pshm_version(void)
+{
+	return PSHM_VERSION_STRING;
+}
+
+const char *pshm_strerror(int err)
+{
+	if (err < 0)
+		err = -err;
+	/* Codes whose meaning in pshm is narrower than libc's generic text. */
+	switch (err) {
+	case 0: return "success";
+	case EBADMSG: return "integrity check failed: the data was changed behind pshm's back";
+	case EPROTO: return "not a pshm segment of the expected format, or a corrupted header";
+	case EPERM: return "refused by the safety policy (segment owned by another user or writable by group/others)";
+	case EFAULT: return "the segment was truncated while being read";
+	case ENOTSUP: return "not a regular file (symlink, directory, FIFO, ...): refused";
+	case EPIPE: return "the peer is gone";
+	case EMSGSIZE: return "message too large for this channel";
+	case EEXIST: return "segment already exists";
+	case ENOENT: return "no such segment";
+	case ENOSPC: return "no space left in /dev/shm";
+	case EINVAL: return "invalid argument or segment name";
+	case ENAMETOOLONG: return "segment name too long";
+	}
+	/* strerror() may use a shared buffer for unknown codes; strerrorname-
+	 * style descriptions from the static table are all we need here. */
+	const char *s = strerrordesc_np(err);
+	return s ? s : "unknown error";
+}

@@ -1,0 +1,53 @@
+/*
+ * helpers.h — shared by the Criterion tests.
+ */
+#ifndef PSHM_TEST_HELPERS_H
+#define PSHM_TEST_HELPERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/*
+ * A segment name unique to this process and call: "/pshm-test-<tag>-<pid>-<n>".
+ * Tests never use a name a person might (such as the lab's /posix_shm).
+ * Every name handed out is remembered and removed by th_cleanup(), which
+ * the test fixtures call (TH_FIXTURE) so a failed test leaves nothing.
+ */
+const char *th_name(const char *tag);
+void th_cleanup(void);
+
+/* Criterion fixture: .init = th_setup, .fini = th_cleanup. */
+void th_setup(void);
+#define TH_FIXTURE .init = th_setup, .fini = th_cleanup
+
+/* Path in /dev/shm of a segment name ("/x" -> "/dev/shm/x"), written into
+ * @buf; returns @buf. */
+const char *th_path(const char *name, char *buf, size_t len);
+
+/* Write a file in /dev/shm directly (as an attacker or another tool would). */
+void th_write_file(const char *name, const void *data, size_t len, mode_t mode);
+
+/*
+ * Run a shell command line with /bin/sh -c, feeding @in (may be NULL) to its
+ * stdin, capturing stdout and stderr (NUL-terminated, malloc'd, caller
+ * frees; pass NULL to discard). Returns the exit status, or 128+signal if it
+ * died of a signal.
+ */
+int th_run(const char *cmdline, const char *in, char **out, char **err);
+
+/*
+ * Run fn(arg) in a child process that first drops to the unprivileged
+ * user "nobody" (the tests run as root in CI). Returns the child's exit
+ * status (fn's return value), or 128+signal. Skips the test (cr_skip) if
+ * the process cannot change user (not root).
+ */
+int th_as_nobody(int (*fn)(void *), void *arg);
+
+/* Is the current process root? */
+bool th_is_root(void);
+
+/* Uid and gid of "nobody". */
+void th_nobody(uid_t *uid, gid_t *gid);
+
+#endif
