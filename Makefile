@@ -137,14 +137,24 @@ $(B)/tests/%: $(B)/obj/tests/%.o $(TEST_HELPER_OBJ) $(LIBA)
 	$(Q)$(CC) $(LDFLAGS) $(EXE_LDFLAGS) -o $@ $^ $(CRITERION_LIBS)
 
 # Each test binary runs on its own; all of them run even if one fails, and
-# the target fails if any did. Criterion prints its own summary per binary.
+# the target fails if any did. Criterion prints a synthesis per binary; the
+# last line adds them up. With TEST_ARGS="--filter=...", binaries with no
+# matching test are skipped rather than run empty.
 check: all $(TEST_BIN)
-	@fail=0; for t in $(TEST_BIN); do \
+	@pass=0; fail=0; bad=0; \
+	for t in $(TEST_BIN); do \
+		case "$(TEST_ARGS)" in --filter=*) \
+			pat="$(patsubst --filter=%,%,$(TEST_ARGS))"; pat=$${pat##*/}; pat=$${pat//\*/}; \
+			$$t --list 2>/dev/null | grep -q -- "$$pat" || continue;; esac; \
 		printf '== %s\n' "$$t"; \
-		$$t $(TEST_ARGS) || fail=1; \
+		out=$$($$t $(TEST_ARGS) 2>&1); rc=$$?; printf '%s\n' "$$out"; \
+		[ $$rc -eq 0 ] || bad=1; \
+		syn=$$(printf '%s\n' "$$out" | sed -n 's/.*Synthesis: Tested: [0-9]* | Passing: \([0-9]*\) | Failing: \([0-9]*\) | Crashing: \([0-9]*\).*/\1 \2 \3/p' | tail -n 1); \
+		set -- $$syn; pass=$$((pass + $${1:-0})); fail=$$((fail + $${2:-0} + $${3:-0})); \
 	done; \
-	if [ $$fail -ne 0 ]; then echo "make check: FAILED"; exit 1; fi; \
-	echo "make check: all test binaries passed"
+	[ $$fail -eq 0 ] || bad=1; \
+	echo "check: $$pass passed, $$fail failed"; \
+	exit $$bad
 
 # ThreadSanitizer: only the threaded variants of the concurrent tests
 # (names containing "threads"); forked children are not TSan's business.
