@@ -1,0 +1,105 @@
+/*
+ * write.c — écrit un message dans un segment de mémoire partagée POSIX.
+ *
+ * Usage : ./write [NOM]      (NOM vaut /posix_shm par défaut)
+ *
+ * Étapes : shm_open (créer ou ouvrir le segment), ftruncate (fixer sa
+ * taille), mmap (le voir comme de la mémoire), écrire, munmap, close.
+ * Le segment reste en place après la fin du programme : c'est un fichier
+ * de /dev/shm, que ./read (ou cat) peut lire ensuite.
+ */
+#include <errno.h>
+#include <fcntl.h>    /* O_CREAT, O_RDWR, O_TRUNC */
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h> /* shm_open, mmap, munmap */
+#include <unistd.h>   /* ftruncate, close */
+
+/*
+ * Nom du segment : un seul « / », au début. Sous Linux, le segment
+ * apparaît comme le fichier /dev/shm/posix_shm (un système de fichiers
+ * tmpfs, qui vit en mémoire).
+ */
+#define NOM_PAR_DEFAUT "/posix_shm"
+
+/*
+ * Taille du segment : 64 Kio, soit 16 pages de 4096 octets. mmap travaille
+ * par pages ; le message n'occupe que le début de la première. tmpfs
+ * n'alloue une page que lorsqu'on y écrit : ls -l affichera 65536 octets
+ * mais du seulement 4 Kio (voir README.md).
+ */
+#define TAILLE 65536
+
+/* Le message commence par « Hello » suivi d'une espace : 6 octets, que le
+ * « hack » du TP (dd de "HACKED") remplace exactement. */
+static const char message[] = "Hello depuis le programme write !";
+
+int main(int argc, char *argv[])
+{
+	if (argc > 2) {
+		fprintf(stderr, "usage : %s [NOM]   (par défaut %s)\n", argv[0], NOM_PAR_DEFAUT);
+		return 2;
+	}
+	const char *nom = argc == 2 ? argv[1] : NOM_PAR_DEFAUT;
+
+	/*
+	 * O_CREAT : crée le segment s'il n'existe pas, sinon l'ouvre.
+	 * O_RDWR  : mmap en écriture exige un descripteur ouvert en lecture et
+	 *           écriture.
+	 * O_TRUNC : si le segment existait, on le vide (taille 0) : on repart
+	 *           de zéros, sans les restes d'une exécution précédente.
+	 * 0644    : droits du fichier créé, comme pour open() : rw- pour le
+	 *           propriétaire, r-- pour le groupe et les autres. Le umask du
+	 *           processus retire encore des droits (umask 022 : 0644 reste
+	 *           0644 ; umask 077 : 0600). Personne d'autre que le
+	 *           propriétaire (et root) ne peut donc écrire dans le segment...
+	 *           mais eux le peuvent, avec n'importe quel outil : voir le hack.
+	 */
+	int fd = shm_open(nom, O_CREAT | O_RDWR | O_TRUNC, 0644);
+	if (fd == -1) {
+		fprintf(stderr, "write: shm_open(\"%s\") : %s\n", nom, strerror(errno));
+		return 1;
+	}
+
+	/* Un segment neuf a une taille de 0 : on lui donne sa taille. Les
+	 * octets ajoutés valent 0 (et ne coûtent rien tant qu'on n'y écrit pas). */
+	if (ftruncate(fd, TAILLE) == -1) {
+		fprintf(stderr, "write: ftruncate(%s, %d) : %s\n", nom, TAILLE, strerror(errno));
+		close(fd);
+		return 1;
+	}
+
+	/*
+	 * On projette le segment dans notre espace d'adressage. MAP_SHARED :
+	 * nos écritures vont dans le segment lui-même, donc tout processus qui
+	 * le projette (ou qui lit le fichier) les voit. NULL : le noyau choisit
+	 * l'adresse.
+	 */
+	char *mem = mmap(NULL, TAILLE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED) {
+		fprintf(stderr, "write: mmap(%s) : %s\n", nom, strerror(errno));
+		close(fd);
+		return 1;
+	}
+
+	/* La projection reste valable sans le descripteur : on le ferme tout
+	 * de suite. */
+	if (close(fd) == -1) {
+		fprintf(stderr, "write: close : %s\n", strerror(errno));
+		return 1;
+	}
+
+	/* Une simple copie en mémoire : ni write(), ni appel système. On copie
+	 * aussi l'octet NUL final, pour que le lecteur sache où s'arrête le texte. */
+	memcpy(mem, message, sizeof(message));
+	printf("write: %zu octets écrits dans %s (taille %d) : \"%s\"\n",
+	       sizeof(message), nom, TAILLE, message);
+
+	/* On retire la projection. Le segment, lui, existe toujours : seul
+	 * shm_unlink (ou ./read --unlink, ou rm /dev/shm/...) le supprime. */
+	if (munmap(mem, TAILLE) == -1) {
+		fprintf(stderr, "write: munmap : %s\n", strerror(errno));
+		return 1;
+	}
+	return 0;
+}
