@@ -1,0 +1,30 @@
+/*
+ * tsan_main.c — runs the threaded concurrent scenarios (tests/stress_*.c)
+ * outside Criterion, for ThreadSanitizer: `make check-tsan`.
+ */
+#include <stdio.h>
+
+#include "stress.h"
+
+static const struct stress_case cases[] = {
+	{ NULL, NULL },
+};
+
+int main(void)
+{
+	int pass = 0, fail = 0;
+	for (const struct stress_case *c = cases; c->name; c++) {
+		char err[256] = "";
+		printf("tsan: %s ... ", c->name);
+		fflush(stdout);
+		if (c->run(err, sizeof(err)) == 0) {
+			printf("ok\n");
+			pass++;
+		} else {
+			printf("FAILED: %s\n", err);
+			fail++;
+		}
+	}
+	printf("tsan: %d passed, %d failed\n", pass, fail);
+	return fail ? 1 : 0;
+}
