@@ -547,8 +547,12 @@ static ssize_t box_read(pshm_box *box, struct read_op *op)
 	if (!box->capacity)
 		return -EPROTO;
 	int r = pshm__guarded_call(box->base, box->size, guarded_read, op);
-	if (r < 0)
+	if (r < 0) {
+		/* The jump out of the copy may have overtaken the store of
+		 * op->copied: clear all that a copy could have reached. */
 		op->result = r;
+		op->copied = op->bufcap < box->capacity ? op->bufcap : (size_t)box->capacity;
+	}
 	if (op->result < 0 && op->copied)
 		memset(op->buf, 0, op->copied);
 	return op->result;

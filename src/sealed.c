@@ -92,8 +92,12 @@ static int dir_safe(int dfd, uid_t uid)
 static int open_dir(const char *path, uid_t uid)
 {
 	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	/* A symlink gives ELOOP or ENOTDIR: never followed, and unsafe. */
+	if (dfd < 0 && lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+		return -EPERM;
 	if (dfd < 0)
-		return errno == ELOOP ? -EPERM : -errno;
+		return -errno;
 	int r = dir_safe(dfd, uid);
 	if (r < 0) {
 		close(dfd);
