@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -244,7 +245,7 @@ static void check_tally(const struct hammer *h, int writers, int readers, long q
 	}
 	cr_expect_geq(ok, quota * readers, "verified reads: %ld", ok);
 	cr_expect_gt(writes, 0);
-	cr_log_info("hammer: %ld verified reads, %ld -EAGAIN, %ld writes", ok, again, writes);
+	fprintf(stderr, "hammer: %ld verified reads, %ld -EAGAIN, %ld writes\n", ok, again, writes);
 }
 
 Test(box, hammer_processes_never_torn, .timeout = 240)

@@ -212,7 +212,7 @@ Test(security, truncation_races_reads_library_and_get, .timeout = 120)
 	}
 	kill(t, SIGKILL);
 	waitpid(t, NULL, 0);
-	cr_log_info("truncation race: %ld verified reads, %ld errors", ok, err);
+	fprintf(stderr, "truncation race: %ld verified reads, %ld errors\n", ok, err);
 	pshm_box_close(r);
 	free(val);
 	free(out);
