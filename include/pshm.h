@@ -446,8 +446,9 @@ int pshm_snap_dir(uid_t uid, int shared, char *buf, size_t len);
  *
  * Errors: -EINVAL (bad name or mode, NULL @out), -ENAMETOOLONG (the socket
  * path does not fit a sockaddr_un), -EPERM (unsafe directory), -ENOTSUP
- * (something that is not a socket is in the way), -EEXIST, -ENOMEM,
- * -ENOSPC, -EMFILE, or another -errno of memfd_create(2), bind(2).
+ * (something that is not a socket is in the way), -EEXIST, -ENOENT or
+ * -ENOTDIR (a @dir whose parent is missing, or that is not a directory),
+ * -ENOMEM, -ENOSPC, -EMFILE, or another -errno of memfd_create(2), bind(2).
  */
 int pshm_snap_publish(const char *name, const void *data, size_t len, const char *dir,
 		      mode_t mode, pshm_snap **out);
@@ -485,8 +486,9 @@ void pshm_snap_close(pshm_snap *snap);
  * it). The descriptor is reopened read-only before mapping. Waits at most
  * about 5 s for the publisher (-ETIMEDOUT).
  *
- * Errors: -EINVAL, -ENAMETOOLONG, -ENOENT (no such snapshot), -ECONNREFUSED
- * (its publisher is gone), -EPERM, -EPROTO, -ETIMEDOUT, -ENOMEM, -EMFILE.
+ * Errors: -EINVAL, -ENAMETOOLONG, -ENOENT (no such snapshot or directory),
+ * -ENOTDIR (@dir is not a directory), -ECONNREFUSED (its publisher is
+ * gone), -EPERM, -EPROTO, -ETIMEDOUT, -ENOMEM, -EMFILE.
  */
 int pshm_snap_fetch(const char *name, uid_t uid, const char *dir, pshm_seg **out);
 
