@@ -266,11 +266,231 @@ ssize_t pshm_seg_users(const char *name, struct pshm_user **out);
 
 /* ------------------------------------------------------------------------
  * Boxes
+ *
+ * A box is a named segment that holds one value: up to `capacity` bytes,
+ * fixed at creation, behind a 64-byte header (magic, format version,
+ * capacity, total size, sequence number, length, CRC-32C). Its header is
+ * complete before its name appears in /dev/shm.
+ *
+ * Writers take turns (a seqlock whose sequence word doubles as the writer
+ * lock and names the writing thread); readers never block writers and
+ * never return a torn value: a reader that overlaps a write retries, a
+ * bounded number of times, then returns -EAGAIN. Every read checks the
+ * header and the CRC-32C, so bytes changed behind pshm's back (dd, a
+ * stray pointer) give -EBADMSG instead of a wrong value.
+ *
+ * A writer that dies mid-write leaves the sequence odd: readers notice that
+ * the writing thread is gone and return -EAGAIN at once; the next write
+ * takes the box over and repairs it. All the processes that write a box
+ * must share a PID namespace (the writer is recognised by its thread id).
+ *
+ * Thread safety: a pshm_box handle may be used by several threads at once
+ * for reads, writes and pshm_box_verify(); only pshm_box_close() must not
+ * race with anything else on the same handle. Any number of processes may
+ * open the same box.
+ *
+ * Bounds: a read waits at most about 0.2 s for writers, a write at most
+ * about 2 s for another writer, then both return -EAGAIN.
  * ------------------------------------------------------------------------ */
+
+typedef struct pshm_box pshm_box;
+
+/** Largest capacity of a box, in bytes (1 TiB). */
+#define PSHM_BOX_MAX_CAPACITY ((uint64_t)1 << 40)
+
+/** Flag of pshm_box_open() (in addition to the pshm_seg_flags policy
+ *  flags): open even when the header is not a valid box header, so that
+ *  pshm_box_read_unverified() and pshm_box_verify() can look at what is
+ *  there. pshm_box_read() and pshm_box_write() still check, and fail. */
+#define PSHM_BOX_UNCHECKED (1u << 8)
+
+/**
+ * Create the box @name for values of up to @capacity bytes, with
+ * permissions @mode (0 means 0600), holding the empty value, and return it
+ * opened read-write in @out. The segment is 64 + @capacity bytes, reserved
+ * up front. Exclusive: -EEXIST if the name exists (whoever made it: a name
+ * squatted by another user is never used), unless @flags has
+ * PSHM_OPEN_EXISTING, in which case an existing box is opened as by
+ * pshm_box_open() with the same @flags (its capacity is then whatever it
+ * was created with: see pshm_box_capacity()).
+ *
+ * @flags: PSHM_OPEN_EXISTING, PSHM_ALLOW_FOREIGN, PSHM_ALLOW_SHARED_WRITE.
+ * Errors: -EINVAL (bad name, capacity 0, unknown flag, NULL @out),
+ * -ENAMETOOLONG, -EFBIG (capacity > PSHM_BOX_MAX_CAPACITY), -EEXIST,
+ * -EACCES, -ENOSPC, -ENOMEM, -EMFILE; with PSHM_OPEN_EXISTING also those of
+ * pshm_box_open() (-EPERM, -EPROTO, -ENOTSUP, ...).
+ */
+int pshm_box_create(const char *name, size_t capacity, mode_t mode, unsigned flags,
+		    pshm_box **out);
+
+/**
+ * Open the existing box @name (read-write, or read-only with PSHM_RDONLY)
+ * and check its header. The owner/mode policy of pshm_seg_open() applies:
+ * a box owned by another user, or writable by group or others, is refused
+ * with -EPERM unless @flags has PSHM_ALLOW_FOREIGN / PSHM_ALLOW_SHARED_WRITE.
+ * Symlinks, directories, FIFOs... are never followed or opened (-ENOTSUP).
+ *
+ * @flags: PSHM_RDONLY, PSHM_ALLOW_FOREIGN, PSHM_ALLOW_SHARED_WRITE,
+ * PSHM_BOX_UNCHECKED.
+ * Errors: -EINVAL, -ENAMETOOLONG, -ENOENT, -EACCES, -EPERM, -ENOTSUP,
+ * -EPROTO (not a box: wrong magic, version or header size, capacity larger
+ * than the segment, nonzero reserved bytes), -EFAULT (truncated while
+ * being opened), -ENOMEM, -EMFILE.
+ */
+int pshm_box_open(const char *name, unsigned flags, pshm_box **out);
+
+/** Unmap and close @box (NULL is a no-op). The box itself stays. */
+void pshm_box_close(pshm_box *box);
+
+/** Capacity of @box in bytes (0 for a box opened PSHM_BOX_UNCHECKED whose
+ *  header is not valid). A buffer of this size always fits a read. */
+size_t pshm_box_capacity(const pshm_box *box);
+
+/**
+ * Store @len bytes of @data as the box's new value (@len 0 stores the empty
+ * value). Waits for another writer at most about 2 s. Takes over from a
+ * writer that died mid-write, which repairs the box.
+ *
+ * Errors: -EINVAL (NULL @box, or NULL @data with @len > 0), -EMSGSIZE
+ * (@len larger than the capacity), -EBADF (opened PSHM_RDONLY), -EAGAIN
+ * (another live writer kept the box for the whole wait), -EPROTO (the
+ * header is no longer valid), -EFAULT (the segment was truncated).
+ */
+int pshm_box_write(pshm_box *box, const void *data, size_t len);
+
+/**
+ * Copy the box's value into @buf of @cap bytes and return its length. The
+ * value is returned only if it is complete (no write overlapped the copy)
+ * and its CRC-32C matches; otherwise the call fails, and whatever it had
+ * copied into @buf is zeroed again: unverified bytes are never left there.
+ *
+ * Errors: -EINVAL (NULL @box, or NULL @buf with @cap > 0), -EMSGSIZE (@cap
+ * smaller than the value: pshm_box_capacity() bytes always fit), -EBADMSG
+ * (checksum mismatch: the value or its length was changed behind pshm's
+ * back), -EPROTO (header not valid: wrong magic or version, length larger
+ * than the capacity, capacity larger than the segment...), -EAGAIN (a
+ * write is in progress for longer than the wait, or a writer died
+ * mid-write: the next write repairs the box), -EFAULT (the segment was
+ * truncated while being read; never SIGBUS).
+ */
+ssize_t pshm_box_read(pshm_box *box, void *buf, size_t cap);
+
+/**
+ * Copy what the box holds now, without any check (for `pshm get --force`):
+ * min(length, @cap) bytes, where length is the header's, bounded by the
+ * capacity and the segment's size. Does not wait for writers. Returns the
+ * number of bytes copied. NEVER trust these bytes: use pshm_box_read().
+ * Errors: -EINVAL, -EPROTO (segment smaller than a box header), -EFAULT.
+ */
+ssize_t pshm_box_read_unverified(pshm_box *box, void *buf, size_t cap);
+
+/** What pshm_box_verify() reports. Fields it could not read are 0. */
+struct pshm_box_info {
+	uint64_t capacity;  /**< payload bytes the box can hold */
+	uint64_t length;    /**< length of the value (from the header) */
+	uint32_t seq;       /**< sequence number: +2 per completed write */
+	pid_t writer;       /**< thread id of a writer mid-write, 0 if none */
+	int writer_alive;   /**< 1 if that writer runs, 0 if it died */
+};
+
+/**
+ * Check the box's value as pshm_box_read() would (header, completeness,
+ * CRC-32C), without returning it, and describe the box in @info (may be
+ * NULL). Returns 0 if the value checks out, or the error pshm_box_read()
+ * would return (-EBADMSG, -EPROTO, -EAGAIN, -EFAULT), or -ENOMEM.
+ */
+int pshm_box_verify(pshm_box *box, struct pshm_box_info *info);
 
 /* ------------------------------------------------------------------------
  * Sealed snapshots
+ *
+ * Data nobody can change: the publisher copies it into a memfd, seals it
+ * against writing, shrinking, growing and further sealing (F_SEAL_WRITE,
+ * F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_SEAL), and hands the descriptor to
+ * each reader over a UNIX-domain socket (SCM_RIGHTS). A reader checks who
+ * serves it (SO_PEERCRED), checks the seals, and maps it read-only. Once
+ * sealed, not even the publisher can change the bytes: writes, truncation
+ * and writable shared mappings all fail, whoever tries.
+ *
+ * The socket is NAME in a directory that only its owner can write:
+ * @dir if given, else $XDG_RUNTIME_DIR/pshm for a private snapshot of one's
+ * own (mode without group/other bits) when XDG_RUNTIME_DIR is set, else
+ * /tmp/pshm-UID (UID: the publisher's effective uid). The directory is
+ * created 0700 (0711 when the socket's mode lets others connect) and is
+ * refused, with -EPERM, if it is a symlink, not owned by the expected user
+ * (or root), or writable by group or others: otherwise someone else could
+ * plant a socket there ("squatting"). NAME follows the segment name rules.
+ *
+ * Thread safety: a pshm_snap is used by one thread at a time.
  * ------------------------------------------------------------------------ */
+
+typedef struct pshm_snap pshm_snap;
+
+/** pshm_snap_fetch() @uid meaning "the caller's effective uid". */
+#define PSHM_SNAP_SELF ((uid_t)-1)
+
+/**
+ * Write the directory where snapshots served by @uid live (see above;
+ * PSHM_SNAP_SELF for the caller, @shared nonzero for a snapshot others may
+ * fetch) into @buf of @len bytes. Returns its length, or -ERANGE.
+ */
+int pshm_snap_dir(uid_t uid, int shared, char *buf, size_t len);
+
+/**
+ * Publish @len bytes of @data (@len may be 0) as the sealed snapshot @name:
+ * copy them into a sealed memfd and listen on the socket @dir/NAME (@dir
+ * NULL: the default directory), whose permissions are @mode (0 means
+ * 0600: only the caller's user may connect). Nothing is served until
+ * pshm_snap_serve(). A socket left by a dead publisher is replaced; a live
+ * one gives -EEXIST.
+ *
+ * Errors: -EINVAL (bad name or mode, NULL @out), -ENAMETOOLONG (the socket
+ * path does not fit a sockaddr_un), -EPERM (unsafe directory), -ENOTSUP
+ * (something that is not a socket is in the way), -EEXIST, -ENOENT or
+ * -ENOTDIR (a @dir whose parent is missing, or that is not a directory),
+ * -ENOMEM, -ENOSPC, -EMFILE, or another -errno of memfd_create(2), bind(2).
+ */
+int pshm_snap_publish(const char *name, const void *data, size_t len, const char *dir,
+		      mode_t mode, pshm_snap **out);
+
+/** The listening socket of @snap, to poll(2) for POLLIN in an event loop. */
+int pshm_snap_fd(const pshm_snap *snap);
+
+/** Path of the socket (for messages). */
+const char *pshm_snap_path(const pshm_snap *snap);
+
+/**
+ * Hand the snapshot to the readers that connect within @timeout_ns (0: only
+ * those already waiting; negative: wait until one comes). Returns the
+ * number served (0 when the time ran out), -EINTR if a signal interrupted
+ * the wait (so a loop can check a stop flag), or another -errno. A reader
+ * that misbehaves is dropped without delaying the others.
+ */
+int pshm_snap_serve(pshm_snap *snap, int64_t timeout_ns);
+
+/** Stop serving: remove the socket, close everything, free @snap (NULL is
+ *  a no-op). Readers keep the descriptors and mappings they received. */
+void pshm_snap_close(pshm_snap *snap);
+
+/**
+ * Fetch the snapshot @name published by the user @uid (PSHM_SNAP_SELF:
+ * the caller's effective uid) from @dir (NULL: that user's default
+ * directory) and return it in @out as a read-only segment: pshm_seg_addr()
+ * and pshm_seg_size() give the bytes (NULL and 0 when empty),
+ * pshm_seg_fd() a read-only descriptor, pshm_seg_close() releases it.
+ *
+ * Checks, in order: the directory (-EPERM if unsafe, as above); the
+ * server's credentials (SO_PEERCRED uid must be @uid, else -EPERM); exactly
+ * one descriptor received, a regular file of the announced size (else
+ * -EPROTO); all four seals set (else -EPERM: someone could still change
+ * it). The descriptor is reopened read-only before mapping. Waits at most
+ * about 5 s for the publisher (-ETIMEDOUT).
+ *
+ * Errors: -EINVAL, -ENAMETOOLONG, -ENOENT (no such snapshot or directory),
+ * -ENOTDIR (@dir is not a directory), -ECONNREFUSED (its publisher is
+ * gone), -EPERM, -EPROTO, -ETIMEDOUT, -ENOMEM, -EMFILE.
+ */
+int pshm_snap_fetch(const char *name, uid_t uid, const char *dir, pshm_seg **out);
 
 /* ------------------------------------------------------------------------
  * Channels

@@ -79,3 +79,19 @@ int pshm_seg_read(const pshm_seg *seg, size_t off, void *buf, size_t len)
 		return 0;
 	return pshm__guarded_copy(buf, (const char *)seg->addr + off, len);
 }
+
+/* The general form of pshm__guarded_copy(), for readers that must load
+ * with atomics (seqlocks) rather than memcpy: box.c. */
+int pshm__guarded_call(const void *lo, size_t len, int (*fn)(void *), void *arg)
+{
+	sigjmp_buf jb;
+	pthread_once(&install_once, install);
+	if (sigsetjmp(jb, 0))
+		return -EFAULT;
+	guard_lo = lo;
+	guard_hi = (const char *)lo + len;
+	__atomic_store_n(&guard_jmp, &jb, __ATOMIC_SEQ_CST);
+	int r = fn(arg);
+	__atomic_store_n(&guard_jmp, NULL, __ATOMIC_SEQ_CST);
+	return r;
+}

@@ -59,4 +59,42 @@ unsigned pshm__kind_of_fd(int fd);
 #define PSHM_BOX_MAGIC  UINT64_C(0x31584f424d485350)  /* "PSHMBOX1" */
 #define PSHM_CHAN_MAGIC UINT64_C(0x314e414843485350)  /* "PSHCHAN1" */
 
+/* ------------------------------------------------------------------------
+ * Boxes and sealed snapshots (box.c, crc32c.c, sealed.c; guard.c's
+ * pshm__guarded_call)
+ * ------------------------------------------------------------------------ */
+
+#include <stdint.h>
+
+/* CRC-32C of @len bytes at @data, continuing from @crc (0 to start).
+ * pshm__crc32c() uses SSE4.2 when the CPU has it; _sw is the portable one. */
+uint32_t pshm__crc32c(uint32_t crc, const void *data, size_t len);
+uint32_t pshm__crc32c_sw(uint32_t crc, const void *data, size_t len);
+
+/* Run @fn(@arg) with SIGBUS at addresses in [@lo, @lo + @len) turned into a
+ * return of -EFAULT (guard.c). @fn must not allocate, lock or otherwise
+ * hold anything that a jump out of it would leak. Returns fn's result. */
+int pshm__guarded_call(const void *lo, size_t len, int (*fn)(void *), void *arg);
+
+/* Box layout (box.c has the full description). */
+#define PSHM_BOX_VERSION 1u
+#define PSHM_BOX_HDR 64u
+
+/* Validate the header of a box at @addr (8-byte aligned) of @size bytes:
+ * 0 and its capacity in *cap, or -EPROTO. Never reads outside [addr, size). */
+int pshm__box_check(const void *addr, size_t size, uint64_t *cap);
+
+/* Read the value of the box at @addr of @size bytes into @buf of @bufcap
+ * bytes, as pshm_box_read() does, waiting at most @wait_ns (0: no wait) for
+ * a writer. Not guarded: the caller guards against truncation. */
+ssize_t pshm__box_read_mem(const void *addr, size_t size, void *buf, size_t bufcap,
+			   int64_t wait_ns);
+
+/* Write a value into the box at @addr as pshm_box_write() does. */
+int pshm__box_write_mem(void *addr, size_t size, const void *data, size_t len,
+			int64_t wait_ns);
+
+/* Fill a box header for @cap payload bytes into @addr (an empty value). */
+void pshm__box_format(void *addr, uint64_t cap);
+
 #endif

@@ -1,0 +1,621 @@
+/*
+ * box.c — boxes: one checked value in a segment.
+ *
+ * Layout (host byte order, which is little-endian on every target pshm
+ * supports; 64-byte header, then the payload):
+ *
+ *    0  u64 magic     PSHM_BOX_MAGIC ("PSHMBOX1")
+ *    8  u32 version   PSHM_BOX_VERSION
+ *   12  u32 hdr_size  PSHM_BOX_HDR (64)
+ *   16  u64 capacity  payload bytes
+ *   24  u64 total     hdr_size + capacity (the segment may be larger, never smaller)
+ *   32  u64 seq       the seqlock word (below)
+ *   40  u64 length    bytes of the value
+ *   48  u32 crc       CRC-32C of payload[0, length) || le64 length || le64 seq
+ *   52  u32 reserved  0
+ *   56  u64 reserved  0
+ *   64  payload[capacity]
+ *
+ * The seqlock word is also the writer lock. At rest it holds an even
+ * counter c (low 32 bits; high 32 bits zero). A writer takes the box by
+ * compare-and-swap from c to (tid << 32 | c + 1): odd, and naming the
+ * writing thread. It then stores the payload, length and CRC, and releases
+ * with a store of c + 2. So:
+ *  - writers serialise on the CAS, threads and processes alike;
+ *  - a reader that sees the word odd knows who writes; if that thread no
+ *    longer exists (kill(tid, 0) == ESRCH), the write will never finish
+ *    and the reader returns -EAGAIN at once instead of waiting;
+ *  - a writer that finds the word odd and its owner dead takes it over by
+ *    CAS (keeping the odd counter), writes a whole new value and releases:
+ *    that repairs the box. Two writers racing to take over are serialised
+ *    by the same CAS. A pid reused by a new thread makes a dead writer look
+ *    alive: writers then give up after their wait with -EAGAIN (documented
+ *    limit; pshm(7)).
+ * The CRC covers the final sequence word too, so any change of the header
+ * outside a write (seq included) fails the check, and so does a value
+ * whose bytes were changed without the CRC being recomputed.
+ *
+ * Memory ordering (Boehm, "Can seqlocks get along with programming language
+ * memory models?", 2012): the writer stores every payload word, the length
+ * and the CRC with release stores after taking the lock; the reader loads
+ * them with acquire loads between its two loads of the sequence word. If
+ * any load observes a store of a newer write, it synchronises with it, so
+ * the second load of the sequence word sees at least that write's odd
+ * value and the reader retries. No standalone fences: ThreadSanitizer
+ * understands this pattern, and on x86 these are plain moves. The payload
+ * is copied in 8-byte atomic words, so there is no data race to report.
+ *
+ * Everything read from the segment is untrusted: each field is loaded once
+ * into a local, checked, then used; every access to a mapping runs under
+ * pshm__guarded_call() so a truncation is -EFAULT, never SIGBUS.
+ */
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+enum {
+	OFF_MAGIC = 0,
+	OFF_VERSION = 8,
+	OFF_HDR_SIZE = 12,
+	OFF_CAPACITY = 16,
+	OFF_TOTAL = 24,
+	OFF_SEQ = 32,
+	OFF_LENGTH = 40,
+	OFF_CRC = 48,
+	OFF_RSV1 = 52,
+	OFF_RSV2 = 56,
+};
+
+#define READ_WAIT_NS (200 * 1000 * 1000LL)
+#define WRITE_WAIT_NS (2000 * 1000 * 1000LL)
+/* Highest pid Linux can ever hand out (PID_MAX_LIMIT on 64-bit). */
+#define TID_MAX 4194304u
+
+struct pshm_box {
+	pshm_seg *seg;
+	unsigned char *base;
+	size_t size;       /* mapping size */
+	uint64_t capacity; /* validated at open; 0 if opened unchecked and bad */
+	bool writable;
+};
+
+/* ---- field access: every shared load is one atomic load into a local --- */
+
+static uint64_t *u64_at(const void *base, size_t off)
+{
+	return (uint64_t *)((uintptr_t)base + off);
+}
+
+static uint32_t *u32_at(const void *base, size_t off)
+{
+	return (uint32_t *)((uintptr_t)base + off);
+}
+
+static uint64_t ld64(const void *base, size_t off)
+{
+	return __atomic_load_n(u64_at(base, off), __ATOMIC_RELAXED);
+}
+
+static uint32_t ld32(const void *base, size_t off)
+{
+	return __atomic_load_n(u32_at(base, off), __ATOMIC_RELAXED);
+}
+
+static uint64_t acq64(const void *base, size_t off)
+{
+	return __atomic_load_n(u64_at(base, off), __ATOMIC_ACQUIRE);
+}
+
+static uint32_t acq32(const void *base, size_t off)
+{
+	return __atomic_load_n(u32_at(base, off), __ATOMIC_ACQUIRE);
+}
+
+static void rel64(void *base, size_t off, uint64_t v)
+{
+	__atomic_store_n(u64_at(base, off), v, __ATOMIC_RELEASE);
+}
+
+static void rel32(void *base, size_t off, uint32_t v)
+{
+	__atomic_store_n(u32_at(base, off), v, __ATOMIC_RELEASE);
+}
+
+/* ---- checksum ---------------------------------------------------------- */
+
+static void put_le64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* Extend the CRC of a payload with its length and sequence word. */
+static uint32_t crc_finish(uint32_t crc, uint64_t len, uint64_t seq)
+{
+	unsigned char tail[16];
+	put_le64(tail, len);
+	put_le64(tail + 8, seq);
+	return pshm__crc32c(crc, tail, sizeof(tail));
+}
+
+/* ---- header ------------------------------------------------------------ */
+
+void pshm__box_format(void *addr, uint64_t cap)
+{
+	*u64_at(addr, OFF_MAGIC) = PSHM_BOX_MAGIC;
+	*u32_at(addr, OFF_VERSION) = PSHM_BOX_VERSION;
+	*u32_at(addr, OFF_HDR_SIZE) = PSHM_BOX_HDR;
+	*u64_at(addr, OFF_CAPACITY) = cap;
+	*u64_at(addr, OFF_TOTAL) = PSHM_BOX_HDR + cap;
+	*u64_at(addr, OFF_SEQ) = 0;
+	*u64_at(addr, OFF_LENGTH) = 0;
+	*u32_at(addr, OFF_CRC) = crc_finish(0, 0, 0);
+	*u32_at(addr, OFF_RSV1) = 0;
+	*u64_at(addr, OFF_RSV2) = 0;
+}
+
+int pshm__box_check(const void *addr, size_t size, uint64_t *cap)
+{
+	if (!addr || ((uintptr_t)addr & 7) || size < PSHM_BOX_HDR)
+		return -EPROTO;
+	uint64_t magic = ld64(addr, OFF_MAGIC);
+	uint32_t version = ld32(addr, OFF_VERSION);
+	uint32_t hdr = ld32(addr, OFF_HDR_SIZE);
+	uint64_t c = ld64(addr, OFF_CAPACITY);
+	uint64_t total = ld64(addr, OFF_TOTAL);
+	uint32_t rsv1 = ld32(addr, OFF_RSV1);
+	uint64_t rsv2 = ld64(addr, OFF_RSV2);
+	if (magic != PSHM_BOX_MAGIC || version != PSHM_BOX_VERSION || hdr != PSHM_BOX_HDR)
+		return -EPROTO;
+	if (c == 0 || c > PSHM_BOX_MAX_CAPACITY || c > size - PSHM_BOX_HDR)
+		return -EPROTO;
+	if (total != PSHM_BOX_HDR + c || rsv1 || rsv2)
+		return -EPROTO;
+	*cap = c;
+	return 0;
+}
+
+/* ---- waiting ------------------------------------------------------------ */
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* A wait that spins, then yields, then sleeps (10 us doubling to 1 ms),
+ * until a deadline. */
+struct backoff {
+	unsigned round;
+	int64_t deadline; /* 0 until the first slow round */
+	int64_t wait_ns;
+};
+
+/* One more round of waiting; false when the wait is over. */
+static bool backoff(struct backoff *b)
+{
+	unsigned r = b->round++;
+	if (r < 64) {
+		cpu_relax();
+		return true;
+	}
+	int64_t t = now_ns();
+	if (!b->deadline)
+		b->deadline = t + b->wait_ns;
+	if (t >= b->deadline)
+		return false;
+	if (r < 128) {
+		sched_yield();
+		return true;
+	}
+	unsigned shift = r - 128 < 7 ? r - 128 : 7;
+	struct timespec ts = { 0, 10000L << shift };
+	nanosleep(&ts, NULL);
+	return true;
+}
+
+static uint32_t self_tid(void)
+{
+	return (uint32_t)gettid();
+}
+
+/* Is the thread @tid, which holds a box, still running? A tid that cannot
+ * be a thread (0, beyond pid_max's limit) or our own (we are not writing
+ * it now) means the lock is stale. */
+static bool writer_alive(uint32_t tid)
+{
+	if (tid == 0 || tid > TID_MAX || tid == self_tid())
+		return false;
+	return kill((pid_t)tid, 0) == 0 || errno != ESRCH;
+}
+
+/* ---- reading ------------------------------------------------------------- */
+
+/* Copy @len payload bytes with acquire loads (8-byte words, then bytes). */
+static void load_payload(unsigned char *dst, const unsigned char *src, size_t len)
+{
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w = __atomic_load_n((const uint64_t *)(const void *)(src + i), __ATOMIC_ACQUIRE);
+		memcpy(dst + i, &w, 8);
+	}
+	for (; i < len; i++)
+		dst[i] = __atomic_load_n(src + i, __ATOMIC_ACQUIRE);
+}
+
+static void store_payload(unsigned char *dst, const unsigned char *src, size_t len)
+{
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+		memcpy(&w, src + i, 8);
+		__atomic_store_n((uint64_t *)(void *)(dst + i), w, __ATOMIC_RELEASE);
+	}
+	for (; i < len; i++)
+		__atomic_store_n(dst + i, src[i], __ATOMIC_RELEASE);
+}
+
+/* What a read needs and what it learns; also the guarded call's argument. */
+struct read_op {
+	const unsigned char *base;
+	size_t size;
+	uint64_t expect_cap; /* 0: take the header's */
+	unsigned char *buf;
+	size_t bufcap;
+	int64_t wait_ns;
+	ssize_t result;
+	size_t copied;       /* bytes of buf that may hold unverified data */
+	struct pshm_box_info info;
+};
+
+/* One attempt on an even sequence word @s1. Returns 1 to retry, else the
+ * final result in op->result. */
+static int read_once(struct read_op *op, uint64_t cap, uint64_t s1)
+{
+	uint64_t len = acq64(op->base, OFF_LENGTH);
+	uint32_t crc = acq32(op->base, OFF_CRC);
+	op->info.length = len;
+	if (len > cap || len > op->bufcap) {
+		/* A torn header is possible only if a write overlapped. */
+		if (ld64(op->base, OFF_SEQ) != s1)
+			return 1;
+		op->result = len > cap ? -EPROTO : -EMSGSIZE;
+		return 0;
+	}
+	op->copied = (size_t)len;
+	load_payload(op->buf, op->base + PSHM_BOX_HDR, (size_t)len);
+	/* The acquire loads above keep this load after them. */
+	if (ld64(op->base, OFF_SEQ) != s1)
+		return 1;
+	uint32_t got = crc_finish(pshm__crc32c(0, op->buf, (size_t)len), len, s1);
+	op->result = got == crc ? (ssize_t)len : -EBADMSG;
+	return 0;
+}
+
+static ssize_t read_value(struct read_op *op)
+{
+	uint64_t cap;
+	struct backoff b = { .wait_ns = op->wait_ns };
+	for (;;) {
+		int r = pshm__box_check(op->base, op->size, &cap);
+		if (r == 0 && op->expect_cap && cap != op->expect_cap)
+			r = -EPROTO;
+		if (r < 0)
+			return r;
+		op->info.capacity = cap;
+		uint64_t s1 = acq64(op->base, OFF_SEQ);
+		op->info.seq = (uint32_t)s1;
+		op->info.writer = 0;
+		if (s1 & 1) {
+			uint32_t tid = (uint32_t)(s1 >> 32);
+			op->info.writer = (pid_t)tid;
+			op->info.writer_alive = writer_alive(tid);
+			/* A dead writer never finishes: say so now. */
+			if (!op->info.writer_alive || !backoff(&b))
+				return -EAGAIN;
+			continue;
+		}
+		if (read_once(op, cap, s1) == 0)
+			return op->result;
+		if (!backoff(&b))
+			return -EAGAIN;
+	}
+}
+
+ssize_t pshm__box_read_mem(const void *addr, size_t size, void *buf, size_t bufcap,
+			   int64_t wait_ns)
+{
+	struct read_op op = { .base = addr, .size = size, .buf = buf, .bufcap = bufcap,
+			      .wait_ns = wait_ns };
+	ssize_t r = read_value(&op);
+	if (r < 0 && op.copied)
+		memset(buf, 0, op.copied);
+	return r;
+}
+
+/* ---- writing -------------------------------------------------------------- */
+
+struct write_op {
+	unsigned char *base;
+	size_t size;
+	uint64_t expect_cap;
+	const unsigned char *data;
+	size_t len;
+	uint32_t crc; /* of the payload alone, computed before taking the lock */
+	int64_t wait_ns;
+};
+
+/* Take the writer lock: returns the counter (even) the write starts from,
+ * or a negative error. */
+static int64_t lock_box(struct write_op *op)
+{
+	uint64_t me = (uint64_t)self_tid() << 32;
+	struct backoff b = { .wait_ns = op->wait_ns };
+	for (;;) {
+		uint64_t s = acq64(op->base, OFF_SEQ);
+		uint32_t c = (uint32_t)s;
+		bool take = !(s & 1) || !writer_alive((uint32_t)(s >> 32));
+		/* Odd and stale: keep the odd counter, become its owner. */
+		uint64_t want = me | (s & 1 ? c : c + 1u);
+		if (take && __atomic_compare_exchange_n(u64_at(op->base, OFF_SEQ), &s, want, false,
+							__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			return (int64_t)(s & 1 ? c - 1u : c);
+		if (!backoff(&b))
+			return -EAGAIN;
+	}
+}
+
+static int write_value(struct write_op *op)
+{
+	uint64_t cap;
+	int r = pshm__box_check(op->base, op->size, &cap);
+	if (r == 0 && op->expect_cap && cap != op->expect_cap)
+		r = -EPROTO;
+	if (r < 0)
+		return r;
+	if (op->len > cap)
+		return -EMSGSIZE;
+	int64_t c = lock_box(op);
+	if (c < 0)
+		return (int)c;
+	uint64_t done = (uint32_t)((uint32_t)c + 2u);
+	store_payload(op->base + PSHM_BOX_HDR, op->data, op->len);
+	rel64(op->base, OFF_LENGTH, op->len);
+	rel32(op->base, OFF_CRC, crc_finish(op->crc, op->len, done));
+	/* Release: a reader that sees the new even word sees all of the above. */
+	rel64(op->base, OFF_SEQ, done);
+	return 0;
+}
+
+int pshm__box_write_mem(void *addr, size_t size, const void *data, size_t len,
+			int64_t wait_ns)
+{
+	if (!data && len)
+		return -EINVAL;
+	struct write_op op = { .base = addr, .size = size, .data = data, .len = len,
+			       .crc = pshm__crc32c(0, data, len), .wait_ns = wait_ns };
+	return write_value(&op);
+}
+
+/* ---- handles --------------------------------------------------------------- */
+
+static int guarded_read(void *arg)
+{
+	struct read_op *op = arg;
+	op->result = read_value(op);
+	return 0;
+}
+
+static int guarded_write(void *arg)
+{
+	return write_value(arg);
+}
+
+struct check_op {
+	const void *base;
+	size_t size;
+	uint64_t cap;
+};
+
+static int guarded_check(void *arg)
+{
+	struct check_op *op = arg;
+	return pshm__box_check(op->base, op->size, &op->cap);
+}
+
+static const unsigned OPEN_FLAGS =
+	PSHM_RDONLY | PSHM_ALLOW_FOREIGN | PSHM_ALLOW_SHARED_WRITE | PSHM_BOX_UNCHECKED;
+
+int pshm_box_open(const char *name, unsigned flags, pshm_box **out)
+{
+	if (!out || (flags & ~OPEN_FLAGS))
+		return -EINVAL;
+	*out = NULL;
+	pshm_seg *seg;
+	int r = pshm_seg_open(name, flags & (PSHM_RDONLY | PSHM_ALLOW_FOREIGN |
+					     PSHM_ALLOW_SHARED_WRITE), &seg);
+	if (r < 0)
+		return r;
+	struct check_op ck = { pshm_seg_addr(seg), pshm_seg_size(seg), 0 };
+	r = ck.base ? pshm__guarded_call(ck.base, ck.size, guarded_check, &ck) : -EPROTO;
+	if (r == -EPROTO && (flags & PSHM_BOX_UNCHECKED)) {
+		ck.cap = 0;
+		r = 0;
+	}
+	pshm_box *box = r == 0 ? calloc(1, sizeof(*box)) : NULL;
+	if (!box) {
+		pshm_seg_close(seg);
+		return r < 0 ? r : -ENOMEM;
+	}
+	box->seg = seg;
+	box->base = pshm_seg_addr(seg);
+	box->size = pshm_seg_size(seg);
+	box->capacity = ck.cap;
+	box->writable = !(flags & PSHM_RDONLY);
+	*out = box;
+	return 0;
+}
+
+static int format_cb(void *addr, size_t size, void *arg)
+{
+	(void)size;
+	pshm__box_format(addr, *(const uint64_t *)arg);
+	return 0;
+}
+
+static const unsigned CREATE_FLAGS =
+	PSHM_OPEN_EXISTING | PSHM_ALLOW_FOREIGN | PSHM_ALLOW_SHARED_WRITE;
+
+int pshm_box_create(const char *name, size_t capacity, mode_t mode, unsigned flags,
+		    pshm_box **out)
+{
+	if (!out || capacity == 0 || (flags & ~CREATE_FLAGS))
+		return -EINVAL;
+	*out = NULL;
+	if ((uint64_t)capacity > PSHM_BOX_MAX_CAPACITY)
+		return -EFBIG;
+	uint64_t cap = capacity;
+	pshm_seg *seg;
+	int r = pshm__seg_create_init(name, PSHM_BOX_HDR + capacity, mode, format_cb, &cap, &seg);
+	if (r == -EEXIST && (flags & PSHM_OPEN_EXISTING))
+		return pshm_box_open(name, flags & ~PSHM_OPEN_EXISTING, out);
+	if (r < 0)
+		return r;
+	pshm_box *box = calloc(1, sizeof(*box));
+	if (!box) {
+		pshm_seg_close(seg);
+		return -ENOMEM;
+	}
+	box->seg = seg;
+	box->base = pshm_seg_addr(seg);
+	box->size = pshm_seg_size(seg);
+	box->capacity = cap;
+	box->writable = true;
+	*out = box;
+	return 0;
+}
+
+void pshm_box_close(pshm_box *box)
+{
+	if (!box)
+		return;
+	pshm_seg_close(box->seg);
+	free(box);
+}
+
+size_t pshm_box_capacity(const pshm_box *box)
+{
+	return box ? (size_t)box->capacity : 0;
+}
+
+int pshm_box_write(pshm_box *box, const void *data, size_t len)
+{
+	if (!box || (!data && len))
+		return -EINVAL;
+	if (!box->writable)
+		return -EBADF;
+	if (!box->capacity)
+		return -EPROTO;
+	if (len > box->capacity)
+		return -EMSGSIZE;
+	struct write_op op = { .base = box->base, .size = box->size, .expect_cap = box->capacity,
+			       .data = data, .len = len, .crc = pshm__crc32c(0, data, len),
+			       .wait_ns = WRITE_WAIT_NS };
+	return pshm__guarded_call(box->base, box->size, guarded_write, &op);
+}
+
+/* Run a read on @box under the guard; on failure, zero what it copied. */
+static ssize_t box_read(pshm_box *box, struct read_op *op)
+{
+	op->base = box->base;
+	op->size = box->size;
+	op->expect_cap = box->capacity;
+	op->wait_ns = READ_WAIT_NS;
+	if (!box->capacity)
+		return -EPROTO;
+	int r = pshm__guarded_call(box->base, box->size, guarded_read, op);
+	if (r < 0) {
+		/* The jump out of the copy may have overtaken the store of
+		 * op->copied: clear all that a copy could have reached. */
+		op->result = r;
+		op->copied = op->bufcap < box->capacity ? op->bufcap : (size_t)box->capacity;
+	}
+	if (op->result < 0 && op->copied)
+		memset(op->buf, 0, op->copied);
+	return op->result;
+}
+
+ssize_t pshm_box_read(pshm_box *box, void *buf, size_t cap)
+{
+	if (!box || (!buf && cap))
+		return -EINVAL;
+	struct read_op op = { .buf = buf, .bufcap = cap };
+	return box_read(box, &op);
+}
+
+struct raw_op {
+	const unsigned char *base;
+	size_t size;
+	uint64_t cap;
+	void *buf;
+	size_t bufcap;
+	size_t len;
+};
+
+static int guarded_raw(void *arg)
+{
+	struct raw_op *op = arg;
+	uint64_t len = ld64(op->base, OFF_LENGTH);
+	uint64_t room = op->size - PSHM_BOX_HDR;
+	if (op->cap && op->cap < room)
+		room = op->cap;
+	if (len > room)
+		len = room;
+	op->len = len < op->bufcap ? (size_t)len : op->bufcap;
+	memcpy(op->buf, op->base + PSHM_BOX_HDR, op->len);
+	return 0;
+}
+
+ssize_t pshm_box_read_unverified(pshm_box *box, void *buf, size_t cap)
+{
+	if (!box || (!buf && cap))
+		return -EINVAL;
+	if (!box->base || box->size < PSHM_BOX_HDR)
+		return -EPROTO;
+	struct raw_op op = { box->base, box->size, box->capacity, buf, cap, 0 };
+	int r = pshm__guarded_call(box->base, box->size, guarded_raw, &op);
+	return r < 0 ? r : (ssize_t)op.len;
+}
+
+int pshm_box_verify(pshm_box *box, struct pshm_box_info *info)
+{
+	if (!box)
+		return -EINVAL;
+	struct read_op op = { 0 };
+	ssize_t r;
+	if (!box->capacity) {
+		r = -EPROTO;
+	} else if (!(op.buf = malloc((size_t)box->capacity))) {
+		r = -ENOMEM;
+	} else {
+		op.bufcap = (size_t)box->capacity;
+		r = box_read(box, &op);
+		free(op.buf);
+	}
+	if (info)
+		*info = op.info;
+	return r < 0 ? (int)r : 0;
+}

@@ -1,0 +1,458 @@
+/*
+ * test_box.c — boxes: CRC-32C, round trips, limits, concurrent hammering
+ * (processes, and threads for ThreadSanitizer), writers that die mid-write.
+ *
+ * PSHM_TEST_SCALE (default 1) multiplies the hammering: at scale 1 the
+ * process test makes at least 10^6 verified reads, the threads test 2*10^5
+ * (ThreadSanitizer makes each one much slower).
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../src/internal.h"
+#include "helpers.h"
+
+TestSuite(box, TH_FIXTURE);
+
+static long scale(void)
+{
+	const char *s = getenv("PSHM_TEST_SCALE");
+	long v = s ? atol(s) : 1;
+	return v > 0 ? v : 1;
+}
+
+/* ---- CRC-32C ----------------------------------------------------------------- */
+
+Test(box, crc32c_known_vectors)
+{
+	unsigned char zeros[32] = { 0 }, ones[32], inc[32];
+	memset(ones, 0xff, sizeof(ones));
+	for (int i = 0; i < 32; i++)
+		inc[i] = (unsigned char)i;
+	/* RFC 3720 (iSCSI), appendix B.4, and the usual check value. */
+	cr_expect_eq(pshm__crc32c(0, "123456789", 9), 0xE3069283u);
+	cr_expect_eq(pshm__crc32c_sw(0, "123456789", 9), 0xE3069283u);
+	cr_expect_eq(pshm__crc32c(0, zeros, 32), 0x8A9136AAu);
+	cr_expect_eq(pshm__crc32c(0, ones, 32), 0x62A8AB43u);
+	cr_expect_eq(pshm__crc32c(0, inc, 32), 0x46DD794Eu);
+	cr_expect_eq(pshm__crc32c(0, "", 0), 0u);
+}
+
+Test(box, crc32c_hardware_and_portable_agree_and_chain)
+{
+	unsigned char buf[1100];
+	unsigned s = 12345;
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (unsigned char)((s = s * 1103515245u + 12345u) >> 16);
+	for (size_t off = 0; off < 9; off++)
+		for (size_t len = 0; len + off <= sizeof(buf); len += 37) {
+			uint32_t a = pshm__crc32c(0, buf + off, len);
+			cr_assert_eq(a, pshm__crc32c_sw(0, buf + off, len), "off %zu len %zu", off, len);
+			size_t h = len / 3;
+			cr_assert_eq(a, pshm__crc32c(pshm__crc32c(0, buf + off, h), buf + off + h, len - h));
+		}
+}
+
+/* ---- round trips and limits ---------------------------------------------------- */
+
+Test(box, round_trip_every_length)
+{
+	const char *n = th_name("box");
+	pshm_box *w, *r;
+	cr_assert_eq(pshm_box_create(n, 100, 0, 0, &w), 0);
+	cr_assert_eq(pshm_box_capacity(w), 100);
+	cr_assert_eq(pshm_box_open(n, PSHM_RDONLY, &r), 0);
+	char buf[100], out[100];
+	cr_expect_eq(pshm_box_read(r, out, sizeof(out)), 0, "a new box holds the empty value");
+	for (size_t len = 0; len <= 100; len++) {
+		for (size_t i = 0; i < len; i++)
+			buf[i] = (char)(len * 3 + i);
+		cr_assert_eq(pshm_box_write(w, buf, len), 0);
+		memset(out, 0x55, sizeof(out));
+		cr_assert_eq(pshm_box_read(r, out, sizeof(out)), (ssize_t)len);
+		cr_assert_arr_eq(out, buf, len);
+	}
+	struct pshm_box_info in;
+	cr_expect_eq(pshm_box_verify(r, &in), 0);
+	cr_expect_eq(in.capacity, 100);
+	cr_expect_eq(in.length, 100);
+	cr_expect_eq(in.seq, 2 * 101, "two per write");
+	cr_expect_eq(in.writer, 0);
+	pshm_box_close(r);
+	pshm_box_close(w);
+}
+
+Test(box, segment_is_header_plus_capacity_and_private)
+{
+	const char *n = th_name("box");
+	pshm_box *b;
+	cr_assert_eq(pshm_box_create(n, 4096, 0, 0, &b), 0);
+	struct pshm_stat st;
+	cr_assert_eq(pshm_seg_stat(n, &st), 0);
+	cr_expect_eq(st.size, 64 + 4096);
+	cr_expect_eq(st.mode & 07777, 0600);
+	cr_expect_eq(st.kind, PSHM_KIND_BOX);
+	pshm_box_close(b);
+}
+
+Test(box, capacity_limits)
+{
+	const char *n = th_name("box");
+	pshm_box *b;
+	cr_expect_eq(pshm_box_create(n, 0, 0, 0, &b), -EINVAL, "capacity 0");
+	cr_expect_eq(pshm_box_create(n, (size_t)PSHM_BOX_MAX_CAPACITY + 1, 0, 0, &b), -EFBIG);
+	cr_expect_eq(pshm_box_create(n, 8, 0, PSHM_RDONLY, &b), -EINVAL, "not a create flag");
+	cr_assert_eq(pshm_box_create(n, 8, 0, 0, &b), 0);
+	cr_expect_eq(pshm_box_write(b, "123456789", 9), -EMSGSIZE, "one byte too long");
+	cr_expect_eq(pshm_box_write(b, "12345678", 8), 0, "exactly the capacity");
+	char out[8];
+	cr_expect_eq(pshm_box_read(b, out, 7), -EMSGSIZE, "buffer too small");
+	cr_expect_eq(pshm_box_read(b, out, 8), 8);
+	cr_expect_eq(pshm_box_write(b, NULL, 3), -EINVAL);
+	cr_expect_eq(pshm_box_write(b, NULL, 0), 0, "the empty value");
+	cr_expect_eq(pshm_box_read(b, NULL, 0), 0);
+	cr_expect_eq(pshm_box_read(NULL, out, 8), -EINVAL);
+	pshm_box_close(b);
+}
+
+Test(box, create_is_exclusive_unless_asked)
+{
+	const char *n = th_name("box");
+	pshm_box *a, *b;
+	cr_assert_eq(pshm_box_create(n, 16, 0, 0, &a), 0);
+	cr_expect_eq(pshm_box_create(n, 16, 0, 0, &b), -EEXIST);
+	cr_assert_eq(pshm_box_write(a, "kept", 4), 0);
+	cr_assert_eq(pshm_box_create(n, 999, 0, PSHM_OPEN_EXISTING, &b), 0);
+	cr_expect_eq(pshm_box_capacity(b), 16, "the existing capacity is kept");
+	char out[16];
+	cr_expect_eq(pshm_box_read(b, out, sizeof(out)), 4, "and so is the value");
+	pshm_box_close(a);
+	pshm_box_close(b);
+}
+
+Test(box, raw_segment_is_not_a_box)
+{
+	const char *n = th_name("raw");
+	th_write_file(n, "just some bytes, not a box at all; long enough for a header....", 64, 0600);
+	pshm_box *b;
+	cr_expect_eq(pshm_box_open(n, 0, &b), -EPROTO);
+	cr_expect_eq(pshm_box_create(n, 16, 0, PSHM_OPEN_EXISTING, &b), -EPROTO);
+	cr_expect_eq(pshm_box_open(th_name("none"), 0, &b), -ENOENT);
+}
+
+Test(box, read_only_handle_cannot_write)
+{
+	const char *n = th_name("box");
+	pshm_box *a, *r;
+	cr_assert_eq(pshm_box_create(n, 16, 0, 0, &a), 0);
+	cr_assert_eq(pshm_box_open(n, PSHM_RDONLY, &r), 0);
+	cr_expect_eq(pshm_box_write(r, "x", 1), -EBADF);
+	pshm_box_close(a);
+	pshm_box_close(r);
+}
+
+/* ---- hammering ------------------------------------------------------------------ */
+
+#define HAMMER_CAP 256
+
+/* A value that checks itself: counter, writer, length, then a pattern. */
+static size_t make_value(unsigned char *v, uint64_t c, uint32_t w)
+{
+	uint32_t len = 16 + (uint32_t)((c * 7 + w) % (HAMMER_CAP - 15));
+	memcpy(v, &c, 8);
+	memcpy(v + 8, &w, 4);
+	memcpy(v + 12, &len, 4);
+	for (uint32_t i = 16; i < len; i++)
+		v[i] = (unsigned char)(c + w * 13 + i * 7);
+	return len;
+}
+
+static bool value_ok(const unsigned char *v, ssize_t n)
+{
+	if (n == 0)
+		return true; /* the initial empty value */
+	if (n < 16)
+		return false;
+	unsigned char want[HAMMER_CAP];
+	uint64_t c;
+	uint32_t w;
+	memcpy(&c, v, 8);
+	memcpy(&w, v + 8, 4);
+	return make_value(want, c, w) == (size_t)n && !memcmp(want, v, (size_t)n);
+}
+
+struct tally {
+	long ok, again, bad, writes, write_again, write_err;
+};
+
+struct hammer {
+	int stop;
+	struct tally t[16];
+};
+
+static void hammer_write(pshm_box *b, struct hammer *h, uint32_t w)
+{
+	unsigned char v[HAMMER_CAP];
+	for (uint64_t c = 0; !__atomic_load_n(&h->stop, __ATOMIC_RELAXED); c++) {
+		int r = pshm_box_write(b, v, make_value(v, c, w));
+		if (r == 0)
+			__atomic_fetch_add(&h->t[w].writes, 1, __ATOMIC_RELAXED);
+		else if (r == -EAGAIN)
+			__atomic_fetch_add(&h->t[w].write_again, 1, __ATOMIC_RELAXED);
+		else
+			__atomic_fetch_add(&h->t[w].write_err, 1, __ATOMIC_RELAXED);
+	}
+}
+
+static void hammer_read(pshm_box *b, struct tally *t, long quota)
+{
+	unsigned char v[HAMMER_CAP];
+	long ok = 0, again = 0, bad = 0;
+	while (ok < quota && bad == 0) {
+		ssize_t n = pshm_box_read(b, v, sizeof(v));
+		if (n >= 0 && value_ok(v, n))
+			ok++;
+		else if (n == -EAGAIN)
+			again++;
+		else
+			bad++;
+	}
+	__atomic_store_n(&t->ok, ok, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->again, again, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->bad, bad, __ATOMIC_RELAXED);
+}
+
+static void check_tally(const struct hammer *h, int writers, int readers, long quota)
+{
+	long ok = 0, again = 0, writes = 0;
+	for (int i = 0; i < writers + readers; i++) {
+		const struct tally *t = &h->t[i];
+		cr_expect_eq(t->bad, 0, "participant %d saw %ld torn or unverifiable values", i, t->bad);
+		cr_expect_eq(t->write_err, 0, "writer %d: %ld failed writes", i, t->write_err);
+		ok += t->ok;
+		again += t->again;
+		writes += t->writes;
+	}
+	cr_expect_geq(ok, quota * readers, "verified reads: %ld", ok);
+	cr_expect_gt(writes, 0);
+	fprintf(stderr, "hammer: %ld verified reads, %ld -EAGAIN, %ld writes\n", ok, again, writes);
+}
+
+Test(box, hammer_processes_never_torn, .timeout = 240)
+{
+	enum { WRITERS = 3, READERS = 3 };
+	const long quota = 1000000 / READERS * scale() + 1;
+	const char *n = th_name("hammer");
+	pshm_box *b;
+	cr_assert_eq(pshm_box_create(n, HAMMER_CAP, 0, 0, &b), 0);
+	pshm_box_close(b);
+	pshm_seg *shared;
+	cr_assert_eq(pshm_seg_anon(sizeof(struct hammer), &shared), 0);
+	struct hammer *h = pshm_seg_addr(shared);
+	pid_t pids[WRITERS + READERS];
+	for (int i = 0; i < WRITERS + READERS; i++) {
+		pids[i] = fork();
+		cr_assert_geq(pids[i], 0);
+		if (pids[i] == 0) {
+			pshm_box *mine;
+			if (pshm_box_open(n, i < WRITERS ? 0 : PSHM_RDONLY, &mine) < 0)
+				_exit(2);
+			if (i < WRITERS)
+				hammer_write(mine, h, (uint32_t)i);
+			else
+				hammer_read(mine, &h->t[i], quota);
+			pshm_box_close(mine);
+			_exit(0);
+		}
+	}
+	for (int i = WRITERS; i < WRITERS + READERS; i++) {
+		int st;
+		cr_assert_eq(waitpid(pids[i], &st, 0), pids[i]);
+		cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "reader %d", i);
+	}
+	__atomic_store_n(&h->stop, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < WRITERS; i++) {
+		int st;
+		cr_assert_eq(waitpid(pids[i], &st, 0), pids[i]);
+		cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "writer %d", i);
+	}
+	check_tally(h, WRITERS, READERS, quota);
+	pshm_seg_close(shared);
+}
+
+struct thread_arg {
+	pshm_box *box;
+	struct hammer *h;
+	int id;
+	long quota;
+};
+
+static void *writer_thread(void *p)
+{
+	struct thread_arg *a = p;
+	hammer_write(a->box, a->h, (uint32_t)a->id);
+	return NULL;
+}
+
+static void *reader_thread(void *p)
+{
+	struct thread_arg *a = p;
+	hammer_read(a->box, &a->h->t[a->id], a->quota);
+	return NULL;
+}
+
+/* The same with threads, for ThreadSanitizer (make check-tsan): writers and
+ * readers share one handle, and two more readers have their own. */
+Test(box, hammer_threads_never_torn, .timeout = 240)
+{
+	enum { WRITERS = 2, READERS = 3 };
+	const long quota = 200000 / READERS * scale() + 1;
+	const char *n = th_name("hammer");
+	pshm_box *b, *own[READERS];
+	cr_assert_eq(pshm_box_create(n, HAMMER_CAP, 0, 0, &b), 0);
+	static struct hammer h;
+	memset(&h, 0, sizeof(h));
+	pthread_t th[WRITERS + READERS];
+	struct thread_arg args[WRITERS + READERS];
+	for (int i = 0; i < WRITERS + READERS; i++) {
+		int rd = i - WRITERS;
+		pshm_box *use = b;
+		if (rd > 0) {
+			cr_assert_eq(pshm_box_open(n, PSHM_RDONLY, &own[rd]), 0);
+			use = own[rd];
+		}
+		args[i] = (struct thread_arg){ use, &h, i, quota };
+		cr_assert_eq(pthread_create(&th[i], NULL, rd < 0 ? writer_thread : reader_thread,
+					    &args[i]), 0);
+	}
+	for (int i = WRITERS; i < WRITERS + READERS; i++)
+		pthread_join(th[i], NULL);
+	__atomic_store_n(&h.stop, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < WRITERS; i++)
+		pthread_join(th[i], NULL);
+	check_tally(&h, WRITERS, READERS, quota);
+	for (int i = 1; i < READERS; i++)
+		pshm_box_close(own[i]);
+	pshm_box_close(b);
+}
+
+/* ---- writers that die mid-write --------------------------------------------------- */
+
+/* The thread id of a process that has exited and been reaped. */
+static pid_t dead_tid(void)
+{
+	pid_t p = fork();
+	cr_assert_geq(p, 0);
+	if (p == 0)
+		_exit(0);
+	waitpid(p, NULL, 0);
+	return p;
+}
+
+/* Make the box look as if thread @tid were writing it (seq odd). */
+static void fake_writer(const char *name, pid_t tid)
+{
+	char path[128];
+	int fd = open(th_path(name, path, sizeof(path)), O_RDWR);
+	cr_assert_geq(fd, 0);
+	uint64_t seq;
+	cr_assert_eq(pread(fd, &seq, 8, 32), 8);
+	seq = ((uint64_t)(uint32_t)tid << 32) | (uint32_t)(seq + 1);
+	cr_assert_eq(pwrite(fd, &seq, 8, 32), 8);
+	close(fd);
+}
+
+Test(box, dead_writer_gives_eagain_and_next_write_repairs, .timeout = 30)
+{
+	const char *n = th_name("box");
+	pshm_box *b;
+	cr_assert_eq(pshm_box_create(n, 32, 0, 0, &b), 0);
+	cr_assert_eq(pshm_box_write(b, "before", 6), 0);
+	pid_t dead = dead_tid();
+	fake_writer(n, dead);
+	char out[32];
+	cr_expect_eq(pshm_box_read(b, out, sizeof(out)), -EAGAIN);
+	struct pshm_box_info in;
+	cr_expect_eq(pshm_box_verify(b, &in), -EAGAIN);
+	cr_expect_eq(in.writer, dead);
+	cr_expect_eq(in.writer_alive, 0);
+	cr_expect_eq(in.seq & 1, 1);
+	cr_assert_eq(pshm_box_write(b, "after", 5), 0, "a new write takes over");
+	cr_expect_eq(pshm_box_read(b, out, sizeof(out)), 5);
+	cr_expect_arr_eq(out, "after", 5);
+	cr_expect_eq(pshm_box_verify(b, &in), 0);
+	cr_expect_eq(in.seq & 1, 0);
+	cr_expect_eq(in.writer, 0);
+	pshm_box_close(b);
+}
+
+Test(box, live_stuck_writer_bounds_readers_and_writers, .timeout = 60)
+{
+	const char *n = th_name("box");
+	pshm_box *b;
+	cr_assert_eq(pshm_box_create(n, 32, 0, 0, &b), 0);
+	pid_t live = fork();
+	cr_assert_geq(live, 0);
+	if (live == 0) {
+		pause();
+		_exit(0);
+	}
+	fake_writer(n, live);
+	char out[32];
+	cr_expect_eq(pshm_box_read(b, out, sizeof(out)), -EAGAIN, "bounded wait, then -EAGAIN");
+	cr_expect_eq(pshm_box_write(b, "x", 1), -EAGAIN, "a live writer is not robbed");
+	struct pshm_box_info in;
+	cr_expect_eq(pshm_box_verify(b, &in), -EAGAIN);
+	cr_expect_eq(in.writer, live);
+	cr_expect_eq(in.writer_alive, 1);
+	kill(live, SIGKILL);
+	waitpid(live, NULL, 0);
+	cr_expect_eq(pshm_box_write(b, "x", 1), 0, "once it is dead, the box is taken over");
+	cr_expect_eq(pshm_box_read(b, out, sizeof(out)), 1);
+	pshm_box_close(b);
+}
+
+Test(box, writer_killed_for_real_mid_write, .timeout = 60)
+{
+	const char *n = th_name("box");
+	enum { CAP = 1 << 20 };
+	pshm_box *b;
+	cr_assert_eq(pshm_box_create(n, CAP, 0, 0, &b), 0);
+	unsigned char *big = malloc(CAP), *out = malloc(CAP);
+	cr_assert(big && out);
+	for (int round = 0; round < 20; round++) {
+		pid_t p = fork();
+		cr_assert_geq(p, 0);
+		if (p == 0) {
+			memset(big, round, CAP);
+			for (;;)
+				pshm_box_write(b, big, CAP);
+		}
+		struct timespec ts = { 0, 1000000L * (1 + round % 5) };
+		nanosleep(&ts, NULL);
+		kill(p, SIGKILL);
+		waitpid(p, NULL, 0);
+		ssize_t r = pshm_box_read(b, out, CAP);
+		/* Killed mid-write, after a whole write, or before its first
+		 * one (the previous value, 0 or 100 bytes, is still there). */
+		cr_expect(r == -EAGAIN || r == 0 || r == 100 || r == CAP, "read after kill: %zd", r);
+		if (r == CAP)
+			cr_expect_eq(out[0], out[CAP - 1]);
+		memset(big, 0xa5, 100);
+		cr_assert_eq(pshm_box_write(b, big, 100), 0, "a new write repairs");
+		cr_assert_eq(pshm_box_read(b, out, CAP), 100);
+	}
+	free(big);
+	free(out);
+	pshm_box_close(b);
+}
