@@ -7,6 +7,9 @@
 #define PSHM_TEST_STRESS_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "pshm.h"
 
 /* One scenario, for the driver's table. */
 struct stress_case {
@@ -14,7 +17,30 @@ struct stress_case {
 	int (*run)(char *err, size_t errlen);
 };
 
-/* Every scenario that runs with threads (the TSan subset), NULL-terminated
- * list defined in tsan_main.c from the declarations below. */
+/* PSHM_TEST_SCALE (default 1) multiplies the work of every scenario. */
+long stress_scale(void);
+
+/* ---- boxes (stress_box.c) ---- */
+#define STRESS_BOX_CAP 256
+
+struct stress_tally {
+	long ok, again, bad, writes, write_again, write_err;
+};
+
+/* Shared by all participants (put it in an anonymous segment for processes). */
+struct stress_box_hammer {
+	int stop;
+	struct stress_tally t[16];
+};
+
+/* Writer @w writes self-checking values until h->stop. */
+void stress_box_write(pshm_box *b, struct stress_box_hammer *h, uint32_t w);
+/* Read until @quota verified values (or the first bad one) into @t. */
+void stress_box_read(pshm_box *b, struct stress_tally *t, long quota);
+/* 0 if no participant saw a bad value and the readers met their quota. */
+int stress_box_check(const struct stress_box_hammer *h, int writers, int readers, long quota,
+		     char *err, size_t errlen);
+/* Threads variant: 2 writers, 3 readers on one box. */
+int stress_box_threads(char *err, size_t errlen);
 
 #endif

@@ -21,15 +21,9 @@
 
 #include "../src/internal.h"
 #include "helpers.h"
+#include "stress.h"
 
 TestSuite(box, TH_FIXTURE);
-
-static long scale(void)
-{
-	const char *s = getenv("PSHM_TEST_SCALE");
-	long v = s ? atol(s) : 1;
-	return v > 0 ? v : 1;
-}
 
 /* ---- CRC-32C ----------------------------------------------------------------- */
 
@@ -163,102 +157,17 @@ Test(box, read_only_handle_cannot_write)
 
 /* ---- hammering ------------------------------------------------------------------ */
 
-#define HAMMER_CAP 256
-
-/* A value that checks itself: counter, writer, length, then a pattern. */
-static size_t make_value(unsigned char *v, uint64_t c, uint32_t w)
-{
-	uint32_t len = 16 + (uint32_t)((c * 7 + w) % (HAMMER_CAP - 15));
-	memcpy(v, &c, 8);
-	memcpy(v + 8, &w, 4);
-	memcpy(v + 12, &len, 4);
-	for (uint32_t i = 16; i < len; i++)
-		v[i] = (unsigned char)(c + w * 13 + i * 7);
-	return len;
-}
-
-static bool value_ok(const unsigned char *v, ssize_t n)
-{
-	if (n == 0)
-		return true; /* the initial empty value */
-	if (n < 16)
-		return false;
-	unsigned char want[HAMMER_CAP];
-	uint64_t c;
-	uint32_t w;
-	memcpy(&c, v, 8);
-	memcpy(&w, v + 8, 4);
-	return make_value(want, c, w) == (size_t)n && !memcmp(want, v, (size_t)n);
-}
-
-struct tally {
-	long ok, again, bad, writes, write_again, write_err;
-};
-
-struct hammer {
-	int stop;
-	struct tally t[16];
-};
-
-static void hammer_write(pshm_box *b, struct hammer *h, uint32_t w)
-{
-	unsigned char v[HAMMER_CAP];
-	for (uint64_t c = 0; !__atomic_load_n(&h->stop, __ATOMIC_RELAXED); c++) {
-		int r = pshm_box_write(b, v, make_value(v, c, w));
-		if (r == 0)
-			__atomic_fetch_add(&h->t[w].writes, 1, __ATOMIC_RELAXED);
-		else if (r == -EAGAIN)
-			__atomic_fetch_add(&h->t[w].write_again, 1, __ATOMIC_RELAXED);
-		else
-			__atomic_fetch_add(&h->t[w].write_err, 1, __ATOMIC_RELAXED);
-	}
-}
-
-static void hammer_read(pshm_box *b, struct tally *t, long quota)
-{
-	unsigned char v[HAMMER_CAP];
-	long ok = 0, again = 0, bad = 0;
-	while (ok < quota && bad == 0) {
-		ssize_t n = pshm_box_read(b, v, sizeof(v));
-		if (n >= 0 && value_ok(v, n))
-			ok++;
-		else if (n == -EAGAIN)
-			again++;
-		else
-			bad++;
-	}
-	__atomic_store_n(&t->ok, ok, __ATOMIC_RELAXED);
-	__atomic_store_n(&t->again, again, __ATOMIC_RELAXED);
-	__atomic_store_n(&t->bad, bad, __ATOMIC_RELAXED);
-}
-
-static void check_tally(const struct hammer *h, int writers, int readers, long quota)
-{
-	long ok = 0, again = 0, writes = 0;
-	for (int i = 0; i < writers + readers; i++) {
-		const struct tally *t = &h->t[i];
-		cr_expect_eq(t->bad, 0, "participant %d saw %ld torn or unverifiable values", i, t->bad);
-		cr_expect_eq(t->write_err, 0, "writer %d: %ld failed writes", i, t->write_err);
-		ok += t->ok;
-		again += t->again;
-		writes += t->writes;
-	}
-	cr_expect_geq(ok, quota * readers, "verified reads: %ld", ok);
-	cr_expect_gt(writes, 0);
-	fprintf(stderr, "hammer: %ld verified reads, %ld -EAGAIN, %ld writes\n", ok, again, writes);
-}
-
 Test(box, hammer_processes_never_torn, .timeout = 240)
 {
 	enum { WRITERS = 3, READERS = 3 };
-	const long quota = 1000000 / READERS * scale() + 1;
+	const long quota = 1000000 / READERS * stress_scale() + 1;
 	const char *n = th_name("hammer");
 	pshm_box *b;
-	cr_assert_eq(pshm_box_create(n, HAMMER_CAP, 0, 0, &b), 0);
+	cr_assert_eq(pshm_box_create(n, STRESS_BOX_CAP, 0, 0, &b), 0);
 	pshm_box_close(b);
 	pshm_seg *shared;
-	cr_assert_eq(pshm_seg_anon(sizeof(struct hammer), &shared), 0);
-	struct hammer *h = pshm_seg_addr(shared);
+	cr_assert_eq(pshm_seg_anon(sizeof(struct stress_box_hammer), &shared), 0);
+	struct stress_box_hammer *h = pshm_seg_addr(shared);
 	pid_t pids[WRITERS + READERS];
 	for (int i = 0; i < WRITERS + READERS; i++) {
 		pids[i] = fork();
@@ -268,9 +177,9 @@ Test(box, hammer_processes_never_torn, .timeout = 240)
 			if (pshm_box_open(n, i < WRITERS ? 0 : PSHM_RDONLY, &mine) < 0)
 				_exit(2);
 			if (i < WRITERS)
-				hammer_write(mine, h, (uint32_t)i);
+				stress_box_write(mine, h, (uint32_t)i);
 			else
-				hammer_read(mine, &h->t[i], quota);
+				stress_box_read(mine, &h->t[i], quota);
 			pshm_box_close(mine);
 			_exit(0);
 		}
@@ -286,64 +195,18 @@ Test(box, hammer_processes_never_torn, .timeout = 240)
 		cr_assert_eq(waitpid(pids[i], &st, 0), pids[i]);
 		cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "writer %d", i);
 	}
-	check_tally(h, WRITERS, READERS, quota);
+	char err[256] = "";
+	cr_expect_eq(stress_box_check(h, WRITERS, READERS, quota, err, sizeof(err)), 0, "%s", err);
 	pshm_seg_close(shared);
 }
 
-struct thread_arg {
-	pshm_box *box;
-	struct hammer *h;
-	int id;
-	long quota;
-};
-
-static void *writer_thread(void *p)
-{
-	struct thread_arg *a = p;
-	hammer_write(a->box, a->h, (uint32_t)a->id);
-	return NULL;
-}
-
-static void *reader_thread(void *p)
-{
-	struct thread_arg *a = p;
-	hammer_read(a->box, &a->h->t[a->id], a->quota);
-	return NULL;
-}
-
-/* The same with threads, for ThreadSanitizer (make check-tsan): writers and
- * readers share one handle, and two more readers have their own. */
+/* The same with threads (writers and readers share one handle, two more
+ * readers have their own): tests/stress_box.c, which ThreadSanitizer also
+ * runs through tests/tsan_main.c. */
 Test(box, hammer_threads_never_torn, .timeout = 240)
 {
-	enum { WRITERS = 2, READERS = 3 };
-	const long quota = 200000 / READERS * scale() + 1;
-	const char *n = th_name("hammer");
-	pshm_box *b, *own[READERS];
-	cr_assert_eq(pshm_box_create(n, HAMMER_CAP, 0, 0, &b), 0);
-	static struct hammer h;
-	memset(&h, 0, sizeof(h));
-	pthread_t th[WRITERS + READERS];
-	struct thread_arg args[WRITERS + READERS];
-	for (int i = 0; i < WRITERS + READERS; i++) {
-		int rd = i - WRITERS;
-		pshm_box *use = b;
-		if (rd > 0) {
-			cr_assert_eq(pshm_box_open(n, PSHM_RDONLY, &own[rd]), 0);
-			use = own[rd];
-		}
-		args[i] = (struct thread_arg){ use, &h, i, quota };
-		cr_assert_eq(pthread_create(&th[i], NULL, rd < 0 ? writer_thread : reader_thread,
-					    &args[i]), 0);
-	}
-	for (int i = WRITERS; i < WRITERS + READERS; i++)
-		pthread_join(th[i], NULL);
-	__atomic_store_n(&h.stop, 1, __ATOMIC_RELAXED);
-	for (int i = 0; i < WRITERS; i++)
-		pthread_join(th[i], NULL);
-	check_tally(&h, WRITERS, READERS, quota);
-	for (int i = 1; i < READERS; i++)
-		pshm_box_close(own[i]);
-	pshm_box_close(b);
+	char err[256] = "";
+	cr_assert_eq(stress_box_threads(err, sizeof(err)), 0, "%s", err);
 }
 
 /* ---- writers that die mid-write --------------------------------------------------- */
