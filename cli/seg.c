@@ -177,7 +177,11 @@ static const char *time_full(int64_t sec, long nsec, char *buf, size_t len)
 /* "3h", "2d", "45m", "10s": how long ago, roughly. */
 static const char *age_str(double s, char *buf, size_t len)
 {
-	if (s < 120)
+	if (s >= 86400 && (long long)s % 86400 == 0)
+		snprintf(buf, len, "%.0fd", s / 86400);
+	else if (s >= 3600 && s < 2 * 86400 && (long long)s % 3600 == 0)
+		snprintf(buf, len, "%.0fh", s / 3600);
+	else if (s < 120)
 		snprintf(buf, len, "%.0fs", s);
 	else if (s < 2 * 3600)
 		snprintf(buf, len, "%.0fm", s / 60);
@@ -681,8 +685,9 @@ static const char dump_help[] =
 	"Show the segment NAME in hexadecimal and ASCII, 16 bytes a line, in the\n"
 	"format of hexdump -C: offset, bytes, printable characters. A run of\n"
 	"identical lines is shown once, followed by a line with '*'. The last line\n"
-	"is the offset of the end. Bytes are copied out of the mapping with a\n"
-	"guarded read: a segment truncated meanwhile gives an error (exit 1).\n\n"
+	"is the offset of the end. Bytes are read from the segment's file (never\n"
+	"mapped: dumping a sparse segment allocates nothing); a segment truncated\n"
+	"meanwhile gives an error (exit 1).\n\n"
 	"  -s, --offset OFFSET  start there (4096, 4K, 0x1000; default 0)\n"
 	"  -n, --length LENGTH  show at most LENGTH bytes (default: to the end)\n"
 	"  -h, --help           this help\n";
@@ -726,14 +731,16 @@ static int dump_range(pshm_seg *seg, const char *name, uint64_t off, uint64_t le
 	struct dumper d = { .have_prev = false };
 	uint64_t end = off + len;
 	while (off < end) {
-		size_t n = end - off < CHUNK ? (size_t)(end - off) : CHUNK;
-		int r = pshm_seg_read(seg, (size_t)off, buf, n);
-		if (r < 0)
+		size_t want = end - off < CHUNK ? (size_t)(end - off) : CHUNK;
+		ssize_t n = pshm_seg_pread(seg, buf, want, off);
+		if (n < 0)
+			return cli_fail("dump", name, (int)n);
+		if ((size_t)n < want)
 			return cli_failn("dump", name, "%s (at offset %" PRIu64 ")",
-					 pshm_strerror(r), off);
-		for (size_t i = 0; i < n; i += 16)
-			dump_line(&d, off + i, buf + i, n - i < 16 ? n - i : 16);
-		off += n;
+					 pshm_strerror(-EFAULT), off + (uint64_t)n);
+		for (size_t i = 0; i < want; i += 16)
+			dump_line(&d, off + i, buf + i, want - i < 16 ? want - i : 16);
+		off += want;
 		if (ferror(stdout))
 			break;
 	}
@@ -772,7 +779,7 @@ int cmd_dump(int argc, char **argv)
 							 : "one segment name only");
 	const char *name = argv[optind];
 	pshm_seg *seg;
-	int r = pshm_seg_open(name, INSPECT, &seg);
+	int r = pshm_seg_open(name, INSPECT | PSHM_NOMAP, &seg);
 	if (r < 0)
 		return seg_fail("dump", name, r);
 	uint64_t size = pshm_seg_size(seg);
@@ -1249,9 +1256,10 @@ int cmd_gc(int argc, char **argv)
 		printf("no abandoned segment (yours, unused, unchanged for %s)\n",
 		       age_str(min_age, a, sizeof(a)));
 	else if (!yes)
-		printf("%zu abandoned segment%s (%s in memory); 'pshm gc --yes%s%s' removes them\n",
+		printf("%zu abandoned segment%s (%s in memory); 'pshm gc --yes%s%s' removes %s\n",
 		       found, found == 1 ? "" : "s", cli_human(bytes, h, sizeof(h)),
-		       age_arg ? " --older-than " : "", age_arg ? age_arg : "");
+		       age_arg ? " --older-than " : "", age_arg ? age_arg : "",
+		       found == 1 ? "it" : "them");
 	int r = finish_stdout("gc", "/dev/shm");
 	return status ? status : r;
 }

@@ -752,6 +752,22 @@ Test(cli_seg, dump_matches_hexdump_C)
 			      "|................|\n00010000\n");
 }
 
+Test(cli_seg, inspection_allocates_nothing_in_a_sparse_segment)
+{
+	const char *n = th_name("sparse");
+	th_write_file(n, "", 0, 0600);
+	cr_assert_eq(truncate(path(n), 4 << 20), 0);
+	cr_assert_eq(sh(NULL, "%s cat %s | wc -c", P, n), 0);
+	cr_expect_eq(atol(out), 4 << 20);
+	cr_assert_eq(pshm(NULL, "dump %s", n), 0);
+	cr_expect_str_eq(out, "00000000  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  "
+			      "|................|\n*\n00400000\n");
+	cr_assert_eq(pshm(NULL, "ls"), 0);
+	cr_assert_eq(pshm(NULL, "stat %s", n), 0);
+	cr_expect_not_null(strstr(out, "allocated:  0 bytes"), "%s", out);
+	cr_expect_eq(lstat_of(n).st_blocks, 0, "reading holes allocated pages");
+}
+
 /* ---- rm ----------------------------------------------------------------- */
 
 Test(cli_seg, rm_removes_many_and_f_ignores_missing_ones)
