@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -170,6 +171,8 @@ static pid_t hold(const char *name, bool map)
 	pid_t pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
+		/* Gone with the test, even if it is killed before its .fini. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		close(ready[0]);
 		pshm_seg *s;
 		if (pshm_seg_open(name, PSHM_NOMAP | PSHM_ALLOW_FOREIGN | PSHM_ALLOW_SHARED_WRITE,
@@ -681,7 +684,7 @@ static void truncate_elsewhere(const char *name)
 Test(cli_seg, cat_truncated_while_streaming_fails_cleanly)
 {
 	const char *n = th_name("cattrunc");
-	mkseg(n, "256M");
+	mkseg(n, "64M"); /* far more than the pipe and one chunk hold */
 	char *argv[] = { "pshm", "cat", (char *)n, NULL };
 	int o, e;
 	pid_t pid = start_stalled(argv, &o, &e);
