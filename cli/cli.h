@@ -18,6 +18,9 @@ typedef int (*cli_fn)(int argc, char **argv);
 
 /* "pshm: <action> '<name>': <message for err>" on stderr. Returns EXIT_FAIL. */
 int cli_fail(const char *action, const char *name, int err);
+/* "pshm: <action> '<name>': <formatted message>" on stderr. Returns EXIT_FAIL. */
+int cli_failn(const char *action, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* "pshm: <action>: <formatted message>" on stderr. Returns EXIT_FAIL. */
 int cli_failf(const char *action, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "pshm <cmd>: <formatted message>" and a hint to --help, on stderr.
@@ -33,6 +36,12 @@ int cli_parse_duration(const char *s, double *out);
 const char *cli_human(uint64_t n, char *buf, size_t len);
 /* JSON string literal of @s to stdout (quotes and escapes). */
 void cli_json_str(const char *s);
+/* @s with bytes that are not printable ASCII written as \xNN (and '\' as
+ * "\\"), so that a hostile segment name cannot drive the terminal.
+ * Truncated to fit @len; returns @buf. */
+const char *cli_esc(const char *s, char *buf, size_t len);
+/* Room for cli_esc() of any segment name. */
+#define CLI_ESC_MAX (4 * 257 + 1)
 
 /* Subcommands, by group (cli/seg.c, cli/box.c, cli/chan.c). */
 int cmd_ls(int argc, char **argv);

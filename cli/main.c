@@ -69,8 +69,39 @@ int main(int argc, char **argv)
 
 int cli_fail(const char *action, const char *name, int err)
 {
-	fprintf(stderr, "pshm: %s '%s': %s\n", action, name, pshm_strerror(err));
+	return cli_failn(action, name, "%s", pshm_strerror(err));
+}
+
+int cli_failn(const char *action, const char *name, const char *fmt, ...)
+{
+	char esc[CLI_ESC_MAX];
+	va_list ap;
+	fflush(stdout);
+	fprintf(stderr, "pshm: %s '%s': ", action, cli_esc(name ? name : "", esc, sizeof(esc)));
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
 	return EXIT_FAIL;
+}
+
+const char *cli_esc(const char *s, char *buf, size_t len)
+{
+	size_t o = 0;
+	if (!len)
+		return buf;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		char t[5];
+		int n = (*p < 0x20 || *p >= 0x7f) ? snprintf(t, sizeof(t), "\\x%02x", *p)
+		      : *p == '\\' ? snprintf(t, sizeof(t), "\\\\")
+				   : snprintf(t, sizeof(t), "%c", *p);
+		if (o + (size_t)n >= len)
+			break;
+		memcpy(buf + o, t, (size_t)n);
+		o += (size_t)n;
+	}
+	buf[o] = '\0';
+	return buf;
 }
 
 int cli_failf(const char *action, const char *fmt, ...)

@@ -63,9 +63,12 @@ const char *pshm_strerror(int err);
  *
  * A segment name is what shm_open(3) takes: "posix_shm" and "/posix_shm"
  * are the same segment, shown as /dev/shm/posix_shm. Refused with -EINVAL:
- * NULL, empty, "/", ".", "..", or any '/' after the optional leading one.
- * Refused with -ENAMETOOLONG: more than PSHM_NAME_MAX bytes without the
- * leading '/'.
+ * NULL, empty, "/", ".", "..", or any '/' after the optional leading one
+ * (so "../etc/passwd" and "a/b" never reach outside /dev/shm). Refused
+ * with -ENAMETOOLONG: more than PSHM_NAME_MAX bytes without the leading
+ * '/'. Any other byte is allowed, as by shm_open(); names starting with
+ * "sem." are where glibc keeps named semaphores and are best avoided.
+ * Pure functions: no system call, thread-safe.
  * ------------------------------------------------------------------------ */
 
 #define PSHM_NAME_MAX 255
@@ -86,6 +89,14 @@ int pshm_name_canon(const char *name, char *buf, size_t len);
  * A pshm_seg is a mapped shared-memory segment: named (in /dev/shm) or
  * anonymous (shared with children across fork()). The mapping covers the
  * whole segment as it was when created, opened or last resized.
+ *
+ * Named segments are opened relative to /dev/shm with O_NOFOLLOW and
+ * checked with fstat() to be regular files before anything is mapped,
+ * read, written or removed: a symlink, directory, FIFO or device planted
+ * in /dev/shm gets -ENOTSUP and is never followed or opened (a FIFO is
+ * not even opened, so nothing blocks). Descriptors are close-on-exec.
+ * A handle is used by one thread at a time; different handles, and the
+ * functions that take a name, are thread-safe.
  * ------------------------------------------------------------------------ */
 
 typedef struct pshm_seg pshm_seg;
@@ -111,30 +122,36 @@ enum pshm_seg_flags {
 
 /**
  * Create the segment @name of @size bytes with permissions @mode (0 means
- * 0600), map it read-write and return it in @out.
+ * 0600; the mode is set exactly, the umask does not narrow it), map it
+ * read-write and return it in @out (set to NULL on failure).
  *
- * Exclusive by default: fails with -EEXIST if the name exists, unless
- * @flags has PSHM_OPEN_EXISTING, in which case an existing segment is
- * opened as by pshm_seg_open() (policy checks included) and grown to @size
- * if smaller. The space is reserved up front (posix_fallocate), so a full
- * /dev/shm fails here with -ENOSPC rather than with SIGBUS later; a
- * failed create leaves no segment behind.
+ * Exclusive by default: fails with -EEXIST if the name exists (-ENOTSUP if
+ * what exists is not a regular file), unless @flags has PSHM_OPEN_EXISTING,
+ * in which case an existing segment is opened as by pshm_seg_open() (policy
+ * checks and PSHM_ALLOW_* included) and grown to @size if smaller, never
+ * shrunk. PSHM_RDONLY and PSHM_NOMAP are ignored: a created segment is
+ * always mapped read-write. The space is reserved up front
+ * (posix_fallocate), so a full /dev/shm fails here with -ENOSPC rather
+ * than with SIGBUS later; a failed create leaves no segment behind.
  *
- * Errors: -EINVAL (bad name, size 0, bad flags), -ENAMETOOLONG, -EEXIST,
- * -EACCES, -EPERM, -ENOTSUP, -ENOSPC, -EFBIG, -ENOMEM, -EMFILE.
+ * Errors: -EINVAL (bad name, size 0, mode above 07777, unknown flags),
+ * -ENAMETOOLONG, -EEXIST, -EACCES, -EPERM, -ENOTSUP, -ENOSPC, -EFBIG,
+ * -ENOMEM, -EMFILE.
  */
 int pshm_seg_create(const char *name, size_t size, mode_t mode, unsigned flags,
 		    pshm_seg **out);
 
 /**
  * Open the existing segment @name and map it whole (read-only with
- * PSHM_RDONLY). The size comes from fstat(). Never creates, never resizes,
- * never follows a symlink. By default refuses, with -EPERM, a segment owned
- * by another user or writable by group/others (see PSHM_ALLOW_*); root is
- * not exempt. A segment of size 0 opens and has no mapping.
+ * PSHM_RDONLY; not at all with PSHM_NOMAP). The size comes from fstat().
+ * Never creates, never resizes, never follows a symlink. By default
+ * refuses, with -EPERM, a segment owned by another user or writable by
+ * group/others (see PSHM_ALLOW_*), read-only or not; root is not exempt.
+ * A segment of size 0 opens and has no mapping. *@out is NULL on failure.
  *
- * Errors: -EINVAL, -ENAMETOOLONG, -ENOENT, -EACCES, -EPERM, -ENOTSUP (not a
- * regular file), -ENOMEM, -EMFILE.
+ * Errors: -EINVAL (bad name, unknown flags), -ENAMETOOLONG, -ENOENT,
+ * -EACCES (the file mode forbids it), -EPERM (the policy), -ENOTSUP (not a
+ * regular file), -EFBIG, -ENOMEM, -EMFILE.
  */
 int pshm_seg_open(const char *name, unsigned flags, pshm_seg **out);
 
@@ -146,24 +163,28 @@ int pshm_seg_open(const char *name, unsigned flags, pshm_seg **out);
  */
 int pshm_seg_anon(size_t size, pshm_seg **out);
 
-/** Unmap and close @seg (NULL is a no-op). The named segment stays. */
+/** Unmap and close @seg (NULL is a no-op). The named segment stays.
+ *  Keeps errno as it was. */
 void pshm_seg_close(pshm_seg *seg);
 
-/** Start of the mapping (NULL when unmapped: size 0 or PSHM_NOMAP). */
+/** Start of the mapping (NULL when unmapped: size 0, PSHM_NOMAP, or a NULL
+ *  @seg). */
 void *pshm_seg_addr(const pshm_seg *seg);
-/** Size of the mapping in bytes (the segment's size when last looked at). */
+/** Size of the mapping in bytes (the segment's size when last looked at;
+ *  0 for a NULL @seg). */
 size_t pshm_seg_size(const pshm_seg *seg);
-/** The segment's file descriptor (-1 for an anonymous segment). */
+/** The segment's file descriptor (-1 for an anonymous segment or NULL). */
 int pshm_seg_fd(const pshm_seg *seg);
-/** The canonical name ("/x"), or NULL for an anonymous segment. */
+/** The canonical name ("/x"), or NULL for an anonymous segment or NULL. */
 const char *pshm_seg_name(const pshm_seg *seg);
 
 /**
  * Resize the named segment to @size bytes (reserving the space when it
- * grows) and remap it; pshm_seg_addr() may change. Other processes keep
- * their old mapping: touching it beyond a new, smaller end is SIGBUS for
- * them, which is what pshm_seg_read() guards against.
- * Errors: -EINVAL (anonymous segment, size 0), -EBADF (read-only),
+ * grows) and remap it; pshm_seg_addr() may change (a PSHM_NOMAP handle
+ * stays unmapped). Other processes keep their old mapping: touching it
+ * beyond a new, smaller end is SIGBUS for them, which is what
+ * pshm_seg_read() guards against. On failure the handle is unchanged.
+ * Errors: -EINVAL (NULL, anonymous segment, size 0), -EBADF (read-only),
  * -ENOSPC, -EFBIG, -ENOMEM.
  */
 int pshm_seg_resize(pshm_seg *seg, size_t size);
@@ -171,14 +192,17 @@ int pshm_seg_resize(pshm_seg *seg, size_t size);
 /**
  * Copy @len bytes at @off of the mapping into @buf, surviving a concurrent
  * truncation by another process: a SIGBUS during the copy makes it return
- * -EFAULT instead of killing the process. Returns -ERANGE if [off, off+len)
- * is outside the mapping.
+ * -EFAULT instead of killing the process (@buf then holds part of the
+ * data). Returns 0, -ERANGE if [off, off+len) is outside the mapping,
+ * -EINVAL for a NULL @seg or @buf, or a handle opened with PSHM_NOMAP (use
+ * pshm_seg_pread()), -EFAULT as said. @buf must be private memory.
  *
  * Process-wide side effect (the documented exception to "no global state"):
  * the first call installs a SIGBUS handler with sigaction(2). It handles
  * only faults inside a guarded copy of the calling thread and passes any
  * other SIGBUS on to the handler that was installed before it (or to the
- * default action). Thread-safe.
+ * default action, which kills). A handler installed later that does not
+ * chain to the one it replaced disables the guard. Thread-safe.
  */
 int pshm_seg_read(const pshm_seg *seg, size_t off, void *buf, size_t len);
 
@@ -186,15 +210,18 @@ int pshm_seg_read(const pshm_seg *seg, size_t off, void *buf, size_t len);
  * Read up to @len bytes at @off straight from the segment's file (pread(2),
  * no mapping involved, so truncation shows as a short read, never SIGBUS).
  * Returns the number of bytes read (0 at the end) or -errno.
- * -EINVAL for an anonymous segment.
+ * -EINVAL for NULL, an anonymous segment, or @off above INT64_MAX.
  */
 ssize_t pshm_seg_pread(const pshm_seg *seg, void *buf, size_t len, uint64_t off);
 
 /**
  * Write @len bytes at @off into the segment's file (pwrite(2)). Writing past
- * the end grows the segment. Returns the number of bytes written (a short
- * count when /dev/shm fills up part way) or -errno (-ENOSPC when nothing
- * could be written, -EBADF if opened read-only).
+ * the end grows the segment (the mapping keeps its size: see
+ * pshm_seg_resize()). Returns the number of bytes written (a short count
+ * when /dev/shm fills up part way; writing the rest then returns the
+ * error) or -errno: -ENOSPC when nothing could be written, -EBADF if opened
+ * read-only, -EINVAL for NULL, an anonymous segment or an offset past
+ * INT64_MAX.
  */
 ssize_t pshm_seg_pwrite(pshm_seg *seg, const void *buf, size_t len, uint64_t off);
 
@@ -202,7 +229,8 @@ ssize_t pshm_seg_pwrite(pshm_seg *seg, const void *buf, size_t len, uint64_t off
  * Remove the name @name. Mappings and descriptors already open stay valid.
  * Refuses (-ENOTSUP) to remove anything that is not a regular file, and
  * never follows a symlink. Errors: -EINVAL, -ENAMETOOLONG, -ENOENT, -EACCES,
- * -EPERM, -ENOTSUP.
+ * -EPERM (another user's segment: /dev/shm is a sticky directory),
+ * -ENOTSUP.
  */
 int pshm_seg_unlink(const char *name);
 
@@ -229,7 +257,10 @@ struct pshm_stat {
 
 /**
  * Describe the entry @name of /dev/shm without following a symlink and
- * without opening anything but a regular file (to recognise its kind).
+ * without opening anything but a regular file (read-only, to recognise its
+ * kind from its first 8 bytes; one the caller may not read stays
+ * PSHM_KIND_RAW). Works on any entry: a symlink, directory or FIFO is
+ * described (kind PSHM_KIND_OTHER), not refused.
  * Errors: -EINVAL, -ENAMETOOLONG, -ENOENT, -EACCES.
  */
 int pshm_seg_stat(const char *name, struct pshm_stat *st);
@@ -238,7 +269,9 @@ int pshm_seg_stat(const char *name, struct pshm_stat *st);
  * List every entry of /dev/shm except POSIX semaphores ("sem.*"): regular
  * files and, with kind PSHM_KIND_OTHER, anything else found there (never
  * followed). On success *@out is an array of the returned count, sorted by
- * name, to be released with free(). Errors: -ENOMEM, -EACCES.
+ * name (strcmp), to be released with free() (NULL when the count is 0).
+ * An entry removed while the list is made is left out.
+ * Errors: -EINVAL (NULL @out), -ENOMEM, -EACCES.
  */
 ssize_t pshm_seg_list(struct pshm_stat **out);
 
@@ -256,10 +289,13 @@ struct pshm_user {
 };
 
 /**
- * Find the processes that map @name or hold it open, from /proc. Processes
- * whose /proc entries the caller may not read are not seen. On success
- * *@out is an array of the returned count, sorted by pid, to be released
- * with free() (NULL when the count is 0). Errors: -EINVAL, -ENAMETOOLONG,
+ * Find the processes that map @name or hold it open, from /proc/PID/maps
+ * and /proc/PID/fd (matched by device and inode, so a process that maps
+ * the segment under an old name is found too; the caller itself is
+ * included if it uses it). Processes whose /proc entries the caller may not
+ * read (other users', unless root) are not seen. On success *@out is an
+ * array of the returned count, sorted by pid, to be released with free()
+ * (NULL when the count is 0). Errors: -EINVAL, -ENAMETOOLONG, -ENOENT,
  * -ENOMEM.
  */
 ssize_t pshm_seg_users(const char *name, struct pshm_user **out);

@@ -6,11 +6,22 @@
  * SIGBUS handler once; it recognises a fault inside a guarded copy of the
  * faulting thread and jumps back to the copy's caller, which returns
  * -EFAULT. Any other SIGBUS goes to the handler installed before ours.
+ *
+ * libwayland's handler maps anonymous zero pages over the faulting range
+ * and lets the copy finish; that changes the mapping for every thread and
+ * needs the pool's bounds. Jumping out is local to the thread doing the
+ * copy, needs nothing but the copy's own range, and memcpy() holds no lock
+ * and no state that a jump out of it could leave inconsistent.
+ *
+ * Under AddressSanitizer the handler still works: ASan lets a program
+ * install its own SIGBUS handler (allow_user_segv_handler, on by default)
+ * and ours chains to ASan's for faults that are not ours.
  */
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <string.h>
+#include <ucontext.h>
 
 #include "internal.h"
 
@@ -30,16 +41,28 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 	const char *a = si->si_addr;
 	if (jb && si->si_code > 0 && a >= guard_lo && a < guard_hi) {
 		guard_jmp = NULL;
+		/* Leave with the signal mask the copy ran with (saved by the
+		 * kernel in the ucontext), so SIGBUS is not left blocked: a
+		 * blocked SIGBUS on the next fault kills the process. SA_NODEFER
+		 * alone does not cover a handler called through a wrapper that
+		 * blocks signals itself, as ThreadSanitizer's does; and restoring
+		 * here costs nothing on the fast path, unlike sigsetjmp(jb, 1). */
+		pthread_sigmask(SIG_SETMASK, &((ucontext_t *)uc)->uc_sigmask, NULL);
 		siglongjmp(*jb, 1);
 	}
 	if ((prev_bus.sa_flags & SA_SIGINFO) && prev_bus.sa_sigaction) {
 		prev_bus.sa_sigaction(sig, si, uc);
 	} else if (prev_bus.sa_handler != SIG_DFL && prev_bus.sa_handler != SIG_IGN) {
 		prev_bus.sa_handler(sig);
+	} else if (prev_bus.sa_handler == SIG_IGN && si->si_code <= 0) {
+		/* Sent by kill() and ignored before we came: still ignored. */
 	} else {
-		/* Not ours: die as if we had never been installed. */
+		/* Not ours: die as if we had never been installed. A real fault
+		 * re-executes the faulting instruction on return and dies of it;
+		 * raise() covers a SIGBUS sent by another process. */
 		signal(SIGBUS, SIG_DFL);
-		raise(SIGBUS);
+		if (si->si_code <= 0)
+			raise(SIGBUS);
 	}
 }
 
@@ -49,8 +72,8 @@ static void install(void)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_sigbus;
 	sigemptyset(&sa.sa_mask);
-	/* SA_NODEFER: we leave the handler by siglongjmp without restoring a
-	 * signal mask, so SIGBUS must not be blocked while it runs. */
+	/* SA_NODEFER: SIGBUS stays deliverable while the handler runs, so a
+	 * fault in a chained handler is not a silent kill. */
 	sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
 	sigaction(SIGBUS, &sa, &prev_bus);
 }
@@ -63,9 +86,15 @@ int pshm__guarded_copy(void *dst, const void *src, size_t len)
 		return -EFAULT;
 	guard_lo = src;
 	guard_hi = (const char *)src + len;
-	__atomic_store_n(&guard_jmp, &jb, __ATOMIC_SEQ_CST);
+	/* Only the handler, on this same thread, reads these: compiler
+	 * barriers keep the copy strictly between arming and disarming. */
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	guard_jmp = &jb;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	memcpy(dst, src, len);
-	__atomic_store_n(&guard_jmp, NULL, __ATOMIC_SEQ_CST);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	guard_jmp = NULL;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	return 0;
 }
 
@@ -77,6 +106,8 @@ int pshm_seg_read(const pshm_seg *seg, size_t off, void *buf, size_t len)
 		return -ERANGE;
 	if (len == 0)
 		return 0;
+	if (!seg->addr)
+		return -EINVAL; /* opened with PSHM_NOMAP: use pshm_seg_pread() */
 	return pshm__guarded_copy(buf, (const char *)seg->addr + off, len);
 }
 

@@ -47,6 +47,31 @@ static int open_errno(int e)
 	return (e == ELOOP || e == EISDIR || e == ENXIO || e == ENODEV) ? -ENOTSUP : -e;
 }
 
+#define SEG_FLAGS (PSHM_OPEN_EXISTING | PSHM_RDONLY | PSHM_ALLOW_FOREIGN | \
+		   PSHM_ALLOW_SHARED_WRITE | PSHM_NOMAP)
+
+/* An exclusive create found @leaf taken: -EEXIST for a file, -ENOTSUP for a
+ * symlink, directory, FIFO..., so that callers report what is really there. */
+static int taken_errno(int dfd, const char *leaf)
+{
+	struct stat st;
+	if (fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode))
+		return -ENOTSUP;
+	return -EEXIST;
+}
+
+/* Remove @leaf only if it is still the file @fd (a failed create cleans up
+ * after itself, never after whoever replaced the name meanwhile). */
+static void unlink_if_same(int dfd, const char *leaf, int fd)
+{
+	int e = errno;
+	struct stat a, b;
+	if (fstat(fd, &a) == 0 && fstatat(dfd, leaf, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+		unlinkat(dfd, leaf, 0);
+	errno = e;
+}
+
 /*
  * Open the existing entry @name of /dev/shm with @oflags, refusing anything
  * that is not a regular file. The type is checked before opening (so a FIFO
@@ -121,6 +146,8 @@ int pshm_seg_open(const char *name, unsigned flags, pshm_seg **out)
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
+	if (flags & ~(unsigned)SEG_FLAGS)
+		return -EINVAL;
 	bool rw = !(flags & PSHM_RDONLY);
 	struct stat st;
 	int fd = open_regular(name, rw ? O_RDWR : O_RDONLY, &st);
@@ -145,45 +172,62 @@ static int reserve(int fd, size_t size)
 	return e ? -e : 0;
 }
 
-int pshm_seg_create(const char *name, size_t size, mode_t mode, unsigned flags,
-		    pshm_seg **out)
+/* Exclusive create of @leaf: -EEXIST (or -ENOTSUP) if the name is taken. */
+static int create_new(int dfd, const char *name, size_t size, mode_t mode, pshm_seg **out)
 {
-	if (!out || size == 0 || (mode & ~(mode_t)07777))
-		return -EINVAL;
-	*out = NULL;
-	int r = pshm_name_check(name);
-	if (r < 0)
-		return r;
-	if (!mode)
-		mode = 0600;
-	int dfd = pshm__dirfd();
-	if (dfd < 0)
-		return dfd;
 	const char *leaf = pshm__leaf(name);
 	int fd = openat(dfd, leaf, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-	r = fd < 0 ? open_errno(errno) : 0;
-	if (r == -EEXIST && (flags & PSHM_OPEN_EXISTING)) {
-		close(dfd);
-		r = pshm_seg_open(name, flags & ~PSHM_RDONLY, out);
-		if (r == 0 && pshm_seg_size(*out) < size && (r = pshm_seg_resize(*out, size)) < 0) {
-			pshm_seg_close(*out);
-			*out = NULL;
-		}
-		return r;
-	}
-	if (r < 0) {
-		close(dfd);
-		return r;
-	}
+	if (fd < 0)
+		return errno == EEXIST ? taken_errno(dfd, leaf) : open_errno(errno);
 	/* The mode asked for is the mode set: umask does not narrow it. */
-	r = pshm__err(fchmod(fd, mode));
+	int r = pshm__err(fchmod(fd, mode));
 	if (r == 0)
 		r = reserve(fd, size);
 	if (r == 0)
 		r = seg_new(fd, name, size, true, true, out);
 	if (r < 0) {
-		unlinkat(dfd, leaf, 0);
+		unlink_if_same(dfd, leaf, fd);
 		close_keep_errno(fd);
+	}
+	return r;
+}
+
+/* PSHM_OPEN_EXISTING: open what is there (policy checked), grow it to @size. */
+static int open_grow(const char *name, size_t size, unsigned flags, pshm_seg **out)
+{
+	int r = pshm_seg_open(name, flags, out);
+	if (r == 0 && pshm_seg_size(*out) < size && (r = pshm_seg_resize(*out, size)) < 0) {
+		pshm_seg_close(*out);
+		*out = NULL;
+	}
+	return r;
+}
+
+int pshm_seg_create(const char *name, size_t size, mode_t mode, unsigned flags,
+		    pshm_seg **out)
+{
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (size == 0 || (mode & ~(mode_t)07777) || (flags & ~(unsigned)SEG_FLAGS))
+		return -EINVAL;
+	int r = pshm_name_check(name);
+	if (r < 0)
+		return r;
+	/* A new segment is always mapped read-write: it is ours to fill. */
+	flags &= ~(unsigned)(PSHM_RDONLY | PSHM_NOMAP);
+	int dfd = pshm__dirfd();
+	if (dfd < 0)
+		return dfd;
+	/* With PSHM_OPEN_EXISTING, the name may vanish between our failed
+	 * create and our open (or appear between the two): try a few times. */
+	for (int tries = 0; tries < 8; tries++) {
+		r = create_new(dfd, name, size, mode ? mode : 0600, out);
+		if (r != -EEXIST || !(flags & PSHM_OPEN_EXISTING))
+			break;
+		r = open_grow(name, size, flags, out);
+		if (r != -ENOENT)
+			break;
 	}
 	close(dfd);
 	return r;
@@ -194,13 +238,17 @@ static int link_tmpfile(int fd, int dfd, const char *leaf)
 {
 	if (linkat(fd, "", dfd, leaf, AT_EMPTY_PATH) == 0)
 		return 0;
+	if (errno == EEXIST)
+		return taken_errno(dfd, leaf);
 	if (errno != ENOENT && errno != EPERM)
 		return -errno;
 	/* Without CAP_DAC_READ_SEARCH, AT_EMPTY_PATH is refused; the
 	 * /proc/self/fd link is the unprivileged way to name an O_TMPFILE. */
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	return pshm__err(linkat(AT_FDCWD, path, dfd, leaf, AT_SYMLINK_FOLLOW));
+	if (linkat(AT_FDCWD, path, dfd, leaf, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	return errno == EEXIST ? taken_errno(dfd, leaf) : -errno;
 }
 
 int pshm__seg_create_init(const char *name, size_t size, mode_t mode,
@@ -279,22 +327,22 @@ void pshm_seg_close(pshm_seg *seg)
 
 void *pshm_seg_addr(const pshm_seg *seg)
 {
-	return seg->addr;
+	return seg ? seg->addr : NULL;
 }
 
 size_t pshm_seg_size(const pshm_seg *seg)
 {
-	return seg->size;
+	return seg ? seg->size : 0;
 }
 
 int pshm_seg_fd(const pshm_seg *seg)
 {
-	return seg->fd;
+	return seg ? seg->fd : -1;
 }
 
 const char *pshm_seg_name(const pshm_seg *seg)
 {
-	return seg->name[0] ? seg->name : NULL;
+	return seg && seg->name[0] ? seg->name : NULL;
 }
 
 int pshm_seg_resize(pshm_seg *seg, size_t size)
@@ -308,6 +356,11 @@ int pshm_seg_resize(pshm_seg *seg, size_t size)
 	if (r < 0)
 		return r;
 	void *p;
+	if (!seg->addr && seg->size) {
+		/* Opened with PSHM_NOMAP: there is no mapping to follow. */
+		seg->size = size;
+		return 0;
+	}
 	if (seg->addr)
 		p = mremap(seg->addr, seg->size, size, MREMAP_MAYMOVE);
 	else

@@ -205,6 +205,12 @@ static void read_comm(int pfd, char *buf, size_t len)
 	buf[strcspn(buf, "\n")] = '\0';
 }
 
+static int by_pid(const void *a, const void *b)
+{
+	pid_t x = ((const struct pshm_user *)a)->pid, y = ((const struct pshm_user *)b)->pid;
+	return (x > y) - (x < y);
+}
+
 ssize_t pshm_seg_users(const char *name, struct pshm_user **out)
 {
 	int r = pshm_name_check(name);
@@ -260,7 +266,7 @@ ssize_t pshm_seg_users(const char *name, struct pshm_user **out)
 		free(v);
 		return ret;
 	}
-	/* /proc lists pids in increasing order already. */
+	qsort(v, n, sizeof(*v), by_pid);
 	*out = v;
 	return (ssize_t)n;
 }

@@ -1,6 +1,7 @@
 /*
  * strerror.c — one message for every code pshm returns.
  */
+#include <limits.h>
 #include <string.h>
 
 #include "internal.h"
@@ -12,6 +13,8 @@ const char *pshm_version(void)
 
 const char *pshm_strerror(int err)
 {
+	if (err == INT_MIN)
+		return "unknown error";
 	if (err < 0)
 		err = -err;
 	/* Codes whose meaning in pshm is narrower than libc's generic text. */
