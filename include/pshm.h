@@ -352,7 +352,7 @@ typedef struct pshm_box pshm_box;
  *
  * @flags: PSHM_OPEN_EXISTING, PSHM_ALLOW_FOREIGN, PSHM_ALLOW_SHARED_WRITE.
  * Errors: -EINVAL (bad name, capacity 0, unknown flag, NULL @out),
- * -ENAMETOOLONG, -EFBIG (capacity > PSHM_BOX_MAX_CAPACITY), -EEXIST,
+ * -ENAMETOOLONG, -EFBIG (capacity > PSHM_BOX_MAX_CAPACITY), -EEXIST, -ENOTSUP (the name is a symlink, directory or FIFO),
  * -EACCES, -ENOSPC, -ENOMEM, -EMFILE; with PSHM_OPEN_EXISTING also those of
  * pshm_box_open() (-EPERM, -EPROTO, -ENOTSUP, ...).
  */

@@ -78,26 +78,6 @@ static void install(void)
 	sigaction(SIGBUS, &sa, &prev_bus);
 }
 
-int pshm__guarded_copy(void *dst, const void *src, size_t len)
-{
-	sigjmp_buf jb;
-	pthread_once(&install_once, install);
-	if (sigsetjmp(jb, 0))
-		return -EFAULT;
-	guard_lo = src;
-	guard_hi = (const char *)src + len;
-	/* Only the handler, on this same thread, reads these: compiler
-	 * barriers keep the copy strictly between arming and disarming. */
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	guard_jmp = &jb;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	memcpy(dst, src, len);
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	guard_jmp = NULL;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	return 0;
-}
-
 int pshm_seg_read(const pshm_seg *seg, size_t off, void *buf, size_t len)
 {
 	if (!seg || (!buf && len))
@@ -111,8 +91,9 @@ int pshm_seg_read(const pshm_seg *seg, size_t off, void *buf, size_t len)
 	return pshm__guarded_copy(buf, (const char *)seg->addr + off, len);
 }
 
-/* The general form of pshm__guarded_copy(), for readers that must load
- * with atomics (seqlocks) rather than memcpy: box.c. */
+/* Run fn(arg), which reads [lo, lo + len) of a mapping; a SIGBUS there
+ * returns -EFAULT from here. Readers that must load with atomics (the box
+ * seqlock) call this directly; plain copies use pshm__guarded_copy(). */
 int pshm__guarded_call(const void *lo, size_t len, int (*fn)(void *), void *arg)
 {
 	sigjmp_buf jb;
@@ -121,8 +102,33 @@ int pshm__guarded_call(const void *lo, size_t len, int (*fn)(void *), void *arg)
 		return -EFAULT;
 	guard_lo = lo;
 	guard_hi = (const char *)lo + len;
-	__atomic_store_n(&guard_jmp, &jb, __ATOMIC_SEQ_CST);
+	/* Only the handler, on this same thread, reads these: compiler
+	 * barriers keep the reads strictly between arming and disarming. */
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	guard_jmp = &jb;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	int r = fn(arg);
-	__atomic_store_n(&guard_jmp, NULL, __ATOMIC_SEQ_CST);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	guard_jmp = NULL;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	return r;
+}
+
+struct copy {
+	void *dst;
+	const void *src;
+	size_t len;
+};
+
+static int do_copy(void *arg)
+{
+	const struct copy *c = arg;
+	memcpy(c->dst, c->src, c->len);
+	return 0;
+}
+
+int pshm__guarded_copy(void *dst, const void *src, size_t len)
+{
+	struct copy c = { dst, src, len };
+	return pshm__guarded_call(src, len, do_copy, &c);
 }

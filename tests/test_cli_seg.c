@@ -25,18 +25,6 @@
 #include "helpers.h"
 #include "pshm.h"
 
-/* See test_seg.c: Criterion's own leak when tests run in parallel. */
-const char *__lsan_default_suppressions(void);
-__attribute__((weak, used)) const char *__lsan_default_suppressions(void)
-{
-	return "leak:libcriterion.so\n";
-}
-const char *__lsan_default_options(void);
-__attribute__((weak, used)) const char *__lsan_default_options(void)
-{
-	return "print_suppressions=0";
-}
-
 /* ---- fixture ------------------------------------------------------------ */
 
 static char *out, *err;

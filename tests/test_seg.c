@@ -40,20 +40,6 @@
 #define UNDER_ASAN 0
 #endif
 
-/* Criterion 2.4.1 leaks 48 bytes of its own when it runs tests in parallel
- * (not with -j1); LeakSanitizer would fail the binary for it. Weak, so that
- * one definition in tests/helpers.c can take over. */
-const char *__lsan_default_suppressions(void);
-__attribute__((weak, used)) const char *__lsan_default_suppressions(void)
-{
-	return "leak:libcriterion.so\n";
-}
-const char *__lsan_default_options(void);
-__attribute__((weak, used)) const char *__lsan_default_options(void)
-{
-	return "print_suppressions=0";
-}
-
 /* ---- fixture: names, extra paths, children ---------------------------- */
 
 static char extra[8][256];
