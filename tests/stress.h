@@ -20,6 +20,10 @@ struct stress_case {
 /* PSHM_TEST_SCALE (default 1) multiplies the work of every scenario. */
 long stress_scale(void);
 
+/* ---- segments (stress_seg.c) ---- */
+/* Two threads read two segments, one truncated: only that one faults. */
+int stress_guard_threads(char *err, size_t errlen);
+
 /* ---- boxes (stress_box.c) ---- */
 #define STRESS_BOX_CAP 256
 

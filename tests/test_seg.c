@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "stress.h"
 #include "pshm.h"
 #include "../src/internal.h"
 
@@ -766,42 +767,12 @@ Test(seg, sigbus_outside_the_guard_reaches_the_previous_handler)
 }
 
 /* Two threads: one reads a segment that gets truncated, the other one that
- * does not. The fault of one never disturbs the other. */
-struct reader {
-	pshm_seg *seg;
-	int faults, oks, rounds;
-	char buf[65536];
-};
-
-static void *reader_main(void *arg)
-{
-	struct reader *r = arg;
-	for (int i = 0; i < r->rounds; i++) {
-		int e = pshm_seg_read(r->seg, 0, r->buf, sizeof(r->buf));
-		r->faults += e == -EFAULT;
-		r->oks += e == 0;
-	}
-	return NULL;
-}
-
+ * does not; the fault of one never disturbs the other (tests/stress_seg.c,
+ * also run under ThreadSanitizer by tests/tsan_main.c). */
 Test(seg, guard_threads_fault_independently)
 {
-	const char *a = th_name("tha"), *b = th_name("thb");
-	pshm_seg *sa = mk(a, 65536), *sb = mk(b, 65536);
-	truncate_elsewhere(a, 0);
-	static struct reader ra, rb;
-	ra = (struct reader){ .seg = sa, .rounds = 2000 };
-	rb = (struct reader){ .seg = sb, .rounds = 2000 };
-	pthread_t ta, tb;
-	cr_assert_eq(pthread_create(&ta, NULL, reader_main, &ra), 0);
-	cr_assert_eq(pthread_create(&tb, NULL, reader_main, &rb), 0);
-	pthread_join(ta, NULL);
-	pthread_join(tb, NULL);
-	cr_expect_eq(ra.faults, 2000);
-	cr_expect_eq(rb.oks, 2000);
-	cr_expect_eq(rb.faults, 0);
-	pshm_seg_close(sa);
-	pshm_seg_close(sb);
+	char err[256] = "";
+	cr_assert_eq(stress_guard_threads(err, sizeof(err)), 0, "%s", err);
 }
 
 /* ---- stat, list, users -------------------------------------------------- */

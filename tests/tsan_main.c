@@ -7,6 +7,7 @@
 #include "stress.h"
 
 static const struct stress_case cases[] = {
+	{ "seg: the SIGBUS guard faults threads independently", stress_guard_threads },
 	{ "box: writers and readers threads hammer one box", stress_box_threads },
 	{ NULL, NULL },
 };
