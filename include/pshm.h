@@ -28,7 +28,7 @@
  *   -EAGAIN        try again (non-blocking call, or a writer is mid-update)
  *   -ETIMEDOUT     a bounded wait expired
  *   -EPIPE         the peer is gone
- *   -EMSGSIZE      message larger than the channel can ever carry
+ *   -EMSGSIZE      message or value larger than the channel or box can carry
  *   -ENOMEM        out of memory
  */
 #ifndef PSHM_H
@@ -181,9 +181,14 @@ const char *pshm_seg_name(const pshm_seg *seg);
 /**
  * Resize the named segment to @size bytes (reserving the space when it
  * grows) and remap it; pshm_seg_addr() may change (a PSHM_NOMAP handle
- * stays unmapped). Other processes keep their old mapping: touching it
- * beyond a new, smaller end is SIGBUS for them, which is what
- * pshm_seg_read() guards against. On failure the handle is unchanged.
+ * stays unmapped, whatever its size). Other processes keep their old
+ * mapping: touching it beyond a new, smaller end is SIGBUS for them, which
+ * is what pshm_seg_read() guards against. On failure the segment keeps its
+ * size and the handle maps it whole, as before (if the remap fails after
+ * the file was grown, the file is shrunk back). One case cannot be undone:
+ * when a shrink has unmapped the tail and the file then cannot be
+ * truncated nor the tail mapped again, the file keeps its size and the
+ * handle maps only @size bytes (pshm_seg_size() says so).
  * Errors: -EINVAL (NULL, anonymous segment, size 0), -EBADF (read-only),
  * -ENOSPC, -EFBIG, -ENOMEM.
  */

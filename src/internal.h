@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "pshm.h"
 
@@ -18,11 +19,21 @@ static inline int pshm__err(int r)
 	return r < 0 ? -errno : r;
 }
 
+/* close() that keeps the caller's errno, for clean-up paths. */
+static inline void pshm__close_keep_errno(int fd)
+{
+	int e = errno;
+	if (fd >= 0)
+		close(fd);
+	errno = e;
+}
+
 struct pshm_seg {
 	void *addr;           /* NULL when not mapped */
 	size_t size;          /* mapping size */
 	int fd;               /* -1 for anonymous */
 	bool writable;
+	bool nomap;           /* opened with PSHM_NOMAP: never mapped, even by resize */
 	char name[PSHM_NAME_MAX + 2]; /* canonical "/x"; "" when anonymous */
 };
 
@@ -32,6 +43,16 @@ const char *pshm__leaf(const char *name);
 
 /* An fd on /dev/shm itself (O_PATH | O_DIRECTORY), or -errno. */
 int pshm__dirfd(void);
+
+/* Check @name, open /dev/shm and lstat the entry (never following it) into
+ * *st. Returns the directory's fd, which the caller closes, or -errno with
+ * nothing left open. The entry is pshm__leaf(name) relative to that fd. */
+int pshm__lookup(const char *name, struct stat *st);
+
+/* Open the existing entry @name with @oflags (O_RDONLY or O_RDWR), refusing
+ * anything that is not a regular file with -ENOTSUP (a FIFO or device is
+ * never opened). Returns the fd and fills *st, or -errno. */
+int pshm__open_regular(const char *name, int oflags, struct stat *st);
 
 /* Callback that initialises a new segment before it becomes visible. */
 typedef int (*pshm__init_fn)(void *addr, size_t size, void *arg);

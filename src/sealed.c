@@ -50,14 +50,6 @@ struct wire {
 	uint64_t size;
 };
 
-static void close_keep_errno(int fd)
-{
-	int e = errno;
-	if (fd >= 0)
-		close(fd);
-	errno = e;
-}
-
 int pshm_snap_dir(uid_t uid, int shared, char *buf, size_t len)
 {
 	bool self = uid == PSHM_SNAP_SELF || uid == geteuid();
@@ -92,12 +84,14 @@ static int dir_safe(int dfd, uid_t uid)
 static int open_dir(const char *path, uid_t uid)
 {
 	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	struct stat st;
-	/* A symlink gives ELOOP or ENOTDIR: never followed, and unsafe. */
-	if (dfd < 0 && lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
-		return -EPERM;
-	if (dfd < 0)
-		return -errno;
+	if (dfd < 0) {
+		int e = errno; /* before lstat() changes it */
+		struct stat st;
+		/* A symlink gives ELOOP or ENOTDIR: never followed, and unsafe. */
+		if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+			return -EPERM;
+		return -e;
+	}
 	int r = dir_safe(dfd, uid);
 	if (r < 0) {
 		close(dfd);
@@ -262,9 +256,9 @@ int pshm_snap_publish(const char *name, const void *data, size_t len, const char
 	if (r >= 0)
 		r = listen_at(s, mode);
 	if (r < 0) {
-		close_keep_errno(s->lfd);
-		close_keep_errno(s->dfd);
-		close_keep_errno(s->memfd);
+		pshm__close_keep_errno(s->lfd);
+		pshm__close_keep_errno(s->dfd);
+		pshm__close_keep_errno(s->memfd);
 		free(s);
 		return r;
 	}

@@ -21,15 +21,6 @@ int pshm__dirfd(void)
 	return pshm__err(open(PSHM_DIR, O_PATH | O_DIRECTORY | O_CLOEXEC));
 }
 
-/* close() that keeps the caller's errno, for clean-up paths. */
-static void close_keep_errno(int fd)
-{
-	int e = errno;
-	if (fd >= 0)
-		close(fd);
-	errno = e;
-}
-
 int pshm__seg_policy(const struct stat *st, unsigned flags)
 {
 	if (!S_ISREG(st->st_mode))
@@ -72,37 +63,49 @@ static void unlink_if_same(int dfd, const char *leaf, int fd)
 	errno = e;
 }
 
-/*
- * Open the existing entry @name of /dev/shm with @oflags, refusing anything
- * that is not a regular file. The type is checked before opening (so a FIFO
- * or device is never opened for real) and again on the open descriptor (so
- * a swap in between is caught). On success returns the fd and fills *st.
- */
-static int open_regular(const char *name, int oflags, struct stat *st)
+/* Check @name, then open /dev/shm for it: the dirfd, or -errno. */
+static int checked_dirfd(const char *name)
 {
 	int r = pshm_name_check(name);
-	if (r < 0)
-		return r;
-	int dfd = pshm__dirfd();
+	return r < 0 ? r : pshm__dirfd();
+}
+
+int pshm__lookup(const char *name, struct stat *st)
+{
+	int dfd = checked_dirfd(name);
 	if (dfd < 0)
 		return dfd;
-	const char *leaf = pshm__leaf(name);
-	if (fstatat(dfd, leaf, st, AT_SYMLINK_NOFOLLOW) < 0) {
-		r = -errno;
+	if (fstatat(dfd, pshm__leaf(name), st, AT_SYMLINK_NOFOLLOW) < 0) {
+		int r = -errno;
 		close(dfd);
 		return r;
 	}
-	if (!S_ISREG(st->st_mode)) {
-		close(dfd);
-		return -ENOTSUP;
+	return dfd;
+}
+
+/*
+ * The type is checked before opening (so a FIFO or device is never opened
+ * for real) and again on the open descriptor (so a swap in between is
+ * caught).
+ */
+int pshm__open_regular(const char *name, int oflags, struct stat *st)
+{
+	int dfd = pshm__lookup(name, st);
+	if (dfd < 0)
+		return dfd;
+	int fd = -ENOTSUP;
+	if (S_ISREG(st->st_mode)) {
+		fd = openat(dfd, pshm__leaf(name),
+			    oflags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+		fd = fd < 0 ? open_errno(errno) : fd;
 	}
-	int fd = openat(dfd, leaf, oflags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	r = fd < 0 ? open_errno(errno) : 0;
 	close(dfd);
-	if (r < 0)
-		return r;
-	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
-		r = S_ISREG(st->st_mode) ? -errno : -ENOTSUP;
+	if (fd < 0)
+		return fd;
+	int r = pshm__err(fstat(fd, st));
+	if (r == 0 && !S_ISREG(st->st_mode))
+		r = -ENOTSUP;
+	if (r < 0) {
 		close(fd);
 		return r;
 	}
@@ -135,6 +138,7 @@ static int seg_new(int fd, const char *name, size_t size, bool writable, bool ma
 	s->fd = fd;
 	s->size = size;
 	s->writable = writable;
+	s->nomap = !map;
 	if (name)
 		pshm_name_canon(name, s->name, sizeof(s->name));
 	*out = s;
@@ -150,7 +154,7 @@ int pshm_seg_open(const char *name, unsigned flags, pshm_seg **out)
 		return -EINVAL;
 	bool rw = !(flags & PSHM_RDONLY);
 	struct stat st;
-	int fd = open_regular(name, rw ? O_RDWR : O_RDONLY, &st);
+	int fd = pshm__open_regular(name, rw ? O_RDWR : O_RDONLY, &st);
 	if (fd < 0)
 		return fd;
 	int r = pshm__seg_policy(&st, flags);
@@ -187,7 +191,7 @@ static int create_new(int dfd, const char *name, size_t size, mode_t mode, pshm_
 		r = seg_new(fd, name, size, true, true, out);
 	if (r < 0) {
 		unlink_if_same(dfd, leaf, fd);
-		close_keep_errno(fd);
+		pshm__close_keep_errno(fd);
 	}
 	return r;
 }
@@ -211,14 +215,12 @@ int pshm_seg_create(const char *name, size_t size, mode_t mode, unsigned flags,
 	*out = NULL;
 	if (size == 0 || (mode & ~(mode_t)07777) || (flags & ~(unsigned)SEG_FLAGS))
 		return -EINVAL;
-	int r = pshm_name_check(name);
-	if (r < 0)
-		return r;
 	/* A new segment is always mapped read-write: it is ours to fill. */
 	flags &= ~(unsigned)(PSHM_RDONLY | PSHM_NOMAP);
-	int dfd = pshm__dirfd();
+	int dfd = checked_dirfd(name);
 	if (dfd < 0)
 		return dfd;
+	int r = 0;
 	/* With PSHM_OPEN_EXISTING, the name may vanish between our failed
 	 * create and our open (or appear between the two): try a few times. */
 	for (int tries = 0; tries < 8; tries++) {
@@ -257,13 +259,10 @@ int pshm__seg_create_init(const char *name, size_t size, mode_t mode,
 	if (!out || size == 0 || (mode & ~(mode_t)07777))
 		return -EINVAL;
 	*out = NULL;
-	int r = pshm_name_check(name);
-	if (r < 0)
-		return r;
-	int dfd = pshm__dirfd();
+	int dfd = checked_dirfd(name);
 	if (dfd < 0)
 		return dfd;
-	int fd = openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, mode ? mode : 0600);
+	int r, fd = openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, mode ? mode : 0600);
 	if (fd < 0) {
 		r = -errno;
 		close(dfd);
@@ -345,31 +344,61 @@ const char *pshm_seg_name(const pshm_seg *seg)
 	return seg && seg->name[0] ? seg->name : NULL;
 }
 
+/* Map the segment's first @size bytes instead of what is mapped now. */
+static int remap(pshm_seg *seg, size_t size)
+{
+	void *p = seg->addr ? mremap(seg->addr, seg->size, size, MREMAP_MAYMOVE)
+			    : mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, seg->fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	seg->addr = p;
+	seg->size = size;
+	return 0;
+}
+
+/* The file's size now, to put it back after a failed remap. */
+static off_t file_size(int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 ? st.st_size : -1;
+}
+
+/*
+ * The file must never be shorter than the mapping (touching the difference
+ * is SIGBUS), so a shrink unmaps first and a growth maps last; a failed
+ * remap puts the file back as it was, so the handle and the file agree.
+ */
+static int resize_mapped(pshm_seg *seg, size_t size)
+{
+	size_t old = seg->size;
+	int r;
+	if (size < old) {
+		r = remap(seg, size);
+		if (r == 0 && (r = pshm__err(ftruncate(seg->fd, (off_t)size))) < 0)
+			remap(seg, old); /* the file kept its size: map it whole again */
+		return r;
+	}
+	off_t before = file_size(seg->fd);
+	r = reserve(seg->fd, size);
+	if (r == 0 && (r = remap(seg, size)) < 0 && before >= 0 && (uintmax_t)before < size)
+		(void)!ftruncate(seg->fd, before);
+	return r;
+}
+
 int pshm_seg_resize(pshm_seg *seg, size_t size)
 {
 	if (!seg || seg->fd < 0 || size == 0)
 		return -EINVAL;
 	if (!seg->writable)
 		return -EBADF;
+	if (!seg->nomap)
+		return resize_mapped(seg, size);
+	/* Opened with PSHM_NOMAP: only the file changes. */
 	int r = size > seg->size ? reserve(seg->fd, size)
 				 : pshm__err(ftruncate(seg->fd, (off_t)size));
-	if (r < 0)
-		return r;
-	void *p;
-	if (!seg->addr && seg->size) {
-		/* Opened with PSHM_NOMAP: there is no mapping to follow. */
+	if (r == 0)
 		seg->size = size;
-		return 0;
-	}
-	if (seg->addr)
-		p = mremap(seg->addr, seg->size, size, MREMAP_MAYMOVE);
-	else
-		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, seg->fd, 0);
-	if (p == MAP_FAILED)
-		return -errno;
-	seg->addr = p;
-	seg->size = size;
-	return 0;
+	return r;
 }
 
 ssize_t pshm_seg_pread(const pshm_seg *seg, void *buf, size_t len, uint64_t off)
@@ -402,21 +431,13 @@ ssize_t pshm_seg_pwrite(pshm_seg *seg, const void *buf, size_t len, uint64_t off
 
 int pshm_seg_unlink(const char *name)
 {
-	int r = pshm_name_check(name);
-	if (r < 0)
-		return r;
-	int dfd = pshm__dirfd();
+	struct stat st;
+	int dfd = pshm__lookup(name, &st);
 	if (dfd < 0)
 		return dfd;
-	const char *leaf = pshm__leaf(name);
-	struct stat st;
-	r = pshm__err(fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW));
-	if (r == 0 && !S_ISREG(st.st_mode))
-		r = -ENOTSUP;
 	/* Between the check and the unlink the entry may be swapped for a
 	 * symlink: unlinkat() removes a link itself, never its target. */
-	if (r == 0)
-		r = pshm__err(unlinkat(dfd, leaf, 0));
+	int r = S_ISREG(st.st_mode) ? pshm__err(unlinkat(dfd, pshm__leaf(name), 0)) : -ENOTSUP;
 	close(dfd);
 	return r;
 }

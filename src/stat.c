@@ -44,16 +44,13 @@ static void fill(struct pshm_stat *ps, const char *leaf, const struct stat *st)
 	ps->kind = S_ISREG(st->st_mode) ? PSHM_KIND_RAW : PSHM_KIND_OTHER;
 }
 
-/* Stat @leaf relative to @dfd, never following it; peek at a regular file's
- * first bytes to tell its kind (a file we may not read stays "raw"). */
-static int stat_at(int dfd, const char *leaf, struct pshm_stat *ps)
+/* Describe @leaf (lstat'ed into @st) relative to @dfd; peek at a regular
+ * file's first bytes to tell its kind (a file we may not read stays "raw"). */
+static void describe_at(int dfd, const char *leaf, const struct stat *st, struct pshm_stat *ps)
 {
-	struct stat st;
-	if (fstatat(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	fill(ps, leaf, &st);
-	if (!S_ISREG(st.st_mode))
-		return 0;
+	fill(ps, leaf, st);
+	if (!S_ISREG(st->st_mode))
+		return;
 	int fd = openat(dfd, leaf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd >= 0) {
 		struct stat st2;
@@ -61,22 +58,19 @@ static int stat_at(int dfd, const char *leaf, struct pshm_stat *ps)
 			ps->kind = pshm__kind_of_fd(fd);
 		close(fd);
 	}
-	return 0;
 }
 
 int pshm_seg_stat(const char *name, struct pshm_stat *st)
 {
-	int r = pshm_name_check(name);
-	if (r < 0)
-		return r;
 	if (!st)
-		return -EINVAL;
-	int dfd = pshm__dirfd();
+		return pshm_name_check(name) < 0 ? pshm_name_check(name) : -EINVAL;
+	struct stat sb;
+	int dfd = pshm__lookup(name, &sb);
 	if (dfd < 0)
 		return dfd;
-	r = stat_at(dfd, pshm__leaf(name), st);
+	describe_at(dfd, pshm__leaf(name), &sb, st);
 	close(dfd);
-	return r;
+	return 0;
 }
 
 static int by_name(const void *a, const void *b)
@@ -117,8 +111,9 @@ ssize_t pshm_seg_list(struct pshm_stat **out)
 			cap = ncap;
 		}
 		/* An entry removed since readdir() saw it is simply skipped. */
-		if (stat_at(dfd, leaf, &v[n]) == 0)
-			n++;
+		struct stat sb;
+		if (fstatat(dfd, leaf, &sb, AT_SYMLINK_NOFOLLOW) == 0)
+			describe_at(dfd, leaf, &sb, &v[n++]);
 	}
 	closedir(d);
 	if (r < 0) {
@@ -219,14 +214,11 @@ ssize_t pshm_seg_users(const char *name, struct pshm_user **out)
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
-	int dfd = pshm__dirfd();
+	struct stat st;
+	int dfd = pshm__lookup(name, &st);
 	if (dfd < 0)
 		return dfd;
-	struct stat st;
-	r = pshm__err(fstatat(dfd, pshm__leaf(name), &st, AT_SYMLINK_NOFOLLOW));
 	close(dfd);
-	if (r < 0)
-		return r;
 	DIR *proc = opendir("/proc");
 	if (!proc)
 		return -errno;

@@ -26,7 +26,7 @@ const char *pshm_strerror(int err)
 	case EFAULT: return "the segment was truncated while being read";
 	case ENOTSUP: return "not a regular file (symlink, directory, FIFO, ...): refused";
 	case EPIPE: return "the peer is gone";
-	case EMSGSIZE: return "message too large for this channel";
+	case EMSGSIZE: return "message or value too large for this channel or box";
 	case EEXIST: return "segment already exists";
 	case ENOENT: return "no such segment";
 	case ENOSPC: return "no space left in /dev/shm";

@@ -83,3 +83,11 @@ Test(strerror, every_code_has_a_message)
 	cr_expect_not_null(strstr(pshm_strerror(-ENOTSUP), "not a regular file"));
 	cr_expect_str_eq(pshm_version(), PSHM_VERSION_STRING);
 }
+
+Test(strerror, emsgsize_is_about_channels_and_boxes)
+{
+	/* Both return it: a message too large, a value larger than a box. */
+	const char *m = pshm_strerror(-EMSGSIZE);
+	cr_expect_not_null(strstr(m, "channel"), "%s", m);
+	cr_expect_not_null(strstr(m, "box"), "%s", m);
+}

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
@@ -539,6 +540,73 @@ Test(seg, resize_grows_reserves_and_shrinks)
 	cr_expect_eq(pshm_seg_read(s, SIZE_MAX, b, 2), -ERANGE);
 	cr_expect_eq(pshm_seg_read(s, 96, b, 4), 0);
 	pshm_seg_close(s);
+}
+
+Test(seg, nomap_handle_of_an_empty_segment_stays_unmapped_when_resized)
+{
+	const char *n = th_name("nomap0");
+	th_write_file(n, "", 0, 0600);
+	pshm_seg *s;
+	cr_assert_eq(pshm_seg_open(n, PSHM_NOMAP, &s), 0);
+	cr_assert_eq(pshm_seg_resize(s, 4096), 0);
+	cr_expect_null(pshm_seg_addr(s), "PSHM_NOMAP means never mapped, whatever the size");
+	cr_expect_eq(pshm_seg_size(s), 4096);
+	cr_expect_eq(lstat_of(n).st_size, 4096);
+	cr_expect_eq(pshm_seg_pwrite(s, "x", 1, 4095), 1);
+	cr_assert_eq(pshm_seg_resize(s, 10), 0);
+	cr_expect_null(pshm_seg_addr(s));
+	cr_expect_eq(lstat_of(n).st_size, 10);
+	pshm_seg_close(s);
+}
+
+/* In a child with almost no address space left: growing needs a larger
+ * mapping, which fails; the file must be put back to its old size. */
+static int grow_without_address_space(const char *n)
+{
+	pshm_seg *s;
+	if (pshm_seg_open(n, 0, &s) < 0)
+		return 10;
+	strcpy(pshm_seg_addr(s), "kept");
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	unsigned long vm_kb = 0;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmSize: %lu kB", &vm_kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	if (!vm_kb)
+		return 11;
+	struct rlimit rl = { (vm_kb + 64) * 1024, (vm_kb + 64) * 1024 };
+	if (setrlimit(RLIMIT_AS, &rl) < 0)
+		return 12;
+	int r = pshm_seg_resize(s, 8 << 20);
+	struct stat st;
+	if (fstat(pshm_seg_fd(s), &st) < 0)
+		return 13;
+	if (r != -ENOMEM)
+		return 14;
+	if (st.st_size != 4096 || pshm_seg_size(s) != 4096)
+		return 15; /* the handle and the file disagree */
+	if (strcmp(pshm_seg_addr(s), "kept"))
+		return 16;
+	pshm_seg_close(s);
+	return 0;
+}
+
+Test(seg, failed_remap_puts_the_file_back_as_it_was)
+{
+	if (UNDER_ASAN)
+		cr_skip_test("AddressSanitizer needs an unlimited address space");
+	const char *n = th_name("remapfail");
+	pshm_seg_close(mk(n, 4096));
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		_exit(grow_without_address_space(n));
+	cr_expect_eq(wait_status(pid), 0, "see grow_without_address_space() for the code");
+	cr_expect_eq(lstat_of(n).st_size, 4096);
 }
 
 Test(seg, pread_and_pwrite_go_through_the_file)
