@@ -392,6 +392,12 @@ size_t pshm_box_capacity(const pshm_box *box);
  * value). Waits for another writer at most about 2 s. Takes over from a
  * writer that died mid-write, which repairs the box.
  *
+ * Stores through a mapping do not update a tmpfs file's modification time,
+ * so a successful write also sets it (futimens(2)), at most about once a
+ * second per handle: the mtime of a box in use is never more than about a
+ * second behind its last write, and `pshm gc` does not take it for
+ * abandoned. A failure to set it is ignored.
+ *
  * Errors: -EINVAL (NULL @box, or NULL @data with @len > 0), -EMSGSIZE
  * (@len larger than the capacity), -EBADF (opened PSHM_RDONLY), -EAGAIN
  * (another live writer kept the box for the whole wait), -EPROTO (the
@@ -425,7 +431,8 @@ ssize_t pshm_box_read(pshm_box *box, void *buf, size_t cap);
  */
 ssize_t pshm_box_read_unverified(pshm_box *box, void *buf, size_t cap);
 
-/** What pshm_box_verify() reports. Fields it could not read are 0. */
+/** What pshm_box_verify() and pshm_box_stat() report. Fields they could
+ *  not read are 0. */
 struct pshm_box_info {
 	uint64_t capacity;  /**< payload bytes the box can hold */
 	uint64_t length;    /**< length of the value (from the header) */
@@ -441,6 +448,25 @@ struct pshm_box_info {
  * would return (-EBADMSG, -EPROTO, -EAGAIN, -EFAULT), or -ENOMEM.
  */
 int pshm_box_verify(pshm_box *box, struct pshm_box_info *info);
+
+/**
+ * Describe the box @name from its 64-byte header alone, read with pread(2):
+ * capacity, length, sequence number and a writer caught mid-write, in
+ * @info (zeroed on failure). The header is validated as pshm_box_open()
+ * does (magic, version, sizes against the file's size), but the value is
+ * neither read nor checked: use pshm_box_verify() for that. So describing
+ * costs one small read whatever the capacity, and never allocates memory
+ * in /dev/shm (reading a sparse box through a mapping would). The header
+ * is read without waiting for writers: a snapshot, possibly mid-write.
+ * Applies no owner/mode policy (nothing it returns is trusted data), but
+ * never follows a symlink or opens anything other than a regular file.
+ *
+ * Returns 0 for a valid header (even with a writer mid-write: see
+ * info->writer), or -EINVAL (NULL @info or a bad name), -ENAMETOOLONG,
+ * -ENOENT, -EACCES, -ENOTSUP (not a regular file), -EPROTO (not a box:
+ * bad header, or a length larger than the capacity).
+ */
+int pshm_box_stat(const char *name, struct pshm_box_info *info);
 
 /* ------------------------------------------------------------------------
  * Sealed snapshots

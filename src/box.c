@@ -49,10 +49,12 @@
  * into a local, checked, then used; every access to a mapping runs under
  * pshm__guarded_call() so a truncation is -EFAULT, never SIGBUS.
  */
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,12 +78,17 @@ enum {
 /* Highest pid Linux can ever hand out (PID_MAX_LIMIT on 64-bit). */
 #define TID_MAX 4194304u
 
+/* At most one mtime update a second per handle (see touch()). */
+#define TOUCH_EVERY_NS (1000 * 1000 * 1000LL)
+
 struct pshm_box {
 	pshm_seg *seg;
 	unsigned char *base;
 	size_t size;       /* mapping size */
 	uint64_t capacity; /* validated at open; 0 if opened unchecked and bad */
 	bool writable;
+	int64_t touched_ns; /* CLOCK_MONOTONIC of the last mtime update, 0: never;
+			       atomic: threads may write through one handle */
 };
 
 /* ---- field access: every shared load is one atomic load into a local --- */
@@ -436,6 +443,23 @@ static int guarded_check(void *arg)
 	return pshm__box_check(op->base, op->size, &op->cap);
 }
 
+/* Wrap the open segment @seg in a handle (or close it on failure). */
+static int box_new(pshm_seg *seg, uint64_t cap, bool writable, pshm_box **out)
+{
+	pshm_box *box = calloc(1, sizeof(*box));
+	if (!box) {
+		pshm_seg_close(seg);
+		return -ENOMEM;
+	}
+	box->seg = seg;
+	box->base = pshm_seg_addr(seg);
+	box->size = pshm_seg_size(seg);
+	box->capacity = cap;
+	box->writable = writable;
+	*out = box;
+	return 0;
+}
+
 static const unsigned OPEN_FLAGS =
 	PSHM_RDONLY | PSHM_ALLOW_FOREIGN | PSHM_ALLOW_SHARED_WRITE | PSHM_BOX_UNCHECKED;
 
@@ -455,18 +479,11 @@ int pshm_box_open(const char *name, unsigned flags, pshm_box **out)
 		ck.cap = 0;
 		r = 0;
 	}
-	pshm_box *box = r == 0 ? calloc(1, sizeof(*box)) : NULL;
-	if (!box) {
+	if (r < 0) {
 		pshm_seg_close(seg);
-		return r < 0 ? r : -ENOMEM;
+		return r;
 	}
-	box->seg = seg;
-	box->base = pshm_seg_addr(seg);
-	box->size = pshm_seg_size(seg);
-	box->capacity = ck.cap;
-	box->writable = !(flags & PSHM_RDONLY);
-	*out = box;
-	return 0;
+	return box_new(seg, ck.cap, !(flags & PSHM_RDONLY), out);
 }
 
 static int format_cb(void *addr, size_t size, void *arg)
@@ -494,18 +511,7 @@ int pshm_box_create(const char *name, size_t capacity, mode_t mode, unsigned fla
 		return pshm_box_open(name, flags & ~PSHM_OPEN_EXISTING, out);
 	if (r < 0)
 		return r;
-	pshm_box *box = calloc(1, sizeof(*box));
-	if (!box) {
-		pshm_seg_close(seg);
-		return -ENOMEM;
-	}
-	box->seg = seg;
-	box->base = pshm_seg_addr(seg);
-	box->size = pshm_seg_size(seg);
-	box->capacity = cap;
-	box->writable = true;
-	*out = box;
-	return 0;
+	return box_new(seg, cap, true, out);
 }
 
 void pshm_box_close(pshm_box *box)
@@ -521,6 +527,28 @@ size_t pshm_box_capacity(const pshm_box *box)
 	return box ? (size_t)box->capacity : 0;
 }
 
+/*
+ * Stores through a mapping do not change the file's mtime on tmpfs, so a
+ * box written all day would look untouched since its creation (and `pshm gc`
+ * would take it for abandoned). Set it after a write, at most once a second
+ * per handle: a system call on every write would cost more than the write.
+ * Best effort: a failure changes nothing else, errno included.
+ */
+static void touch(pshm_box *box)
+{
+	int64_t now = now_ns();
+	int64_t last = __atomic_load_n(&box->touched_ns, __ATOMIC_RELAXED);
+	if (last && now - last < TOUCH_EVERY_NS)
+		return;
+	/* One thread of those writing through this handle does it. */
+	if (!__atomic_compare_exchange_n(&box->touched_ns, &last, now, false, __ATOMIC_RELAXED,
+					 __ATOMIC_RELAXED))
+		return;
+	int e = errno;
+	futimens(pshm_seg_fd(box->seg), NULL);
+	errno = e;
+}
+
 int pshm_box_write(pshm_box *box, const void *data, size_t len)
 {
 	if (!box || (!data && len))
@@ -534,7 +562,10 @@ int pshm_box_write(pshm_box *box, const void *data, size_t len)
 	struct write_op op = { .base = box->base, .size = box->size, .expect_cap = box->capacity,
 			       .data = data, .len = len, .crc = pshm__crc32c(0, data, len),
 			       .wait_ns = WRITE_WAIT_NS };
-	return pshm__guarded_call(box->base, box->size, guarded_write, &op);
+	int r = pshm__guarded_call(box->base, box->size, guarded_write, &op);
+	if (r == 0)
+		touch(box);
+	return r;
 }
 
 /* Run a read on @box under the guard; on failure, zero what it copied. */
@@ -618,4 +649,47 @@ int pshm_box_verify(pshm_box *box, struct pshm_box_info *info)
 	if (info)
 		*info = op.info;
 	return r < 0 ? (int)r : 0;
+}
+
+/* Describe a box from its header @hdr (read from a file of @size bytes). */
+static int stat_header(const uint64_t *hdr, uint64_t size, struct pshm_box_info *info)
+{
+	uint64_t cap;
+	int r = pshm__box_check(hdr, size > SIZE_MAX ? SIZE_MAX : (size_t)size, &cap);
+	if (r < 0)
+		return r;
+	uint64_t seq = ld64(hdr, OFF_SEQ), len = ld64(hdr, OFF_LENGTH);
+	info->capacity = cap;
+	info->length = len;
+	info->seq = (uint32_t)seq;
+	if (seq & 1) {
+		info->writer = (pid_t)(seq >> 32);
+		info->writer_alive = writer_alive((uint32_t)(seq >> 32));
+		return 0;
+	}
+	return len > cap ? -EPROTO : 0;
+}
+
+int pshm_box_stat(const char *name, struct pshm_box_info *info)
+{
+	if (!info)
+		return -EINVAL;
+	memset(info, 0, sizeof(*info));
+	struct stat st;
+	int fd = pshm__open_regular(name, O_RDONLY, &st);
+	if (fd < 0)
+		return fd;
+	/* pread(), not a mapping: reading a hole of tmpfs through a mapping
+	 * allocates it, and a hostile header may claim any capacity. */
+	uint64_t hdr[PSHM_BOX_HDR / 8];
+	ssize_t n;
+	do
+		n = pread(fd, hdr, sizeof(hdr), 0);
+	while (n < 0 && errno == EINTR);
+	int r = n < 0 ? -errno : n < (ssize_t)sizeof(hdr) ? -EPROTO
+			       : stat_header(hdr, (uint64_t)st.st_size, info);
+	close(fd);
+	if (r < 0)
+		memset(info, 0, sizeof(*info));
+	return r;
 }

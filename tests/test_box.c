@@ -319,3 +319,81 @@ Test(box, writer_killed_for_real_mid_write, .timeout = 60)
 	free(out);
 	pshm_box_close(b);
 }
+
+/* ---- mtime, and describing a box from its header -------------------------------- */
+
+static struct stat stat_of(const char *name)
+{
+	char p[300];
+	struct stat st;
+	cr_assert_eq(stat(th_path(name, p, sizeof(p)), &st), 0, "stat %s", p);
+	return st;
+}
+
+/* 1980-01-01: older than anything a test run makes. */
+static void backdate(const char *name)
+{
+	char p[300];
+	struct timespec ts[2] = { { 315532800, 0 }, { 315532800, 0 } };
+	cr_assert_eq(utimensat(AT_FDCWD, th_path(name, p, sizeof(p)), ts, 0), 0);
+}
+
+Test(box, write_updates_the_mtime_at_most_once_a_second_per_handle)
+{
+	const char *n = th_name("mtime");
+	pshm_box *b, *b2;
+	cr_assert_eq(pshm_box_create(n, 16, 0, 0, &b), 0);
+	backdate(n);
+	cr_assert_eq(pshm_box_write(b, "one", 3), 0);
+	cr_expect_geq(stat_of(n).st_mtim.tv_sec, time(NULL) - 60, "a written box looks new");
+	backdate(n);
+	cr_assert_eq(pshm_box_write(b, "two", 3), 0);
+	cr_expect_eq(stat_of(n).st_mtim.tv_sec, 315532800, "not again within the second");
+	cr_assert_eq(pshm_box_open(n, 0, &b2), 0);
+	cr_assert_eq(pshm_box_write(b2, "three", 5), 0);
+	cr_expect_geq(stat_of(n).st_mtim.tv_sec, time(NULL) - 60, "another handle: its first write");
+	pshm_box_close(b2);
+	pshm_box_close(b);
+}
+
+Test(box, stat_describes_a_box_from_its_header)
+{
+	const char *n = th_name("bstat");
+	pshm_box *b;
+	struct pshm_box_info in;
+	cr_assert_eq(pshm_box_create(n, 100, 0, 0, &b), 0);
+	cr_assert_eq(pshm_box_write(b, "hello", 5), 0);
+	cr_assert_eq(pshm_box_stat(n, &in), 0);
+	cr_expect_eq(in.capacity, 100);
+	cr_expect_eq(in.length, 5);
+	cr_expect_eq(in.seq, 2);
+	cr_expect_eq(in.writer, 0);
+	pshm_box_close(b);
+	cr_expect_eq(pshm_box_stat(n, NULL), -EINVAL);
+	cr_expect_eq(pshm_box_stat("a/b", &in), -EINVAL);
+	cr_expect_eq(pshm_box_stat(th_name("none"), &in), -ENOENT);
+	const char *raw = th_name("braw");
+	th_write_file(raw, "not a box", 9, 0600);
+	cr_expect_eq(pshm_box_stat(raw, &in), -EPROTO);
+	cr_expect_eq(in.capacity, 0, "zeroed on failure");
+}
+
+Test(box, stat_of_a_huge_sparse_box_allocates_nothing)
+{
+	/* A hostile or abandoned box: 64 MiB of holes behind a valid header
+	 * whose length claims all of it. Describing it must not read it. */
+	const char *n = th_name("sparse");
+	const uint64_t cap = 64 << 20;
+	uint64_t hdr[8];
+	pshm__box_format(hdr, cap);
+	hdr[5] = cap; /* length, at offset 40 */
+	th_write_file(n, hdr, sizeof(hdr), 0600);
+	char p[300];
+	cr_assert_eq(truncate(th_path(n, p, sizeof(p)), (off_t)(64 + cap)), 0);
+	blkcnt_t before = stat_of(n).st_blocks;
+	struct pshm_box_info in;
+	cr_assert_eq(pshm_box_stat(n, &in), 0);
+	cr_expect_eq(in.capacity, cap);
+	cr_expect_eq(in.length, cap);
+	cr_expect_eq(stat_of(n).st_blocks, before, "no page of the value was touched");
+}

@@ -426,6 +426,28 @@ Test(security, hostile_headers_give_clear_errors, .timeout = 60)
 	}
 }
 
+Test(security, box_stat_judges_hostile_headers_as_open_does, .timeout = 60)
+{
+	for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+		const struct hostile *h = &hostile[i];
+		const char *n = th_name("hstat");
+		unsigned char seg[64 + 16];
+		memset(seg, 0, sizeof(seg));
+		pshm__box_format(seg, 16);
+		cr_assert_eq(pshm__box_write_mem(seg, sizeof(seg), "0123456789abcdef", 16, 0), 0);
+		memcpy(seg + h->off, &h->val, h->width);
+		th_write_file(n, seg, sizeof(seg), 0600);
+		struct pshm_box_info in;
+		int r = pshm_box_stat(n, &in);
+		/* The header alone: what open refuses, and a length that the
+		 * header itself says is impossible; not the checksum. */
+		int want = h->open_err ? h->open_err : h->read_err == -EPROTO ? -EPROTO : 0;
+		cr_expect_eq(r, want, "%s: stat %d, want %d", h->what, r, want);
+		if (r == 0 && h->read_err == -EAGAIN)
+			cr_expect(in.seq & 1, "%s: caught mid-write", h->what);
+	}
+}
+
 Test(security, tiny_and_empty_segments_are_not_boxes)
 {
 	size_t sizes[] = { 0, 1, 8, 63, 64 };
