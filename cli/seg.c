@@ -207,7 +207,7 @@ static const char *size_words(uint64_t n, char *buf, size_t len)
 static long users_count(const char *name)
 {
 	struct pshm_user *u;
-	ssize_t n = pshm_seg_users(name, &u);
+	ssize_t n = pshm_seg_users(name, &u, NULL);
 	if (n < 0)
 		return -1;
 	free(u);
@@ -583,7 +583,7 @@ int cmd_who(int argc, char **argv)
 							 : "one segment name only");
 	const char *name = argv[optind];
 	struct pshm_user *u;
-	ssize_t n = pshm_seg_users(name, &u);
+	ssize_t n = pshm_seg_users(name, &u, NULL);
 	if (n < 0)
 		return seg_fail("who", name, (int)n);
 	char esc[CLI_ESC_MAX];

@@ -258,6 +258,8 @@ struct pshm_stat {
 	int64_t atime_sec, mtime_sec, ctime_sec; /**< times, seconds since the epoch */
 	long atime_nsec, mtime_nsec, ctime_nsec; /**< their nanoseconds */
 	unsigned kind;       /**< enum pshm_kind */
+	uint64_t dev, ino;   /**< st_dev, st_ino: the segment's identity, for
+				  pshm_seg_count_users() */
 };
 
 /**
@@ -297,13 +299,31 @@ struct pshm_user {
  * Find the processes that map @name or hold it open, from /proc/PID/maps
  * and /proc/PID/fd (matched by device and inode, so a process that maps
  * the segment under an old name is found too; the caller itself is
- * included if it uses it). Processes whose /proc entries the caller may not
- * read (other users', unless root) are not seen. On success *@out is an
- * array of the returned count, sorted by pid, to be released with free()
- * (NULL when the count is 0). Errors: -EINVAL, -ENAMETOOLONG, -ENOENT,
- * -ENOMEM.
+ * included if it uses it). On success *@out is an array of the returned
+ * count, sorted by pid, to be released with free() (NULL when the count
+ * is 0).
+ *
+ * The scan can only see what /proc lets the caller read. *@complete (may
+ * be NULL) is set to 1 when every process listed in /proc could be
+ * inspected, and to 0 when some could not: other users' processes when the
+ * caller is not root, or processes that /proc hides (hidepid); the result
+ * may then miss users, so "no user" is not a proof that nobody uses the
+ * segment. Processes outside the caller's PID namespace are never seen.
+ * Errors: -EINVAL, -ENAMETOOLONG, -ENOENT, -ENOMEM, or an error opening
+ * /proc.
  */
-ssize_t pshm_seg_users(const char *name, struct pshm_user **out);
+ssize_t pshm_seg_users(const char *name, struct pshm_user **out, int *complete);
+
+/**
+ * Count the users of many segments at once, with one scan of /proc: for
+ * each of the @n entries of @v (as filled by pshm_seg_list() or
+ * pshm_seg_stat()), @counts[i] gets the number of processes that map v[i]
+ * or hold it open (matched by v[i].dev and v[i].ino), or -1 when v[i] is
+ * not a regular file. *@complete (may be NULL) as for pshm_seg_users().
+ * Returns 0, or -EINVAL (NULL @v or @counts with @n > 0), -ENOMEM, or an
+ * error opening /proc.
+ */
+int pshm_seg_count_users(const struct pshm_stat *v, size_t n, long *counts, int *complete);
 
 /* ------------------------------------------------------------------------
  * Boxes

@@ -129,7 +129,7 @@ Test(seg, every_entry_point_refuses_bad_names)
 		cr_expect_eq(pshm_seg_open(bad[i], 0, &s), -EINVAL, "'%s'", bad[i]);
 		cr_expect_eq(pshm_seg_unlink(bad[i]), -EINVAL, "'%s'", bad[i]);
 		cr_expect_eq(pshm_seg_stat(bad[i], &st), -EINVAL, "'%s'", bad[i]);
-		cr_expect_eq(pshm_seg_users(bad[i], &u), -EINVAL, "'%s'", bad[i]);
+		cr_expect_eq(pshm_seg_users(bad[i], &u, NULL), -EINVAL, "'%s'", bad[i]);
 	}
 	pshm_seg *s;
 	struct pshm_stat st;
@@ -138,7 +138,7 @@ Test(seg, every_entry_point_refuses_bad_names)
 	cr_expect_eq(pshm_seg_open(longname, 0, &s), -ENAMETOOLONG);
 	cr_expect_eq(pshm_seg_unlink(longname), -ENAMETOOLONG);
 	cr_expect_eq(pshm_seg_stat(longname, &st), -ENAMETOOLONG);
-	cr_expect_eq(pshm_seg_users(longname, &u), -ENAMETOOLONG);
+	cr_expect_eq(pshm_seg_users(longname, &u, NULL), -ENAMETOOLONG);
 	cr_expect_eq(pshm_seg_create(NULL, 4096, 0, 0, &s), -EINVAL);
 	struct stat after;
 	cr_assert_eq(stat("/etc/passwd", &after), 0);
@@ -171,7 +171,7 @@ Test(seg, missing_segment_is_enoent)
 	cr_expect_eq(pshm_seg_open(n, PSHM_RDONLY, &s), -ENOENT);
 	cr_expect_eq(pshm_seg_unlink(n), -ENOENT);
 	cr_expect_eq(pshm_seg_stat(n, &st), -ENOENT);
-	cr_expect_eq(pshm_seg_users(n, &u), -ENOENT);
+	cr_expect_eq(pshm_seg_users(n, &u, NULL), -ENOENT);
 	cr_expect_not(exists(n), "nothing was created");
 }
 
@@ -223,7 +223,7 @@ Test(seg, bad_arguments_are_einval)
 	cr_expect_eq(pshm_seg_open(n, 0, NULL), -EINVAL);
 	cr_expect_eq(pshm_seg_anon(4096, NULL), -EINVAL);
 	cr_expect_eq(pshm_seg_stat(n, NULL), -EINVAL);
-	cr_expect_eq(pshm_seg_users(n, NULL), -EINVAL);
+	cr_expect_eq(pshm_seg_users(n, NULL, NULL), -EINVAL);
 	cr_expect_eq(pshm_seg_list(NULL), -EINVAL);
 	cr_expect_not(exists(n));
 	/* Accessors and close accept NULL. */
@@ -438,7 +438,7 @@ Test(seg, symlink_is_never_followed)
 	close(fd);
 	cr_expect_str_eq(buf, "precious");
 	struct pshm_user *u;
-	cr_expect_geq(pshm_seg_users(link, &u), 0);
+	cr_expect_geq(pshm_seg_users(link, &u, NULL), 0);
 	free(u);
 }
 
@@ -974,7 +974,7 @@ Test(seg, users_are_found_with_how_they_use_it)
 	pshm_seg *s = mk(n, 4096);
 	pshm_seg_close(s);
 	struct pshm_user *u = (struct pshm_user *)1;
-	cr_expect_eq(pshm_seg_users(n, &u), 0, "nobody yet");
+	cr_expect_eq(pshm_seg_users(n, &u, NULL), 0, "nobody yet");
 	cr_expect_null(u);
 
 	int ready[2], hold[2];
@@ -988,7 +988,7 @@ Test(seg, users_are_found_with_how_they_use_it)
 	cr_assert_eq(read(ready[0], &c, 1), 1);
 	cr_assert_eq(read(ready[0], &c, 1), 1);
 
-	ssize_t k = pshm_seg_users(n, &u);
+	ssize_t k = pshm_seg_users(n, &u, NULL);
 	cr_assert_eq(k, 2, "two users, got %zd", k);
 	cr_expect_lt(u[0].pid, u[1].pid, "sorted by pid");
 	for (int i = 0; i < 2; i++) {
@@ -1004,7 +1004,7 @@ Test(seg, users_are_found_with_how_they_use_it)
 
 	/* The caller itself shows up while it maps the segment. */
 	cr_assert_eq(pshm_seg_open(n, 0, &s), 0);
-	k = pshm_seg_users(n, &u);
+	k = pshm_seg_users(n, &u, NULL);
 	cr_assert_eq(k, 3);
 	bool self = false;
 	for (int i = 0; i < 3; i++)
@@ -1017,7 +1017,51 @@ Test(seg, users_are_found_with_how_they_use_it)
 	cr_expect_eq(wait_status(mapper), 0);
 	cr_expect_eq(wait_status(holder), 0);
 	close(ready[0]);
-	cr_expect_eq(pshm_seg_users(n, &u), 0, "all gone");
+	cr_expect_eq(pshm_seg_users(n, &u, NULL), 0, "all gone");
+}
+
+Test(seg, count_users_scans_once_for_many_segments)
+{
+	const char *a = th_name("cnt"), *b = th_name("cnt"), *link = th_name("cntlink");
+	pshm_seg *sa = mk(a, 4096), *sb = mk(b, 4096);
+	pshm_seg_close(sb);
+	link_to("/etc/passwd", link);
+	struct pshm_stat v[3];
+	cr_assert_eq(pshm_seg_stat(a, &v[0]), 0);
+	cr_assert_eq(pshm_seg_stat(b, &v[1]), 0);
+	cr_assert_eq(pshm_seg_stat(link, &v[2]), 0);
+	long counts[3] = { 7, 7, 7 };
+	int complete = -1;
+	cr_assert_eq(pshm_seg_count_users(v, 3, counts, &complete), 0);
+	cr_expect_eq(counts[0], 1, "this process maps a");
+	cr_expect_eq(counts[1], 0, "nobody uses b");
+	cr_expect_eq(counts[2], -1, "a symlink is not a segment");
+	cr_expect(complete == 0 || complete == 1);
+	pshm_seg_close(sa);
+	cr_assert_eq(pshm_seg_count_users(v, 3, counts, NULL), 0);
+	cr_expect_eq(counts[0], 0);
+	cr_expect_eq(pshm_seg_count_users(v, 0, NULL, NULL), 0, "nothing to count");
+	cr_expect_eq(pshm_seg_count_users(NULL, 1, counts, NULL), -EINVAL);
+	cr_expect_eq(pshm_seg_count_users(v, 1, NULL, NULL), -EINVAL);
+}
+
+static int scan_as_nobody(void *arg)
+{
+	struct pshm_user *u;
+	int complete = -1;
+	ssize_t n = pshm_seg_users(arg, &u, &complete);
+	if (n < 0)
+		return 10;
+	free(u);
+	/* Root's processes (init, at least) cannot be inspected by nobody. */
+	return complete == 0 ? 0 : 11;
+}
+
+Test(seg, users_scan_says_when_it_could_not_see_every_process)
+{
+	const char *n = th_name("blind");
+	pshm_seg_close(mk(n, 4096));
+	cr_expect_eq(th_as_nobody(scan_as_nobody, (void *)n), 0);
 }
 
 /* ---- internal: create with an initialiser, complete before visible ------ */
