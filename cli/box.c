@@ -7,7 +7,6 @@
 #include <getopt.h>
 #include <pwd.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,102 +19,6 @@
 enum { OPT_ALLOW_FOREIGN = 1000, OPT_ALLOW_SHARED_WRITE, OPT_FORCE, OPT_DIR, OPT_UID };
 
 /* ---- shared helpers -------------------------------------------------------- */
-
-/* Read all of @fd into a malloc'd buffer. */
-static int read_all(int fd, char **out, size_t *len)
-{
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap);
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		if (n == cap) {
-			char *nb = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
-			if (!nb) {
-				free(buf);
-				return -ENOMEM;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		ssize_t r = read(fd, buf + n, cap - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			int e = -errno;
-			free(buf);
-			return e;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	*out = buf;
-	*len = n;
-	return 0;
-}
-
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-	while (len) {
-		ssize_t r = write(fd, p, len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		p += r;
-		len -= (size_t)r;
-	}
-	return 0;
-}
-
-static int parse_mode(const char *s, mode_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long m = strtoul(s, &end, 8);
-	if (!*s || *end || errno || m > 0777)
-		return -EINVAL;
-	*out = (mode_t)m;
-	return 0;
-}
-
-/* "pshm: <action> '<name>': <formatted message>" on stderr; EXIT_FAIL. */
-__attribute__((format(printf, 3, 4)))
-static int fail_name(const char *action, const char *name, const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "pshm: %s '%s': ", action, name);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return EXIT_FAIL;
-}
-
-/*
- * Say why an open failed, naming the flag that would allow it when the
- * safety policy refused it (-EPERM).
- */
-static int fail_open(const char *action, const char *name, int err)
-{
-	struct pshm_stat st;
-	if (err == -EPERM && pshm_seg_stat(name, &st) == 0) {
-		if (st.uid != geteuid())
-			return fail_name(action, name, "refused: owned by uid %u, not by you "
-				"(another user may have created the name first); "
-				"--allow-foreign accepts it", (unsigned)st.uid);
-		if (st.mode & 022)
-			return fail_name(action, name, "refused: writable by group or others "
-				"(mode %04o: they could change it); --allow-shared-write accepts it",
-				(unsigned)(st.mode & 07777));
-	}
-	if (err == -ENOTSUP)
-		return fail_name(action, name, "refused: not a regular file (symlink, "
-			"directory, FIFO...): pshm never follows or opens it");
-	return cli_fail(action, name, err);
-}
 
 /* Why a box read failed, in the words of `pshm get` and `pshm verify`. */
 static const char *read_failure(int err, const struct pshm_box_info *in, char *buf, size_t len)
@@ -146,10 +49,12 @@ static void put_usage(void)
 	printf("usage: pshm put [options] NAME [TEXT | -]\n\n"
 	       "Store TEXT (or standard input, with - or no TEXT) as the value of the box\n"
 	       "NAME, creating the box if it does not exist. The value is stored as is,\n"
-	       "checksummed (CRC-32C) so that `pshm get` detects any later change.\n\n"
+	       "checksummed (CRC-32C) so that `pshm get` detects any later change.\n"
+	       "Use -- before a TEXT that starts with '-'.\n\n"
 	       "  -c, --capacity SIZE      capacity of a new box (default: 4096 bytes,\n"
 	       "                           or the value's size if larger)\n"
-	       "  -m, --mode MODE          permissions of a new box, octal (default 600)\n"
+	       "  -m, --mode MODE          permissions of a new box, octal, 1 to 777\n"
+	       "                           (default 600)\n"
 	       "      --allow-foreign      accept a box owned by another user\n"
 	       "      --allow-shared-write accept a box writable by group or others\n"
 	       "  -h, --help               show this help\n");
@@ -176,7 +81,7 @@ static int put_value(int argc, char **argv, char **val, size_t *len, bool *owned
 		return 0;
 	}
 	*owned = true;
-	return read_all(0, val, len);
+	return cli_read_all(0, val, len);
 }
 
 int cmd_put(int argc, char **argv)
@@ -193,7 +98,8 @@ int cmd_put(int argc, char **argv)
 	mode_t mode = 0;
 	unsigned flags = PSHM_OPEN_EXISTING;
 	int c;
-	while ((c = getopt_long(argc, argv, "+c:m:h", opts, NULL)) != -1) {
+	cli_opt_start();
+	while ((c = getopt_long(argc, argv, ":c:m:h", opts, NULL)) != -1) {
 		if (c == 'h') {
 			put_usage();
 			return EXIT_OK;
@@ -201,10 +107,11 @@ int cmd_put(int argc, char **argv)
 			if (cli_parse_size(optarg, &cap) < 0 || cap == 0)
 				return cli_usage(argv[0], "bad capacity '%s'", optarg);
 		} else if (c == 'm') {
-			if (parse_mode(optarg, &mode) < 0)
-				return cli_usage(argv[0], "bad mode '%s' (octal, e.g. 600)", optarg);
+			if (cli_parse_mode(optarg, &mode) < 0)
+				return cli_usage(argv[0], "bad mode '%s' (octal, 1 to 777, e.g. 600)",
+						 optarg);
 		} else if (!policy_opt(c, &flags)) {
-			return cli_usage(argv[0], "unknown option");
+			return cli_bad_option(argv[0], c, argv);
 		}
 	}
 	if (optind >= argc || argc - optind > 2)
@@ -224,15 +131,15 @@ int cmd_put(int argc, char **argv)
 		r = pshm_box_write(box, val, len);
 	int rc = EXIT_OK;
 	if (r == -EMSGSIZE)
-		rc = fail_name(argv[0], name, "the value (%zu bytes) is larger than the box's "
+		rc = cli_failn(argv[0], name, "the value (%zu bytes) is larger than the box's "
 			       "capacity (%zu bytes)", len, pshm_box_capacity(box));
 	else if (r == -EAGAIN)
-		rc = fail_name(argv[0], name, "another writer holds the box; try again");
+		rc = cli_failn(argv[0], name, "another writer holds the box; try again");
 	else if (r == -EPROTO)
-		rc = fail_name(argv[0], name, "exists and is not a box (or its header is "
+		rc = cli_failn(argv[0], name, "exists and is not a box (or its header is "
 			       "corrupted): refused");
 	else if (r < 0)
-		rc = box ? cli_fail(argv[0], name, r) : fail_open(argv[0], name, r);
+		rc = box ? cli_fail(argv[0], name, r) : cli_seg_fail(argv[0], name, r);
 	pshm_box_close(box);
 	if (owned)
 		free(val);
@@ -269,9 +176,11 @@ static int get_forced(const char *action, const char *name, pshm_box *box)
 		free(buf);
 		return cli_fail(action, name, (int)n);
 	}
-	fprintf(stderr, "pshm: %s '%s': --force: printing %zd UNVERIFIED bytes\n", action, name, n);
-	write_all(1, buf, (size_t)n);
+	cli_failn(action, name, "--force: printing %zd UNVERIFIED bytes", n);
+	int r = cli_write_all(STDOUT_FILENO, buf, (size_t)n);
 	free(buf);
+	if (r < 0)
+		cli_failn(action, name, "standard output: %s", pshm_strerror(r));
 	return EXIT_FAIL;
 }
 
@@ -287,14 +196,15 @@ int cmd_get(int argc, char **argv)
 	unsigned flags = PSHM_RDONLY;
 	bool force = false;
 	int c;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	cli_opt_start();
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		if (c == 'h') {
 			get_usage();
 			return EXIT_OK;
 		} else if (c == OPT_FORCE) {
 			force = true;
 		} else if (!policy_opt(c, &flags)) {
-			return cli_usage(argv[0], "unknown option");
+			return cli_bad_option(argv[0], c, argv);
 		}
 	}
 	if (argc - optind != 1)
@@ -303,20 +213,21 @@ int cmd_get(int argc, char **argv)
 	pshm_box *box;
 	int r = pshm_box_open(name, flags | (force ? PSHM_BOX_UNCHECKED : 0), &box);
 	if (r < 0 && r != -EPROTO)
-		return fail_open(argv[0], name, r);
+		return cli_seg_fail(argv[0], name, r);
 	size_t cap = r == 0 ? pshm_box_capacity(box) : 0;
 	char *buf = malloc(cap ? cap : 1);
 	ssize_t n = r < 0 ? r : !buf ? -ENOMEM : pshm_box_read(box, buf, cap);
 	int rc = EXIT_OK;
 	if (n >= 0) {
-		if (write_all(1, buf, (size_t)n) < 0)
-			rc = cli_failf(argv[0], "writing standard output: %s", strerror(errno));
+		int w = cli_write_all(STDOUT_FILENO, buf, (size_t)n);
+		if (w < 0)
+			rc = cli_failn(argv[0], name, "standard output: %s", pshm_strerror(w));
 	} else {
 		struct pshm_box_info info = { 0 };
 		if (n == -EAGAIN && box)
 			pshm_box_verify(box, &info);
 		char why[160];
-		rc = fail_name(argv[0], name, "%s", read_failure((int)n, &info, why, sizeof(why)));
+		rc = cli_failn(argv[0], name, "%s", read_failure((int)n, &info, why, sizeof(why)));
 		if (force && box && n != -ENOMEM)
 			rc = get_forced(argv[0], name, box);
 	}
@@ -348,17 +259,18 @@ static bool verify_one(const char *name, unsigned flags)
 		r = pshm_box_verify(box, &info);
 		pshm_box_close(box);
 	}
+	char esc[CLI_ESC_MAX], why[512];
+	cli_esc(name, esc, sizeof(esc));
 	if (r == 0) {
-		printf("%s: ok (%llu bytes, seq %u)\n", name, (unsigned long long)info.length,
+		printf("%s: ok (%llu bytes, seq %u)\n", esc, (unsigned long long)info.length,
 		       (unsigned)info.seq);
 		return true;
 	}
-	char why[160];
-	const char *msg = r == -EPERM ? "refused by the safety policy (owned by another user "
-					"or writable by group/others; see --allow-*)"
-			  : r == -ENOTSUP ? "not a regular file: refused"
-			  : read_failure(r, &info, why, sizeof(why));
-	printf("%s: FAILED: %s\n", name, msg);
+	/* An open that failed gets the words of every command; a read, box's. */
+	const char *msg = r == -EPERM || r == -ENOTSUP || r == -EINVAL || r == -ENAMETOOLONG
+				  ? cli_seg_why(name, r, why, sizeof(why))
+				  : read_failure(r, &info, why, sizeof(why));
+	printf("%s: FAILED: %s\n", esc, msg);
 	return false;
 }
 
@@ -372,12 +284,13 @@ int cmd_verify(int argc, char **argv)
 	};
 	unsigned flags = PSHM_RDONLY;
 	int c;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	cli_opt_start();
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		if (c == 'h') {
 			verify_usage();
 			return EXIT_OK;
 		} else if (!policy_opt(c, &flags)) {
-			return cli_usage(argv[0], "unknown option");
+			return cli_bad_option(argv[0], c, argv);
 		}
 	}
 	if (optind >= argc)
@@ -389,29 +302,24 @@ int cmd_verify(int argc, char **argv)
 	return all_ok ? EXIT_OK : EXIT_FAIL;
 }
 
+/* From the header alone (pshm_box_stat): `pshm ls` and `pshm stat` look at
+ * every box in /dev/shm, other users' too, so they must not read values of
+ * any size. `pshm verify` checks the value itself. */
 void cli_describe_box(const char *name, char *buf, size_t len)
 {
-	pshm_box *box;
-	struct pshm_box_info in = { 0 };
-	int r = pshm_box_open(name, PSHM_RDONLY | PSHM_ALLOW_FOREIGN | PSHM_ALLOW_SHARED_WRITE |
-				    PSHM_BOX_UNCHECKED, &box);
-	if (r < 0) {
-		snprintf(buf, len, "box, unreadable (%s)", pshm_strerror(r));
-		return;
-	}
-	r = pshm_box_verify(box, &in);
-	pshm_box_close(box);
-	if (r == 0)
-		snprintf(buf, len, "box %llu/%llu B, seq %u, ok", (unsigned long long)in.length,
+	struct pshm_box_info in;
+	int r = pshm_box_stat(name, &in);
+	if (r == 0 && (in.seq & 1) && !in.writer_alive && in.writer > 0)
+		snprintf(buf, len, "box, STALE (writer %d died mid-write)", (int)in.writer);
+	else if (r == 0 && (in.seq & 1) && !in.writer_alive)
+		snprintf(buf, len, "box, STALE (its writer died mid-write)");
+	else if (r == 0 && (in.seq & 1))
+		snprintf(buf, len, "box, being written");
+	else if (r == 0)
+		snprintf(buf, len, "box %llu/%llu B, seq %u", (unsigned long long)in.length,
 			 (unsigned long long)in.capacity, (unsigned)in.seq);
-	else if (r == -EBADMSG)
-		snprintf(buf, len, "box, CORRUPT (checksum mismatch)");
 	else if (r == -EPROTO)
 		snprintf(buf, len, "box, CORRUPT (bad header)");
-	else if (r == -EAGAIN && in.writer && !in.writer_alive)
-		snprintf(buf, len, "box, STALE (writer %d died mid-write)", (int)in.writer);
-	else if (r == -EAGAIN)
-		snprintf(buf, len, "box, being written");
 	else
 		snprintf(buf, len, "box, unreadable (%s)", pshm_strerror(r));
 }
@@ -435,7 +343,8 @@ static void publish_usage(void)
 	       "this process, can change them. Readers get it with `pshm fetch NAME`.\n\n"
 	       "      --dir DIR     socket directory (default $XDG_RUNTIME_DIR/pshm, or\n"
 	       "                    /tmp/pshm-UID for a shared snapshot)\n"
-	       "  -m, --mode MODE   who may connect, octal (default 600: only you)\n"
+	       "  -m, --mode MODE   who may connect, octal, 1 to 777 (default 600: only\n"
+	       "                    you; 666: everyone)\n"
 	       "  -h, --help        show this help\n");
 }
 
@@ -467,17 +376,19 @@ int cmd_publish(int argc, char **argv)
 	const char *dir = NULL;
 	mode_t mode = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "+m:h", opts, NULL)) != -1) {
+	cli_opt_start();
+	while ((c = getopt_long(argc, argv, ":m:h", opts, NULL)) != -1) {
 		if (c == 'h') {
 			publish_usage();
 			return EXIT_OK;
 		} else if (c == OPT_DIR) {
 			dir = optarg;
 		} else if (c == 'm') {
-			if (parse_mode(optarg, &mode) < 0)
-				return cli_usage(argv[0], "bad mode '%s' (octal, e.g. 600)", optarg);
+			if (cli_parse_mode(optarg, &mode) < 0)
+				return cli_usage(argv[0], "bad mode '%s' (octal, 1 to 777, e.g. 600)",
+						 optarg);
 		} else {
-			return cli_usage(argv[0], "unknown option");
+			return cli_bad_option(argv[0], c, argv);
 		}
 	}
 	if (argc - optind != 2)
@@ -485,24 +396,25 @@ int cmd_publish(int argc, char **argv)
 	const char *name = argv[optind], *file = argv[optind + 1];
 	int fd = strcmp(file, "-") ? open(file, O_RDONLY | O_CLOEXEC) : 0;
 	if (fd < 0)
-		return fail_name(argv[0], file, "%s", strerror(errno));
+		return cli_failn(argv[0], file, "%s", strerror(errno));
 	char *data;
 	size_t len;
-	int r = read_all(fd, &data, &len);
+	int r = cli_read_all(fd, &data, &len);
 	if (fd)
 		close(fd);
 	if (r < 0)
-		return fail_name(argv[0], file, "%s", pshm_strerror(r));
+		return cli_failn(argv[0], file, "%s", pshm_strerror(r));
 	pshm_snap *snap;
 	r = pshm_snap_publish(name, data, len, dir, mode, &snap);
 	free(data);
 	if (r == -EPERM)
-		return fail_name(argv[0], name, "refused: the socket directory is not safe (a "
+		return cli_failn(argv[0], name, "refused: the socket directory is not safe (a "
 				 "symlink, not yours, or writable by others)");
 	if (r < 0)
-		return cli_fail(argv[0], name, r);
-	fprintf(stderr, "pshm: publish '%s': serving %zu sealed bytes at %s; stop with Ctrl-C\n",
-		name, len, pshm_snap_path(snap));
+		return cli_seg_fail(argv[0], name, r);
+	char path[CLI_ESC_MAX * 2];
+	cli_failn(argv[0], name, "serving %zu sealed bytes at %s; stop with Ctrl-C", len,
+		  cli_esc(pshm_snap_path(snap), path, sizeof(path)));
 	r = serve_until_stopped(snap);
 	pshm_snap_close(snap);
 	return r < 0 ? cli_fail(argv[0], name, r) : EXIT_OK;
@@ -546,7 +458,8 @@ int cmd_fetch(int argc, char **argv)
 	const char *dir = NULL;
 	uid_t uid = PSHM_SNAP_SELF;
 	int c;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	cli_opt_start();
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		if (c == 'h') {
 			fetch_usage();
 			return EXIT_OK;
@@ -556,7 +469,7 @@ int cmd_fetch(int argc, char **argv)
 			if (parse_uid(optarg, &uid) < 0)
 				return cli_usage(argv[0], "unknown user '%s'", optarg);
 		} else {
-			return cli_usage(argv[0], "unknown option");
+			return cli_bad_option(argv[0], c, argv);
 		}
 	}
 	if (argc - optind != 1)
@@ -565,14 +478,14 @@ int cmd_fetch(int argc, char **argv)
 	pshm_seg *seg;
 	int r = pshm_snap_fetch(name, uid, dir, &seg);
 	if (r == -EPERM)
-		return fail_name(argv[0], name, "refused: unsafe socket directory, publisher "
+		return cli_failn(argv[0], name, "refused: unsafe socket directory, publisher "
 				 "not the expected user, or snapshot not sealed");
 	if (r == -ENOENT || r == -ECONNREFUSED)
-		return fail_name(argv[0], name, "no such snapshot (nobody publishes it)");
+		return cli_failn(argv[0], name, "no such snapshot (nobody publishes it)");
 	if (r < 0)
-		return cli_fail(argv[0], name, r);
-	r = write_all(1, pshm_seg_addr(seg), pshm_seg_size(seg));
+		return cli_seg_fail(argv[0], name, r);
+	r = cli_write_all(STDOUT_FILENO, pshm_seg_addr(seg), pshm_seg_size(seg));
 	pshm_seg_close(seg);
-	return r < 0 ? cli_failf(argv[0], "writing standard output: %s", pshm_strerror(r))
+	return r < 0 ? cli_failn(argv[0], name, "standard output: %s", pshm_strerror(r))
 		     : EXIT_OK;
 }

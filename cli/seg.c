@@ -10,6 +10,7 @@
  * opens a non-regular file: the library refuses with -ENOTSUP, and the
  * message says what is really there.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
@@ -34,67 +35,10 @@
  * Helpers shared by the subcommands
  * ------------------------------------------------------------------------ */
 
-/* Start a getopt_long() loop for a subcommand (argv[0] is its name).
- * Options may follow operands (`pshm cat NAME --text`); `--` ends them. */
-static void opt_start(void)
-{
-	optind = 0;
-	opterr = 0;
-}
-
-static int bad_option(const char *cmd, int c, char **argv)
-{
-	const char *arg = argv[optind - 1];
-	if (c == ':')
-		return cli_usage(cmd, "option '%s' needs a value", arg);
-	if (optopt && optopt != '?' && arg[0] == '-' && arg[1] != '-')
-		return cli_usage(cmd, "unknown option '-%c'", optopt);
-	return cli_usage(cmd, "unknown option '%s'", arg);
-}
-
 static int help(const char *text)
 {
 	fputs(text, stdout);
 	return EXIT_OK;
-}
-
-static const char *type_name(mode_t m)
-{
-	if (S_ISREG(m))
-		return "regular file";
-	if (S_ISLNK(m))
-		return "symbolic link";
-	if (S_ISDIR(m))
-		return "directory";
-	if (S_ISFIFO(m))
-		return "FIFO";
-	if (S_ISSOCK(m))
-		return "socket";
-	if (S_ISCHR(m))
-		return "character device";
-	if (S_ISBLK(m))
-		return "block device";
-	return "unknown file type";
-}
-
-/* Short type for listings: "symlink", "directory", "fifo", ... */
-static const char *type_word(mode_t m)
-{
-	if (S_ISREG(m))
-		return "regular";
-	if (S_ISLNK(m))
-		return "symlink";
-	if (S_ISDIR(m))
-		return "directory";
-	if (S_ISFIFO(m))
-		return "fifo";
-	if (S_ISSOCK(m))
-		return "socket";
-	if (S_ISCHR(m))
-		return "chardev";
-	if (S_ISBLK(m))
-		return "blockdev";
-	return "unknown";
 }
 
 static const char *kind_word(const struct pshm_stat *st)
@@ -103,7 +47,7 @@ static const char *kind_word(const struct pshm_stat *st)
 	case PSHM_KIND_RAW: return "raw";
 	case PSHM_KIND_BOX: return "box";
 	case PSHM_KIND_CHAN: return "channel";
-	default: return type_word(st->mode);
+	default: return cli_type_word(st->mode);
 	}
 }
 
@@ -129,16 +73,6 @@ static const char *mode_str(mode_t m, char buf[11])
 		 m & S_ISGID ? (m & S_IXGRP ? 's' : 'S') : (m & S_IXGRP ? 'x' : '-'),
 		 m & S_IROTH ? 'r' : '-', m & S_IWOTH ? 'w' : '-',
 		 m & S_ISVTX ? (m & S_IXOTH ? 't' : 'T') : (m & S_IXOTH ? 'x' : '-'));
-	return buf;
-}
-
-static const char *user_name(uid_t uid, char *buf, size_t len)
-{
-	struct passwd *pw = getpwuid(uid);
-	if (pw)
-		snprintf(buf, len, "%s", pw->pw_name);
-	else
-		snprintf(buf, len, "%u", (unsigned)uid);
 	return buf;
 }
 
@@ -203,99 +137,57 @@ static const char *size_words(uint64_t n, char *buf, size_t len)
 	return buf;
 }
 
-/* How many processes map @name or hold it open, or -1 if unknown. */
-static long users_count(const char *name)
-{
-	struct pshm_user *u;
-	ssize_t n = pshm_seg_users(name, &u, NULL);
-	if (n < 0)
-		return -1;
-	free(u);
-	return (long)n;
-}
-
-/* A bad name: say what is wrong with it. */
-static int name_fail(const char *action, const char *name, int err)
-{
-	if (err == -ENAMETOOLONG)
-		return cli_failn(action, name, "segment name too long (at most %d bytes)",
-				 PSHM_NAME_MAX);
-	return cli_failn(action, name, "invalid segment name (not empty, not '.' or '..', "
-				       "no '/' except a leading one)");
-}
-
-/* Report @err from an operation on @name, in the most useful words. */
-static int seg_fail(const char *action, const char *name, int err)
-{
-	if (err == -EINVAL && pshm_name_check(name) < 0)
-		return name_fail(action, name, pshm_name_check(name));
-	if (err == -ENAMETOOLONG)
-		return name_fail(action, name, err);
-	if (err == -ENOTSUP) {
-		struct pshm_stat st;
-		if (pshm_seg_stat(name, &st) == 0 && !S_ISREG(st.mode))
-			return cli_failn(action, name, "is a %s, not a segment: refused%s",
-					 type_name(st.mode),
-					 S_ISLNK(st.mode) ? " (never followed)" : "");
-	}
-	return cli_fail(action, name, err);
-}
-
-/* -EPERM from the open policy: say why and which flag lifts it. */
-static int policy_fail(const char *action, const char *name)
-{
-	struct pshm_stat st;
-	char who[64];
-	if (pshm_seg_stat(name, &st) == 0 && st.uid != geteuid())
-		return cli_failn(action, name,
-				 "owned by %s, not by you: refused (--allow-foreign to accept it)",
-				 user_name(st.uid, who, sizeof(who)));
-	return cli_failn(action, name, "writable by group or others, so anyone there may change "
-				       "it: refused (--allow-shared-write to accept it)");
-}
-
-/* Write all of @buf to standard output. */
-static int out_all(const void *buf, size_t len)
-{
-	const char *p = buf;
-	while (len) {
-		ssize_t n = write(STDOUT_FILENO, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int out_fail(const char *action, const char *name, int err)
 {
 	return cli_failn(action, name, "standard output: %s", strerror(-err));
 }
 
-/* Flush stdout and report a write error on it (closed pipe, full disk). */
+/* Flush stdout and report a write error on it (closed pipe, full disk).
+ * errno says why only if this fflush() failed: an earlier failure leaves
+ * the error flag but not its reason. */
 static int finish_stdout(const char *action, const char *name)
 {
-	if (fflush(stdout) != 0 || ferror(stdout))
-		return out_fail(action, name, -(errno ? errno : EIO));
+	errno = 0;
+	int r = fflush(stdout);
+	int e = errno;
+	if (r != 0 || ferror(stdout))
+		return out_fail(action, name, -(r != 0 && e ? e : EIO));
 	return EXIT_OK;
 }
 
-/* Parse an offset or length: 4096, 64K, 1M, or hexadecimal 0x1000. */
-static int parse_num(const char *s, uint64_t *out)
+/* The options of a command with one flag besides --help (--json for stat
+ * and who, -t/--text for cat, -f/--force for rm): @flag is its long name,
+ * its first letter its short one when @optstring lists it. Returns -1 to
+ * go on, or the exit status to return at once. */
+static int one_flag(int argc, char **argv, const char *help_text, const char *flag,
+		    const char *optstring, bool *set)
 {
-	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-		char *end;
-		errno = 0;
-		unsigned long long v = strtoull(s + 2, &end, 16);
-		if (end == s + 2 || *end || errno)
-			return -EINVAL;
-		*out = v;
-		return 0;
+	const struct option opts[] = {
+		{ flag, no_argument, NULL, flag[0] },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	*set = false;
+	cli_opt_start();
+	while ((c = getopt_long(argc, argv, optstring, opts, NULL)) != -1) {
+		if (c == flag[0])
+			*set = true;
+		else if (c == 'h')
+			return help(help_text);
+		else
+			return cli_bad_option(argv[0], c, argv);
 	}
-	return cli_parse_size(s, out);
+	return -1;
+}
+
+/* Exactly one operand, the segment's name (argv[optind])? -1 if so, else
+ * the usage error's exit status. */
+static int one_name(int argc, char **argv)
+{
+	if (argc - optind == 1)
+		return -1;
+	return cli_usage(argv[0], argc == optind ? "missing segment name" : "one segment name only");
 }
 
 /* ------------------------------------------------------------------------
@@ -308,48 +200,93 @@ static const char ls_help[] =
 	"size, how many processes map it or hold it open now, and what it holds\n"
 	"(raw bytes, a pshm box or channel, or the file type of something that is\n"
 	"not a segment: symlink, directory, fifo, ...; such entries are never\n"
-	"followed or opened).\n\n"
+	"followed or opened). Only root sees other users' processes.\n\n"
 	"  -l, --long   also mode, owner, group, exact size, allocated bytes and\n"
 	"               modification time\n"
 	"      --json   a JSON array with every field\n"
 	"  -h, --help   this help\n";
 
-static void ls_json_one(const struct pshm_stat *st)
+/* Who uses the entries of a listing, from one scan of /proc. */
+struct users {
+	long *count;   /* per entry; -1: not a segment, or unknown */
+	int complete;  /* the scan saw every process */
+};
+
+static int users_of(const struct pshm_stat *v, size_t n, struct users *u)
+{
+	u->complete = 0;
+	u->count = malloc((n ? n : 1) * sizeof(*u->count));
+	if (!u->count)
+		return -ENOMEM;
+	int r = pshm_seg_count_users(v, n, u->count, &u->complete);
+	for (size_t i = 0; r < 0 && i < n; i++)
+		u->count[i] = -1; /* unknown: shown as such, not as 0 */
+	return 0;
+}
+
+/* One entry as a JSON object, without a newline: the fields of ls --json,
+ * and the access and change times with @times (stat --json). */
+static void json_entry(const struct pshm_stat *st, long users, int complete, bool times)
 {
 	char buf[PSHM_NAME_MAX + 16], m[11];
-	printf("  {\"name\": ");
+	printf("{\"name\": ");
 	cli_json_str(st->name);
 	snprintf(buf, sizeof(buf), "/dev/shm%s", st->name);
 	printf(", \"path\": ");
 	cli_json_str(buf);
-	printf(", \"type\": \"%s\", \"kind\": \"%s\", \"description\": ", type_word(st->mode),
+	printf(", \"type\": \"%s\", \"kind\": \"%s\", \"description\": ", cli_type_word(st->mode),
 	       kind_word(st));
 	describe(st, buf, sizeof(buf));
 	if (buf[0])
 		cli_json_str(buf);
 	else
 		printf("null");
-	printf(", \"size\": %" PRIu64 ", \"allocated\": %" PRIu64 ", \"uid\": %u, \"owner\": ",
-	       st->size, st->allocated, (unsigned)st->uid);
-	cli_json_str(user_name(st->uid, buf, sizeof(buf)));
+	printf(", \"size\": %" PRIu64 ", \"allocated\": %" PRIu64, st->size, st->allocated);
+	printf(", \"uid\": %u, \"owner\": ", (unsigned)st->uid);
+	cli_json_str(cli_user_name(st->uid, buf, sizeof(buf)));
 	printf(", \"gid\": %u, \"group\": ", (unsigned)st->gid);
 	cli_json_str(group_name(st->gid, buf, sizeof(buf)));
 	printf(", \"mode\": \"%04o\", \"permissions\": \"%s\"", (unsigned)(st->mode & 07777),
 	       mode_str(st->mode, m));
+	if (times)
+		printf(", \"atime\": %" PRId64 ", \"atime_nsec\": %ld", st->atime_sec,
+		       st->atime_nsec);
 	printf(", \"mtime\": %" PRId64 ", \"mtime_nsec\": %ld", st->mtime_sec, st->mtime_nsec);
-	long u = S_ISREG(st->mode) ? users_count(st->name) : -1;
-	if (u >= 0)
-		printf(", \"users\": %ld}", u);
+	if (times)
+		printf(", \"ctime\": %" PRId64 ", \"ctime_nsec\": %ld", st->ctime_sec,
+		       st->ctime_nsec);
+	if (users >= 0)
+		printf(", \"users\": %ld", users);
 	else
-		printf(", \"users\": null}");
+		printf(", \"users\": null");
+	printf(", \"users_complete\": %s}", complete ? "true" : "false");
 }
 
-static int ls_json(const struct pshm_stat *v, size_t n)
+/* What `ls` and `gc` start from, after their options: no operand, every
+ * entry of /dev/shm (*v, *n) and their users (*u), from one scan of /proc.
+ * Returns -1 to go on (the caller frees *v and u->count), or the exit
+ * status to return at once. */
+static int listing(int argc, char **argv, struct pshm_stat **v, size_t *n, struct users *u)
+{
+	if (optind < argc)
+		return cli_usage(argv[0], "unexpected argument '%s'", argv[optind]);
+	ssize_t k = pshm_seg_list(v);
+	if (k < 0)
+		return cli_fail(argv[0], "/dev/shm", (int)k);
+	*n = (size_t)k;
+	int r = users_of(*v, *n, u);
+	if (r == 0)
+		return -1;
+	free(*v);
+	return cli_fail(argv[0], "/dev/shm", r);
+}
+
+static int ls_json(const struct pshm_stat *v, size_t n, const struct users *u)
 {
 	printf("[");
 	for (size_t i = 0; i < n; i++) {
-		printf(i ? ",\n" : "\n");
-		ls_json_one(&v[i]);
+		printf(i ? ",\n  " : "\n  ");
+		json_entry(&v[i], u->count[i], u->complete, false);
 	}
 	printf(n ? "\n]\n" : "]\n");
 	return finish_stdout("ls", "/dev/shm");
@@ -362,21 +299,12 @@ static void ls_kind(const struct pshm_stat *st, char *buf, size_t len)
 	if (d[0])
 		snprintf(buf, len, "%s", d);
 	else if (st->kind == PSHM_KIND_OTHER)
-		snprintf(buf, len, "%s (not a segment)", type_word(st->mode));
+		snprintf(buf, len, "%s (not a segment)", cli_type_word(st->mode));
 	else
 		snprintf(buf, len, "%s", kind_word(st));
 }
 
-static void ls_users(const struct pshm_stat *st, char *buf, size_t len)
-{
-	long u = S_ISREG(st->mode) ? users_count(st->name) : -1;
-	if (u < 0)
-		snprintf(buf, len, "-");
-	else
-		snprintf(buf, len, "%ld", u);
-}
-
-static int ls_table(const struct pshm_stat *v, size_t n, bool lng)
+static int ls_table(const struct pshm_stat *v, size_t n, const struct users *u, bool lng)
 {
 	int w = 4;
 	char esc[CLI_ESC_MAX];
@@ -394,12 +322,15 @@ static int ls_table(const struct pshm_stat *v, size_t n, bool lng)
 		const struct pshm_stat *st = &v[i];
 		char kind[256], users[24], sz[16];
 		ls_kind(st, kind, sizeof(kind));
-		ls_users(st, users, sizeof(users));
+		if (u->count[i] < 0)
+			snprintf(users, sizeof(users), "-");
+		else
+			snprintf(users, sizeof(users), "%ld", u->count[i]);
 		cli_esc(st->name, esc, sizeof(esc));
 		if (lng) {
 			char m[11], o[64], g[64], t[32];
 			printf("%-10s  %-8s  %-8s  %10" PRIu64 "  %10" PRIu64 "  %-16s  %5s  %-*s  %s\n",
-			       mode_str(st->mode, m), user_name(st->uid, o, sizeof(o)),
+			       mode_str(st->mode, m), cli_user_name(st->uid, o, sizeof(o)),
 			       group_name(st->gid, g, sizeof(g)), st->size, st->allocated,
 			       time_str(st->mtime_sec, t, sizeof(t)), users, w, esc, kind);
 		} else {
@@ -420,22 +351,23 @@ int cmd_ls(int argc, char **argv)
 	};
 	bool lng = false, json = false;
 	int c;
-	opt_start();
+	cli_opt_start();
 	while ((c = getopt_long(argc, argv, ":lh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l': lng = true; break;
 		case 'j': json = true; break;
 		case 'h': return help(ls_help);
-		default: return bad_option(argv[0], c, argv);
+		default: return cli_bad_option(argv[0], c, argv);
 		}
 	}
-	if (optind < argc)
-		return cli_usage(argv[0], "unexpected argument '%s'", argv[optind]);
 	struct pshm_stat *v;
-	ssize_t n = pshm_seg_list(&v);
-	if (n < 0)
-		return cli_fail("ls", "/dev/shm", (int)n);
-	int r = json ? ls_json(v, (size_t)n) : ls_table(v, (size_t)n, lng);
+	size_t n;
+	struct users u;
+	int r = listing(argc, argv, &v, &n, &u);
+	if (r >= 0)
+		return r;
+	r = json ? ls_json(v, n, &u) : ls_table(v, n, &u, lng);
+	free(u.count);
 	free(v);
 	return r;
 }
@@ -452,45 +384,13 @@ static const char stat_help[] =
 	"      --json   a JSON object\n"
 	"  -h, --help   this help\n";
 
-static void stat_json(const struct pshm_stat *st)
-{
-	char buf[PSHM_NAME_MAX + 16], m[11];
-	printf("{\"name\": ");
-	cli_json_str(st->name);
-	snprintf(buf, sizeof(buf), "/dev/shm%s", st->name);
-	printf(", \"path\": ");
-	cli_json_str(buf);
-	printf(", \"type\": \"%s\", \"kind\": \"%s\", \"description\": ", type_word(st->mode),
-	       kind_word(st));
-	describe(st, buf, sizeof(buf));
-	if (buf[0])
-		cli_json_str(buf);
-	else
-		printf("null");
-	printf(", \"size\": %" PRIu64 ", \"allocated\": %" PRIu64, st->size, st->allocated);
-	printf(", \"uid\": %u, \"owner\": ", (unsigned)st->uid);
-	cli_json_str(user_name(st->uid, buf, sizeof(buf)));
-	printf(", \"gid\": %u, \"group\": ", (unsigned)st->gid);
-	cli_json_str(group_name(st->gid, buf, sizeof(buf)));
-	printf(", \"mode\": \"%04o\", \"permissions\": \"%s\"", (unsigned)(st->mode & 07777),
-	       mode_str(st->mode, m));
-	printf(", \"atime\": %" PRId64 ", \"atime_nsec\": %ld", st->atime_sec, st->atime_nsec);
-	printf(", \"mtime\": %" PRId64 ", \"mtime_nsec\": %ld", st->mtime_sec, st->mtime_nsec);
-	printf(", \"ctime\": %" PRId64 ", \"ctime_nsec\": %ld", st->ctime_sec, st->ctime_nsec);
-	long u = S_ISREG(st->mode) ? users_count(st->name) : -1;
-	if (u >= 0)
-		printf(", \"users\": %ld}\n", u);
-	else
-		printf(", \"users\": null}\n");
-}
-
-static void stat_text(const struct pshm_stat *st)
+static void stat_text(const struct pshm_stat *st, const struct users *u)
 {
 	char esc[CLI_ESC_MAX], buf[256], h[64], m[11];
 	cli_esc(st->name, esc, sizeof(esc));
 	printf("name:       %s\n", esc);
 	printf("path:       /dev/shm%s\n", esc);
-	printf("type:       %s\n", type_name(st->mode));
+	printf("type:       %s\n", cli_type_name(st->mode));
 	describe(st, buf, sizeof(buf));
 	if (st->kind == PSHM_KIND_OTHER)
 		printf("kind:       not a segment (never followed or opened)\n");
@@ -498,46 +398,40 @@ static void stat_text(const struct pshm_stat *st)
 		printf("kind:       %s\n", buf[0] ? buf : kind_word(st));
 	printf("size:       %s\n", size_words(st->size, h, sizeof(h)));
 	printf("allocated:  %s\n", size_words(st->allocated, h, sizeof(h)));
-	printf("owner:      %s (%u)\n", user_name(st->uid, buf, sizeof(buf)), (unsigned)st->uid);
+	printf("owner:      %s (%u)\n", cli_user_name(st->uid, buf, sizeof(buf)), (unsigned)st->uid);
 	printf("group:      %s (%u)\n", group_name(st->gid, buf, sizeof(buf)), (unsigned)st->gid);
 	printf("mode:       %04o (%s)\n", (unsigned)(st->mode & 07777), mode_str(st->mode, m));
 	printf("accessed:   %s\n", time_full(st->atime_sec, st->atime_nsec, buf, sizeof(buf)));
 	printf("modified:   %s\n", time_full(st->mtime_sec, st->mtime_nsec, buf, sizeof(buf)));
 	printf("changed:    %s\n", time_full(st->ctime_sec, st->ctime_nsec, buf, sizeof(buf)));
-	long u = S_ISREG(st->mode) ? users_count(st->name) : -1;
-	if (u >= 0)
-		printf("users:      %ld process%s (pshm who %s)\n", u, u == 1 ? "" : "es", esc);
+	long n = u->count[0];
+	if (n >= 0)
+		printf("users:      %ld process%s (%spshm who %s)\n", n, n == 1 ? "" : "es",
+		       u->complete ? "" : "not every process could be inspected; ", esc);
 }
 
 int cmd_stat(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	bool json = false;
-	int c;
-	opt_start();
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j': json = true; break;
-		case 'h': return help(stat_help);
-		default: return bad_option(argv[0], c, argv);
-		}
-	}
-	if (argc - optind != 1)
-		return cli_usage(argv[0], argc == optind ? "missing segment name"
-							 : "one segment name only");
+	bool json;
+	int r = one_flag(argc, argv, stat_help, "json", ":h", &json);
+	if (r >= 0 || (r = one_name(argc, argv)) >= 0)
+		return r;
 	const char *name = argv[optind];
 	struct pshm_stat st;
-	int r = pshm_seg_stat(name, &st);
+	r = pshm_seg_stat(name, &st);
 	if (r < 0)
-		return seg_fail("stat", name, r);
-	if (json)
-		stat_json(&st);
-	else
-		stat_text(&st);
+		return cli_seg_fail("stat", name, r);
+	struct users u;
+	r = users_of(&st, 1, &u);
+	if (r < 0)
+		return cli_fail("stat", name, r);
+	if (json) {
+		json_entry(&st, u.count[0], u.complete, true);
+		printf("\n");
+	} else {
+		stat_text(&st, &u);
+	}
+	free(u.count);
 	return finish_stdout("stat", name);
 }
 
@@ -563,29 +457,16 @@ static const char *how_str(unsigned how)
 
 int cmd_who(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	bool json = false;
-	int c;
-	opt_start();
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j': json = true; break;
-		case 'h': return help(who_help);
-		default: return bad_option(argv[0], c, argv);
-		}
-	}
-	if (argc - optind != 1)
-		return cli_usage(argv[0], argc == optind ? "missing segment name"
-							 : "one segment name only");
+	bool json;
+	int r = one_flag(argc, argv, who_help, "json", ":h", &json);
+	if (r >= 0 || (r = one_name(argc, argv)) >= 0)
+		return r;
 	const char *name = argv[optind];
 	struct pshm_user *u;
-	ssize_t n = pshm_seg_users(name, &u, NULL);
+	int complete;
+	ssize_t n = pshm_seg_users(name, &u, &complete);
 	if (n < 0)
-		return seg_fail("who", name, (int)n);
+		return cli_seg_fail("who", name, (int)n);
 	char esc[CLI_ESC_MAX];
 	if (json) {
 		printf("[");
@@ -597,13 +478,17 @@ int cmd_who(int argc, char **argv)
 			printf("}");
 		}
 		printf(n ? "\n]\n" : "]\n");
-	} else if (n == 0) {
-		printf("no process maps %s or holds it open\n", cli_esc(name, esc, sizeof(esc)));
 	} else {
-		printf("%7s  %-6s  %s\n", "PID", "HOW", "COMMAND");
+		if (n == 0)
+			printf("no process maps %s or holds it open\n", cli_esc(name, esc, sizeof(esc)));
+		else
+			printf("%7s  %-6s  %s\n", "PID", "HOW", "COMMAND");
 		for (ssize_t i = 0; i < n; i++)
 			printf("%7d  %-6s  %s\n", (int)u[i].pid, how_str(u[i].how),
 			       cli_esc(u[i].comm, esc, sizeof(esc)));
+		if (!complete)
+			printf("(not every process could be inspected%s)\n",
+			       geteuid() ? ": other users' are visible to root" : "");
 	}
 	free(u);
 	return finish_stdout("who", name);
@@ -636,7 +521,7 @@ static int cat_stream(pshm_seg *seg, const char *name, bool text)
 					 pshm_strerror(-EFAULT), off, size);
 		char *nul = text ? memchr(buf, '\0', (size_t)n) : NULL;
 		size_t len = nul ? (size_t)(nul - buf) : (size_t)n;
-		int r = out_all(buf, len);
+		int r = cli_write_all(STDOUT_FILENO, buf, len);
 		if (r < 0)
 			return out_fail("cat", name, r);
 		if (nul)
@@ -648,29 +533,15 @@ static int cat_stream(pshm_seg *seg, const char *name, bool text)
 
 int cmd_cat(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "text", no_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	bool text = false;
-	int c;
-	opt_start();
-	while ((c = getopt_long(argc, argv, ":th", opts, NULL)) != -1) {
-		switch (c) {
-		case 't': text = true; break;
-		case 'h': return help(cat_help);
-		default: return bad_option(argv[0], c, argv);
-		}
-	}
-	if (argc - optind != 1)
-		return cli_usage(argv[0], argc == optind ? "missing segment name"
-							 : "one segment name only");
+	bool text;
+	int r = one_flag(argc, argv, cat_help, "text", ":th", &text);
+	if (r >= 0 || (r = one_name(argc, argv)) >= 0)
+		return r;
 	const char *name = argv[optind];
 	pshm_seg *seg;
-	int r = pshm_seg_open(name, INSPECT | PSHM_NOMAP, &seg);
+	r = pshm_seg_open(name, INSPECT | PSHM_NOMAP, &seg);
 	if (r < 0)
-		return seg_fail("cat", name, r);
+		return cli_seg_fail("cat", name, r);
 	r = cat_stream(seg, name, text);
 	pshm_seg_close(seg);
 	return r;
@@ -759,29 +630,29 @@ int cmd_dump(int argc, char **argv)
 	};
 	uint64_t off = 0, len = UINT64_MAX;
 	int c;
-	opt_start();
+	cli_opt_start();
 	while ((c = getopt_long(argc, argv, ":s:n:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			if (parse_num(optarg, &off) < 0)
+			if (cli_parse_offset(optarg, &off) < 0)
 				return cli_usage(argv[0], "bad offset '%s'", optarg);
 			break;
 		case 'n':
-			if (parse_num(optarg, &len) < 0)
+			if (cli_parse_offset(optarg, &len) < 0)
 				return cli_usage(argv[0], "bad length '%s'", optarg);
 			break;
 		case 'h': return help(dump_help);
-		default: return bad_option(argv[0], c, argv);
+		default: return cli_bad_option(argv[0], c, argv);
 		}
 	}
-	if (argc - optind != 1)
-		return cli_usage(argv[0], argc == optind ? "missing segment name"
-							 : "one segment name only");
+	int r = one_name(argc, argv);
+	if (r >= 0)
+		return r;
 	const char *name = argv[optind];
 	pshm_seg *seg;
-	int r = pshm_seg_open(name, INSPECT | PSHM_NOMAP, &seg);
+	r = pshm_seg_open(name, INSPECT | PSHM_NOMAP, &seg);
 	if (r < 0)
-		return seg_fail("dump", name, r);
+		return cli_seg_fail("dump", name, r);
 	uint64_t size = pshm_seg_size(seg);
 	if (off > size) {
 		pshm_seg_close(seg);
@@ -804,21 +675,12 @@ static const char create_help[] =
 	"Create the segment NAME of SIZE bytes (4096, 64K, 1M, 2G), filled with\n"
 	"zeros. The memory is reserved now, so a full /dev/shm fails here rather\n"
 	"than later. Fails if NAME exists, unless --exist-ok.\n\n"
-	"  -m, --mode MODE  permissions, in octal (default 600: only you)\n"
-	"  -e, --exist-ok   if NAME exists, keep it (grown to SIZE if smaller);\n"
-	"                   it must be yours and not writable by others\n"
-	"  -h, --help       this help\n";
-
-static int parse_mode(const char *s, mode_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 8);
-	if (!*s || *end || errno || v > 07777 || *s == '-' || *s == '+')
-		return -EINVAL;
-	*out = (mode_t)v;
-	return 0;
-}
+	"  -m, --mode MODE         permissions, octal, 1 to 777 (default 600: only you)\n"
+	"  -e, --exist-ok          if NAME exists, keep it (grown to SIZE if smaller);\n"
+	"                          it must be yours and not writable by others\n"
+	"      --allow-foreign     with --exist-ok: accept a segment owned by another user\n"
+	"      --allow-shared-write  with --exist-ok: accept one writable by group or others\n"
+	"  -h, --help              this help\n";
 
 /* -ENOSPC: say how much was asked for and how much is free. */
 static int nospc_fail(const char *action, const char *name, uint64_t size)
@@ -834,26 +696,31 @@ static int nospc_fail(const char *action, const char *name, uint64_t size)
 
 int cmd_create(int argc, char **argv)
 {
+	enum { OPT_FOREIGN = 256, OPT_SHARED };
 	static const struct option opts[] = {
 		{ "mode", required_argument, NULL, 'm' },
 		{ "exist-ok", no_argument, NULL, 'e' },
+		{ "allow-foreign", no_argument, NULL, OPT_FOREIGN },
+		{ "allow-shared-write", no_argument, NULL, OPT_SHARED },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	mode_t mode = 0600;
 	unsigned flags = 0;
 	int c;
-	opt_start();
+	cli_opt_start();
 	while ((c = getopt_long(argc, argv, ":m:eh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
-			if (parse_mode(optarg, &mode) < 0 || mode == 0)
-				return cli_usage(argv[0], "bad mode '%s' (octal, e.g. 600 or 0640)",
-						 optarg);
+			if (cli_parse_mode(optarg, &mode) < 0)
+				return cli_usage(argv[0], "bad mode '%s' (octal, 1 to 777, e.g. 600 or "
+						 "0640)", optarg);
 			break;
 		case 'e': flags |= PSHM_OPEN_EXISTING; break;
+		case OPT_FOREIGN: flags |= PSHM_ALLOW_FOREIGN; break;
+		case OPT_SHARED: flags |= PSHM_ALLOW_SHARED_WRITE; break;
 		case 'h': return help(create_help);
-		default: return bad_option(argv[0], c, argv);
+		default: return cli_bad_option(argv[0], c, argv);
 		}
 	}
 	if (argc - optind != 2)
@@ -866,7 +733,7 @@ int cmd_create(int argc, char **argv)
 		return cli_usage(argv[0], "bad size '%s' (e.g. 4096, 64K, 1M)", argv[optind + 1]);
 	int r = pshm_name_check(name);
 	if (r < 0)
-		return name_fail("create", name, r);
+		return cli_seg_fail("create", name, r);
 	if (size == 0)
 		return cli_failn("create", name, "size 0: a segment needs at least 1 byte");
 	if (size > SIZE_MAX)
@@ -877,10 +744,8 @@ int cmd_create(int argc, char **argv)
 		return cli_failn("create", name, "%s (--exist-ok to keep it)", pshm_strerror(r));
 	if (r == -ENOSPC)
 		return nospc_fail("create", name, size);
-	if (r == -EPERM)
-		return policy_fail("create", name);
 	if (r < 0)
-		return seg_fail("create", name, r);
+		return cli_seg_fail("create", name, r);
 	pshm_seg_close(seg);
 	return EXIT_OK;
 }
@@ -900,7 +765,8 @@ static const char write_help[] =
 	"  -o, --offset N          write at byte N (4096, 4K, 0x1000)\n"
 	"  -c, --create            create NAME if it does not exist, just large\n"
 	"                          enough for what is written\n"
-	"  -m, --mode MODE         with --create: permissions (octal, default 600)\n"
+	"  -m, --mode MODE         with --create: permissions (octal, 1 to 777,\n"
+	"                          default 600)\n"
 	"  -z, --nul               write a NUL byte after the data (for C strings)\n"
 	"      --allow-foreign     accept a segment owned by another user\n"
 	"      --allow-shared-write  accept a segment writable by group or others\n"
@@ -919,14 +785,14 @@ struct writer {
 static int write_fail(struct writer *w, int err)
 {
 	if (err == -EPERM)
-		return policy_fail("write", w->name);
+		return cli_seg_fail("write", w->name, err);
 	if (err == -ENOENT && !w->seg)
 		return cli_failn("write", w->name, "no such segment (create it first with 'pshm "
 						   "create NAME SIZE', or use --create)");
 	if (w->written || err == -ENOSPC)
 		return cli_failn("write", w->name, "%s (%" PRIu64 " byte%s written before the error)",
 				 pshm_strerror(err), w->written, w->written == 1 ? "" : "s");
-	return seg_fail("write", w->name, err);
+	return cli_seg_fail("write", w->name, err);
 }
 
 /* Get the segment, creating it with room for @first bytes if asked to.
@@ -965,27 +831,11 @@ static int write_bytes(struct writer *w, const void *buf, size_t len)
 	return 0;
 }
 
-static int read_some(char *buf, size_t cap, size_t *got)
-{
-	*got = 0;
-	while (*got < cap) {
-		ssize_t n = read(STDIN_FILENO, buf + *got, cap - *got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		*got += (size_t)n;
-	}
-	return 0;
-}
-
 static int write_stdin(struct writer *w, bool nul)
 {
 	static char buf[CHUNK + 1];
 	size_t n;
-	int r = read_some(buf, CHUNK, &n);
+	int r = cli_read_full(STDIN_FILENO, buf, CHUNK, &n);
 	if (r < 0)
 		return cli_failn("write", w->name, "standard input: %s", strerror(-r));
 	bool eof = n < CHUNK;
@@ -998,7 +848,7 @@ static int write_stdin(struct writer *w, bool nul)
 		r = write_bytes(w, buf, n);
 		if (r < 0 || eof)
 			break;
-		r = read_some(buf, CHUNK, &n);
+		r = cli_read_full(STDIN_FILENO, buf, CHUNK, &n);
 		if (r < 0) {
 			pshm_seg_close(w->seg);
 			return cli_failn("write", w->name, "standard input: %s (%" PRIu64
@@ -1043,25 +893,25 @@ int cmd_write(int argc, char **argv)
 	struct writer w = { .mode = 0600 };
 	bool nul = false, mode_set = false;
 	int c;
-	opt_start();
+	cli_opt_start();
 	while ((c = getopt_long(argc, argv, ":o:cm:zh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
-			if (parse_num(optarg, &w.off) < 0 || w.off > INT64_MAX)
+			if (cli_parse_offset(optarg, &w.off) < 0 || w.off > INT64_MAX)
 				return cli_usage(argv[0], "bad offset '%s'", optarg);
 			break;
 		case 'c': w.create = true; break;
 		case 'm':
-			if (parse_mode(optarg, &w.mode) < 0 || w.mode == 0)
-				return cli_usage(argv[0], "bad mode '%s' (octal, e.g. 600 or 0640)",
-						 optarg);
+			if (cli_parse_mode(optarg, &w.mode) < 0)
+				return cli_usage(argv[0], "bad mode '%s' (octal, 1 to 777, e.g. 600 or "
+						 "0640)", optarg);
 			mode_set = true;
 			break;
 		case 'z': nul = true; break;
 		case OPT_FOREIGN: w.flags |= PSHM_ALLOW_FOREIGN; break;
 		case OPT_SHARED: w.flags |= PSHM_ALLOW_SHARED_WRITE; break;
 		case 'h': return help(write_help);
-		default: return bad_option(argv[0], c, argv);
+		default: return cli_bad_option(argv[0], c, argv);
 		}
 	}
 	int nargs = argc - optind;
@@ -1073,7 +923,7 @@ int cmd_write(int argc, char **argv)
 	w.name = argv[optind];
 	int r = pshm_name_check(w.name);
 	if (r < 0)
-		return name_fail("write", w.name, r);
+		return cli_seg_fail("write", w.name, r);
 	const char *text = nargs == 2 ? argv[optind + 1] : "-";
 	if (!strcmp(text, "-"))
 		return write_stdin(&w, nul);
@@ -1094,40 +944,29 @@ static const char rm_help[] =
 
 int cmd_rm(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "force", no_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	bool force = false;
-	int c;
-	opt_start();
-	while ((c = getopt_long(argc, argv, ":fh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f': force = true; break;
-		case 'h': return help(rm_help);
-		default: return bad_option(argv[0], c, argv);
-		}
-	}
+	bool force;
+	int r = one_flag(argc, argv, rm_help, "force", ":fh", &force);
+	if (r >= 0)
+		return r;
 	if (optind == argc && !force)
 		return cli_usage(argv[0], "missing segment name");
 	int status = EXIT_OK;
 	for (int i = optind; i < argc; i++) {
-		int r = pshm_seg_unlink(argv[i]);
+		r = pshm_seg_unlink(argv[i]);
 		if (r == -ENOENT && force)
 			continue;
 		if (r == -ENOTSUP) {
 			struct pshm_stat st;
 			if (pshm_seg_stat(argv[i], &st) == 0)
 				r = cli_failn("rm", argv[i], "is a %s, not a segment: not removed",
-					      type_name(st.mode));
+					      cli_type_name(st.mode));
 			else
-				r = seg_fail("rm", argv[i], r);
+				r = cli_seg_fail("rm", argv[i], r);
 		} else if (r == -EPERM) {
 			r = cli_failn("rm", argv[i], "not yours: only its owner or root may remove it "
 						     "(/dev/shm is a sticky directory)");
 		} else if (r < 0) {
-			r = seg_fail("rm", argv[i], r);
+			r = cli_seg_fail("rm", argv[i], r);
 		}
 		if (r)
 			status = EXIT_FAIL;
@@ -1145,7 +984,10 @@ static const char gc_help[] =
 	"live process, and not modified for AGE (default 1h). They are listed;\n"
 	"they are removed only with --yes. A segment in use, another user's, or\n"
 	"a younger one is never touched (a segment nobody uses may still be\n"
-	"wanted: named segments outlive their programs on purpose).\n\n"
+	"wanted: named segments outlive their programs on purpose). Only root\n"
+	"sees every process: run as another user, gc skips, and says so, a\n"
+	"segment that other users may open (group or other permission bits),\n"
+	"since their processes may be using it unseen.\n\n"
 	"  -a, --older-than AGE  unchanged for at least AGE: 90, 90s, 10m, 2h, 7d\n"
 	"  -y, --yes             remove them\n"
 	"      --json            a JSON array of what was found (and removed)\n"
@@ -1163,24 +1005,123 @@ static double age_of(const struct pshm_stat *st, double now)
 	return now - ((double)st->mtime_sec + st->mtime_nsec / 1e9);
 }
 
-/* Is @st abandoned: ours, a regular file, old enough, used by nobody? */
-static bool abandoned(const struct pshm_stat *st, double min_age, double now)
+/* Ours, a regular file, unchanged for @min_age? */
+static bool old_and_own(const struct pshm_stat *st, double min_age, double now)
 {
-	return S_ISREG(st->mode) && st->uid == geteuid() && age_of(st, now) >= min_age &&
-	       users_count(st->name) == 0;
+	return S_ISREG(st->mode) && st->uid == geteuid() && age_of(st, now) >= min_age;
 }
 
-/* Look again just before removing: still the same, still abandoned. */
-static int gc_remove(const struct pshm_stat *st, double min_age, double now)
+enum verdict { USED, UNSURE, UNUSED };
+
+/*
+ * Does the scan of /proc prove that nobody uses @st? A scan that missed
+ * processes (other users', unless root) proves it only for a segment that
+ * no other user may open: one with no group or other permission bits.
+ */
+static enum verdict verdict(const struct pshm_stat *st, long users, int complete)
 {
-	struct pshm_stat again;
-	int r = pshm_seg_stat(st->name, &again);
-	if (r < 0)
-		return r;
-	if (again.mtime_sec != st->mtime_sec || again.mtime_nsec != st->mtime_nsec ||
-	    !abandoned(&again, min_age, now))
-		return -EBUSY;
-	return pshm_seg_unlink(st->name);
+	if (users != 0)
+		return users > 0 ? USED : UNSURE;
+	return complete || !(st->mode & 077) ? UNUSED : UNSURE;
+}
+
+/* A segment gc leaves alone because it cannot prove it unused: say why. */
+static void gc_skipped(const struct pshm_stat *st, long users)
+{
+	if (users < 0)
+		cli_failn("gc", st->name, "skipped: could not tell whether a process uses it");
+	else
+		cli_failn("gc", st->name, "skipped: may be in use: its mode (%04o) lets other "
+			  "users open it, and %s", (unsigned)(st->mode & 07777),
+			  geteuid() ? "only root can see their processes"
+				    : "not every process could be inspected");
+}
+
+static bool same_file(const struct pshm_stat *a, const struct pshm_stat *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->mtime_sec == b->mtime_sec &&
+	       a->mtime_nsec == b->mtime_nsec;
+}
+
+/*
+ * Remove the @n candidates, after looking again just before: each still
+ * there, unchanged, still old and ours, and, from one more scan of /proc,
+ * still unused. res[i]: 1 removed, -EBUSY left alone (changed or back in
+ * use), or the error of the removal.
+ */
+static int gc_remove(const struct pshm_stat *cand, size_t n, double min_age, double now,
+		     int *res)
+{
+	struct pshm_stat *again = malloc((n ? n : 1) * sizeof(*again));
+	if (!again)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (pshm_seg_stat(cand[i].name, &again[i]) < 0 || !same_file(&cand[i], &again[i]) ||
+		    !old_and_own(&again[i], min_age, now))
+			again[i].mode = 0; /* not a candidate any more, nor scanned */
+	struct users u;
+	int r = users_of(again, n, &u);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		res[i] = -EBUSY;
+		if (S_ISREG(again[i].mode) && verdict(&again[i], u.count[i], u.complete) == UNUSED) {
+			int e = pshm_seg_unlink(cand[i].name);
+			res[i] = e == 0 ? 1 : e;
+		}
+	}
+	free(u.count);
+	free(again);
+	return r;
+}
+
+/* The found candidates, listed or removed (res[i] as from gc_remove(), or
+ * 0: listed only). Returns the number reported; adds up their memory. */
+static size_t gc_report(const struct pshm_stat *cand, const int *res, size_t n, bool json,
+			double now, uint64_t *bytes)
+{
+	char esc[CLI_ESC_MAX], h[16], a[16];
+	size_t found = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct pshm_stat *st = &cand[i];
+		if (res[i] == -EBUSY || res[i] == -ENOENT)
+			continue; /* gone or back in use meanwhile: not ours to report */
+		if (res[i] < 0) {
+			cli_fail("gc", st->name, res[i]);
+			continue;
+		}
+		found++;
+		*bytes += st->allocated;
+		if (json) {
+			printf("%s\n  {\"name\": ", found > 1 ? "," : "");
+			cli_json_str(st->name);
+			printf(", \"size\": %" PRIu64 ", \"allocated\": %" PRIu64 ", \"mtime\": %" PRId64
+			       ", \"age\": %.0f, \"removed\": %s}",
+			       st->size, st->allocated, st->mtime_sec, age_of(st, now),
+			       res[i] == 1 ? "true" : "false");
+		} else {
+			printf("%s %s (%s, unchanged for %s)\n", res[i] == 1 ? "removed" : "abandoned:",
+			       cli_esc(st->name, esc, sizeof(esc)), cli_human(st->size, h, sizeof(h)),
+			       age_str(age_of(st, now), a, sizeof(a)));
+		}
+	}
+	return found;
+}
+
+/* Pick from the listing @v the segments that are old, ours and provably
+ * unused into @cand; say why about those that may be in use. */
+static size_t gc_pick(const struct pshm_stat *v, size_t n, const struct users *u,
+		      double min_age, double now, struct pshm_stat *cand)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!old_and_own(&v[i], min_age, now))
+			continue;
+		enum verdict d = verdict(&v[i], u->count[i], u->complete);
+		if (d == UNSURE)
+			gc_skipped(&v[i], u->count[i]);
+		if (d == UNUSED)
+			cand[k++] = v[i];
+	}
+	return k;
 }
 
 int cmd_gc(int argc, char **argv)
@@ -1196,7 +1137,7 @@ int cmd_gc(int argc, char **argv)
 	const char *age_arg = NULL;
 	bool yes = false, json = false;
 	int c;
-	opt_start();
+	cli_opt_start();
 	while ((c = getopt_long(argc, argv, ":a:yh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
@@ -1208,48 +1149,40 @@ int cmd_gc(int argc, char **argv)
 		case 'y': yes = true; break;
 		case 'j': json = true; break;
 		case 'h': return help(gc_help);
-		default: return bad_option(argv[0], c, argv);
+		default: return cli_bad_option(argv[0], c, argv);
 		}
 	}
-	if (optind < argc)
-		return cli_usage(argv[0], "unexpected argument '%s'", argv[optind]);
 	struct pshm_stat *v;
-	ssize_t n = pshm_seg_list(&v);
-	if (n < 0)
-		return cli_fail("gc", "/dev/shm", (int)n);
+	size_t n;
+	struct users u;
+	int r = listing(argc, argv, &v, &n, &u);
+	if (r >= 0)
+		return r;
 	double now = now_sec();
-	int status = EXIT_OK;
-	size_t found = 0;
-	uint64_t bytes = 0;
-	char esc[CLI_ESC_MAX], h[16], a[16];
+	struct pshm_stat *cand = malloc((n ? n : 1) * sizeof(*cand));
+	int *res = calloc(n ? n : 1, sizeof(*res));
+	r = cand && res ? 0 : -ENOMEM;
+	size_t k = r == 0 ? gc_pick(v, n, &u, min_age, now, cand) : 0;
+	if (r == 0 && yes)
+		r = gc_remove(cand, k, min_age, now, res);
+	free(u.count);
+	free(v);
+	if (r < 0) {
+		free(cand);
+		free(res);
+		return cli_fail("gc", "/dev/shm", r);
+	}
 	if (json)
 		printf("[");
-	for (ssize_t i = 0; i < n; i++) {
-		const struct pshm_stat *st = &v[i];
-		if (!abandoned(st, min_age, now))
-			continue;
-		int r = yes ? gc_remove(st, min_age, now) : 0;
-		if (r < 0 && r != -ENOENT && r != -EBUSY)
-			status = cli_fail("gc", st->name, r);
-		bool removed = yes && r == 0;
-		if (r == -ENOENT || r == -EBUSY)
-			continue; /* gone or back in use meanwhile: not ours to report */
-		found++;
-		bytes += st->allocated;
-		if (json) {
-			printf("%s\n  {\"name\": ", found > 1 ? "," : "");
-			cli_json_str(st->name);
-			printf(", \"size\": %" PRIu64 ", \"allocated\": %" PRIu64 ", \"mtime\": %" PRId64
-			       ", \"age\": %.0f, \"removed\": %s}",
-			       st->size, st->allocated, st->mtime_sec, age_of(st, now),
-			       removed ? "true" : "false");
-		} else {
-			printf("%s %s (%s, unchanged for %s)\n", removed ? "removed" : "abandoned:",
-			       cli_esc(st->name, esc, sizeof(esc)), cli_human(st->size, h, sizeof(h)),
-			       age_str(age_of(st, now), a, sizeof(a)));
-		}
-	}
-	free(v);
+	uint64_t bytes = 0;
+	size_t found = gc_report(cand, res, k, json, now, &bytes);
+	int status = EXIT_OK;
+	for (size_t i = 0; i < k; i++)
+		if (res[i] < 0 && res[i] != -EBUSY && res[i] != -ENOENT)
+			status = EXIT_FAIL;
+	free(cand);
+	free(res);
+	char h[16], a[16];
 	if (json)
 		printf(found ? "\n]\n" : "]\n");
 	else if (!found)
@@ -1260,6 +1193,6 @@ int cmd_gc(int argc, char **argv)
 		       found, found == 1 ? "" : "s", cli_human(bytes, h, sizeof(h)),
 		       age_arg ? " --older-than " : "", age_arg ? age_arg : "",
 		       found == 1 ? "it" : "them");
-	int r = finish_stdout("gc", "/dev/shm");
+	r = finish_stdout("gc", "/dev/shm");
 	return status ? status : r;
 }

@@ -162,3 +162,86 @@ Test(box_cli, usage_and_help)
 	cr_expect_eq(pshm(NULL, NULL, NULL, "publish onlyname"), 2);
 	cr_expect_eq(pshm(NULL, NULL, NULL, "get --bogus x"), 2);
 }
+
+Test(box_cli, options_may_follow_names_as_in_every_other_command)
+{
+	const char *n = th_name("opts");
+	char *out, *err;
+	cr_assert_eq(pshm(NULL, NULL, NULL, "put %s value --mode 640", n), 0);
+	struct pshm_stat st;
+	cr_assert_eq(pshm_seg_stat(n, &st), 0);
+	cr_expect_eq(st.mode & 0777, 0640);
+	cr_expect_eq(pshm(NULL, &out, &err, "get %s --force", n), 0, "%s", err);
+	cr_expect_str_eq(out, "value");
+	free(out);
+	free(err);
+	cr_expect_eq(pshm(NULL, &out, &err, "verify %s --allow-foreign", n), 0, "%s", err);
+	char want[256];
+	snprintf(want, sizeof(want), "%s: ok (5 bytes, seq 2)\n", n);
+	cr_expect_str_eq(out, want, "the flag is not taken for a name");
+	free(out);
+	free(err);
+	cr_expect_eq(pshm(NULL, &out, &err, "put -- %s -dash", n), 0, "%s", err);
+	free(out);
+	free(err);
+	cr_expect_eq(pshm(NULL, &out, NULL, "get %s", n), 0);
+	cr_expect_str_eq(out, "-dash", "-- ends the options");
+	free(out);
+}
+
+Test(box_cli, a_bad_option_is_reported_once)
+{
+	const char *forms[] = { "get --bogus x", "put x v --bogus", "verify -q x", "fetch --bogus x",
+				"publish --bogus x y", "put --capacity", "put x v -m" };
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		char *out, *err;
+		cr_expect_eq(pshm(NULL, &out, &err, "%s", forms[i]), 2, "%s", forms[i]);
+		cr_expect_str_empty(out);
+		/* Once by pshm, and not a second time by getopt itself. */
+		const char *why = strstr(err, "unknown option '");
+		why = why ? why : strstr(err, "needs a value");
+		cr_assert_not_null(why, "%s: %s", forms[i], err);
+		int lines = 0;
+		for (const char *c = err; *c; c++)
+			lines += *c == '\n';
+		cr_expect_eq(lines, 2, "%s: the reason and the hint, nothing else: %s", forms[i], err);
+		cr_expect_null(strstr(err, "unrecognized"), "%s: %s", forms[i], err);
+		cr_expect_null(strstr(err, "invalid option"), "%s: %s", forms[i], err);
+		cr_expect_not_null(strstr(err, "--help"), "%s", err);
+		free(out);
+		free(err);
+	}
+}
+
+Test(box_cli, modes_are_octal_from_1_to_777)
+{
+	const char *bad[] = { "0", "000", "1000", "999", "rw", "-600", " 600", "" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_expect_eq(pshm(NULL, NULL, NULL, "put -m '%s' %s v", bad[i], th_name("mode")), 2,
+			     "mode '%s'", bad[i]);
+		/* Should the mode be taken, publish serves: bounded by timeout. */
+		char cmd[512];
+		snprintf(cmd, sizeof(cmd), "timeout 5 %s publish -m '%s' %s /dev/null", PSHM_BIN,
+			 bad[i], th_name("pub") + 1);
+		cr_expect_eq(th_run(cmd, NULL, NULL, NULL), 2, "publish mode '%s'", bad[i]);
+	}
+}
+
+Test(box_cli, hostile_names_never_reach_the_terminal)
+{
+	char *out, *err;
+	const char *cmds[] = { "get %s", "put %s v", "verify %s", "get --force %s" };
+	for (int i = 0; i < 4; i++) {
+		char cmd[256];
+		/* Missing, then invalid (a '/' inside): both are reported. */
+		snprintf(cmd, sizeof(cmd), cmds[i], i % 2 ? "\"$(printf 'pshm-test-nope-\\033]0;x\\007/')\""
+							  : "\"$(printf 'pshm-test-nope-\\033]0;x\\007')\"");
+		cr_expect_eq(pshm(NULL, &out, &err, "%s", cmd), 1, "%s: %s", cmd, err);
+		cr_expect_null(strchr(err, '\033'), "%s: %s", cmd, err);
+		cr_expect_null(strchr(out, '\033'), "%s: %s", cmd, out);
+		cr_expect(strstr(err, "\\x1b]0;x\\x07") || strstr(out, "\\x1b]0;x\\x07"), "%s: %s%s",
+			  cmd, out, err);
+		free(out);
+		free(err);
+	}
+}

@@ -497,6 +497,9 @@ Test(cli_seg, write_applies_the_owner_and_mode_policy_and_says_which_flag_lifts_
 	th_write_file(w, "x", 1, 0666);
 	expect_fail(pshm(NULL, "write %s y", w), "write", w, "--allow-shared-write");
 	expect_fail(pshm(NULL, "create %s 4K --exist-ok", w), "create", w, "--allow-shared-write");
+	cr_expect_eq(pshm(NULL, "create %s 8K --exist-ok --allow-shared-write", w), 0, "%s", err);
+	cr_expect_eq(lstat_of(w).st_size, 8192, "the option the message names works");
+	cr_expect_eq(pshm(NULL, "create %s 8K -e --allow-foreign", f), 0, "%s", err);
 }
 
 /* ---- symlinks, directories, FIFOs -------------------------------------- */
@@ -975,6 +978,141 @@ Test(cli_seg, gc_lists_and_removes_only_old_unused_own_segments)
 	cr_expect_eq(pshm(NULL, "gc --yes --json " GC_AGE), 0);
 	expect_json();
 	cr_expect_null(strstr(out, old), "%s", out);
+}
+
+/* 1970-01-01: older than the segments make_old() makes, so that a gc with
+ * GC_OLDER (tests run in parallel) never touches those of another test. */
+static void make_older(const char *name)
+{
+	struct timespec ts[2] = { { 0, 0 }, { 0, 0 } };
+	cr_assert_eq(utimensat(AT_FDCWD, path(name), ts, AT_SYMLINK_NOFOLLOW), 0);
+}
+
+#define GC_OLDER "--older-than 19000d" /* only matches segments made older above */
+
+Test(cli_seg, gc_keeps_a_box_that_was_just_written)
+{
+	/* Stores through a mapping leave a tmpfs file's mtime alone: the
+	 * library must set it, or a busy box looks abandoned. */
+	const char *busy = th_name("gc-busy"), *idle = th_name("gc-idle");
+	cr_assert_eq(pshm(NULL, "put %s first", busy), 0, "%s", err);
+	cr_assert_eq(pshm(NULL, "put %s first", idle), 0, "%s", err);
+	make_older(busy);
+	make_older(idle);
+	cr_assert_eq(pshm(NULL, "put %s second", busy), 0, "%s", err);
+	cr_assert_eq(pshm(NULL, "gc --yes " GC_OLDER), 0, "%s", err);
+	cr_expect(exists(busy), "a box written a moment ago is not abandoned: %s", out);
+	cr_expect_not(exists(idle), "the untouched one is: %s", out);
+	cr_assert_eq(pshm(NULL, "get %s", busy), 0);
+	cr_expect_str_eq(out, "second");
+}
+
+Test(cli_seg, gc_as_another_user_skips_what_it_cannot_prove_unused)
+{
+	if (!th_is_root())
+		cr_skip_test("needs root to give files away and hold one as root");
+	uid_t uid;
+	gid_t gid;
+	th_nobody(&uid, &gid);
+	const char *shared = th_name("gc-shared"), *lone = th_name("gc-lone");
+	const char *mine = th_name("gc-private");
+	th_write_file(shared, "in use by root", 14, 0644);
+	th_write_file(lone, "nobody here", 11, 0644);
+	th_write_file(mine, "private", 7, 0600);
+	const char *all[] = { shared, lone, mine };
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(chown(path(all[i]), uid, gid), 0);
+		make_older(all[i]);
+	}
+	hold(shared, true); /* a root process: nobody cannot see it in /proc */
+	cr_expect_eq(nobody("gc --yes " GC_OLDER "%s", ""), 0, "%s", err);
+	cr_expect(exists(shared), "in use by a process nobody cannot see");
+	cr_expect(exists(lone), "other users could use it unseen: not provably unused");
+	cr_expect_not(exists(mine), "only its owner may open it: the scan proves it unused");
+	char want[300];
+	snprintf(want, sizeof(want), "pshm: gc '%s': skipped: may be in use", shared);
+	cr_expect_not_null(strstr(err, want), "says why: %s", err);
+	snprintf(want, sizeof(want), "pshm: gc '%s': skipped: may be in use", lone);
+	cr_expect_not_null(strstr(err, want), "says why: %s", err);
+}
+
+Test(cli_seg, ls_and_stat_describe_a_huge_sparse_box_without_reading_it)
+{
+	/* 64 MiB of holes behind a valid box header whose length claims all
+	 * of it: describing it must not read (and so allocate) the value. */
+	const char *n = th_name("sparsebox");
+	const uint64_t cap = 64 << 20;
+	uint64_t hdr[8] = { 0x31584f424d485350, 64ull << 32 | 1, cap, 64 + cap, 0, cap, 0, 0 };
+	th_write_file(n, hdr, sizeof(hdr), 0644);
+	cr_assert_eq(truncate(path(n), (off_t)(64 + cap)), 0);
+	blkcnt_t before = lstat_of(n).st_blocks;
+	const char *forms[] = { "ls", "ls -l", "ls --json", "stat %s", "stat --json %s" };
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		cr_assert_eq(pshm_form(forms[i], n), 0, "%s: %s", forms[i], err);
+		cr_expect_not_null(strstr(out, "box 67108864/67108864 B"), "%s: %s", forms[i], out);
+		cr_expect_eq(lstat_of(n).st_blocks, before, "'pshm %s' allocated pages", forms[i]);
+	}
+	cr_expect_eq(pshm(NULL, "verify %s", n), 1, "verify reads the value (and fails)");
+}
+
+Test(cli_seg, json_stays_valid_with_any_bytes_in_names)
+{
+	char bad[128], utf8[128], p[300];
+	snprintf(bad, sizeof(bad), "/pshm-test-json-%d-\xff\xfe-end", (int)getpid());
+	snprintf(utf8, sizeof(utf8), "/pshm-test-json-%d-caf\xc3\xa9", (int)getpid());
+	const char *names[] = { bad, utf8 };
+	for (int i = 0; i < 2; i++) {
+		extra_path(th_path(names[i], p, sizeof(p)));
+		th_write_file(names[i], "x", 1, 0600);
+	}
+	char want[128];
+	cr_assert_eq(pshm(NULL, "ls --json"), 0, "%s", err);
+	expect_json();
+	snprintf(want, sizeof(want), "\"/pshm-test-json-%d-\\u00ff\\u00fe-end\"", (int)getpid());
+	cr_expect_not_null(strstr(out, want), "invalid bytes as \\u00XX: %s", out);
+	snprintf(want, sizeof(want), "\"/pshm-test-json-%d-caf\xc3\xa9\"", (int)getpid());
+	cr_expect_not_null(strstr(out, want), "valid UTF-8 passes through: %s", out);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(pshm_form("stat --json '%s'", names[i]), 0, "%s", err);
+		expect_json();
+		cr_assert_eq(pshm_form("who --json '%s'", names[i]), 0, "%s", err);
+		expect_json();
+	}
+	if (has_python()) {
+		cr_assert_eq(pshm(NULL, "ls --json"), 0);
+		char *json = strdup(out);
+		int r = sh(json, "python3 -c 'import json,sys\n"
+				 "for e in json.load(sys.stdin):\n"
+				 "  n = e[\"name\"].split(\"-json-%d-\")\n"
+				 "  if len(n) == 2: print(ascii(n[1]))'", (int)getpid());
+		free(json);
+		cr_assert_eq(r, 0, "%s", err);
+		cr_expect_str_eq(out, "'caf\\xe9'\n'\\xff\\xfe-end'\n", "%s", out);
+	}
+}
+
+Test(cli_seg, numbers_must_start_with_a_digit)
+{
+	const char *n = th_name("digits");
+	mkseg(n, "4096");
+	/* strtoull() alone would take these: " -1" is 2^64 - 1. */
+	const char *bad[] = { "create %s ' -1'", "create %s ' 5'", "create %s '+5'", "create %s -- -1",
+			      "dump %s -s 0x-1", "dump %s -s ' 5'", "dump %s -s '0x 5'",
+			      "dump %s -n 0x+1", "dump %s -s ''", "write %s --offset ' 1' hi",
+			      "write %s --offset 0x-1 hi", "create %s 4K --mode ' 600'",
+			      "create %s 4K --mode -600", "create %s 4K --mode 1777",
+			      "put --capacity ' 8' %s v", "put --capacity -8 %s v" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int r = pshm_form(bad[i], n);
+		cr_expect_eq(r, 2, "'pshm %s' exit %d: %s", bad[i], r, err);
+		cr_expect_not_null(strstr(err, "--help"), "'%s': %s", bad[i], err);
+	}
+	const char *ages[] = { " 1h", "+1h", "-0", "1e3", "inf", "nan", "0x10", "1.2.3s" };
+	for (size_t i = 0; i < sizeof(ages) / sizeof(ages[0]); i++)
+		cr_expect_eq(pshm(NULL, "gc --older-than '%s'", ages[i]), 2, "age '%s'", ages[i]);
+	cr_expect_eq(pshm(NULL, "gc --older-than 1.5h"), 0, "%s", err);
+	cr_expect_eq(pshm(NULL, "dump %s -s 0x10 -n 0X10", n), 0, "%s", err);
+	cr_expect_eq(lstat_of(n).st_size, 4096, "nothing changed");
 }
 
 /* ---- the same bytes for every tool -------------------------------------- */
