@@ -86,7 +86,7 @@ CRITERION_CFLAGS := $(shell pkg-config --cflags criterion 2>/dev/null)
 CRITERION_LIBS   := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 
 .PHONY: all lib cli lab examples check check-tsan tsan-run demo fuzz fuzz-smoke bench bench-deps \
-	install uninstall clean
+	install uninstall clean FORCE
 
 all: lib cli examples lab
 
@@ -116,7 +116,16 @@ $(B)/lib/libpshm.so: $(LIBSO)
 	$(Q)ln -sf libpshm.so.$(VERSION) $(B)/lib/$(LIBSONAME)
 	$(Q)ln -sf $(LIBSONAME) $@
 
-$(PC): pshm.pc.in include/pshm.h
+# The .pc records where the library is installed: it is remade whenever
+# PREFIX, LIBDIR or INCDIR differ from the last build (`make` then
+# `make install PREFIX=/opt/px` installs a .pc that says /opt/px). The stamp
+# holds the values and is rewritten only when they change.
+PC_VARS := $(PREFIX)|$(LIBDIR)|$(INCDIR)|$(VERSION)
+$(B)/pshm.pc.vars: FORCE
+	@mkdir -p $(@D)
+	@[ "$$(cat $@ 2>/dev/null)" = '$(PC_VARS)' ] || echo '$(PC_VARS)' > $@
+
+$(PC): pshm.pc.in $(B)/pshm.pc.vars
 	@mkdir -p $(@D)
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
 		-e 's|@VERSION@|$(VERSION)|' $< > $@.tmp && mv $@.tmp $@
