@@ -24,7 +24,9 @@ fi
 file=/dev/shm$name
 [ ! -e "$file" ] || { echo "demo: $file exists, not touching it" >&2; exit 1; }
 
-cleanup() { rm -f "$file"; }
+box=pshm-demo-box-$$
+chan=pshm-demo-chan-$$
+cleanup() { rm -f "$file" "/dev/shm/$box" "/dev/shm/$chan"; }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -74,6 +76,29 @@ say "5. Anonymous shared memory: mmap(MAP_SHARED | MAP_ANONYMOUS), no file, shar
 run "./read-write"
 
 cd ..
+pshm=./build/bin/pshm
+say "6. Beyond the lab: the pshm command. Write the message again and look at it:
+   pshm stat describes the segment, pshm dump shows its bytes (hexdump -C style)."
+run "lab/write$arg >/dev/null"
+run "$pshm stat $name"
+run "$pshm dump -n 64 $name"
+run "$pshm rm $name"
+
+say "7. A box keeps a value behind a header with a CRC-32C: the same dd hack is
+   detected, and pshm get refuses to return bytes it cannot verify."
+run "$pshm put $box 'Hello from a box'"
+run "$pshm get $box"
+run "echo -n HACKED | dd of=/dev/shm/$box bs=1 seek=64 conv=notrunc status=none"
+run "$pshm get $box || echo \"(exit status \$?: the change was detected)\""
+run "$pshm rm $box"
+
+say "8. A channel carries messages between unrelated processes, through a named
+   segment, with no daemon: here two shell pipelines talk."
+run "$pshm chan create $chan --size 64K"
+run "printf 'one\\ntwo\\nthree\\n' | $pshm send $chan -"
+run "$pshm recv $chan -n 3"
+run "$pshm rm $chan"
+
 say "The answers to the lab's questions, in French: lab/README.md.
-   Beyond the lab: the pshm command and library (make check runs the tests)."
-run "./build/bin/pshm --version"
+   Everything else: README.md, pshm(1), pshm(7); make check runs the tests."
+run "$pshm --version"
