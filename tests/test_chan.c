@@ -23,7 +23,7 @@
 
 #include "helpers.h"
 #include "pshm.h"
-#include "test_chan_layout.h"
+#include "test_chan.h"
 
 #define MS INT64_C(1000000)
 
@@ -630,54 +630,15 @@ Test(chan, truncated_segment_under_a_large_copy_is_efault)
 
 /* ---- ordering and integrity under load -------------------------------------------- */
 
-struct msg_hdr {
-	uint32_t producer;
-	uint32_t len; /* payload bytes after this header */
-	uint64_t seq;
-	uint32_t sum;
-	uint32_t pad;
-};
-
-static uint32_t fnv(const unsigned char *p, size_t n, uint32_t h)
-{
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 16777619u;
-	return h;
-}
-
-static uint32_t rnd(uint64_t *s)
-{
-	*s = *s * 6364136223846793005ull + 1442695040888963407ull;
-	return (uint32_t)(*s >> 33);
-}
-
-/* Build message @seq of @producer in @buf; returns its length. */
-static size_t make_msg(unsigned char *buf, unsigned producer, uint64_t seq, size_t max)
-{
-	uint64_t s = seq * 7919 + producer;
-	struct msg_hdr h = { .producer = producer, .seq = seq };
-	h.len = rnd(&s) % (uint32_t)(max - sizeof(h) + 1);
-	unsigned char *pl = buf + sizeof(h);
-	for (uint32_t i = 0; i < h.len; i++)
-		pl[i] = (unsigned char)rnd(&s);
-	h.sum = fnv(pl, h.len, 2166136261u ^ producer ^ (uint32_t)seq);
-	memcpy(buf, &h, sizeof(h));
-	return sizeof(h) + h.len;
-}
-
-/* Check a received message; returns its producer, or -1 if corrupted. */
+/* Check a received message; returns its producer, -1 if torn, -2 if lost,
+ * duplicated or reordered. */
 static int check_msg(const unsigned char *buf, size_t len, unsigned nprod, uint64_t *next)
 {
-	struct msg_hdr h;
-	if (len < sizeof(h))
-		return -1;
-	memcpy(&h, buf, sizeof(h));
-	if (h.producer >= nprod || sizeof(h) + h.len != len)
-		return -1;
-	if (h.sum != fnv(buf + sizeof(h), h.len, 2166136261u ^ h.producer ^ (uint32_t)h.seq))
+	struct tc_hdr h;
+	if (tc_check(buf, len, nprod, &h) < 0)
 		return -1;
 	if (h.seq != next[h.producer])
-		return -2; /* lost, duplicated or reordered */
+		return -2;
 	next[h.producer]++;
 	return (int)h.producer;
 }
@@ -697,7 +658,7 @@ static int produce(const struct load *l, unsigned id)
 		return 10;
 	unsigned char buf[4096];
 	for (uint64_t seq = 0; seq < l->per_producer; seq++) {
-		size_t len = make_msg(buf, id, seq, l->max);
+		size_t len = tc_make(buf, id, seq, l->max);
 		int r;
 		if (l->zero_copy && seq % 2) {
 			void *w;
