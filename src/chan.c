@@ -797,6 +797,10 @@ static int mpsc_claim(pshm_chan *ch, uint64_t span, uint64_t *pos, uint64_t *nee
 	struct chan_slot *me = slot_at(ch, ch->slot);
 	uint64_t t = LOAD_ACQ(&ch->h->tail);
 	for (unsigned tries = 0; tries < CLAIM_TRIES; tries++) {
+		if (t & 7) {
+			STORE_REL(&me->ipos, IDLE);
+			return -EPROTO;
+		}
 		uint64_t off = t & ch->mask;
 		bool pad = off + span > ch->ring_size;
 		uint64_t len = pad ? ch->ring_size - off : span;
@@ -1360,7 +1364,8 @@ static uint64_t count_pending(const pshm_chan *ch, uint64_t head, uint64_t tail)
 	return n;
 }
 
-static void peer_info(const struct chan_slot *s, unsigned role, struct pshm_chan_info *info)
+static void peer_info(const struct chan_slot *s, unsigned role, bool liveness,
+		      struct pshm_chan_info *info)
 {
 	uint64_t o = s->owner;
 	if (!owner_state(o) || info->n_peers >= sizeof(info->peers) / sizeof(info->peers[0]))
@@ -1368,12 +1373,13 @@ static void peer_info(const struct chan_slot *s, unsigned role, struct pshm_chan
 	struct pshm_chan_peer *p = &info->peers[info->n_peers++];
 	p->pid = (pid_t)(uint32_t)o;
 	p->role = role;
-	p->alive = owner_alive(o, s->start);
+	p->alive = liveness && owner_alive(o, s->start);
 }
 
 /* Fill @info from the snapshot @snap (header and slots) of the mapping at
  * @addr of @size bytes. */
-static int stat_snapshot(void *snap, void *addr, size_t size, struct pshm_chan_info *info)
+static int stat_snapshot(void *snap, const void *addr, size_t size, bool liveness,
+			 struct pshm_chan_info *info)
 {
 	pshm_chan *ch;
 	int r = chan_new(snap, size, PSHM_CONSUMER, true, &ch);
@@ -1392,9 +1398,30 @@ static int stat_snapshot(void *snap, void *addr, size_t size, struct pshm_chan_i
 	info->received = h->received;
 	info->sent = info->received + info->pending;
 	for (unsigned i = 0; i <= ch->nprod; i++)
-		peer_info(&ch->slots[i], i ? PSHM_PRODUCER : PSHM_CONSUMER, info);
+		peer_info(&ch->slots[i], i ? PSHM_PRODUCER : PSHM_CONSUMER, liveness, info);
 	free(ch);
 	return 0;
+}
+
+int pshm__chan_stat_mem(const void *addr, size_t size, bool liveness,
+			struct pshm_chan_info *info)
+{
+	if (!info)
+		return -EINVAL;
+	/* The header and slot table of the largest layout, or the segment. */
+	size_t n = ring_offset(PROD_MAX);
+	if (n > size)
+		n = size;
+	if (!addr || n < sizeof(struct chan_hdr))
+		return -EPROTO;
+	void *snap = malloc(n);
+	if (!snap)
+		return -ENOMEM;
+	int r = pshm__guarded_copy(snap, addr, n);
+	if (r == 0)
+		r = stat_snapshot(snap, addr, size, liveness, info);
+	free(snap);
+	return r;
 }
 
 int pshm_chan_stat(const char *name, struct pshm_chan_info *info)
@@ -1405,22 +1432,7 @@ int pshm_chan_stat(const char *name, struct pshm_chan_info *info)
 	int r = pshm_seg_open(name, PSHM_RDONLY | PSHM_ALLOW_FOREIGN | PSHM_ALLOW_SHARED_WRITE, &seg);
 	if (r < 0)
 		return r;
-	void *addr = pshm_seg_addr(seg);
-	size_t size = pshm_seg_size(seg);
-	/* The header and slot table of the largest layout, or the segment. */
-	size_t n = ring_offset(PROD_MAX);
-	if (n > size)
-		n = size;
-	void *snap = malloc(n ? n : 1);
-	if (!snap)
-		r = -ENOMEM;
-	else if (n < sizeof(struct chan_hdr))
-		r = -EPROTO;
-	else
-		r = pshm__guarded_copy(snap, addr, n);
-	if (r == 0)
-		r = stat_snapshot(snap, addr, size, info);
-	free(snap);
+	r = pshm__chan_stat_mem(pshm_seg_addr(seg), pshm_seg_size(seg), true, info);
 	pshm_seg_close(seg);
 	return r;
 }

@@ -205,3 +205,15 @@ Test(chan_cli, a_failed_write_leaves_the_message_queued)
 	cr_assert_eq(pshm(NULL, "recv %s", q), 0);
 	cr_expect_str_eq(out, "keep\n");
 }
+
+Test(chan_cli, the_examples_talk)
+{
+	const char *q = th_name("example");
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "%s/chan_producer %s 3 && %s/chan_consumer %s", EXAMPLES_DIR, q,
+		 EXAMPLES_DIR, q);
+	free(out);
+	free(err);
+	cr_assert_eq(th_run(cmd, NULL, &out, &err), 0, "%s", err);
+	cr_expect_str_eq(out, "message 1 of 3\nmessage 2 of 3\nmessage 3 of 3\n");
+}
