@@ -570,11 +570,11 @@ Test(crash, dead_claim_with_a_shorter_dead_loser) { ambiguous(400, 64); }
 Test(crash, dead_claim_with_a_longer_dead_loser) { ambiguous(100, 1024); }
 Test(crash, dead_claim_with_a_loser_reaching_the_next_record) { ambiguous(100, 112 + 16); }
 
-/* A consumer killed while wiping a released MPSC record: its successor
- * must finish that release, not deliver the half-wiped record. */
-Test(crash, consumer_killed_mid_release_is_finished_by_the_next)
+/* A consumer killed while wiping a released record: its successor must
+ * finish that release, not deliver the half-wiped record. */
+static void mid_release(unsigned mode)
 {
-	const char *n = new_chan(th_name("midrel"), 4096, 1024, PSHM_CHAN_MPSC);
+	const char *n = new_chan(th_name("midrel"), 4096, 1024, mode);
 	pshm_chan *p;
 	cr_assert_eq(pshm_chan_open(n, PSHM_PRODUCER, 0, &p), 0);
 	char first[200];
@@ -602,4 +602,14 @@ Test(crash, consumer_killed_mid_release_is_finished_by_the_next)
 	munmap(m, size);
 	pshm_chan_close(p);
 	pshm_chan_close(c);
+}
+
+Test(crash, mpsc_consumer_killed_mid_release_is_finished_by_the_next)
+{
+	mid_release(PSHM_CHAN_MPSC);
+}
+
+Test(crash, spsc_consumer_killed_mid_release_is_finished_by_the_next)
+{
+	mid_release(PSHM_CHAN_SPSC);
 }
