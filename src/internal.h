@@ -118,4 +118,33 @@ int pshm__box_write_mem(void *addr, size_t size, const void *data, size_t len,
 /* Fill a box header for @cap payload bytes into @addr (an empty value). */
 void pshm__box_format(void *addr, uint64_t cap);
 
+/* ---- channels (chan.c, futex.c) ---- */
+#include <stdint.h>
+
+/* FUTEX_WAIT on a word of a shared segment (no FUTEX_PRIVATE_FLAG) for at
+ * most @timeout_ns (negative: no limit). 0 when woken, -EAGAIN when *word
+ * was not @val, -ETIMEDOUT, -EINTR. */
+int pshm__futex_wait(uint32_t *word, uint32_t val, int64_t timeout_ns);
+/* FUTEX_WAKE up to @n waiters. Returns how many were woken or -errno. */
+int pshm__futex_wake(uint32_t *word, int n);
+/* Register this process for membarrier(GLOBAL_EXPEDITED), once. Returns
+ * whether the asymmetric barrier is usable here. */
+bool pshm__membarrier_init(void);
+/* A full barrier in every running thread of every registered process (or a
+ * local fence when membarrier is unusable). */
+void pshm__membarrier(void);
+
+/* Attach to a channel laid out at [addr, addr + size) without a segment:
+ * validates the header like pshm_chan_open(). With PSHM__CHAN_DETACHED the
+ * peer table is neither claimed nor consulted (every peer counts as gone),
+ * so the fuzzer can drive the read path over an arbitrary buffer.
+ * pshm_chan_close() frees the handle and leaves the memory alone. */
+#define PSHM__CHAN_DETACHED 1u
+int pshm__chan_attach_mem(void *addr, size_t size, unsigned role, unsigned flags,
+			  pshm_chan **out);
+/* pshm_chan_stat() over [addr, addr + size); with @liveness false, every
+ * peer is reported dead rather than looked up in /proc. */
+int pshm__chan_stat_mem(const void *addr, size_t size, bool liveness,
+			struct pshm_chan_info *info);
+
 #endif
