@@ -87,7 +87,7 @@ run "$pshm rm $name"
 say "7. A box keeps a value behind a header with a CRC-32C: the same dd hack is
    detected, and pshm get refuses to return bytes it cannot verify."
 run "$pshm put $box 'Hello from a box'"
-run "$pshm get $box"
+run "$pshm get $box; echo"
 run "echo -n HACKED | dd of=/dev/shm/$box bs=1 seek=64 conv=notrunc status=none"
 run "$pshm get $box || echo \"(exit status \$?: the change was detected)\""
 run "$pshm rm $box"

@@ -59,18 +59,6 @@ static inline uint64_t cl_rec(unsigned type, uint64_t len, unsigned slot, uint64
 	return len | (uint64_t)type << 32 | (uint64_t)slot << 36 | ((pos >> shift) & 0xffff) << 48;
 }
 
-/*
- * Under ASan, Criterion's runner (its parent process, not a test) leaks a
- * few 48-byte blocks of its own when tests run in parallel (--jobs 1 does
- * not): LeakSanitizer would fail the binary for them. Suppress leaks
- * allocated inside libcriterion only. Ignored without LeakSanitizer.
- */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-	return "leak:libcriterion.so\n";
-}
-
 /* ---- self-checking messages: producer id, sequence number, checksum ---- */
 
 struct tc_hdr {
