@@ -150,6 +150,12 @@ struct pshm_chan {
 	uint64_t peek_w;
 };
 
+/* Run expr under the SIGBUS guard over the channel's whole mapping (see
+ * the public operations below). */
+#define CHAN_GUARDED(ret, ch, expr)                                              \
+	PSHM__GUARDED(ret, (ch)->h, (size_t)((ch)->ring + (ch)->ring_size -        \
+					     (unsigned char *)(ch)->h), expr)
+
 /* ---- small helpers ---------------------------------------------------- */
 
 /*
@@ -1161,7 +1167,8 @@ int pshm_chan_open(const char *name, unsigned role, unsigned flags, pshm_chan **
 	 * on the fast path (best effort: MADV_POPULATE_WRITE is Linux 5.14). */
 	madvise(pshm_seg_addr(seg), pshm_seg_size(seg), MADV_POPULATE_WRITE);
 	pshm_chan *ch = NULL;
-	r = pshm__chan_attach_mem(pshm_seg_addr(seg), pshm_seg_size(seg), role, 0, &ch);
+	PSHM__GUARDED(r, pshm_seg_addr(seg), pshm_seg_size(seg),
+		      pshm__chan_attach_mem(pshm_seg_addr(seg), pshm_seg_size(seg), role, 0, &ch));
 	if (r < 0) {
 		pshm_seg_close(seg);
 		return r;
@@ -1171,11 +1178,10 @@ int pshm_chan_open(const char *name, unsigned role, unsigned flags, pshm_chan **
 	return 0;
 }
 
-void pshm_chan_close(pshm_chan *ch)
+/* Give up our slot (and a producer's open reservation), wake the peers. */
+static int chan_detach(pshm_chan *ch)
 {
-	if (!ch)
-		return;
-	if (!ch->detached) {
+	{
 		struct chan_slot *me = slot_at(ch, ch->slot);
 		if (ch->resv && ch->mode == PSHM_CHAN_MPSC) {
 			/* Drop the claim: the consumer skips a DEAD record. */
@@ -1189,6 +1195,19 @@ void pshm_chan_close(pshm_chan *ch)
 			wake_consumer(ch);
 		else
 			wake_producers(ch);
+	}
+	return 0;
+}
+
+void pshm_chan_close(pshm_chan *ch)
+{
+	if (!ch)
+		return;
+	if (!ch->detached) {
+		int r;
+		/* A truncated segment: nothing left to detach from. */
+		CHAN_GUARDED(r, ch, chan_detach(ch));
+		(void)r;
 	}
 	pshm_seg_close(ch->seg);
 	free(ch);
@@ -1222,7 +1241,7 @@ static int prod_begin(pshm_chan *ch, size_t len, int64_t timeout, uint64_t *pos,
 	return prod_claim(ch, *span, timeout, pos);
 }
 
-int pshm_chan_send(pshm_chan *ch, const void *msg, size_t len, int64_t timeout_ns)
+static int chan_send(pshm_chan *ch, const void *msg, size_t len, int64_t timeout_ns)
 {
 	if (!msg && len)
 		return -EINVAL;
@@ -1252,7 +1271,7 @@ int pshm_chan_send(pshm_chan *ch, const void *msg, size_t len, int64_t timeout_n
 	return 0;
 }
 
-int pshm_chan_reserve(pshm_chan *ch, size_t len, void **ptr, int64_t timeout_ns)
+static int chan_reserve(pshm_chan *ch, size_t len, void **ptr, int64_t timeout_ns)
 {
 	if (!ptr)
 		return -EINVAL;
@@ -1273,28 +1292,12 @@ int pshm_chan_reserve(pshm_chan *ch, size_t len, void **ptr, int64_t timeout_ns)
 	return 0;
 }
 
-int pshm_chan_commit(pshm_chan *ch, size_t len)
+static int chan_commit(pshm_chan *ch, size_t len)
 {
 	if (!ch || ch->role != PSHM_PRODUCER || !ch->resv || len > ch->resv_len)
 		return -EINVAL;
 	ch->resv = false;
 	prod_commit(ch, ch->resv_pos, ch->resv_span, (uint32_t)len);
-	return 0;
-}
-
-/*
- * Copy a message out of the ring. Large copies go through the SIGBUS guard
- * (a peer that truncates the segment makes them fail with -EFAULT); below
- * GUARD_MIN the guard would cost a third of a message's time, and the
- * header load just before the copy, on the same or the previous page, is
- * not guarded anyway: see "Threats" in pshm(7).
- */
-#define GUARD_MIN 4096
-static int copy_out(void *dst, const void *src, size_t len)
-{
-	if (len >= GUARD_MIN)
-		return pshm__guarded_copy(dst, src, len);
-	memcpy(dst, src, len);
 	return 0;
 }
 
@@ -1312,7 +1315,7 @@ static int cons_begin(pshm_chan *ch, int64_t timeout, uint64_t *wp)
 	return r;
 }
 
-ssize_t pshm_chan_recv(pshm_chan *ch, void *buf, size_t cap, int64_t timeout_ns)
+static ssize_t chan_recv(pshm_chan *ch, void *buf, size_t cap, int64_t timeout_ns)
 {
 	uint64_t w;
 	int r = cons_begin(ch, timeout_ns, &w);
@@ -1324,16 +1327,14 @@ ssize_t pshm_chan_recv(pshm_chan *ch, void *buf, size_t cap, int64_t timeout_ns)
 	if (!buf && len)
 		return -EINVAL;
 	if (len) {
-		r = copy_out(buf, ch->ring + (ch->head & ch->mask) + 8, len);
-		if (r < 0)
-			return r;
+		memcpy(buf, ch->ring + (ch->head & ch->mask) + 8, len);
 	}
 	ch->peeked = false;
 	cons_release(ch, align8(8 + (uint64_t)len), true);
 	return (ssize_t)len;
 }
 
-ssize_t pshm_chan_peek(pshm_chan *ch, const void **ptr, int64_t timeout_ns)
+static ssize_t chan_peek(pshm_chan *ch, const void **ptr, int64_t timeout_ns)
 {
 	if (!ptr)
 		return -EINVAL;
@@ -1347,13 +1348,76 @@ ssize_t pshm_chan_peek(pshm_chan *ch, const void **ptr, int64_t timeout_ns)
 	return (ssize_t)rec_len(w);
 }
 
-int pshm_chan_release(pshm_chan *ch)
+static int chan_release(pshm_chan *ch)
 {
 	if (!ch || ch->role != PSHM_CONSUMER || !ch->peeked)
 		return -EINVAL;
 	ch->peeked = false;
 	cons_release(ch, align8(8 + (uint64_t)rec_len(ch->peek_w)), true);
 	return 0;
+}
+
+/*
+ * The public operations run under the SIGBUS guard over the whole mapping
+ * (header, slots and ring): a peer that truncates the segment makes the
+ * call fail with -EFAULT instead of killing the process, whichever load or
+ * store meets the missing page. The handle is not usable after that (the
+ * segment is gone); close it. The guard costs a sigsetjmp() per call, no
+ * system call. Memory handed out by reserve() and peek() is the caller's to
+ * touch, outside the guard: see pshm(7).
+ */
+int pshm_chan_send(pshm_chan *ch, const void *msg, size_t len, int64_t timeout_ns)
+{
+	int r;
+	if (!ch)
+		return -EINVAL;
+	CHAN_GUARDED(r, ch, chan_send(ch, msg, len, timeout_ns));
+	return r;
+}
+
+int pshm_chan_reserve(pshm_chan *ch, size_t len, void **ptr, int64_t timeout_ns)
+{
+	int r;
+	if (!ch)
+		return -EINVAL;
+	CHAN_GUARDED(r, ch, chan_reserve(ch, len, ptr, timeout_ns));
+	return r;
+}
+
+int pshm_chan_commit(pshm_chan *ch, size_t len)
+{
+	int r;
+	if (!ch)
+		return -EINVAL;
+	CHAN_GUARDED(r, ch, chan_commit(ch, len));
+	return r;
+}
+
+ssize_t pshm_chan_recv(pshm_chan *ch, void *buf, size_t cap, int64_t timeout_ns)
+{
+	ssize_t r;
+	if (!ch)
+		return -EINVAL;
+	CHAN_GUARDED(r, ch, chan_recv(ch, buf, cap, timeout_ns));
+	return r;
+}
+
+ssize_t pshm_chan_peek(pshm_chan *ch, const void **ptr, int64_t timeout_ns)
+{
+	ssize_t r;
+	if (!ch)
+		return -EINVAL;
+	CHAN_GUARDED(r, ch, chan_peek(ch, ptr, timeout_ns));
+	return r;
+}
+
+int pshm_chan_release(pshm_chan *ch)
+{
+	int r;
+	if (!ch)
+		return -EINVAL;
+	CHAN_GUARDED(r, ch, chan_release(ch));
+	return r;
 }
 
 /* ---- describing ------------------------------------------------------------ */

@@ -28,27 +28,31 @@
 /* initial-exec: no lazy TLS allocation may happen inside the handler. */
 #define TLS __thread __attribute__((tls_model("initial-exec")))
 
-static TLS sigjmp_buf *guard_jmp;
-static TLS const char *guard_lo;
-static TLS const char *guard_hi;
+/* The innermost armed guard of this thread; each links to the one it is
+ * nested in. The frames live on the stack of the guarded calls. */
+static TLS struct pshm__guard *guard_top;
 
 static struct sigaction prev_bus;
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 
 static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {
-	sigjmp_buf *jb = guard_jmp;
 	const char *a = si->si_addr;
-	if (jb && si->si_code > 0 && a >= guard_lo && a < guard_hi) {
-		guard_jmp = NULL;
+	struct pshm__guard *g = si->si_code > 0 ? guard_top : NULL;
+	while (g && !(a >= g->lo && a < g->hi))
+		g = g->prev;
+	if (g) {
 		/* Leave with the signal mask the copy ran with (saved by the
 		 * kernel in the ucontext), so SIGBUS is not left blocked: a
 		 * blocked SIGBUS on the next fault kills the process. SA_NODEFER
 		 * alone does not cover a handler called through a wrapper that
 		 * blocks signals itself, as ThreadSanitizer's does; and restoring
-		 * here costs nothing on the fast path, unlike sigsetjmp(jb, 1). */
+		 * here costs nothing on the fast path, unlike sigsetjmp(jb, 1).
+		 * The guards nested inside @g are abandoned with their frames;
+		 * pshm__guard_leave(g) then restores the one around it. */
+		guard_top = NULL;
 		pthread_sigmask(SIG_SETMASK, &((ucontext_t *)uc)->uc_sigmask, NULL);
-		siglongjmp(*jb, 1);
+		siglongjmp(g->jb, 1);
 	}
 	if ((prev_bus.sa_flags & SA_SIGINFO) && prev_bus.sa_sigaction) {
 		prev_bus.sa_sigaction(sig, si, uc);
@@ -91,26 +95,30 @@ int pshm_seg_read(const pshm_seg *seg, size_t off, void *buf, size_t len)
 	return pshm__guarded_copy(buf, (const char *)seg->addr + off, len);
 }
 
-/* Run fn(arg), which reads [lo, lo + len) of a mapping; a SIGBUS there
- * returns -EFAULT from here. Readers that must load with atomics (the box
- * seqlock) call this directly; plain copies use pshm__guarded_copy(). */
+void pshm__guard_enter(struct pshm__guard *g, const void *lo, size_t len)
+{
+	pthread_once(&install_once, install);
+	g->lo = lo;
+	g->hi = (const char *)lo + len;
+	g->prev = guard_top;
+	/* Only the handler, on this same thread, reads guard_top: a compiler
+	 * barrier is all the ordering needed for @g to be complete first. */
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	guard_top = g;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
+void pshm__guard_leave(struct pshm__guard *g)
+{
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	guard_top = g->prev;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
 int pshm__guarded_call(const void *lo, size_t len, int (*fn)(void *), void *arg)
 {
-	sigjmp_buf jb;
-	pthread_once(&install_once, install);
-	if (sigsetjmp(jb, 0))
-		return -EFAULT;
-	guard_lo = lo;
-	guard_hi = (const char *)lo + len;
-	/* Only the handler, on this same thread, reads these: compiler
-	 * barriers keep the reads strictly between arming and disarming. */
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	guard_jmp = &jb;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	int r = fn(arg);
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	guard_jmp = NULL;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	int r;
+	PSHM__GUARDED(r, lo, len, fn(arg));
 	return r;
 }
 

@@ -92,9 +92,36 @@ unsigned pshm__kind_of_fd(int fd);
 uint32_t pshm__crc32c(uint32_t crc, const void *data, size_t len);
 uint32_t pshm__crc32c_sw(uint32_t crc, const void *data, size_t len);
 
-/* Run @fn(@arg) with SIGBUS at addresses in [@lo, @lo + @len) turned into a
- * return of -EFAULT (guard.c). @fn must not allocate, lock or otherwise
- * hold anything that a jump out of it would leak. Returns fn's result. */
+/*
+ * The SIGBUS guard (guard.c). PSHM__GUARDED(ret, lo, len, expr) evaluates
+ * @expr into @ret; a SIGBUS at an address in [lo, lo + len) while it runs
+ * (another process truncated the segment) abandons @expr and sets @ret to
+ * -EFAULT instead. @expr must not allocate, lock or otherwise hold anything
+ * that a jump out of it would leak or leave half-done in private memory.
+ * Guards nest: an inner one restores the outer one when it ends.
+ */
+#include <setjmp.h>
+struct pshm__guard {
+	sigjmp_buf jb;
+	const char *lo, *hi;
+	struct pshm__guard *prev;
+};
+void pshm__guard_enter(struct pshm__guard *g, const void *lo, size_t len);
+void pshm__guard_leave(struct pshm__guard *g);
+#define PSHM__GUARDED(ret, lo, len, expr)                      \
+	do {                                                   \
+		struct pshm__guard g_;                         \
+		if (sigsetjmp(g_.jb, 0)) {                     \
+			pshm__guard_leave(&g_);                \
+			(ret) = -EFAULT;                       \
+		} else {                                       \
+			pshm__guard_enter(&g_, (lo), (len));   \
+			(ret) = (expr);                        \
+			pshm__guard_leave(&g_);                \
+		}                                              \
+	} while (0)
+
+/* The same as a function call: fn(arg) under the guard. */
 int pshm__guarded_call(const void *lo, size_t len, int (*fn)(void *), void *arg);
 
 /* Box layout (box.c has the full description). */

@@ -6,6 +6,7 @@
 #ifndef PSHM_TEST_STRESS_H
 #define PSHM_TEST_STRESS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,5 +47,21 @@ int stress_box_check(const struct stress_box_hammer *h, int writers, int readers
 		     char *err, size_t errlen);
 /* Threads variant: 2 writers, 3 readers on one box. */
 int stress_box_threads(char *err, size_t errlen);
+
+/* ---- channels (stress_chan.c) ---- */
+struct stress_load {
+	const char *name;       /* an existing channel */
+	unsigned producers;     /* at most 64 */
+	uint64_t per_producer;  /* messages each */
+	size_t max;             /* largest message, at most 4096 */
+	bool zero_copy;         /* alternate copy and zero-copy calls */
+};
+/* Producer @id sends its messages; 0, or a non-zero status. */
+int stress_chan_produce(const struct stress_load *l, unsigned id);
+/* Receive and check every message, then expect -EPIPE. */
+int stress_chan_consume(const struct stress_load *l, char *err, size_t errlen);
+/* Threads variants: 4 producers (MPSC), 1 producer (SPSC). */
+int stress_chan_mpsc_threads(char *err, size_t errlen);
+int stress_chan_spsc_threads(char *err, size_t errlen);
 
 #endif

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "stress.h"
 #include "pshm.h"
 #include "test_chan.h"
 
@@ -620,80 +621,7 @@ Test(chan, truncated_segment_under_a_large_copy_is_efault)
 
 /* ---- ordering and integrity under load -------------------------------------------- */
 
-/* Check a received message; returns its producer, -1 if torn, -2 if lost,
- * duplicated or reordered. */
-static int check_msg(const unsigned char *buf, size_t len, unsigned nprod, uint64_t *next)
-{
-	struct tc_hdr h;
-	if (tc_check(buf, len, nprod, &h) < 0)
-		return -1;
-	if (h.seq != next[h.producer])
-		return -2;
-	next[h.producer]++;
-	return (int)h.producer;
-}
-
-struct load {
-	const char *name;
-	unsigned producers;
-	uint64_t per_producer;
-	size_t max;
-	bool zero_copy;
-};
-
-static int produce(const struct load *l, unsigned id)
-{
-	pshm_chan *p;
-	if (pshm_chan_open(l->name, PSHM_PRODUCER, 0, &p))
-		return 10;
-	unsigned char buf[4096];
-	for (uint64_t seq = 0; seq < l->per_producer; seq++) {
-		size_t len = tc_make(buf, id, seq, l->max);
-		int r;
-		if (l->zero_copy && seq % 2) {
-			void *w;
-			r = pshm_chan_reserve(p, len, &w, 30000 * MS);
-			if (r == 0) {
-				memcpy(w, buf, len);
-				r = pshm_chan_commit(p, len);
-			}
-		} else {
-			r = pshm_chan_send(p, buf, len, 30000 * MS);
-		}
-		if (r)
-			return 11;
-	}
-	pshm_chan_close(p);
-	return 0;
-}
-
-static void consume_all(const struct load *l)
-{
-	pshm_chan *c = open_as(l->name, PSHM_CONSUMER);
-	uint64_t next[64] = { 0 }, total = l->producers * l->per_producer;
-	unsigned char buf[4096];
-	for (uint64_t got = 0; got < total; got++) {
-		ssize_t n;
-		const void *ptr = NULL;
-		if (l->zero_copy && got % 2)
-			n = pshm_chan_peek(c, &ptr, 30000 * MS);
-		else
-			n = pshm_chan_recv(c, buf, sizeof(buf), 30000 * MS);
-		cr_assert_geq(n, 0, "message %llu: %s", (unsigned long long)got, pshm_strerror((int)n));
-		int who = check_msg(ptr ? ptr : buf, (size_t)n, l->producers, next);
-		cr_assert_geq(who, 0, "message %llu: %s", (unsigned long long)got,
-			      who == -1 ? "corrupted" : "out of sequence");
-		if (ptr)
-			cr_assert_eq(pshm_chan_release(c), 0);
-	}
-	for (unsigned i = 0; i < l->producers; i++)
-		cr_expect_eq(next[i], l->per_producer, "producer %u complete", i);
-	char b[8];
-	cr_expect_eq(pshm_chan_recv(c, b, sizeof(b), 5000 * MS), -EPIPE, "nothing left, all gone");
-	pshm_chan_close(c);
-}
-
-static void load_processes(struct load *l)
+static void load_processes(struct stress_load *l)
 {
 	pid_t pids[16];
 	fflush(NULL);
@@ -701,9 +629,10 @@ static void load_processes(struct load *l)
 		pids[i] = fork();
 		cr_assert_geq(pids[i], 0);
 		if (pids[i] == 0)
-			_exit(produce(l, i));
+			_exit(stress_chan_produce(l, i));
 	}
-	consume_all(l);
+	char err[256] = "";
+	cr_expect_eq(stress_chan_consume(l, err, sizeof(err)), 0, "%s", err);
 	for (unsigned i = 0; i < l->producers; i++) {
 		int st;
 		cr_assert_eq(waitpid(pids[i], &st, 0), pids[i]);
@@ -713,63 +642,35 @@ static void load_processes(struct load *l)
 
 Test(chan, spsc_processes_order_and_integrity, .timeout = 120)
 {
-	struct load l = { .name = mkchan("load1", 65536, 4096, PSHM_CHAN_SPSC), .producers = 1,
+	struct stress_load l = { .name = mkchan("load1", 65536, 4096, PSHM_CHAN_SPSC), .producers = 1,
 			  .per_producer = 1000000ull * scale(), .max = 256, .zero_copy = true };
 	load_processes(&l);
 }
 
 Test(chan, mpsc_processes_order_and_integrity, .timeout = 120)
 {
-	struct load l = { .name = mkchan("load4", 65536, 4096, PSHM_CHAN_MPSC), .producers = 4,
+	struct stress_load l = { .name = mkchan("load4", 65536, 4096, PSHM_CHAN_MPSC), .producers = 4,
 			  .per_producer = 250000ull * scale(), .max = 256, .zero_copy = true };
 	load_processes(&l);
 }
 
 Test(chan, mpsc_processes_big_messages_small_ring, .timeout = 120)
 {
-	struct load l = { .name = mkchan("loadbig", 16384, 4096, PSHM_CHAN_MPSC), .producers = 3,
+	struct stress_load l = { .name = mkchan("loadbig", 16384, 4096, PSHM_CHAN_MPSC), .producers = 3,
 			  .per_producer = 20000ull * scale(), .max = 4096, .zero_copy = true };
 	load_processes(&l);
 }
 
-struct thread_arg {
-	struct load *l;
-	unsigned id;
-	int status;
-};
-
-static void *producer_thread(void *arg)
-{
-	struct thread_arg *a = arg;
-	a->status = produce(a->l, a->id);
-	return NULL;
-}
-
-static void load_threads(struct load *l)
-{
-	pthread_t t[16];
-	struct thread_arg a[16];
-	for (unsigned i = 0; i < l->producers; i++) {
-		a[i] = (struct thread_arg){ l, i, -1 };
-		cr_assert_eq(pthread_create(&t[i], NULL, producer_thread, &a[i]), 0);
-	}
-	consume_all(l);
-	for (unsigned i = 0; i < l->producers; i++) {
-		pthread_join(t[i], NULL);
-		cr_expect_eq(a[i].status, 0, "producer thread %u", i);
-	}
-}
-
+/* Threads variants: tests/stress_chan.c, also run under ThreadSanitizer by
+ * tests/tsan_main.c. */
 Test(chan, mpsc_threads_order_and_integrity, .timeout = 120)
 {
-	struct load l = { .name = mkchan("thr", 16384, 4096, PSHM_CHAN_MPSC), .producers = 4,
-			  .per_producer = 50000ull * scale(), .max = 512, .zero_copy = true };
-	load_threads(&l);
+	char err[256] = "";
+	cr_assert_eq(stress_chan_mpsc_threads(err, sizeof(err)), 0, "%s", err);
 }
 
 Test(chan, spsc_threads_order_and_integrity, .timeout = 120)
 {
-	struct load l = { .name = mkchan("thr1", 4096, 1024, PSHM_CHAN_SPSC), .producers = 1,
-			  .per_producer = 200000ull * scale(), .max = 700, .zero_copy = true };
-	load_threads(&l);
+	char err[256] = "";
+	cr_assert_eq(stress_chan_spsc_threads(err, sizeof(err)), 0, "%s", err);
 }

@@ -9,6 +9,8 @@
 static const struct stress_case cases[] = {
 	{ "seg: the SIGBUS guard faults threads independently", stress_guard_threads },
 	{ "box: writers and readers threads hammer one box", stress_box_threads },
+	{ "chan: MPSC, 4 producer threads, order and integrity", stress_chan_mpsc_threads },
+	{ "chan: SPSC, producer thread, order and integrity", stress_chan_spsc_threads },
 	{ NULL, NULL },
 };
 
