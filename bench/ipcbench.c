@@ -541,13 +541,67 @@ static int wait_workers(pid_t pid[2], int *status)
 	return bad;
 }
 
+/* First line of a small file, without its newline; 1 if there was one. */
+static int read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	*buf = 0;
+	if (!f)
+		return 0;
+	if (!fgets(buf, (int)len, f))
+		*buf = 0;
+	fclose(f);
+	buf[strcspn(buf, "\n")] = 0;
+	return *buf != 0;
+}
+
+/* The caches of the first pinned CPU, and which CPUs share each. */
+static void emit_caches(void)
+{
+	char path[128], lvl[16], type[32], size[32], shared[64], all[512] = "";
+	for (int i = 0; i < 8; i++) {
+		snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/cache/index%d/", opt_cpu[0], i);
+		char p2[192];
+		snprintf(p2, sizeof p2, "%slevel", path);
+		if (!read_line(p2, lvl, sizeof lvl))
+			break;
+		snprintf(p2, sizeof p2, "%stype", path);
+		read_line(p2, type, sizeof type);
+		snprintf(p2, sizeof p2, "%ssize", path);
+		read_line(p2, size, sizeof size);
+		snprintf(p2, sizeof p2, "%sshared_cpu_list", path);
+		read_line(p2, shared, sizeof shared);
+		if (!strcmp(type, "Instruction"))
+			continue;
+		size_t n = strlen(all);
+		snprintf(all + n, sizeof all - n, "%sL%s %s (CPUs %s)", n ? ", " : "", lvl, size, shared);
+	}
+	if (*all)
+		fprintf(out, "# caches: %s\n", all);
+}
+
 static void emit_meta(void)
 {
 	struct utsname u;
-	char line[512], model[256] = "unknown", src[64] = "unknown";
-	int ncpu = 0;
+	char line[4096], model[256] = "unknown", src[64] = "unknown";
+	char extra[160] = "";
+	int ncpu = 0, nproc = 0, hyper = 0;
 	FILE *f = fopen("/proc/cpuinfo", "r");
 	while (f && fgets(line, sizeof line, f)) {
+		if (!strncmp(line, "processor", 9))
+			nproc++;
+		if (!strncmp(line, "flags", 5) && strstr(line, " hypervisor"))
+			hyper = 1;
+		if (!strncmp(line, "cpu family", 10) || !strncmp(line, "model\t", 6) ||
+		    !strncmp(line, "cpu MHz", 7)) {
+			char *v = strchr(line, ':');
+			size_t n = strlen(extra);
+			if (v && nproc == 1 && n < sizeof extra - 40) {
+				v[strcspn(v, "\n")] = 0;
+				line[strcspn(line, "\t")] = 0;
+				snprintf(extra + n, sizeof extra - n, ", %.20s %.20s", line, v + 2);
+			}
+		}
 		if (!strncmp(line, "model name", 10)) {
 			ncpu++;
 			char *v = strchr(line, ':');
@@ -578,10 +632,21 @@ static void emit_meta(void)
 
 	fprintf(out, "# date: %s\n", date);
 	fprintf(out, "# kernel: %s %s %s\n", u.sysname, u.release, u.machine);
-	fprintf(out, "# cpu: %s\n", model);
-	fprintf(out, "# cpus online: %ld (logical, /proc/cpuinfo lists %d); pinned to %d and %d\n",
-		sysconf(_SC_NPROCESSORS_ONLN), ncpu, opt_cpu[0], opt_cpu[1]);
-	fprintf(out, "# compiler: gcc-compatible %s\n", __VERSION__);
+	fprintf(out, "# cpu: %s%s\n", model, extra);
+	fprintf(out, "# cpus online: %ld (logical, /proc/cpuinfo lists %d); pinned to %d and %d%s\n",
+		sysconf(_SC_NPROCESSORS_ONLN), ncpu, opt_cpu[0], opt_cpu[1],
+		hyper ? "; virtual machine (hypervisor flag)" : "");
+	emit_caches();
+	char idle[64], gov[64];
+	if (read_line("/sys/devices/system/cpu/cpuidle/current_driver", idle, sizeof idle) |
+	    read_line("/sys/devices/system/cpu/cpufreq/policy0/scaling_governor", gov, sizeof gov))
+		fprintf(out, "# power: cpuidle %s, cpufreq governor %s\n", *idle ? idle : "none",
+			*gov ? gov : "none");
+#ifdef __clang__
+	fprintf(out, "# compiler: clang %s\n", __clang_version__);
+#else
+	fprintf(out, "# compiler: gcc %s\n", __VERSION__);
+#endif
 	fprintf(out, "# pshm: %s\n", pshm_version());
 	/* ... and its resolution: the smallest step it takes. */
 	uint64_t step = UINT64_MAX, prev = tick();
