@@ -290,6 +290,9 @@ typedef struct pshm_chan pshm_chan;
 
 #define PSHM_FOREVER ((int64_t)-1)
 
+/** How long a PSHM_WAIT_BLOCK handle spins before it sleeps, by default. */
+#define PSHM_SPIN_DEFAULT_NS 4000
+
 /** Topology, fixed at creation. */
 enum pshm_chan_mode {
 	PSHM_CHAN_SPSC = 0, /**< one producer, one consumer */

@@ -59,4 +59,29 @@ unsigned pshm__kind_of_fd(int fd);
 #define PSHM_BOX_MAGIC  UINT64_C(0x31584f424d485350)  /* "PSHMBOX1" */
 #define PSHM_CHAN_MAGIC UINT64_C(0x314e414843485350)  /* "PSHCHAN1" */
 
+/* ---- channels (chan.c, futex.c) ---- */
+#include <stdint.h>
+
+/* FUTEX_WAIT on a word of a shared segment (no FUTEX_PRIVATE_FLAG) for at
+ * most @timeout_ns (negative: no limit). 0 when woken, -EAGAIN when *word
+ * was not @val, -ETIMEDOUT, -EINTR. */
+int pshm__futex_wait(uint32_t *word, uint32_t val, int64_t timeout_ns);
+/* FUTEX_WAKE up to @n waiters. Returns how many were woken or -errno. */
+int pshm__futex_wake(uint32_t *word, int n);
+/* Register this process for membarrier(GLOBAL_EXPEDITED), once. Returns
+ * whether the asymmetric barrier is usable here. */
+bool pshm__membarrier_init(void);
+/* A full barrier in every running thread of every registered process (or a
+ * local fence when membarrier is unusable). */
+void pshm__membarrier(void);
+
+/* Attach to a channel laid out at [addr, addr + size) without a segment:
+ * validates the header like pshm_chan_open(). With PSHM__CHAN_DETACHED the
+ * peer table is neither claimed nor consulted (every peer counts as gone),
+ * so the fuzzer can drive the read path over an arbitrary buffer.
+ * pshm_chan_close() frees the handle and leaves the memory alone. */
+#define PSHM__CHAN_DETACHED 1u
+int pshm__chan_attach_mem(void *addr, size_t size, unsigned role, unsigned flags,
+			  pshm_chan **out);
+
 #endif
