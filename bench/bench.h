@@ -18,7 +18,7 @@
 
 #define MAX_REPS 50
 #define CALIB_ROUNDS 2          /* unreported warm-up / calibration runs */
-#define MAX_RTT_SAMPLES (1u << 21)
+#define MAX_RTT_SAMPLES (1u << 22)
 #define ERRLEN 256
 
 enum side { SIDE_A = 0, SIDE_B = 1 };
@@ -34,6 +34,15 @@ enum kind {
 };
 
 struct bctx;
+
+/* One run of a case, as each side sees it. */
+struct run {
+	uint64_t nmax;          /* at most this many iterations */
+	uint64_t deadline;      /* side A starts no iteration after this tick() */
+	uint32_t *samples;      /* side A, round trips: one per iteration, in ticks */
+	uint64_t count;         /* out: iterations done */
+	uint64_t t0, t1;        /* out, streams: A's start, the end (CLOCK_MONOTONIC ns) */
+};
 
 /*
  * A transport. prepare() and cleanup() run in the driver (before the fork,
@@ -54,10 +63,9 @@ struct tp_ops {
 	int (*release)(struct bctx *c, const void *p);
 	void (*detach)(struct bctx *c);
 	void (*cleanup)(struct bctx *c);
-	/* A whole run of a kind, replacing the generic loops (hardware cases).
-	 * Side A stores its result through the same out-parameters as the
-	 * generic loops (see run_kind() in ipcbench.c). */
-	int (*run)(struct bctx *c, uint64_t n, uint32_t *samples, uint64_t *t0, uint64_t *t1);
+	/* A whole run of a kind, replacing the generic loops (hardware cases);
+	 * same contract as those (see "generic runs" in ipcbench.c). */
+	int (*run)(struct bctx *c, struct run *run);
 };
 
 struct transport {
@@ -92,8 +100,8 @@ struct rep_result {
 struct ctrl {
 	_Alignas(64) uint32_t bar_count;
 	uint32_t bar_gen;
-	_Alignas(64) uint64_t n;          /* iterations of the next run (set by A) */
-	uint64_t t1;                      /* stream: B's time after the last message */
+	_Alignas(64) uint64_t final;      /* iterations of the current run, once A knows */
+	_Alignas(64) uint64_t t1;         /* stream: B's time after the last message */
 	int pid[2];                       /* the workers, for cleanup() */
 	_Alignas(64) volatile uint32_t hw_line[16 * 4]; /* hardware ping-pong lines */
 	_Alignas(64) struct rep_result res[CALIB_ROUNDS + MAX_REPS];
@@ -118,6 +126,27 @@ static inline uint64_t tick(void)
 	return now_ns();
 }
 #define TICK_NAME "CLOCK_MONOTONIC"
+/* Ending a run: see "generic runs" in ipcbench.c. */
+static inline int a_last(struct bctx *c, const struct run *r, uint64_t i, uint64_t now)
+{
+	if (i + 1 < r->nmax && now < r->deadline)
+		return 0;
+	STORE(&c->ctrl->final, i + 1);
+	return 1;
+}
+
+static inline int b_done(const struct bctx *c, uint64_t i)
+{
+	return LOAD(&c->ctrl->final) == i + 1;
+}
+
+static inline void put_sample(uint32_t *samples, uint64_t i, uint64_t *prev)
+{
+	uint64_t t = tick(), d = t - *prev;
+	samples[i] = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+	*prev = t;
+}
+
 #endif
 extern double ns_per_tick;
 
@@ -140,8 +169,29 @@ void iox_stop(void);
 #define K_ALL_COPY (KBIT(K_RTT) | KBIT(K_STREAM))
 #define K_ALL_ZC (KBIT(K_RTT_ZC) | KBIT(K_RTT_ZC_TOUCH) | KBIT(K_STREAM_ZC))
 
-/* Spin politely or not: a relaxed atomic load the compiler cannot hoist. */
+/* Loads and stores of shared words that the compiler may not elide or reorder. */
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+
+/* Ending a run: see "generic runs" in ipcbench.c. */
+static inline int a_last(struct bctx *c, const struct run *r, uint64_t i, uint64_t now)
+{
+	if (i + 1 < r->nmax && now < r->deadline)
+		return 0;
+	STORE(&c->ctrl->final, i + 1);
+	return 1;
+}
+
+static inline int b_done(const struct bctx *c, uint64_t i)
+{
+	return LOAD(&c->ctrl->final) == i + 1;
+}
+
+static inline void put_sample(uint32_t *samples, uint64_t i, uint64_t *prev)
+{
+	uint64_t t = tick(), d = t - *prev;
+	samples[i] = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+	*prev = t;
+}
 
 #endif

@@ -37,67 +37,73 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* A's per-iteration timestamps, as in the generic loops of ipcbench.c. */
-#define SAMPLE(i) do { uint64_t t_ = tick(), d_ = t_ - prev; samples[i] = d_ > UINT32_MAX ? UINT32_MAX : (uint32_t)d_; prev = t_; } while (0)
-
-static int cl1_run(struct bctx *c, uint64_t n, uint32_t *samples, uint64_t *t0, uint64_t *t1)
+static int cl1_run(struct bctx *c, struct run *run)
 {
 	volatile uint32_t *x = &c->ctrl->hw_line[0];
-	(void)t0, (void)t1;
+	uint64_t i;
+	int last = 0;
 	if (c->side == SIDE_B) {
-		for (uint64_t i = 0; i < n; i++, seqno += 2) {
+		for (i = 0; !last; i++, seqno += 2) {
 			while (LOAD(x) != seqno + 1)
 				;
 			STORE(x, seqno + 2);
+			last = b_done(c, i);
 		}
+		run->count = i;
 		return 0;
 	}
 	uint64_t prev = tick();
-	for (uint64_t i = 0; i < n; i++, seqno += 2) {
+	for (i = 0; !last; i++, seqno += 2) {
+		last = a_last(c, run, i, prev);
 		STORE(x, seqno + 1);
 		while (LOAD(x) != seqno + 2)
 			;
-		SAMPLE(i);
+		put_sample(run->samples, i, &prev);
 	}
+	run->count = i;
 	return 0;
 }
 
-static int cl2_loop(struct bctx *c, uint64_t n, uint32_t *samples, int relax)
+static int cl2_loop(struct bctx *c, struct run *run, int relax)
 {
 	volatile uint32_t *a = &c->ctrl->hw_line[0];
 	volatile uint32_t *b = &c->ctrl->hw_line[16];
+	uint64_t i;
+	int last = 0;
 	if (c->side == SIDE_B) {
-		for (uint64_t i = 0; i < n; i++) {
+		for (i = 0; !last; i++) {
 			seqno++;
 			while (LOAD(a) != seqno)
 				if (relax)
 					cpu_relax();
 			STORE(b, seqno);
+			last = b_done(c, i);
 		}
+		run->count = i;
 		return 0;
 	}
 	uint64_t prev = tick();
-	for (uint64_t i = 0; i < n; i++) {
+	for (i = 0; !last; i++) {
+		last = a_last(c, run, i, prev);
 		seqno++;
 		STORE(a, seqno);
 		while (LOAD(b) != seqno)
 			if (relax)
 				cpu_relax();
-		SAMPLE(i);
+		put_sample(run->samples, i, &prev);
 	}
+	run->count = i;
 	return 0;
 }
 
-static int cl2_run(struct bctx *c, uint64_t n, uint32_t *samples, uint64_t *t0, uint64_t *t1)
+static int cl2_run(struct bctx *c, struct run *run)
 {
-	(void)t0, (void)t1;
-	return cl2_loop(c, n, samples, 0);
+	return cl2_loop(c, run, 0);
 }
 
-static int cl2p_run(struct bctx *c, uint64_t n, uint32_t *samples, uint64_t *t0, uint64_t *t1)
+static int cl2p_run(struct bctx *c, struct run *run)
 {
-	(void)t0, (void)t1;
-	return cl2_loop(c, n, samples, 1);
+	return cl2_loop(c, run, 1);
 }
 
 static void fwait(uint32_t *w, uint32_t val)
@@ -110,28 +116,33 @@ static void fwake(uint32_t *w)
 	syscall(SYS_futex, w, FUTEX_WAKE, 1, NULL, NULL, 0);
 }
 
-static int futex_run(struct bctx *c, uint64_t n, uint32_t *samples, uint64_t *t0, uint64_t *t1)
+static int futex_run(struct bctx *c, struct run *run)
 {
 	uint32_t *w = (uint32_t *)&c->ctrl->hw_line[32];
 	uint32_t v;
-	(void)t0, (void)t1;
+	uint64_t i;
+	int last = 0;
 	if (c->side == SIDE_B) {
-		for (uint64_t i = 0; i < n; i++, seqno += 2) {
+		for (i = 0; !last; i++, seqno += 2) {
 			while ((v = LOAD(w)) != seqno + 1)
 				fwait(w, v);
 			STORE(w, seqno + 2);
 			fwake(w);
+			last = b_done(c, i);
 		}
+		run->count = i;
 		return 0;
 	}
 	uint64_t prev = tick();
-	for (uint64_t i = 0; i < n; i++, seqno += 2) {
+	for (i = 0; !last; i++, seqno += 2) {
+		last = a_last(c, run, i, prev);
 		STORE(w, seqno + 1);
 		fwake(w);
 		while ((v = LOAD(w)) != seqno + 2)
 			fwait(w, v);
-		SAMPLE(i);
+		put_sample(run->samples, i, &prev);
 	}
+	run->count = i;
 	return 0;
 }
 
@@ -150,18 +161,22 @@ static int memcpy_attach(struct bctx *c)
 	return 0;
 }
 
-static int memcpy_run(struct bctx *c, uint64_t n, uint32_t *samples, uint64_t *t0, uint64_t *t1)
+/* Side A alone; B has nothing to do. */
+static int memcpy_run(struct bctx *c, struct run *run)
 {
-	(void)samples;
+	uint64_t i;
 	if (c->side == SIDE_B)
 		return 0;
-	*t0 = now_ns();
-	for (uint64_t i = 0; i < n; i++) {
+	run->t0 = now_ns();
+	for (i = 0; i < run->nmax; i++) {
 		memcpy(mc_dst, mc_src, c->size);
 		/* the copy must happen every time: the compiler may not merge them */
 		__asm__ __volatile__("" : : "r"(mc_dst), "r"(mc_src) : "memory");
+		if (i % 16 == 15 && tick() >= run->deadline)
+			break;
 	}
-	*t1 = now_ns();
+	run->t1 = now_ns();
+	run->count = i + (i < run->nmax);
 	if (memcmp(mc_dst, mc_src, c->size)) {
 		berr(c, "memcpy: copy differs");
 		return -EBADMSG;

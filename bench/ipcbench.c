@@ -189,13 +189,15 @@ static double pct(const uint32_t *s, uint64_t n, double p)
 
 /* ------------------------------------------------------- generic runs */
 
-static inline void put_sample(uint32_t *samples, uint64_t i, uint64_t *prev)
-{
-	uint64_t t = tick(), d = t - *prev;
-	samples[i] = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
-	*prev = t;
-}
-
+/*
+ * Every run is bounded by time, not by a count fixed in advance (a
+ * transport can change speed by orders of magnitude, e.g. the futex
+ * round trip when one side stops sleeping): side A decides, before its
+ * message i, whether it is the last one (deadline passed, or nmax), and
+ * then publishes the count in ctrl->final; side B stops after the message
+ * whose number + 1 equals ctrl->final. A stores final before it sends
+ * the last message, so B sees it by the time it has received that message.
+ */
 #define FAIL(c, r, ...) do { if (!*(c)->err) berr((c), __VA_ARGS__); return (r) < 0 ? (int)(r) : -EBADMSG; } while (0)
 
 struct bufs {
@@ -204,25 +206,30 @@ struct bufs {
 	uint64_t zc_sum;            /* line_sum() of the pattern */
 };
 
-static int rtt_copy(struct bctx *c, struct bufs *b, uint64_t n, uint32_t *samples)
+static int rtt_copy(struct bctx *c, struct bufs *b, struct run *run)
 {
 	const struct tp_ops *o = c->tp->ops;
 	size_t sz = c->size;
 	ssize_t r;
+	uint64_t i;
 
+	int last = 0;
 	if (c->side == SIDE_B) {
-		for (uint64_t i = 0; i < n; i++, b->seq++) {
+		for (i = 0; !last; i++, b->seq++) {
 			r = o->recv(c, b->dst, sz);
 			if (r != (ssize_t)sz || !stamped(b->dst, sz, b->seq))
 				FAIL(c, r, "pong %llu: bad message (len %zd)", (unsigned long long)b->seq, r);
 			r = o->send(c, b->dst, sz);
 			if (r < 0)
 				FAIL(c, r, "pong send: %s", strerror((int)-r));
+			last = b_done(c, i);
 		}
+		run->count = i;
 		return 0;
 	}
 	uint64_t prev = tick();
-	for (uint64_t i = 0; i < n; i++, b->seq++) {
+	for (i = 0; !last; i++, b->seq++) {
+		last = a_last(c, run, i, prev);
 		stamp(b->src, sz, b->seq);
 		r = o->send(c, b->src, sz);
 		if (r < 0)
@@ -230,8 +237,9 @@ static int rtt_copy(struct bctx *c, struct bufs *b, uint64_t n, uint32_t *sample
 		r = o->recv(c, b->dst, sz);
 		if (r != (ssize_t)sz || !stamped(b->dst, sz, b->seq))
 			FAIL(c, r, "ping %llu: bad echo (len %zd)", (unsigned long long)b->seq, r);
-		put_sample(samples, i, &prev);
+		put_sample(run->samples, i, &prev);
 	}
+	run->count = i;
 	return 0;
 }
 
@@ -250,20 +258,23 @@ static int zc_check(const unsigned char *p, size_t len, uint64_t seq, int touch)
 
 /* Zero-copy round trip: A reserves, writes, commits; B peeks, checks,
  * answers the same way, then releases; A peeks, checks, releases. */
-static int rtt_zc(struct bctx *c, struct bufs *b, uint64_t n, uint32_t *samples, int touch)
+static int rtt_zc(struct bctx *c, struct bufs *b, struct run *run, int touch)
 {
 	const struct tp_ops *o = c->tp->ops;
 	size_t sz = c->size;
 	const void *q = NULL;
 	void *p;
 	ssize_t r;
-	uint64_t prev = tick();
+	uint64_t prev = tick(), i;
+	int last = 0;
 
-	for (uint64_t i = 0; i < n; i++, b->seq++) {
+	for (i = 0; !last; i++, b->seq++) {
 		if (c->side == SIDE_B) {
 			r = o->peek(c, &q);
 			if (r != (ssize_t)sz || !zc_check(q, sz, b->seq, touch))
 				FAIL(c, r, "pong %llu: bad message (len %zd)", (unsigned long long)b->seq, r);
+		} else {
+			last = a_last(c, run, i, prev);
 		}
 		if ((r = o->reserve(c, sz, &p)) < 0)
 			FAIL(c, r, "reserve: %s", strerror((int)-r));
@@ -278,32 +289,45 @@ static int rtt_zc(struct bctx *c, struct bufs *b, uint64_t n, uint32_t *samples,
 		if ((r = o->release(c, q)) < 0)
 			FAIL(c, r, "release: %s", strerror((int)-r));
 		if (c->side == SIDE_A)
-			put_sample(samples, i, &prev);
+			put_sample(run->samples, i, &prev);
+		else
+			last = b_done(c, i);
 	}
+	run->count = i;
 	return 0;
 }
 
-static int stream_copy(struct bctx *c, struct bufs *b, uint64_t n, uint64_t *t0, uint64_t *t1)
+/* Streams look at the clock every 16 messages (a read costs a 64-byte
+ * message's time). */
+#define CLOCK_EVERY 16
+
+static int stream_copy(struct bctx *c, struct bufs *b, struct run *run)
 {
 	const struct tp_ops *o = c->tp->ops;
 	size_t sz = c->size;
 	ssize_t r;
+	uint64_t i;
+	int last = 0;
 
 	if (c->side == SIDE_A) {
-		*t0 = now_ns();
-		for (uint64_t i = 0; i < n; i++, b->seq++) {
+		run->t0 = now_ns();
+		for (i = 0; !last; i++, b->seq++) {
+			last = a_last(c, run, i, i % CLOCK_EVERY ? 0 : tick());
 			stamp(b->src, sz, b->seq);
 			if ((r = o->send(c, b->src, sz)) < 0)
 				FAIL(c, r, "send %llu: %s", (unsigned long long)b->seq, strerror((int)-r));
 		}
+		run->count = i;
 		return 0;
 	}
-	for (uint64_t i = 0; i < n; i++, b->seq++) {
+	for (i = 0; !last; i++, b->seq++) {
 		r = o->recv(c, b->dst, sz);
 		if (r != (ssize_t)sz || !stamped(b->dst, sz, b->seq))
 			FAIL(c, r, "message %llu: bad (len %zd)", (unsigned long long)b->seq, r);
+		last = b_done(c, i);
 	}
-	*t1 = now_ns();
+	run->t1 = now_ns();
+	run->count = i;
 	/* Outside the timing: the last message must be the whole pattern. */
 	pattern_fill(b->src, sz);
 	stamp(b->src, sz, b->seq - 1);
@@ -312,17 +336,20 @@ static int stream_copy(struct bctx *c, struct bufs *b, uint64_t n, uint64_t *t0,
 	return 0;
 }
 
-static int stream_zc(struct bctx *c, struct bufs *b, uint64_t n, uint64_t *t0, uint64_t *t1)
+static int stream_zc(struct bctx *c, struct bufs *b, struct run *run)
 {
 	const struct tp_ops *o = c->tp->ops;
 	size_t sz = c->size;
 	const void *q;
 	void *p;
 	ssize_t r;
+	uint64_t i;
+	int last = 0;
 
 	if (c->side == SIDE_A) {
-		*t0 = now_ns();
-		for (uint64_t i = 0; i < n; i++, b->seq++) {
+		run->t0 = now_ns();
+		for (i = 0; !last; i++, b->seq++) {
+			last = a_last(c, run, i, i % CLOCK_EVERY ? 0 : tick());
 			if ((r = o->reserve(c, sz, &p)) < 0)
 				FAIL(c, r, "reserve %llu: %s", (unsigned long long)b->seq, strerror((int)-r));
 			memcpy(p, b->src, sz);
@@ -330,30 +357,32 @@ static int stream_zc(struct bctx *c, struct bufs *b, uint64_t n, uint64_t *t0, u
 			if ((r = o->commit(c, p, sz)) < 0)
 				FAIL(c, r, "commit: %s", strerror((int)-r));
 		}
+		run->count = i;
 		return 0;
 	}
-	for (uint64_t i = 0; i < n; i++, b->seq++) {
+	for (i = 0; !last; i++, b->seq++) {
 		r = o->peek(c, &q);
 		if (r != (ssize_t)sz || !stamped(q, sz, b->seq) || line_sum(q, sz) != b->zc_sum)
 			FAIL(c, r, "message %llu: bad (len %zd)", (unsigned long long)b->seq, r);
 		if ((r = o->release(c, q)) < 0)
 			FAIL(c, r, "release: %s", strerror((int)-r));
+		last = b_done(c, i);
 	}
-	*t1 = now_ns();
+	run->t1 = now_ns();
+	run->count = i;
 	return 0;
 }
 
-static int run_kind(struct bctx *c, struct bufs *b, uint64_t n, uint32_t *samples,
-		    uint64_t *t0, uint64_t *t1)
+static int run_kind(struct bctx *c, struct bufs *b, struct run *run)
 {
 	if (c->tp->ops->run)
-		return c->tp->ops->run(c, n, samples, t0, t1);
+		return c->tp->ops->run(c, run);
 	switch (c->kind) {
-	case K_RTT: return rtt_copy(c, b, n, samples);
-	case K_RTT_ZC: return rtt_zc(c, b, n, samples, 0);
-	case K_RTT_ZC_TOUCH: return rtt_zc(c, b, n, samples, 1);
-	case K_STREAM: return stream_copy(c, b, n, t0, t1);
-	case K_STREAM_ZC: return stream_zc(c, b, n, t0, t1);
+	case K_RTT: return rtt_copy(c, b, run);
+	case K_RTT_ZC: return rtt_zc(c, b, run, 0);
+	case K_RTT_ZC_TOUCH: return rtt_zc(c, b, run, 1);
+	case K_STREAM: return stream_copy(c, b, run);
+	case K_STREAM_ZC: return stream_zc(c, b, run);
 	default: return -EINVAL;
 	}
 }
@@ -363,33 +392,15 @@ static int is_rtt(enum kind k)
 	return k == K_RTT || k == K_RTT_ZC || k == K_RTT_ZC_TOUCH;
 }
 
-/* How many iterations the next run gets: the first is a short calibration,
- * the others aim at opt_rep_ms from the previous run's rate. */
-static uint64_t choose_n(const struct bctx *c, int round)
+/* Side A's summary of a run: round trips from the samples; streams from
+ * A's start to B's end (the time of the last message received). */
+static void summarise(struct bctx *c, struct rep_result *res, const struct run *run, uint64_t t1)
 {
-	uint64_t lo = is_rtt(c->kind) ? 1000 : 16;
-	uint64_t hi = is_rtt(c->kind) ? MAX_RTT_SAMPLES : (1ull << 32);
-	if (round == 0) {
-		if (is_rtt(c->kind))
-			return 1000;
-		return c->size <= 64 ? 20000 : c->size <= 4096 ? 2000 : 16;
-	}
-	/* The second calibration run aims at a quarter of a repetition: the
-	 * first one was short and may be unrepresentative. */
-	const struct rep_result *p = &c->ctrl->res[round - 1];
-	double target = (opt_rep_ms / 1e3) * (round < CALIB_ROUNDS ? 0.25 : 1.0);
-	double per = p->seconds / (double)(p->n ? p->n : 1);
-	double want = per > 0 ? target / per : (double)hi;
-	uint64_t n = want > (double)hi ? hi : (uint64_t)want;
-	return n < lo ? lo : n > hi ? hi : n;
-}
-
-static void summarise(struct bctx *c, struct rep_result *res, uint64_t n, uint32_t *samples,
-		      uint64_t t0, uint64_t t1)
-{
+	uint64_t n = run->count;
+	uint32_t *samples = run->samples;
 	res->n = n;
 	if (!is_rtt(c->kind) || !samples) {
-		res->seconds = (double)(t1 - t0) / 1e9;
+		res->seconds = (double)(t1 - run->t0) / 1e9;
 		return;
 	}
 	double tot = 0, f = ns_per_tick;
@@ -435,7 +446,6 @@ static void worker(struct bctx *c, int side)
 	struct ctrl *ct = c->ctrl;
 	struct bufs b = {0};
 	uint32_t *samples = NULL;
-	uint64_t t0 = 0, t1 = 0;
 	int r;
 
 	sigemptyset(&none);
@@ -464,22 +474,27 @@ static void worker(struct bctx *c, int side)
 	}
 	barrier(ct);
 	for (int round = 0; round < rounds(); round++) {
+		/* Calibration rounds only warm up: a quarter of the time each. */
+		double ms = opt_rep_ms * (round < CALIB_ROUNDS ? 0.25 : 1.0);
+		struct run run = {
+			.nmax = is_rtt(c->kind) ? MAX_RTT_SAMPLES : UINT64_MAX,
+			.samples = samples,
+		};
 		if (side == SIDE_A)
-			ct->n = choose_n(c, round);
+			STORE(&ct->final, UINT64_MAX);
 		barrier(ct);
-		uint64_t n = ct->n;
-		r = run_kind(c, &b, n, samples, &t0, &t1);
+		run.deadline = tick() + (uint64_t)(ms * 1e6 / ns_per_tick);
+		r = run_kind(c, &b, &run);
 		if (r < 0) {
 			if (!*c->err)
 				berr(c, "%s", strerror(-r));
 			exit(1);
 		}
 		if (side == SIDE_B && !is_rtt(c->kind))
-			ct->t1 = t1;
+			ct->t1 = run.t1;
 		barrier(ct);
 		if (side == SIDE_A)
-			summarise(c, &ct->res[round], n, samples, t0, t1 ? t1 : ct->t1);
-		t1 = 0;
+			summarise(c, &ct->res[round], &run, run.t1 ? run.t1 : ct->t1);
 	}
 	if (c->tp->ops->detach)
 		c->tp->ops->detach(c);
