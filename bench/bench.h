@@ -95,6 +95,7 @@ struct rep_result {
 	uint64_t n;
 	double seconds;
 	double mean_ns, p50_ns, p99_ns, p999_ns, min_ns, max_ns;
+	long preempted;         /* involuntary context switches of both workers */
 };
 
 struct ctrl {
@@ -103,6 +104,7 @@ struct ctrl {
 	_Alignas(64) uint64_t final;      /* iterations of the current run, once A knows */
 	_Alignas(64) uint64_t t1;         /* stream: B's time after the last message */
 	int pid[2];                       /* the workers, for cleanup() */
+	long b_nivcsw;                    /* B's involuntary switches in the last run */
 	_Alignas(64) volatile uint32_t hw_line[16 * 4]; /* hardware ping-pong lines */
 	_Alignas(64) struct rep_result res[CALIB_ROUNDS + MAX_REPS];
 	char err[2][ERRLEN];

@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -434,6 +435,13 @@ static void *xalloc(size_t len)
 	return p;
 }
 
+/* Times this process was preempted: other load on its CPU shows here. */
+static long nivcsw(void)
+{
+	struct rusage ru;
+	return getrusage(RUSAGE_SELF, &ru) ? 0 : ru.ru_nivcsw;
+}
+
 static int rounds(void)
 {
 	return CALIB_ROUNDS + opt_reps;
@@ -483,18 +491,25 @@ static void worker(struct bctx *c, int side)
 		if (side == SIDE_A)
 			STORE(&ct->final, UINT64_MAX);
 		barrier(ct);
+		long csw = nivcsw();
 		run.deadline = tick() + (uint64_t)(ms * 1e6 / ns_per_tick);
 		r = run_kind(c, &b, &run);
+		csw = nivcsw() - csw;
 		if (r < 0) {
 			if (!*c->err)
 				berr(c, "%s", strerror(-r));
 			exit(1);
 		}
-		if (side == SIDE_B && !is_rtt(c->kind))
-			ct->t1 = run.t1;
+		if (side == SIDE_B) {
+			ct->b_nivcsw = csw;
+			if (!is_rtt(c->kind))
+				ct->t1 = run.t1;
+		}
 		barrier(ct);
-		if (side == SIDE_A)
+		if (side == SIDE_A) {
 			summarise(c, &ct->res[round], &run, run.t1 ? run.t1 : ct->t1);
+			ct->res[round].preempted = csw + ct->b_nivcsw;
+		}
 	}
 	if (c->tp->ops->detach)
 		c->tp->ops->detach(c);
@@ -595,6 +610,13 @@ static void emit_caches(void)
 		fprintf(out, "# caches: %s\n", all);
 }
 
+static void emit_load(const char *what)
+{
+	char la[128];
+	if (read_line("/proc/loadavg", la, sizeof la))
+		fprintf(out, "# %s: %s (/proc/loadavg)\n", what, la);
+}
+
 static void emit_meta(void)
 {
 	struct utsname u;
@@ -674,8 +696,9 @@ static void emit_meta(void)
 	fprintf(out, "# clock: round-trip samples from %s: %.1f ns per read, resolution %.1f ns; "
 		"CLOCK_MONOTONIC via %s\n", TICK_NAME, (double)(z - a) * ns_per_tick / 1e6,
 		(double)step * ns_per_tick, src);
-	fprintf(out, "# repetitions: %d measured (+%d calibration), about %d ms each\n",
+	fprintf(out, "# repetitions: %d measured (+%d warm-up), about %d ms each\n",
 		opt_reps, CALIB_ROUNDS, opt_rep_ms);
+	emit_load("load at start");
 }
 
 static int filtered(const char *id)
@@ -707,7 +730,7 @@ static const size_t *sizes_of(enum kind k)
 
 static void emit_skip(const char *kind, const char *tp, size_t size, const char *why)
 {
-	fprintf(out, "%s\t%s\t%zu\t-\tskip\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t%s\n", kind, tp, size, why);
+	fprintf(out, "%s\t%s\t%zu\t-\tskip\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t%s\n", kind, tp, size, why);
 	fflush(out);
 	fprintf(stderr, "  skip: %s\n", why);
 }
@@ -779,7 +802,7 @@ static void run_case(const struct transport *tp, enum kind k, size_t size)
 		if (!*why)
 			snprintf(why, sizeof why, "worker died (status %#x/%#x)", status[0], status[1]);
 		fprintf(stderr, "FAILED\n  %s\n", why);
-		fprintf(out, "%s\t%s\t%zu\t-\tfail\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t%s\n",
+		fprintf(out, "%s\t%s\t%zu\t-\tfail\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t%s\n",
 			kind_names[k], tp->name, size, why);
 		n_failed++;
 		munmap(ct, sizeof *ct);
@@ -792,12 +815,14 @@ static void run_case(const struct transport *tp, enum kind k, size_t size)
 		double mps = (double)p->n / p->seconds;
 		double gbs = mps * (double)size / 1e9;
 		if (is_rtt(k))
-			fprintf(out, "%s\t%s\t%zu\t%d\tok\t%llu\t%.6f\t%.1f\t%.4f\t%.1f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%s\n",
+			fprintf(out, "%s\t%s\t%zu\t%d\tok\t%llu\t%.6f\t%.1f\t%.4f\t%.1f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%ld\t%s\n",
 				kind_names[k], tp->name, size, i + 1, (unsigned long long)p->n, p->seconds, mps,
-				gbs, p->mean_ns, p->p50_ns, p->p99_ns, p->p999_ns, p->min_ns, p->max_ns, note);
+				gbs, p->mean_ns, p->p50_ns, p->p99_ns, p->p999_ns, p->min_ns, p->max_ns,
+				p->preempted, note);
 		else
-			fprintf(out, "%s\t%s\t%zu\t%d\tok\t%llu\t%.6f\t%.1f\t%.4f\t-\t-\t-\t-\t-\t-\t%s\n",
-				kind_names[k], tp->name, size, i + 1, (unsigned long long)p->n, p->seconds, mps, gbs, note);
+			fprintf(out, "%s\t%s\t%zu\t%d\tok\t%llu\t%.6f\t%.1f\t%.4f\t-\t-\t-\t-\t-\t-\t%ld\t%s\n",
+				kind_names[k], tp->name, size, i + 1, (unsigned long long)p->n, p->seconds, mps, gbs,
+				p->preempted, note);
 		med[i] = is_rtt(k) ? p->p50_ns : (size >= 4096 ? gbs : mps / 1e6);
 	}
 	fflush(out);
@@ -903,7 +928,7 @@ int main(int argc, char **argv)
 		calibrate_tick();
 		emit_meta();
 		fprintf(out, "kind\ttransport\tsize\trep\tstatus\tn\tseconds\tmsgs_per_s\tgbytes_per_s"
-			     "\tmean_ns\tp50_ns\tp99_ns\tp999_ns\tmin_ns\tmax_ns\tnote\n");
+			     "\tmean_ns\tp50_ns\tp99_ns\tp999_ns\tmin_ns\tmax_ns\tpreempted\tnote\n");
 	}
 	run_table(hw_transports);
 	run_table(kern_transports);
@@ -928,6 +953,8 @@ int main(int argc, char **argv)
 		fprintf(out, "# iceoryx: absent (not built: iceoryx_binding_c headers not found; make bench-deps)\n");
 		fprintf(stderr, "ipcbench: iceoryx is not installed (make bench-deps); its cases are skipped\n");
 	}
+	if (!listing)
+		emit_load("load at end");
 	if (out != stdout)
 		fclose(out);
 	if (interrupted) {

@@ -96,16 +96,16 @@ function target(name, measured, ok) {
 	next
 }
 $1 == "kind" { next }
-NF >= 16 {
+NF >= 17 {
 	k = $1 SUBSEP $2 SUBSEP $3
 	if (!(k in seen)) { seen[k] = 1; order[++nk] = k }
 	if ($5 == "ok") {
 		i = ++cnt[k]
 		V["p50", k, i] = $11; V["p99", k, i] = $12; V["p999", k, i] = $13; V["mean", k, i] = $10
-		V["mps", k, i] = $8; V["gbs", k, i] = $9
-		if ($16 != "-") note[k] = $16
+		V["mps", k, i] = $8; V["gbs", k, i] = $9; V["pre", k, i] = $16
+		if ($17 != "-") note[k] = $17
 	} else {
-		why[k] = $5 ": " $16
+		why[k] = $5 ": " $17
 	}
 }
 
@@ -127,24 +127,28 @@ END {
 	for (i = 1; i <= nmeta; i++) printf("- %s: %s\n", mkeys[i], meta[mkeys[i]])
 	print ""
 	print "Figures are medians over the repetitions, with the spread (min–max of the"
-	print "repetitions) beside them. Round trips (RTT) in microseconds."
+	print "repetitions) beside them. Round trips (RTT) in microseconds. *preempted*: the"
+	print "median number of times, per repetition, that the two pinned processes were"
+	print "preempted (involuntary context switches): anything but 0 means other load on"
+	print "the CPUs disturbed that measurement."
 	print ""
 
 	# ------------------------------------------------------------ round trips
 	print "## 64-byte round trip"
 	print ""
-	print "| transport | p50 µs | spread (p50 of each rep) | p99 µs | p99.9 µs | mean µs | × hardware | × futex | × pipe |"
-	print "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+	print "| transport | p50 µs | spread (p50 of each rep) | p99 µs | p99.9 µs | mean µs | × hardware | × futex | × pipe | preempted |"
+	print "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for (i = 1; i <= nk; i++) {
 		split(order[i], f, SUBSEP)
 		if (f[1] != "rtt") continue
 		k = order[i]
-		if (!stat("p50", k)) { printf("| %s | %s | | | | | | | |\n", f[2], why[k]); continue }
-		p = S_med; sp = us(S_min) "–" us(S_max)
-		printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", f[2], us(p), sp,
+		if (!stat("p50", k)) { printf("| %s | %s | | | | | | | | |\n", f[2], why[k]); continue }
+		p = S_med; lo = S_min; hi = S_max; sp = us(lo) "–" us(hi)
+		printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", f[2], us(p), sp,
 			us(med("p99", f[1], f[2], f[3])), us(med("p999", f[1], f[2], f[3])),
-			us(med("mean", f[1], f[2], f[3])), ratio(p, hw), ratio(p, fx), ratio(p, pipe_rtt))
-		print f[2] "\t" p / 1000 "\t" S_min / 1000 "\t" S_max / 1000 > (tmp "/rtt.dat")
+			us(med("mean", f[1], f[2], f[3])), ratio(p, hw), ratio(p, fx), ratio(p, pipe_rtt),
+			med("pre", f[1], f[2], f[3]))
+		print f[2] "\t" p / 1000 "\t" lo / 1000 "\t" hi / 1000 > (tmp "/rtt.dat")
 	}
 	print ""
 	printf("Hardware = the faster cache-line ping-pong (%s, %s µs); futex = the raw futex\n", hwname, us(hw))
@@ -153,18 +157,19 @@ END {
 
 	print "## Zero-copy round trip"
 	print ""
-	print "| transport | message | touched | p50 µs | spread | p99 µs | p99.9 µs | × its 64 B | × hardware | × pipe |"
-	print "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"
+	print "| transport | message | touched | p50 µs | spread | p99 µs | p99.9 µs | × its 64 B | × hardware | × pipe | preempted |"
+	print "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for (i = 1; i <= nk; i++) {
 		split(order[i], f, SUBSEP)
 		if (f[1] != "rtt-zc" && f[1] != "rtt-zc-touch") continue
 		k = order[i]
 		t = f[1] == "rtt-zc" ? "first + last 8 B" : "1 word per line"
-		if (!stat("p50", k)) { printf("| %s | %s | %s | %s | | | | | | |\n", f[2], sizename(f[3]), t, why[k]); continue }
+		if (!stat("p50", k)) { printf("| %s | %s | %s | %s | | | | | | | |\n", f[2], sizename(f[3]), t, why[k]); continue }
 		p = S_med; sp = us(S_min) "–" us(S_max)
-		printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", f[2], sizename(f[3]), t, us(p), sp,
+		printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", f[2], sizename(f[3]), t, us(p), sp,
 			us(med("p99", f[1], f[2], f[3])), us(med("p999", f[1], f[2], f[3])),
-			ratio(p, med("p50", "rtt-zc", f[2], 64)), ratio(p, hw), ratio(p, pipe_rtt))
+			ratio(p, med("p50", "rtt-zc", f[2], 64)), ratio(p, hw), ratio(p, pipe_rtt),
+			med("pre", f[1], f[2], f[3]))
 	}
 	print ""
 
@@ -182,17 +187,18 @@ END {
 		print ""
 		print "### " sizename(sz) " messages"
 		print ""
-		print "| transport | messages/s | spread | GB/s | × memcpy | × pipe | notes |"
-		print "|---|---:|---:|---:|---:|---:|---|"
+		print "| transport | messages/s | spread | GB/s | × memcpy | × pipe | preempted | notes |"
+		print "|---|---:|---:|---:|---:|---:|---:|---|"
 		for (i = 1; i <= nk; i++) {
 			split(order[i], f, SUBSEP)
 			if ((f[1] != "stream" && f[1] != "stream-zc") || f[3] != sz) continue
 			k = order[i]
-			if (!stat("mps", k)) { printf("| %s | | | | | | %s |\n", label(f[1], f[2]), why[k]); continue }
+			if (!stat("mps", k)) { printf("| %s | | | | | | | %s |\n", label(f[1], f[2]), why[k]); continue }
 			m = S_med; sp = mps(S_min) "–" mps(S_max)
 			g = med("gbs", f[1], f[2], f[3])
-			printf("| %s | %s | %s | %s | %s | %s | %s |\n", label(f[1], f[2]), mps(m), sp, gbs(g),
-				f[2] == "memcpy" ? "1" : ratio(g, mc), ratio(m, pm), (k in note) ? note[k] : "")
+			printf("| %s | %s | %s | %s | %s | %s | %s | %s |\n", label(f[1], f[2]), mps(m), sp, gbs(g),
+				f[2] == "memcpy" ? "1" : ratio(g, mc), ratio(m, pm), med("pre", f[1], f[2], f[3]),
+				(k in note) ? note[k] : "")
 			G[label(f[1], f[2]), sz] = g
 			if (!((label(f[1], f[2])) in inchart)) { inchart[label(f[1], f[2])] = 1; clabels[++ncl] = label(f[1], f[2]) }
 		}
@@ -381,12 +387,14 @@ set style fill solid 0.8 border -1
 set grid ytics
 set logscale y
 set xtics rotate by -35 left nomirror noenhanced
-set key top left noenhanced
+set rmargin 10
 set title "64-byte round trip, p50 (median of repetitions; bars: min-max), microseconds, log scale"
 set style data histogram
 set style histogram errorbars gap 1 lw 1
 set ylabel "µs"
-plot "$tmp/rtt.dat" using 2:3:4:xtic(1) title "round trip" lc rgb "#4477aa"
+unset key
+plot "$tmp/rtt.dat" using 2:3:4:xtic(1) notitle lc rgb "#4477aa"
+set key outside top center horizontal noenhanced
 set title "one-way streaming throughput, GB/s, log scale"
 set style histogram clustered gap 1
 set ylabel "GB/s"
