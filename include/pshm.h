@@ -284,6 +284,28 @@ ssize_t pshm_seg_users(const char *name, struct pshm_user **out);
  * Timeouts (nanoseconds) on every call that can wait: 0 tries once and
  * returns -EAGAIN, PSHM_FOREVER (any negative value) waits for ever, a
  * positive value bounds the wait and returns -ETIMEDOUT.
+ *
+ * Peers and crashes (pshm(7), CHANNELS, has the details):
+ *  - A handle is used by one thread. Several producer handles, in threads
+ *    of one process or in several processes, may share an MPSC channel.
+ *  - Peers are recorded by pid and process start time, so a reused pid is
+ *    never mistaken for a live peer. Peers must see the same /proc (share
+ *    a pid namespace).
+ *  - A producer killed at any point never makes a partial message visible;
+ *    in MPSC the other producers go on and the consumer skips the dead
+ *    producer's unfinished message.
+ *  - -EPIPE: for the consumer, when the ring is empty and every producer
+ *    it has seen (or that attached after it) is gone; for a producer, when
+ *    the ring is full and the consumer it has seen (or one that attached
+ *    after it) is gone. A peer that never came is waited for. "Gone" is
+ *    noticed within about 20 ms (checked while waiting).
+ *  - Delivery: a message is delivered exactly once, except the message a
+ *    consumer had received with pshm_chan_peek() but not released when it
+ *    died or closed: the next consumer gets it again (at least once). A
+ *    message whose pshm_chan_send() had not returned when its producer died
+ *    may be lost, never delivered in part.
+ *  - A wait that a signal interrupts returns -EINTR (only for handlers
+ *    installed without SA_RESTART; others restart the wait).
  * ------------------------------------------------------------------------ */
 
 typedef struct pshm_chan pshm_chan;
@@ -313,10 +335,13 @@ enum pshm_chan_wait {
 
 /** Parameters of pshm_chan_create(); zero fields take the defaults. */
 struct pshm_chan_config {
-	size_t ring_size;        /**< ring bytes, a power of two (default 1 MiB) */
-	size_t max_msg;          /**< largest message in bytes (default ring_size / 4) */
+	size_t ring_size;        /**< ring bytes, a power of two from 1 KiB to 2 GiB
+				      (default 1 MiB) */
+	size_t max_msg;          /**< largest message in bytes (default ring_size / 4;
+				      at most ring_size - 16) */
 	unsigned mode;           /**< enum pshm_chan_mode (default SPSC) */
-	unsigned max_producers;  /**< MPSC: producers attached at once (default 64) */
+	unsigned max_producers;  /**< MPSC: producers attached at once, 1 to 64
+				      (default 64); SPSC: 0 or 1 */
 	mode_t perm;             /**< permissions (default 0600) */
 };
 
@@ -327,7 +352,8 @@ struct pshm_chan_peer {
 	int alive;      /**< 1 if the process still exists, 0 if it is gone */
 };
 
-/** A channel's state, as pshm_chan_stat() reports it. */
+/** A channel's state, as pshm_chan_stat() reports it: a snapshot taken
+ *  while peers may be working, so the counts may be a message apart. */
 struct pshm_chan_info {
 	unsigned mode;          /**< enum pshm_chan_mode */
 	uint64_t ring_size;     /**< bytes of the ring */
@@ -336,6 +362,7 @@ struct pshm_chan_info {
 	uint64_t pending;       /**< messages waiting to be received */
 	uint64_t sent;          /**< messages committed since creation */
 	uint64_t received;      /**< messages released since creation */
+	unsigned max_producers; /**< producer slots (1 for SPSC) */
 	unsigned n_peers;       /**< entries filled in peers[] */
 	struct pshm_chan_peer peers[65]; /**< the consumer first, then producers */
 };
@@ -343,8 +370,9 @@ struct pshm_chan_info {
 /**
  * Create the channel @name (exclusive; -EEXIST if it exists). Its header
  * is complete before the name appears. Does not attach: open it next.
+ * @cfg may be NULL for the defaults.
  * Errors: -EINVAL (bad name or config), -ENAMETOOLONG, -EEXIST, -EACCES,
- * -ENOSPC.
+ * -ENOSPC, -ENOMEM.
  */
 int pshm_chan_create(const char *name, const struct pshm_chan_config *cfg);
 
@@ -352,47 +380,67 @@ int pshm_chan_create(const char *name, const struct pshm_chan_config *cfg);
  * Attach to the channel @name as @role (PSHM_PRODUCER or PSHM_CONSUMER).
  * @flags takes the PSHM_ALLOW_* policy flags of pshm_seg_open(). A second
  * live consumer, or a second producer on an SPSC channel, gets -EBUSY; the
- * slot of a dead one is taken over. The header is validated: -EPROTO for a
- * segment that is not a channel or whose header is inconsistent.
- * Errors: those of pshm_seg_open(), -EPROTO, -EBUSY, -EUSERS (MPSC table full).
+ * slot of a dead one is taken over. A new consumer starts after the last
+ * released message; a new SPSC producer after the last published one. The
+ * header is validated: -EPROTO for a segment that is not a channel or
+ * whose header is inconsistent. The segment is faulted in at once, so the
+ * fast path takes no page faults.
+ * Errors: those of pshm_seg_open(), -EINVAL (bad role or flags), -EPROTO,
+ * -EBUSY, -EUSERS (MPSC table full), -ENOMEM.
  */
 int pshm_chan_open(const char *name, unsigned role, unsigned flags, pshm_chan **out);
 
 /** Detach and close (NULL is a no-op). A producer's pending reservation is
- *  dropped; a consumer's peeked message stays unreleased (see pshm(7)). */
+ *  dropped; a consumer's peeked message stays unreleased and goes to the
+ *  next consumer (see pshm(7)). */
 void pshm_chan_close(pshm_chan *ch);
 
 /** Choose how @ch waits: PSHM_WAIT_BLOCK spins @spin_ns then sleeps
- *  (spin_ns 0: sleep at once); PSHM_WAIT_POLL never sleeps. */
+ *  (spin_ns 0: sleep at once); PSHM_WAIT_POLL never sleeps (@spin_ns is
+ *  ignored). Errors: -EINVAL (NULL handle, unknown @wait). */
 int pshm_chan_set_wait(pshm_chan *ch, unsigned wait, uint64_t spin_ns);
 
-/** Copy @len bytes of @msg into the channel as one message.
- *  Errors: -EAGAIN, -ETIMEDOUT, -EMSGSIZE (len > max_msg), -EPIPE (the
- *  consumer is gone), -EPROTO (corrupted header), -EINVAL (not a producer). */
+/** The largest message @ch carries (the channel's max_msg). */
+size_t pshm_chan_max_msg(const pshm_chan *ch);
+
+/** Copy @len bytes of @msg into the channel as one message (0 bytes is a
+ *  valid, empty message). Waits while the ring is full.
+ *  Errors: -EAGAIN, -ETIMEDOUT, -EINTR, -EMSGSIZE (len > max_msg), -EPIPE
+ *  (the consumer is gone), -EPROTO (corrupted indices), -EBUSY (a
+ *  reservation is open), -EINVAL (not a producer, NULL @msg with @len). */
 int pshm_chan_send(pshm_chan *ch, const void *msg, size_t len, int64_t timeout_ns);
 
 /** Receive the next message into @buf of @cap bytes; returns its length.
- *  -EMSGSIZE if @cap is too small (the message stays queued). Errors:
- *  -EAGAIN, -ETIMEDOUT, -EPIPE (no producer attached and none alive, ring
- *  empty), -EPROTO/-EBADMSG (corrupted channel), -EINVAL (not the consumer). */
+ *  Consumes a message already peeked at. -EMSGSIZE if @cap is too small
+ *  (the message stays queued). Errors: -EAGAIN, -ETIMEDOUT, -EINTR,
+ *  -EPIPE (ring empty and the producers gone), -EBADMSG (a corrupted
+ *  record), -EPROTO (corrupted indices), -EFAULT (the segment was
+ *  truncated under a large copy), -EINVAL (not the consumer). */
 ssize_t pshm_chan_recv(pshm_chan *ch, void *buf, size_t cap, int64_t timeout_ns);
 
 /** Zero-copy send: reserve @len bytes in the ring and return their address
- *  in *@ptr; write the message there, then pshm_chan_commit(). Errors as
- *  pshm_chan_send(), and -EBUSY if a reservation is already open. */
+ *  in *@ptr; write the message there, then pshm_chan_commit(). Nothing is
+ *  visible to the consumer before the commit. Errors as pshm_chan_send(),
+ *  and -EBUSY if a reservation is already open. */
 int pshm_chan_reserve(pshm_chan *ch, size_t len, void **ptr, int64_t timeout_ns);
-/** Publish the reserved message, shortened to @len (<= the reserved size). */
+/** Publish the reserved message, shortened to @len (<= the reserved size).
+ *  Errors: -EINVAL (no reservation open, @len too large, not a producer). */
 int pshm_chan_commit(pshm_chan *ch, size_t len);
 
 /** Zero-copy receive: the next message stays in the ring; *@ptr points at
  *  it (read-only, valid until pshm_chan_release()). Returns its length.
- *  Errors as pshm_chan_recv(). */
+ *  Peeking again without releasing returns the same message. The bytes
+ *  live in shared memory: a hostile producer may still change them, so
+ *  copy what must not change under you. Errors as pshm_chan_recv(). */
 ssize_t pshm_chan_peek(pshm_chan *ch, const void **ptr, int64_t timeout_ns);
-/** Release the peeked message, freeing its space for producers. */
+/** Release the peeked message, freeing its space for producers.
+ *  Errors: -EINVAL (nothing peeked, not the consumer). */
 int pshm_chan_release(pshm_chan *ch);
 
-/** Describe the channel @name without attaching. Errors: those of
- *  pshm_seg_open() (with PSHM_RDONLY), -EPROTO. */
+/** Describe the channel @name without attaching (read-only; any owner's
+ *  channel may be described). Errors: those of pshm_seg_open(), -EPROTO
+ *  (not a channel, inconsistent header), -EFAULT (truncated while read),
+ *  -EINVAL (NULL @info). */
 int pshm_chan_stat(const char *name, struct pshm_chan_info *info);
 
 #ifdef __cplusplus

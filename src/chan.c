@@ -134,6 +134,8 @@ struct pshm_chan {
 	uint64_t spin_ns;
 	int64_t next_check;
 	bool seen_peer;
+	bool peer_gone;     /* the last check found the peers gone... */
+	uint64_t gone_mark; /* ...and the other side's attach count then */
 	uint64_t attaches0;
 	/* producer */
 	uint64_t tail;      /* SPSC: where the next record goes */
@@ -149,6 +151,20 @@ struct pshm_chan {
 };
 
 /* ---- small helpers ---------------------------------------------------- */
+
+/*
+ * A full fence. ThreadSanitizer does not model fences (GCC refuses them
+ * under -fsanitize=thread); there, a sequentially consistent RMW on a
+ * dummy word stands in (on x86 both are one locked instruction).
+ */
+#if defined(__SANITIZE_THREAD__)
+static uint64_t fence_word;
+#define FULL_FENCE() ((void)__atomic_fetch_add(&fence_word, 0, __ATOMIC_SEQ_CST))
+#define RELEASE_FENCE() FULL_FENCE()
+#else
+#define FULL_FENCE() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define RELEASE_FENCE() __atomic_thread_fence(__ATOMIC_RELEASE)
+#endif
 
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #define LOAD_ACQ(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
@@ -369,7 +385,7 @@ static int claim_slot(pshm_chan *ch, uint64_t start)
 static inline void waker_barrier(const pshm_chan *ch)
 {
 	if (ch->self_fence || LOAD(&ch->h->need_fence))
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		FULL_FENCE();
 	else
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 }
@@ -419,6 +435,12 @@ static inline __attribute__((always_inline)) void spin(const pshm_chan *ch, read
 	}
 }
 
+/* How many peers of the other role have ever attached. */
+static inline uint64_t peer_attaches(const pshm_chan *ch)
+{
+	return LOAD(ch->role == PSHM_CONSUMER ? &ch->h->prod_attaches : &ch->h->cons_attaches);
+}
+
 /* Sleep on @flag until woken, or until the deadline or the next peer check. */
 static int sleep_on(pshm_chan *ch, struct waiter *wt, uint32_t *flag, ready_fn ready,
 		    uint64_t arg, int64_t now)
@@ -428,7 +450,7 @@ static int sleep_on(pshm_chan *ch, struct waiter *wt, uint32_t *flag, ready_fn r
 	if (ch->mb)
 		pshm__membarrier();
 	else
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		FULL_FENCE();
 	bool mine = flag == &ch->h->cons_wait;
 	if (ready(ch, arg)) {
 		if (mine)
@@ -466,11 +488,16 @@ wait_step(pshm_chan *ch, struct waiter *wt, uint32_t *flag, ready_fn ready, uint
 		spin(ch, ready, arg);
 		return 0;
 	}
-	if (now >= ch->next_check) {
+	if (now >= ch->next_check || (ch->peer_gone && peer_attaches(ch) != ch->gone_mark)) {
 		ch->next_check = now + CHECK_NS;
 		int r = ch->role == PSHM_CONSUMER ? cons_check(ch) : prod_check(ch);
+		ch->peer_gone = r == -EPIPE;
+		ch->gone_mark = peer_attaches(ch);
 		if (r)
 			return r > 0 ? 0 : r;
+	} else if (ch->peer_gone) {
+		/* Between checks, the verdict stands unless a peer attached. */
+		return -EPIPE;
 	}
 	if (wt->timeout == 0)
 		return -EAGAIN;
@@ -501,7 +528,7 @@ static void cons_release(pshm_chan *ch, uint64_t span, bool msg)
 		 * finishes the release instead of delivering a half-wiped record. */
 		STORE(&h->rel_len, span);
 		STORE_REL(&h->rel_pos, p);
-		__atomic_thread_fence(__ATOMIC_RELEASE);
+		RELEASE_FENCE();
 		wipe(ch, p, span);
 	}
 	ch->head = p + span;
@@ -675,9 +702,12 @@ static int have_room(pshm_chan *ch, uint64_t end)
 {
 	if (end <= ch->head_seen + ch->ring_size)
 		return 0;
+	/* At any instant head <= tail <= head + ring_size. MPSC reads the
+	 * shared tail before and after head, as others move both meanwhile. */
+	uint64_t t1 = ch->mode == PSHM_CHAN_MPSC ? LOAD_ACQ(&ch->h->tail) : ch->tail;
 	uint64_t h = LOAD_ACQ(&ch->h->head);
-	uint64_t t = ch->mode == PSHM_CHAN_MPSC ? LOAD_ACQ(&ch->h->tail) : ch->tail;
-	if (h > t || t - h > ch->ring_size || (h & 7))
+	uint64_t t2 = ch->mode == PSHM_CHAN_MPSC ? LOAD_ACQ(&ch->h->tail) : ch->tail;
+	if (h > t2 || (t1 > h && t1 - h > ch->ring_size) || (h & 7))
 		return -EPROTO;
 	ch->head_seen = h;
 	return end <= h + ch->ring_size ? 0 : -EAGAIN;
@@ -1102,6 +1132,11 @@ void pshm_chan_close(pshm_chan *ch)
 	free(ch);
 }
 
+size_t pshm_chan_max_msg(const pshm_chan *ch)
+{
+	return ch ? ch->max_msg : 0;
+}
+
 int pshm_chan_set_wait(pshm_chan *ch, unsigned wait, uint64_t spin_ns)
 {
 	if (!ch || (wait != PSHM_WAIT_BLOCK && wait != PSHM_WAIT_POLL))
@@ -1261,6 +1296,16 @@ int pshm_chan_release(pshm_chan *ch)
 
 /* ---- describing ------------------------------------------------------------ */
 
+/*
+ * pshm_chan_stat() may look at any segment (`pshm ls` runs it on whatever
+ * /dev/shm holds), so it reads only through the SIGBUS guard: a snapshot of
+ * the header and slots, then one guarded word per record.
+ */
+static int guarded_word(const pshm_chan *ch, uint64_t pos, uint64_t *w)
+{
+	return pshm__guarded_copy(w, hdr_at(ch, pos), sizeof(*w));
+}
+
 /* Count the messages between head and tail, walking the records. */
 static uint64_t count_pending(const pshm_chan *ch, uint64_t head, uint64_t tail)
 {
@@ -1268,8 +1313,8 @@ static uint64_t count_pending(const pshm_chan *ch, uint64_t head, uint64_t tail)
 	for (uint64_t i = 0; i <= ch->ring_size / 8 && p - head < ch->ring_size; i++) {
 		if (ch->mode == PSHM_CHAN_MPSC && p >= tail)
 			break;
-		uint64_t w = LOAD_ACQ(hdr_at(ch, p)), span;
-		if (w == 0 || rec_check(ch, p, w, &span) < 0)
+		uint64_t w, span;
+		if (guarded_word(ch, p, &w) < 0 || w == 0 || rec_check(ch, p, w, &span) < 0)
 			break;
 		n += rec_type(w) == R_MSG;
 		p += span;
@@ -1277,16 +1322,41 @@ static uint64_t count_pending(const pshm_chan *ch, uint64_t head, uint64_t tail)
 	return n;
 }
 
-static void peer_info(const pshm_chan *ch, unsigned i, struct pshm_chan_info *info)
+static void peer_info(const struct chan_slot *s, unsigned role, struct pshm_chan_info *info)
 {
-	const struct chan_slot *s = slot_at(ch, i);
-	uint64_t o = LOAD_ACQ(&s->owner);
+	uint64_t o = s->owner;
 	if (!o || info->n_peers >= sizeof(info->peers) / sizeof(info->peers[0]))
 		return;
 	struct pshm_chan_peer *p = &info->peers[info->n_peers++];
 	p->pid = (pid_t)(uint32_t)o;
-	p->role = i == 0 ? PSHM_CONSUMER : PSHM_PRODUCER;
-	p->alive = owner_alive(o, LOAD(&s->start));
+	p->role = role;
+	p->alive = owner_alive(o, s->start);
+}
+
+/* Fill @info from the snapshot @snap (header and slots) of the mapping at
+ * @addr of @size bytes. */
+static int stat_snapshot(void *snap, void *addr, size_t size, struct pshm_chan_info *info)
+{
+	pshm_chan *ch;
+	int r = chan_new(snap, size, PSHM_CONSUMER, true, &ch);
+	if (r < 0)
+		return r;
+	ch->ring = (unsigned char *)addr + ((const struct chan_hdr *)snap)->ring_off;
+	const struct chan_hdr *h = snap;
+	uint64_t hd = h->head, t = h->tail;
+	memset(info, 0, sizeof(*info));
+	info->mode = ch->mode;
+	info->ring_size = ch->ring_size;
+	info->max_msg = ch->max_msg;
+	info->max_producers = ch->nprod;
+	info->used = t > hd ? (t - hd < ch->ring_size ? t - hd : ch->ring_size) : 0;
+	info->pending = (hd & 7) ? 0 : count_pending(ch, hd, t);
+	info->received = h->received;
+	info->sent = info->received + info->pending;
+	for (unsigned i = 0; i <= ch->nprod; i++)
+		peer_info(&ch->slots[i], i ? PSHM_PRODUCER : PSHM_CONSUMER, info);
+	free(ch);
+	return 0;
 }
 
 int pshm_chan_stat(const char *name, struct pshm_chan_info *info)
@@ -1297,22 +1367,22 @@ int pshm_chan_stat(const char *name, struct pshm_chan_info *info)
 	int r = pshm_seg_open(name, PSHM_RDONLY | PSHM_ALLOW_FOREIGN | PSHM_ALLOW_SHARED_WRITE, &seg);
 	if (r < 0)
 		return r;
-	pshm_chan *ch = NULL;
-	r = chan_new(pshm_seg_addr(seg), pshm_seg_size(seg), PSHM_CONSUMER, false, &ch);
-	if (r == 0) {
-		memset(info, 0, sizeof(*info));
-		uint64_t hd = LOAD_ACQ(&ch->h->head), t = LOAD_ACQ(&ch->h->tail);
-		info->mode = ch->mode;
-		info->ring_size = ch->ring_size;
-		info->max_msg = ch->max_msg;
-		info->used = t > hd ? (t - hd < ch->ring_size ? t - hd : ch->ring_size) : 0;
-		info->pending = (hd & 7) ? 0 : count_pending(ch, hd, t);
-		info->received = LOAD(&ch->h->received);
-		info->sent = info->received + info->pending;
-		for (unsigned i = 0; i <= ch->nprod; i++)
-			peer_info(ch, i, info);
-		free(ch);
-	}
+	void *addr = pshm_seg_addr(seg);
+	size_t size = pshm_seg_size(seg);
+	/* The header and slot table of the largest layout, or the segment. */
+	size_t n = ring_offset(PROD_MAX);
+	if (n > size)
+		n = size;
+	void *snap = malloc(n ? n : 1);
+	if (!snap)
+		r = -ENOMEM;
+	else if (n < sizeof(struct chan_hdr))
+		r = -EPROTO;
+	else
+		r = pshm__guarded_copy(snap, addr, n);
+	if (r == 0)
+		r = stat_snapshot(snap, addr, size, info);
+	free(snap);
 	pshm_seg_close(seg);
 	return r;
 }

@@ -1,0 +1,824 @@
+/*
+ * test_chan.c — channels: the API's contract, every error code, hostile
+ * headers, and ordering/integrity under load from several producer
+ * processes (and threads, for ThreadSanitizer).
+ *
+ * Load sizes scale with PSHM_TEST_SCALE (default 1): at scale 1 the
+ * process tests move 10^6 messages each (SPSC and MPSC), the threads test
+ * 2 * 10^5 (it also runs under TSan, about ten times slower).
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "pshm.h"
+#include "test_chan_layout.h"
+
+#define MS INT64_C(1000000)
+
+static unsigned scale(void)
+{
+	const char *s = getenv("PSHM_TEST_SCALE");
+	int v = s ? atoi(s) : 1;
+	return v > 0 ? (unsigned)v : 1;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const char *mkchan(const char *tag, size_t ring, size_t max_msg, unsigned mode)
+{
+	const char *n = th_name(tag);
+	struct pshm_chan_config c = { .ring_size = ring, .max_msg = max_msg, .mode = mode };
+	cr_assert_eq(pshm_chan_create(n, &c), 0, "create %s", n);
+	return n;
+}
+
+static pshm_chan *open_as(const char *n, unsigned role)
+{
+	pshm_chan *ch = NULL;
+	int r = pshm_chan_open(n, role, 0, &ch);
+	cr_assert_eq(r, 0, "open %s as %u: %s", n, role, pshm_strerror(r));
+	return ch;
+}
+
+/* Map a channel's segment directly, as another tool (or an attacker) would. */
+static void *map_raw(const char *name, size_t *size)
+{
+	char p[128];
+	int fd = open(th_path(name, p, sizeof(p)), O_RDWR | O_CLOEXEC);
+	cr_assert_geq(fd, 0);
+	struct stat st;
+	cr_assert_eq(fstat(fd, &st), 0);
+	void *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	cr_assert_neq(m, MAP_FAILED);
+	*size = (size_t)st.st_size;
+	return m;
+}
+
+TestSuite(chan, TH_FIXTURE, .timeout = 60);
+
+/* ---- creation and attachment ---------------------------------------- */
+
+Test(chan, create_defaults_then_stat)
+{
+	const char *n = th_name("defaults");
+	cr_assert_eq(pshm_chan_create(n, NULL), 0);
+	struct pshm_stat st;
+	cr_assert_eq(pshm_seg_stat(n, &st), 0);
+	cr_expect_eq(st.kind, PSHM_KIND_CHAN);
+	cr_expect_eq(st.mode & 0777, 0600);
+	struct pshm_chan_info in;
+	cr_assert_eq(pshm_chan_stat(n, &in), 0);
+	cr_expect_eq(in.mode, PSHM_CHAN_SPSC);
+	cr_expect_eq(in.ring_size, 1u << 20);
+	cr_expect_eq(in.max_msg, (1u << 20) / 4);
+	cr_expect_eq(in.max_producers, 1);
+	cr_expect_eq(in.used, 0);
+	cr_expect_eq(in.pending, 0);
+	cr_expect_eq(in.n_peers, 0);
+	cr_expect_eq(pshm_chan_create(n, NULL), -EEXIST);
+}
+
+Test(chan, create_refuses_bad_configs)
+{
+	struct {
+		size_t ring, max_msg;
+		unsigned mode, prod;
+		mode_t perm;
+	} bad[] = {
+		{ 3000, 0, 0, 0, 0 },           /* not a power of two */
+		{ 512, 0, 0, 0, 0 },            /* too small */
+		{ (size_t)1 << 32, 0, 0, 0, 0 }, /* too large */
+		{ 4096, 4096, 0, 0, 0 },        /* message larger than the ring allows */
+		{ 4096, 4096 - 8, 0, 0, 0 },
+		{ 4096, 0, 2, 0, 0 },           /* no such mode */
+		{ 4096, 0, PSHM_CHAN_MPSC, 65, 0 },
+		{ 4096, 0, PSHM_CHAN_SPSC, 2, 0 },
+		{ 4096, 0, 0, 0, 010000 },      /* not permission bits */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct pshm_chan_config c = { bad[i].ring, bad[i].max_msg, bad[i].mode, bad[i].prod,
+					      bad[i].perm };
+		cr_expect_eq(pshm_chan_create(th_name("bad"), &c), -EINVAL, "config %zu", i);
+	}
+	struct pshm_chan_config ok = { .ring_size = 4096, .max_msg = 4096 - 16 };
+	cr_expect_eq(pshm_chan_create(th_name("edge"), &ok), 0, "the largest message allowed");
+	cr_expect_eq(pshm_chan_create("a/b", NULL), -EINVAL);
+	char longname[PSHM_NAME_MAX + 2];
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	cr_expect_eq(pshm_chan_create(longname, NULL), -ENAMETOOLONG);
+}
+
+Test(chan, open_errors)
+{
+	pshm_chan *ch = (pshm_chan *)1;
+	cr_expect_eq(pshm_chan_open(th_name("absent"), PSHM_CONSUMER, 0, &ch), -ENOENT);
+	cr_expect_null(ch);
+	const char *n = mkchan("roles", 4096, 0, PSHM_CHAN_SPSC);
+	cr_expect_eq(pshm_chan_open(n, 3, 0, &ch), -EINVAL);
+	cr_expect_eq(pshm_chan_open(n, PSHM_CONSUMER, PSHM_RDONLY, &ch), -EINVAL);
+	cr_expect_eq(pshm_chan_open(n, PSHM_CONSUMER, 0, NULL), -EINVAL);
+	pshm_chan *c = open_as(n, PSHM_CONSUMER), *p = open_as(n, PSHM_PRODUCER);
+	cr_expect_eq(pshm_chan_open(n, PSHM_CONSUMER, 0, &ch), -EBUSY, "one consumer");
+	cr_expect_eq(pshm_chan_open(n, PSHM_PRODUCER, 0, &ch), -EBUSY, "SPSC: one producer");
+	pshm_chan_close(c);
+	c = open_as(n, PSHM_CONSUMER); /* the slot is free again */
+	pshm_chan_close(c);
+	pshm_chan_close(p);
+	pshm_chan_close(NULL);
+
+	/* A segment that is not a channel. */
+	const char *raw = th_name("raw");
+	char junk[8192];
+	memset(junk, 0x5a, sizeof(junk));
+	th_write_file(raw, junk, sizeof(junk), 0600);
+	cr_expect_eq(pshm_chan_open(raw, PSHM_CONSUMER, 0, &ch), -EPROTO);
+	struct pshm_chan_info in;
+	cr_expect_eq(pshm_chan_stat(raw, &in), -EPROTO);
+	th_write_file(raw, junk, 10, 0600);
+	cr_expect_eq(pshm_chan_open(raw, PSHM_CONSUMER, 0, &ch), -EPROTO, "shorter than a header");
+	cr_expect_eq(pshm_chan_stat(raw, NULL), -EINVAL);
+}
+
+Test(chan, mpsc_table_full_is_eusers)
+{
+	const char *n = th_name("table");
+	struct pshm_chan_config c = { .ring_size = 4096, .mode = PSHM_CHAN_MPSC, .max_producers = 2 };
+	cr_assert_eq(pshm_chan_create(n, &c), 0);
+	pshm_chan *a = open_as(n, PSHM_PRODUCER), *b = open_as(n, PSHM_PRODUCER), *x;
+	cr_expect_eq(pshm_chan_open(n, PSHM_PRODUCER, 0, &x), -EUSERS);
+	pshm_chan_close(a);
+	x = open_as(n, PSHM_PRODUCER);
+	pshm_chan_close(x);
+	pshm_chan_close(b);
+}
+
+Test(chan, policy_refuses_group_writable_channel)
+{
+	const char *n = th_name("perm");
+	struct pshm_chan_config c = { .ring_size = 4096, .perm = 0660 };
+	cr_assert_eq(pshm_chan_create(n, &c), 0);
+	pshm_chan *ch;
+	cr_expect_eq(pshm_chan_open(n, PSHM_CONSUMER, 0, &ch), -EPERM);
+	cr_assert_eq(pshm_chan_open(n, PSHM_CONSUMER, PSHM_ALLOW_SHARED_WRITE, &ch), 0);
+	pshm_chan_close(ch);
+}
+
+/* ---- sending and receiving ------------------------------------------------ */
+
+static void fill(unsigned char *b, size_t len, unsigned seed)
+{
+	for (size_t i = 0; i < len; i++)
+		b[i] = (unsigned char)(seed * 31 + i * 7);
+}
+
+static void roundtrip_sizes(unsigned mode)
+{
+	const char *n = mkchan("sizes", 4096, 1024, mode);
+	pshm_chan *p = open_as(n, PSHM_PRODUCER), *c = open_as(n, PSHM_CONSUMER);
+	cr_expect_eq(pshm_chan_max_msg(p), 1024);
+	unsigned char in[1024], out[1024];
+	size_t sizes[] = { 0, 1, 7, 8, 9, 55, 56, 57, 63, 64, 65, 1000, 1023, 1024 };
+	for (int lap = 0; lap < 20; lap++) {
+		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+			fill(in, sizes[i], (unsigned)(lap * 100 + i));
+			cr_assert_eq(pshm_chan_send(p, in, sizes[i], 0), 0);
+			memset(out, 0, sizeof(out));
+			cr_assert_eq(pshm_chan_recv(c, out, sizeof(out), 0), (ssize_t)sizes[i]);
+			cr_assert_eq(memcmp(in, out, sizes[i]), 0, "size %zu lap %d", sizes[i], lap);
+		}
+	}
+	struct pshm_chan_info info;
+	cr_assert_eq(pshm_chan_stat(n, &info), 0);
+	cr_expect_eq(info.sent, 20 * sizeof(sizes) / sizeof(sizes[0]));
+	cr_expect_eq(info.received, info.sent);
+	cr_expect_eq(info.n_peers, 2);
+	cr_expect_eq(info.peers[0].role, PSHM_CONSUMER);
+	cr_expect_eq(info.peers[0].pid, getpid());
+	cr_expect(info.peers[0].alive);
+	pshm_chan_close(p);
+	pshm_chan_close(c);
+}
+
+Test(chan, spsc_roundtrip_every_size_across_wraps) { roundtrip_sizes(PSHM_CHAN_SPSC); }
+Test(chan, mpsc_roundtrip_every_size_across_wraps) { roundtrip_sizes(PSHM_CHAN_MPSC); }
+
+static void msgsize(unsigned mode)
+{
+	const char *n = mkchan("msgsize", 4096, 100, mode);
+	pshm_chan *p = open_as(n, PSHM_PRODUCER), *c = open_as(n, PSHM_CONSUMER);
+	char b[200] = "hello";
+	void *ptr;
+	cr_expect_eq(pshm_chan_send(p, b, 101, 0), -EMSGSIZE);
+	cr_expect_eq(pshm_chan_reserve(p, 101, &ptr, 0), -EMSGSIZE);
+	cr_assert_eq(pshm_chan_send(p, b, 100, 0), 0);
+	cr_expect_eq(pshm_chan_recv(c, b, 99, 0), -EMSGSIZE, "buffer too small");
+	cr_expect_eq(pshm_chan_recv(c, b, 100, 0), 100, "the message stayed queued");
+	pshm_chan_close(p);
+	pshm_chan_close(c);
+}
+
+Test(chan, spsc_emsgsize) { msgsize(PSHM_CHAN_SPSC); }
+Test(chan, mpsc_emsgsize) { msgsize(PSHM_CHAN_MPSC); }
+
+static void full_and_empty(unsigned mode)
+{
+	const char *n = mkchan("full", 4096, 0, mode);
+	pshm_chan *p = open_as(n, PSHM_PRODUCER), *c = open_as(n, PSHM_CONSUMER);
+	char b[100] = { 0 };
+	cr_expect_eq(pshm_chan_recv(c, b, sizeof(b), 0), -EAGAIN);
+	cr_expect_eq(pshm_chan_recv(c, b, sizeof(b), 20 * MS), -ETIMEDOUT);
+	const void *ptr;
+	cr_expect_eq(pshm_chan_peek(c, &ptr, 0), -EAGAIN);
+	int sent = 0;
+	while (pshm_chan_send(p, b, sizeof(b), 0) == 0)
+		sent++;
+	cr_expect_geq(sent, 4096 / 112 - 2);
+	cr_expect_eq(pshm_chan_send(p, b, sizeof(b), 0), -EAGAIN);
+	cr_expect_eq(pshm_chan_send(p, b, sizeof(b), 20 * MS), -ETIMEDOUT);
+	void *w;
+	cr_expect_eq(pshm_chan_reserve(p, sizeof(b), &w, 0), -EAGAIN);
+	struct pshm_chan_info info;
+	cr_assert_eq(pshm_chan_stat(n, &info), 0);
+	cr_expect_eq(info.pending, (uint64_t)sent);
+	cr_expect_geq(info.used, (uint64_t)sent * 108);
+	/* Two records free: one may go to padding at the end of the ring. */
+	cr_expect_eq(pshm_chan_recv(c, b, sizeof(b), 0), (ssize_t)sizeof(b));
+	cr_expect_eq(pshm_chan_recv(c, b, sizeof(b), 0), (ssize_t)sizeof(b));
+	cr_expect_eq(pshm_chan_send(p, b, sizeof(b), 0), 0, "room again");
+	pshm_chan_close(p);
+	pshm_chan_close(c);
+}
+
+Test(chan, spsc_eagain_and_etimedout) { full_and_empty(PSHM_CHAN_SPSC); }
+Test(chan, mpsc_eagain_and_etimedout) { full_and_empty(PSHM_CHAN_MPSC); }
+
+Test(chan, wrong_role_and_state_is_einval_or_ebusy)
+{
+	const char *n = mkchan("einval", 4096, 0, PSHM_CHAN_SPSC);
+	pshm_chan *p = open_as(n, PSHM_PRODUCER), *c = open_as(n, PSHM_CONSUMER);
+	char b[8] = "x";
+	void *w;
+	const void *r;
+	cr_expect_eq(pshm_chan_send(c, b, 1, 0), -EINVAL);
+	cr_expect_eq(pshm_chan_reserve(c, 1, &w, 0), -EINVAL);
+	cr_expect_eq(pshm_chan_recv(p, b, sizeof(b), 0), -EINVAL);
+	cr_expect_eq(pshm_chan_peek(p, &r, 0), -EINVAL);
+	cr_expect_eq(pshm_chan_commit(p, 0), -EINVAL, "nothing reserved");
+	cr_expect_eq(pshm_chan_release(c), -EINVAL, "nothing peeked");
+	cr_expect_eq(pshm_chan_send(p, NULL, 1, 0), -EINVAL);
+	cr_expect_eq(pshm_chan_send(NULL, b, 1, 0), -EINVAL);
+	cr_expect_eq(pshm_chan_recv(NULL, b, 1, 0), -EINVAL);
+	cr_expect_eq(pshm_chan_reserve(p, 1, NULL, 0), -EINVAL);
+	cr_expect_eq(pshm_chan_peek(c, NULL, 0), -EINVAL);
+	cr_expect_eq(pshm_chan_set_wait(p, 7, 0), -EINVAL);
+	cr_expect_eq(pshm_chan_set_wait(NULL, PSHM_WAIT_POLL, 0), -EINVAL);
+	cr_expect_eq(pshm_chan_set_wait(p, PSHM_WAIT_POLL, 0), 0);
+	cr_assert_eq(pshm_chan_reserve(p, 4, &w, 0), 0);
+	cr_expect_eq(pshm_chan_reserve(p, 4, &w, 0), -EBUSY, "one reservation at a time");
+	cr_expect_eq(pshm_chan_send(p, b, 1, 0), -EBUSY);
+	cr_expect_eq(pshm_chan_commit(p, 5), -EINVAL, "longer than reserved");
+	cr_expect_eq(pshm_chan_recv(c, b, sizeof(b), 0), -EAGAIN, "not visible before commit");
+	memcpy(w, "abcd", 4);
+	cr_expect_eq(pshm_chan_commit(p, 4), 0);
+	cr_expect_eq(pshm_chan_recv(c, NULL, 8, 0), -EINVAL);
+	cr_expect_eq(pshm_chan_recv(c, b, sizeof(b), 0), 4);
+	pshm_chan_close(p);
+	pshm_chan_close(c);
+}
+
+static void zero_copy(unsigned mode)
+{
+	const char *n = mkchan("zc", 8192, 2000, mode);
+	pshm_chan *p = open_as(n, PSHM_PRODUCER), *c = open_as(n, PSHM_CONSUMER);
+	for (unsigned i = 0; i < 500; i++) {
+		size_t want = 1 + (i * 37) % 2000, len = want - (i % 3 ? 0 : want / 2);
+		void *w;
+		cr_assert_eq(pshm_chan_reserve(p, want, &w, 0), 0);
+		fill(w, len, i);
+		cr_assert_eq(pshm_chan_commit(p, len), 0, "shortened to %zu of %zu", len, want);
+		const void *r1, *r2;
+		cr_assert_eq(pshm_chan_peek(c, &r1, 0), (ssize_t)len);
+		cr_assert_eq(pshm_chan_peek(c, &r2, 0), (ssize_t)len, "peek again: same message");
+		cr_assert_eq(r1, r2);
+		unsigned char expect[2000];
+		fill(expect, len, i);
+		cr_assert_eq(memcmp(r1, expect, len), 0);
+		if (i % 2) {
+			cr_assert_eq(pshm_chan_release(c), 0);
+		} else {
+			unsigned char got[2000];
+			cr_assert_eq(pshm_chan_recv(c, got, sizeof(got), 0), (ssize_t)len,
+				     "recv takes the peeked message");
+		}
+	}
+	void *w;
+	cr_assert_eq(pshm_chan_reserve(p, 10, &w, 0), 0);
+	pshm_chan_close(p); /* drops the reservation */
+	char b[16];
+	cr_expect_eq(pshm_chan_recv(c, b, sizeof(b), 0), -EPIPE, "dropped, and the producer left");
+	p = open_as(n, PSHM_PRODUCER);
+	cr_assert_eq(pshm_chan_send(p, "after", 5, 0), 0);
+	cr_expect_eq(pshm_chan_recv(c, b, sizeof(b), 0), 5);
+	cr_expect_eq(memcmp(b, "after", 5), 0);
+	pshm_chan_close(p);
+	pshm_chan_close(c);
+}
+
+Test(chan, spsc_zero_copy_reserve_commit_peek_release) { zero_copy(PSHM_CHAN_SPSC); }
+Test(chan, mpsc_zero_copy_reserve_commit_peek_release) { zero_copy(PSHM_CHAN_MPSC); }
+
+/* ---- peers coming and going -------------------------------------------- */
+
+static void epipe_consumer(unsigned mode)
+{
+	const char *n = mkchan("epipe-c", 4096, 0, mode);
+	pshm_chan *c = open_as(n, PSHM_CONSUMER);
+	char b[16];
+	cr_expect_eq(pshm_chan_recv(c, b, sizeof(b), 50 * MS), -ETIMEDOUT,
+		     "no producer ever came: wait, do not report one gone");
+	pshm_chan *p = open_as(n, PSHM_PRODUCER);
+	cr_assert_eq(pshm_chan_send(p, "last", 4, 0), 0);
+	pshm_chan_close(p);
+	cr_expect_eq(pshm_chan_recv(c, b, sizeof(b), 0), 4, "queued messages first");
+	double t0 = now_s();
+	cr_expect_eq(pshm_chan_recv(c, b, sizeof(b), 5000 * MS), -EPIPE);
+	cr_expect_lt(now_s() - t0, 2.0, "EPIPE comes in bounded time");
+	cr_expect_eq(pshm_chan_recv(c, b, sizeof(b), 0), -EPIPE, "and stays");
+	pshm_chan_close(c);
+}
+
+Test(chan, spsc_consumer_gets_epipe_when_producers_left) { epipe_consumer(PSHM_CHAN_SPSC); }
+Test(chan, mpsc_consumer_gets_epipe_when_producers_left) { epipe_consumer(PSHM_CHAN_MPSC); }
+
+static void epipe_producer(unsigned mode)
+{
+	const char *n = mkchan("epipe-p", 4096, 0, mode);
+	pshm_chan *p = open_as(n, PSHM_PRODUCER);
+	char b[200] = { 0 };
+	while (pshm_chan_send(p, b, sizeof(b), 0) == 0)
+		;
+	cr_expect_eq(pshm_chan_send(p, b, sizeof(b), 50 * MS), -ETIMEDOUT,
+		     "no consumer ever came: wait");
+	pshm_chan *c = open_as(n, PSHM_CONSUMER);
+	pshm_chan_close(c);
+	double t0 = now_s();
+	cr_expect_eq(pshm_chan_send(p, b, sizeof(b), 5000 * MS), -EPIPE);
+	cr_expect_lt(now_s() - t0, 2.0);
+	c = open_as(n, PSHM_CONSUMER);
+	cr_expect_eq(pshm_chan_recv(c, b, sizeof(b), 0), (ssize_t)sizeof(b), "a new consumer drains");
+	cr_expect_eq(pshm_chan_recv(c, b, sizeof(b), 0), (ssize_t)sizeof(b));
+	cr_expect_eq(pshm_chan_send(p, b, sizeof(b), 0), 0);
+	pshm_chan_close(c);
+	pshm_chan_close(p);
+}
+
+Test(chan, spsc_producer_gets_epipe_when_consumer_left) { epipe_producer(PSHM_CHAN_SPSC); }
+Test(chan, mpsc_producer_gets_epipe_when_consumer_left) { epipe_producer(PSHM_CHAN_MPSC); }
+
+static void resume(unsigned mode)
+{
+	const char *n = mkchan("resume", 8192, 0, mode);
+	pshm_chan *p = open_as(n, PSHM_PRODUCER), *c = open_as(n, PSHM_CONSUMER);
+	for (unsigned i = 0; i < 10; i++)
+		cr_assert_eq(pshm_chan_send(p, &i, sizeof(i), 0), 0);
+	unsigned v;
+	const void *ptr;
+	for (unsigned i = 0; i < 4; i++)
+		cr_assert_eq(pshm_chan_recv(c, &v, sizeof(v), 0), sizeof(v));
+	cr_assert_eq(pshm_chan_peek(c, &ptr, 0), sizeof(v));
+	pshm_chan_close(c); /* the peeked message (4) was not released */
+	c = open_as(n, PSHM_CONSUMER);
+	for (unsigned i = 4; i < 10; i++) {
+		cr_assert_eq(pshm_chan_recv(c, &v, sizeof(v), 0), sizeof(v));
+		cr_expect_eq(v, i, "resumes after the last released message");
+	}
+	pshm_chan_close(c);
+	pshm_chan_close(p);
+}
+
+Test(chan, spsc_new_consumer_resumes_after_last_release) { resume(PSHM_CHAN_SPSC); }
+Test(chan, mpsc_new_consumer_resumes_after_last_release) { resume(PSHM_CHAN_MPSC); }
+
+Test(chan, spsc_new_producer_continues_the_stream)
+{
+	const char *n = mkchan("newprod", 4096, 0, PSHM_CHAN_SPSC);
+	pshm_chan *c = open_as(n, PSHM_CONSUMER);
+	for (unsigned round = 0; round < 50; round++) {
+		pshm_chan *p = open_as(n, PSHM_PRODUCER);
+		for (unsigned i = 0; i < 3; i++)
+			cr_assert_eq(pshm_chan_send(p, &round, sizeof(round), 0), 0);
+		pshm_chan_close(p);
+		for (unsigned i = 0; i < 3; i++) {
+			unsigned v;
+			cr_assert_eq(pshm_chan_recv(c, &v, sizeof(v), 0), sizeof(v));
+			cr_assert_eq(v, round);
+		}
+	}
+	pshm_chan_close(c);
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+Test(chan, a_signal_interrupts_a_wait_with_eintr)
+{
+	const char *n = mkchan("eintr", 4096, 0, PSHM_CHAN_SPSC);
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct sigaction sa = { .sa_handler = on_usr1 }; /* no SA_RESTART */
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGUSR1, &sa, NULL);
+		pshm_chan *c;
+		if (pshm_chan_open(n, PSHM_CONSUMER, 0, &c))
+			_exit(2);
+		pshm_chan_set_wait(c, PSHM_WAIT_BLOCK, 0);
+		char b[8];
+		ssize_t r;
+		/* The signal may land between two sleeps; it then interrupts the next. */
+		do
+			r = pshm_chan_recv(c, b, sizeof(b), 200 * MS);
+		while (r == -ETIMEDOUT);
+		_exit(r == -EINTR ? 0 : 1);
+	}
+	int st;
+	for (int i = 0; i < 100; i++) {
+		usleep(20000);
+		kill(pid, SIGUSR1);
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			break;
+	}
+	cr_assert_eq(waitpid(pid, &st, 0) == pid || errno == ECHILD, 1);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "recv returned -EINTR");
+}
+
+Test(chan, stat_reports_a_dead_peer)
+{
+	const char *n = mkchan("dead", 4096, 0, PSHM_CHAN_MPSC);
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		pshm_chan *p;
+		if (pshm_chan_open(n, PSHM_PRODUCER, 0, &p) || pshm_chan_send(p, "x", 1, 0))
+			_exit(1);
+		_exit(0); /* without closing: the slot still names us */
+	}
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert_eq(WEXITSTATUS(st), 0);
+	pshm_chan *c = open_as(n, PSHM_CONSUMER);
+	struct pshm_chan_info in;
+	cr_assert_eq(pshm_chan_stat(n, &in), 0);
+	cr_assert_eq(in.n_peers, 2);
+	cr_expect_eq(in.peers[0].role, PSHM_CONSUMER);
+	cr_expect_eq(in.peers[0].alive, 1);
+	cr_expect_eq(in.peers[1].role, PSHM_PRODUCER);
+	cr_expect_eq(in.peers[1].pid, pid);
+	cr_expect_eq(in.peers[1].alive, 0);
+	cr_expect_eq(in.pending, 1);
+	char b[4];
+	cr_expect_eq(pshm_chan_recv(c, b, sizeof(b), 0), 1);
+	cr_expect_eq(pshm_chan_recv(c, b, sizeof(b), 2000 * MS), -EPIPE);
+	pshm_chan_close(c);
+}
+
+/* ---- hostile segments -------------------------------------------------------- */
+
+struct forge {
+	uint64_t off;
+	uint64_t val;
+	int width; /* 4 or 8 */
+};
+
+Test(chan, hostile_header_is_eproto)
+{
+	struct forge f[] = {
+		{ CL_MAGIC, 0x4141414141414141, 8 },
+		{ CL_VERSION, 2, 4 },
+		{ CL_RING_SIZE, 4095, 8 },           /* not a power of two */
+		{ CL_RING_SIZE, 8192, 8 },           /* inconsistent with the size */
+		{ CL_RING_SIZE, (uint64_t)1 << 40, 8 },
+		{ CL_RING_OFF, 64, 4 },
+		{ CL_TOTAL, 1 << 20, 8 },
+		{ CL_MAX_MSG, 4096, 4 },
+		{ CL_MAX_MSG, 0, 4 },
+		{ CL_MODE, 9, 4 },
+		{ CL_MAX_PROD, 0, 4 },
+		{ CL_MAX_PROD, 1000, 4 },
+		{ CL_HEAD, 3, 8 },                   /* misaligned */
+		{ CL_HEAD, 1 << 20, 8 },             /* far beyond tail */
+	};
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		const char *n = mkchan("hostile", 4096, 0, PSHM_CHAN_SPSC);
+		size_t size;
+		void *m = map_raw(n, &size);
+		if (f[i].width == 8)
+			*cl_u64(m, f[i].off) = f[i].val;
+		else
+			*cl_u32(m, f[i].off) = (uint32_t)f[i].val;
+		pshm_chan *ch = NULL;
+		int r = pshm_chan_open(n, PSHM_CONSUMER, 0, &ch);
+		cr_expect_eq(r, -EPROTO, "forgery %zu: %s", i, pshm_strerror(r));
+		pshm_chan_close(ch);
+		struct pshm_chan_info in;
+		if (f[i].off < CL_TAIL)
+			cr_expect_eq(pshm_chan_stat(n, &in), -EPROTO, "stat, forgery %zu", i);
+		munmap(m, size);
+		pshm_seg_unlink(n);
+	}
+	/* A segment grown behind the channel's back no longer matches. */
+	const char *n = mkchan("grown", 4096, 0, PSHM_CHAN_SPSC);
+	char p[128];
+	cr_assert_eq(truncate(th_path(n, p, sizeof(p)), 3 * 4096 + 4096), 0);
+	pshm_chan *ch;
+	cr_expect_eq(pshm_chan_open(n, PSHM_PRODUCER, 0, &ch), -EPROTO);
+}
+
+/* Forge one record header at the consumer's head and expect -EBADMSG. */
+static void bad_record(unsigned mode, uint64_t word)
+{
+	const char *n = mkchan("badrec", 4096, 256, mode);
+	pshm_chan *c = open_as(n, PSHM_CONSUMER);
+	size_t size;
+	void *m = map_raw(n, &size);
+	uint32_t off = *cl_u32(m, CL_RING_OFF);
+	*cl_u64(m, off) = word;
+	char b[512];
+	const void *ptr;
+	cr_expect_eq(pshm_chan_recv(c, b, sizeof(b), 0), -EBADMSG, "word %#llx",
+		     (unsigned long long)word);
+	cr_expect_eq(pshm_chan_peek(c, &ptr, 0), -EBADMSG);
+	munmap(m, size);
+	pshm_chan_close(c);
+}
+
+Test(chan, hostile_records_are_ebadmsg)
+{
+	unsigned sh = 12; /* 4096-byte rings */
+	for (unsigned mode = 0; mode < 2; mode++) {
+		bad_record(mode, cl_rec(CL_R_MSG, 257, 0, 0, sh));       /* over max_msg */
+		bad_record(mode, cl_rec(CL_R_MSG, 8, 0, 4096, sh));      /* wrong lap */
+		bad_record(mode, cl_rec(CL_R_PAD, 8192, 0, 0, sh));      /* past the end */
+		bad_record(mode, cl_rec(CL_R_PAD, 12, 0, 0, sh));        /* misaligned span */
+		bad_record(mode, cl_rec(CL_R_PAD, 0, 0, 0, sh));         /* no progress */
+		bad_record(mode, cl_rec(9, 8, 0, 0, sh));                /* unknown type */
+		bad_record(mode, cl_rec(CL_R_MSG, 8, 3, 0, sh));         /* slot on a message */
+		bad_record(mode, (uint64_t)1);                           /* type 0, not empty */
+		bad_record(mode, cl_rec(CL_R_BUSY, 64, 200, 0, sh));     /* no such slot */
+	}
+	bad_record(PSHM_CHAN_SPSC, cl_rec(CL_R_BUSY, 64, 1, 0, sh)); /* SPSC has no BUSY */
+}
+
+Test(chan, hostile_indices_are_eproto_for_producers)
+{
+	const char *n = mkchan("badidx", 4096, 0, PSHM_CHAN_MPSC);
+	pshm_chan *p = open_as(n, PSHM_PRODUCER);
+	char b[100] = { 0 };
+	while (pshm_chan_send(p, b, sizeof(b), 0) == 0)
+		;
+	size_t size;
+	void *m = map_raw(n, &size);
+	*cl_u64(m, CL_HEAD) = *cl_u64(m, CL_TAIL) + 4096; /* head beyond tail */
+	cr_expect_eq(pshm_chan_send(p, b, sizeof(b), 0), -EPROTO);
+	*cl_u64(m, CL_HEAD) = 0;
+	*cl_u64(m, CL_TAIL) = 1 << 30; /* tail a thousand laps ahead */
+	cr_expect_eq(pshm_chan_send(p, b, sizeof(b), 0), -EPROTO);
+	munmap(m, size);
+	pshm_chan_close(p);
+}
+
+Test(chan, truncated_segment_under_a_large_copy_is_efault)
+{
+	const char *n = mkchan("trunc", 65536, 32768, PSHM_CHAN_SPSC);
+	pshm_chan *p = open_as(n, PSHM_PRODUCER), *c = open_as(n, PSHM_CONSUMER);
+	static char big[32768], out[32768];
+	cr_assert_eq(pshm_chan_send(p, big, sizeof(big), 0), 0);
+	size_t size;
+	void *m = map_raw(n, &size);
+	uint32_t off = *cl_u32(m, CL_RING_OFF);
+	munmap(m, size);
+	/* Keep the record's header page, cut the pages of its payload. */
+	char path[128];
+	cr_assert_eq(truncate(th_path(n, path, sizeof(path)), off + 4096), 0);
+	cr_expect_eq(pshm_chan_recv(c, out, sizeof(out), 0), -EFAULT);
+	pshm_chan_close(p);
+	pshm_chan_close(c);
+}
+
+/* ---- ordering and integrity under load -------------------------------------------- */
+
+struct msg_hdr {
+	uint32_t producer;
+	uint32_t len; /* payload bytes after this header */
+	uint64_t seq;
+	uint32_t sum;
+	uint32_t pad;
+};
+
+static uint32_t fnv(const unsigned char *p, size_t n, uint32_t h)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+static uint32_t rnd(uint64_t *s)
+{
+	*s = *s * 6364136223846793005ull + 1442695040888963407ull;
+	return (uint32_t)(*s >> 33);
+}
+
+/* Build message @seq of @producer in @buf; returns its length. */
+static size_t make_msg(unsigned char *buf, unsigned producer, uint64_t seq, size_t max)
+{
+	uint64_t s = seq * 7919 + producer;
+	struct msg_hdr h = { .producer = producer, .seq = seq };
+	h.len = rnd(&s) % (uint32_t)(max - sizeof(h) + 1);
+	unsigned char *pl = buf + sizeof(h);
+	for (uint32_t i = 0; i < h.len; i++)
+		pl[i] = (unsigned char)rnd(&s);
+	h.sum = fnv(pl, h.len, 2166136261u ^ producer ^ (uint32_t)seq);
+	memcpy(buf, &h, sizeof(h));
+	return sizeof(h) + h.len;
+}
+
+/* Check a received message; returns its producer, or -1 if corrupted. */
+static int check_msg(const unsigned char *buf, size_t len, unsigned nprod, uint64_t *next)
+{
+	struct msg_hdr h;
+	if (len < sizeof(h))
+		return -1;
+	memcpy(&h, buf, sizeof(h));
+	if (h.producer >= nprod || sizeof(h) + h.len != len)
+		return -1;
+	if (h.sum != fnv(buf + sizeof(h), h.len, 2166136261u ^ h.producer ^ (uint32_t)h.seq))
+		return -1;
+	if (h.seq != next[h.producer])
+		return -2; /* lost, duplicated or reordered */
+	next[h.producer]++;
+	return (int)h.producer;
+}
+
+struct load {
+	const char *name;
+	unsigned producers;
+	uint64_t per_producer;
+	size_t max;
+	bool zero_copy;
+};
+
+static int produce(const struct load *l, unsigned id)
+{
+	pshm_chan *p;
+	if (pshm_chan_open(l->name, PSHM_PRODUCER, 0, &p))
+		return 10;
+	unsigned char buf[4096];
+	for (uint64_t seq = 0; seq < l->per_producer; seq++) {
+		size_t len = make_msg(buf, id, seq, l->max);
+		int r;
+		if (l->zero_copy && seq % 2) {
+			void *w;
+			r = pshm_chan_reserve(p, len, &w, 30000 * MS);
+			if (r == 0) {
+				memcpy(w, buf, len);
+				r = pshm_chan_commit(p, len);
+			}
+		} else {
+			r = pshm_chan_send(p, buf, len, 30000 * MS);
+		}
+		if (r)
+			return 11;
+	}
+	pshm_chan_close(p);
+	return 0;
+}
+
+static void consume_all(const struct load *l)
+{
+	pshm_chan *c = open_as(l->name, PSHM_CONSUMER);
+	uint64_t next[64] = { 0 }, total = l->producers * l->per_producer;
+	unsigned char buf[4096];
+	for (uint64_t got = 0; got < total; got++) {
+		ssize_t n;
+		const void *ptr = NULL;
+		if (l->zero_copy && got % 2)
+			n = pshm_chan_peek(c, &ptr, 30000 * MS);
+		else
+			n = pshm_chan_recv(c, buf, sizeof(buf), 30000 * MS);
+		cr_assert_geq(n, 0, "message %llu: %s", (unsigned long long)got, pshm_strerror((int)n));
+		int who = check_msg(ptr ? ptr : buf, (size_t)n, l->producers, next);
+		cr_assert_geq(who, 0, "message %llu: %s", (unsigned long long)got,
+			      who == -1 ? "corrupted" : "out of sequence");
+		if (ptr)
+			cr_assert_eq(pshm_chan_release(c), 0);
+	}
+	for (unsigned i = 0; i < l->producers; i++)
+		cr_expect_eq(next[i], l->per_producer, "producer %u complete", i);
+	char b[8];
+	cr_expect_eq(pshm_chan_recv(c, b, sizeof(b), 5000 * MS), -EPIPE, "nothing left, all gone");
+	pshm_chan_close(c);
+}
+
+static void load_processes(struct load *l)
+{
+	pid_t pids[16];
+	fflush(NULL);
+	for (unsigned i = 0; i < l->producers; i++) {
+		pids[i] = fork();
+		cr_assert_geq(pids[i], 0);
+		if (pids[i] == 0)
+			_exit(produce(l, i));
+	}
+	consume_all(l);
+	for (unsigned i = 0; i < l->producers; i++) {
+		int st;
+		cr_assert_eq(waitpid(pids[i], &st, 0), pids[i]);
+		cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "producer %u status %d", i, st);
+	}
+}
+
+Test(chan, spsc_processes_order_and_integrity, .timeout = 120)
+{
+	struct load l = { .name = mkchan("load1", 65536, 4096, PSHM_CHAN_SPSC), .producers = 1,
+			  .per_producer = 1000000ull * scale(), .max = 256, .zero_copy = true };
+	load_processes(&l);
+}
+
+Test(chan, mpsc_processes_order_and_integrity, .timeout = 120)
+{
+	struct load l = { .name = mkchan("load4", 65536, 4096, PSHM_CHAN_MPSC), .producers = 4,
+			  .per_producer = 250000ull * scale(), .max = 256, .zero_copy = true };
+	load_processes(&l);
+}
+
+Test(chan, mpsc_processes_big_messages_small_ring, .timeout = 120)
+{
+	struct load l = { .name = mkchan("loadbig", 16384, 4096, PSHM_CHAN_MPSC), .producers = 3,
+			  .per_producer = 20000ull * scale(), .max = 4096, .zero_copy = true };
+	load_processes(&l);
+}
+
+struct thread_arg {
+	struct load *l;
+	unsigned id;
+	int status;
+};
+
+static void *producer_thread(void *arg)
+{
+	struct thread_arg *a = arg;
+	a->status = produce(a->l, a->id);
+	return NULL;
+}
+
+static void load_threads(struct load *l)
+{
+	pthread_t t[16];
+	struct thread_arg a[16];
+	for (unsigned i = 0; i < l->producers; i++) {
+		a[i] = (struct thread_arg){ l, i, -1 };
+		cr_assert_eq(pthread_create(&t[i], NULL, producer_thread, &a[i]), 0);
+	}
+	consume_all(l);
+	for (unsigned i = 0; i < l->producers; i++) {
+		pthread_join(t[i], NULL);
+		cr_expect_eq(a[i].status, 0, "producer thread %u", i);
+	}
+}
+
+Test(chan, mpsc_threads_order_and_integrity, .timeout = 120)
+{
+	struct load l = { .name = mkchan("thr", 16384, 4096, PSHM_CHAN_MPSC), .producers = 4,
+			  .per_producer = 50000ull * scale(), .max = 512, .zero_copy = true };
+	load_threads(&l);
+}
+
+Test(chan, spsc_threads_order_and_integrity, .timeout = 120)
+{
+	struct load l = { .name = mkchan("thr1", 4096, 1024, PSHM_CHAN_SPSC), .producers = 1,
+			  .per_producer = 200000ull * scale(), .max = 700, .zero_copy = true };
+	load_threads(&l);
+}
