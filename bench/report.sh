@@ -1,9 +1,11 @@
 #!/bin/sh
-# report.sh DATA.tsv RESULTS.md CHART.png
+# report.sh DATA.tsv RESULTS.md CHART.png [README.md]
 #
 # Turns the raw data of ipcbench (one line per case and repetition) into
 # RESULTS.md (tables, ratios, the issue's targets, the method) and a PNG
 # chart made with gnuplot (skipped, with a note, if gnuplot is absent).
+# With README.md, also replaces the lines between its "<!-- bench:begin"
+# and "<!-- bench:end" markers with a headline table.
 # Needs only a POSIX shell and awk (mawk or gawk).
 set -eu
 
@@ -87,7 +89,18 @@ function best(f, kind, list, size,    n, i, t, v, b) {
 }
 function target(name, measured, ok) {
 	ntarget++
+	if (ok != "") { nmeasured++; nmet += ok }
 	printf("| %s | %s | %s |\n", name, measured, verdict(ok))
+}
+# One row of the README headline table: a figure for each column transport.
+function hrow(title, f, kind, size, fmt,    i, v, line) {
+	line = "| " title
+	for (i = 1; i <= nhead; i++) {
+		v = med(f, kind, head[i], size)
+		if (v == "" && kind == "rtt-zc" && head[i] ~ /^(pipe|unix-stream)$/) line = line " | —"
+		else line = line " | " (fmt == "us" ? us(v) : fmt == "mps" ? mps(v) : gbs(v))
+	}
+	print line " |" > (tmp "/headline.md")
 }
 
 /^# / {
@@ -95,17 +108,20 @@ function target(name, measured, ok) {
 	if (p) { key = substr(line, 1, p - 1); meta[key] = substr(line, p + 2); mkeys[++nmeta] = key }
 	next
 }
-$1 == "kind" { next }
-NF >= 17 {
+# Columns are found by name in the header line.
+$1 == "kind" { for (i = 1; i <= NF; i++) C[$i] = i; next }
+function col(name) { return (name in C) ? $(C[name]) : "" }
+("note" in C) && NF >= C["note"] {
 	k = $1 SUBSEP $2 SUBSEP $3
 	if (!(k in seen)) { seen[k] = 1; order[++nk] = k }
-	if ($5 == "ok") {
+	if (col("status") == "ok") {
 		i = ++cnt[k]
-		V["p50", k, i] = $11; V["p99", k, i] = $12; V["p999", k, i] = $13; V["mean", k, i] = $10
-		V["mps", k, i] = $8; V["gbs", k, i] = $9; V["pre", k, i] = $16
-		if ($17 != "-") note[k] = $17
+		V["p50", k, i] = col("p50_ns"); V["p99", k, i] = col("p99_ns"); V["p999", k, i] = col("p999_ns")
+		V["mean", k, i] = col("mean_ns"); V["mps", k, i] = col("msgs_per_s"); V["gbs", k, i] = col("gbytes_per_s")
+		V["pre", k, i] = col("preempted")
+		if (col("note") != "-") note[k] = col("note")
 	} else {
-		why[k] = $5 ": " $17
+		why[k] = col("status") ": " col("note")
 	}
 }
 
@@ -271,6 +287,19 @@ END {
 	print ""
 
 	# ------------------------------------------------------------------ chart
+	# The headline table for the README (put between its markers below).
+	nhead = split("pshm-poll pshm-block pipe unix-stream iox-poll iox-block", head, " ")
+	line = "| |"; sep = "|---|"
+	for (i = 1; i <= nhead; i++) { line = line " " head[i] " |"; sep = sep "---:|" }
+	print line > (tmp "/headline.md"); print sep > (tmp "/headline.md")
+	hrow("64 B round trip, p50 µs", "p50", "rtt", 64, "us")
+	hrow("zero-copy round trip 1 MiB, p50 µs", "p50", "rtt-zc", 1048576, "us")
+	hrow("64 B stream, messages/s", "mps", "stream", 64, "mps")
+	hrow("4 KiB stream, GB/s", "gbs", "stream", 4096, "gbs")
+	hrow("1 MiB stream, GB/s", "gbs", "stream", 1048576, "gbs")
+	printf("\nHardware on the same run: cache-line round trip %s µs, futex round trip %s µs, memcpy of 1 MiB %s GB/s. Targets of issue 5 met: %d of %d measured (details: [bench/RESULTS.md](bench/RESULTS.md)). Run of %s on %s.\n",
+		us(hw), us(fx), gbs(med("gbs", "stream", "memcpy", 1048576)), nmet, nmeasured, meta["date"], meta["cpu"]) > (tmp "/headline.md")
+
 	print "## Chart"
 	print ""
 	if (chart != "") print "![64 B round trip and streaming throughput](" png ")"
@@ -369,15 +398,27 @@ EOF
 mv "$md.tmp" "$md"
 echo "report: wrote $md"
 
+# The README's headline table, between its markers, if asked to (make bench).
+readme=${4:-}
+if [ -n "$readme" ] && grep -q '^<!-- bench:begin' "$readme" && grep -q '^<!-- bench:end' "$readme"; then
+	awk -v head="$tmp/headline.md" '
+		/^<!-- bench:begin/ { print; while ((getline l < head) > 0) print l; skip = 1; next }
+		/^<!-- bench:end/ { skip = 0 }
+		!skip' "$readme" > "$readme.tmp" && mv "$readme.tmp" "$readme"
+	echo "report: updated the headline table in $readme"
+fi
+
 if [ -z "$chart" ]; then
 	echo "report: gnuplot not found: no chart (install gnuplot-nox, or make bench-deps)"
 	exit 0
 fi
 term="pngcairo size 1400,1100 font 'sans,10'"
 gnuplot -e "set terminal pngcairo" >/dev/null 2>&1 || term="png size 1400,1100"
-[ -s "$tmp/rtt.dat" ] || : > "$tmp/rtt.dat"
-[ -s "$tmp/stream.dat" ] || : > "$tmp/stream.dat"
-gnuplot <<EOF
+if [ ! -s "$tmp/rtt.dat" ] || [ ! -s "$tmp/stream.dat" ]; then
+	echo "report: no round trips or no streams in $data: no chart"
+	exit 0
+fi
+gnuplot <<EOF || { echo "report: gnuplot failed: no chart" >&2; rm -f "$png.tmp"; exit 0; }
 set terminal $term
 set output "$png.tmp"
 set datafile separator "\t"
