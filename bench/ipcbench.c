@@ -4,13 +4,14 @@
  * Usage: ipcbench [-r REPS] [-t MS] [-q] [-f FILTER] [-o FILE] [-l]
  *   -r REPS    measured repetitions per case (env BENCH_REPS, default 5)
  *   -t MS      target duration of one repetition (env BENCH_REP_MS, default 200)
- *   -q         quick mode for development: 5 short repetitions (BENCH_QUICK=1)
+ *   -q         quick mode for development: 20 ms repetitions (BENCH_QUICK=1)
  *   -f FILTER  only cases whose "kind/transport/size" contains one of the
  *              comma-separated substrings (env BENCH_FILTER)
  *   -o FILE    raw results, tab-separated (default: standard output)
  *   -l         list the cases and exit
  * Other environment: BENCH_CPUS="0,1" (the two CPUs), BENCH_CASE_TIMEOUT
- * (seconds per case, default 20), BENCH_IOX=0 (skip iceoryx),
+ * (seconds per case; default 20 + three times its planned duration),
+ * BENCH_IOX=0 (skip iceoryx),
  * BENCH_RING (pshm ring bytes; default max(1 MiB, 4 x message size)).
  *
  * Each case runs in two fresh processes pinned to the two CPUs (see
@@ -48,7 +49,7 @@ static const char *const kind_names[K_NKINDS] = {
 static int opt_reps = 5;
 static int opt_rep_ms = 200;
 static int opt_cpu[2] = {0, 1};
-static int opt_timeout = 60;
+static int opt_timeout = -1;
 static const char *opt_filter;
 static FILE *out;
 
@@ -808,7 +809,7 @@ static void run_case(const struct transport *tp, enum kind k, size_t size)
 		munmap(ct, sizeof *ct);
 		return;
 	}
-	double best = 0, worst = 0, med[MAX_REPS];
+	double best = 0, worst = 0, fig[MAX_REPS];
 	const char *note = *c.note ? c.note : "-";
 	for (int i = 0; i < opt_reps; i++) {
 		const struct rep_result *p = &ct->res[CALIB_ROUNDS + i];
@@ -823,13 +824,13 @@ static void run_case(const struct transport *tp, enum kind k, size_t size)
 			fprintf(out, "%s\t%s\t%zu\t%d\tok\t%llu\t%.6f\t%.1f\t%.4f\t-\t-\t-\t-\t-\t-\t%ld\t%s\n",
 				kind_names[k], tp->name, size, i + 1, (unsigned long long)p->n, p->seconds, mps, gbs,
 				p->preempted, note);
-		med[i] = is_rtt(k) ? p->p50_ns : (size >= 4096 ? gbs : mps / 1e6);
+		fig[i] = is_rtt(k) ? p->p50_ns : (size >= 4096 ? gbs : mps / 1e6);
 	}
 	fflush(out);
-	best = worst = med[0];
+	best = worst = fig[0];
 	for (int i = 0; i < opt_reps; i++) {
-		best = med[i] < best ? med[i] : best;
-		worst = med[i] > worst ? med[i] : worst;
+		best = fig[i] < best ? fig[i] : best;
+		worst = fig[i] > worst ? fig[i] : worst;
 	}
 	if (is_rtt(k))
 		fprintf(stderr, "p50 %.0f..%.0f ns\n", best, worst);
@@ -881,7 +882,7 @@ int main(int argc, char **argv)
 
 	opt_reps = env_int("BENCH_REPS", 5);
 	opt_rep_ms = env_int("BENCH_REP_MS", 200);
-	opt_timeout = env_int("BENCH_CASE_TIMEOUT", 20);
+	opt_timeout = env_int("BENCH_CASE_TIMEOUT", -1);
 	opt_filter = getenv("BENCH_FILTER");
 	if (env_int("BENCH_QUICK", 0)) {
 		opt_rep_ms = 20;
@@ -907,6 +908,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ipcbench: repetitions 1..%d and a positive duration, please\n", MAX_REPS);
 		return 2;
 	}
+	if (opt_timeout < 0)
+		opt_timeout = 20 + 3 * (CALIB_ROUNDS + opt_reps) * opt_rep_ms / 1000;
 	out = stdout;
 	if (outname && !listing && !(out = fopen(outname, "w"))) {
 		fprintf(stderr, "ipcbench: %s: %s\n", outname, strerror(errno));
