@@ -393,6 +393,30 @@ This run: ${reps:-unknown}.
   the received one; its zero-copy rows work in the chunk like pshm's.
 - **Not measured:** many producers (MPSC), cold caches, machines with more
   than one socket. Nothing here is a test: no duration is asserted anywhere.
+
+## Reading these results
+
+- **Other load.** The two workers are pinned, not isolated. When another
+  process runs on one of the two CPUs, a busy-polling peer stalls until
+  the preempted one runs again, so poll modes suffer most from a busy
+  machine and blocking modes least. The *preempted* column and the load
+  average at start and end say how disturbed a run was; compare runs made
+  on a quiet machine only.
+- **Virtual machines.** Under a hypervisor, waking a sleeping vCPU may
+  cost an exit to the host: every sleep/wake figure (futex, pipe, sockets,
+  mq, blocking modes) is then several times what bare metal gives, while
+  cache-line figures are not affected. Ratios within one run stay valid.
+- **Clock resolution.** Sub-microsecond p50s are multiples of the clock's
+  resolution (see *clock*); the means are not quantised.
+- **What a round trip moves.** The raw ping-pong moves one cache line each
+  way. A channel moves at least the line(s) holding the message and its
+  header each way, plus, from time to time, the line of an index; at 64
+  bytes of payload plus a header that is two lines. Keep that in mind when
+  reading the "× hardware" column.
+- **The futex reference.** If the answer arrives before the waiter has gone
+  to sleep, FUTEX_WAIT returns at once and the round trip costs two system
+  calls instead of two sleeps and wake-ups; a repetition may run in either
+  regime, which its spread shows. The median of the repetitions is used.
 EOF
 } > "$md.tmp"
 mv "$md.tmp" "$md"
