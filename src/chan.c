@@ -108,7 +108,7 @@ struct chan_hdr {
 };
 
 struct chan_slot {
-	uint64_t owner; /* 0 free; else pid | state << 32 */
+	uint64_t owner; /* pid | state << 32 | generation << 40; state 0: free */
 	uint64_t start; /* the owner's start time (clock ticks after boot) */
 	uint64_t ipos;  /* MPSC producer: position being claimed, or IDLE */
 	uint64_t ilen;  /* its length */
@@ -136,7 +136,7 @@ struct pshm_chan {
 	bool seen_peer;
 	bool peer_gone;     /* the last check found the peers gone... */
 	uint64_t gone_mark; /* ...and the other side's attach count then */
-	uint64_t attaches0;
+	uint64_t owners0[PROD_MAX + 1]; /* the other side's slots when we attached */
 	/* producer */
 	uint64_t tail;      /* SPSC: where the next record goes */
 	uint64_t head_seen; /* the last head read: free space is at least this */
@@ -293,11 +293,16 @@ static uint64_t own_start(void)
 	return proc_start(getpid(), &s) == 1 ? s : 0;
 }
 
+static inline unsigned owner_state(uint64_t o)
+{
+	return (unsigned)(o >> 32) & 0xff;
+}
+
 /* Is the process recorded in the owner word @o (and start time) alive? */
 static bool owner_alive(uint64_t o, uint64_t start)
 {
 	pid_t pid = (pid_t)(uint32_t)o;
-	unsigned state = (unsigned)(o >> 32);
+	unsigned state = owner_state(o);
 	if (pid <= 0 || pid > PID_LIMIT || (state != OWN_CLAIMING && state != OWN_ACTIVE))
 		return false;
 	uint64_t now = 0;
@@ -317,7 +322,7 @@ static bool slot_alive(const pshm_chan *ch, unsigned i)
 		return false;
 	const struct chan_slot *s = slot_at(ch, i);
 	uint64_t o = LOAD_ACQ(&s->owner);
-	return o && owner_alive(o, LOAD(&s->start));
+	return owner_state(o) && owner_alive(o, LOAD(&s->start));
 }
 
 static bool producers_alive(const pshm_chan *ch)
@@ -328,19 +333,49 @@ static bool producers_alive(const pshm_chan *ch)
 	return false;
 }
 
-/* Take slot @i if it still holds @seen: CLAIMING first, then the start
- * time, then ACTIVE, so a checker never pairs our pid with a stale time. */
+/*
+ * Take slot @i if it still holds @seen: CLAIMING first, then the start
+ * time, then ACTIVE, so a checker never pairs our pid with a stale time.
+ * The generation grows with every claim, so the other side can tell that
+ * a peer came (even one that died at once) by the owner word changing.
+ */
 static bool slot_take(pshm_chan *ch, unsigned i, uint64_t seen, uint64_t start)
 {
 	struct chan_slot *s = slot_at(ch, i);
+	uint64_t gen = ((seen >> 40) + 1) << 40;
 	uint64_t pid = (uint32_t)getpid();
-	if (!__atomic_compare_exchange_n(&s->owner, &seen, pid | (uint64_t)OWN_CLAIMING << 32, false,
-					 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+	if (!__atomic_compare_exchange_n(&s->owner, &seen, gen | pid | (uint64_t)OWN_CLAIMING << 32,
+					 false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 		return false;
 	STORE(&s->start, start);
-	STORE_REL(&s->owner, pid | (uint64_t)OWN_ACTIVE << 32);
+	STORE_REL(&s->owner, gen | pid | (uint64_t)OWN_ACTIVE << 32);
 	ch->slot = i;
 	return true;
+}
+
+/* Give our slot back, keeping its generation. */
+static void slot_free(pshm_chan *ch)
+{
+	struct chan_slot *s = slot_at(ch, ch->slot);
+	STORE_REL(&s->owner, LOAD(&s->owner) & ~(((uint64_t)1 << 40) - 1));
+}
+
+/* The slots of the other side: [first, last]. */
+static void peer_range(const pshm_chan *ch, unsigned *first, unsigned *last)
+{
+	*first = ch->role == PSHM_CONSUMER ? 1 : 0;
+	*last = ch->role == PSHM_CONSUMER ? ch->nprod : 0;
+}
+
+/* Has a peer attached since we did? (Its claim changed an owner word.) */
+static bool peer_came(const pshm_chan *ch)
+{
+	unsigned a, b;
+	peer_range(ch, &a, &b);
+	for (unsigned i = a; i <= b; i++)
+		if (LOAD_ACQ(&slot_at(ch, i)->owner) != ch->owners0[i])
+			return true;
+	return false;
 }
 
 /* A dead producer's slot may be reused only once the consumer is past the
@@ -357,18 +392,20 @@ static int claim_slot(pshm_chan *ch, uint64_t start)
 		unsigned i = ch->role == PSHM_CONSUMER ? 0 : 1;
 		struct chan_slot *s = slot_at(ch, i);
 		uint64_t o = LOAD_ACQ(&s->owner);
-		if (o && owner_alive(o, LOAD(&s->start)))
+		if (owner_state(o) && owner_alive(o, LOAD(&s->start)))
 			return -EBUSY;
 		return slot_take(ch, i, o, start) ? 0 : -EBUSY;
 	}
 	/* MPSC producer: a free slot first, then one whose owner is dead. */
-	for (unsigned i = 1; i <= ch->nprod; i++)
-		if (LOAD(&slot_at(ch, i)->owner) == 0 && slot_take(ch, i, 0, start))
+	for (unsigned i = 1; i <= ch->nprod; i++) {
+		uint64_t o = LOAD(&slot_at(ch, i)->owner);
+		if (owner_state(o) == 0 && slot_take(ch, i, o, start))
 			return 0;
+	}
 	for (unsigned i = 1; i <= ch->nprod; i++) {
 		struct chan_slot *s = slot_at(ch, i);
 		uint64_t o = LOAD_ACQ(&s->owner);
-		if (o && !owner_alive(o, LOAD(&s->start)) && intent_settled(ch, s) &&
+		if (owner_state(o) && !owner_alive(o, LOAD(&s->start)) && intent_settled(ch, s) &&
 		    slot_take(ch, i, o, start))
 			return 0;
 	}
@@ -666,7 +703,7 @@ static int cons_check(pshm_chan *ch)
 		ch->seen_peer = true;
 		return 0;
 	}
-	if (!ch->seen_peer && LOAD(&ch->h->prod_attaches) == ch->attaches0)
+	if (!ch->seen_peer && !peer_came(ch))
 		return 0;
 	if (cons_ready(ch, 0))
 		return 1;
@@ -760,6 +797,10 @@ static int mpsc_claim(pshm_chan *ch, uint64_t span, uint64_t *pos, uint64_t *nee
 	struct chan_slot *me = slot_at(ch, ch->slot);
 	uint64_t t = LOAD_ACQ(&ch->h->tail);
 	for (unsigned tries = 0; tries < CLAIM_TRIES; tries++) {
+		if (t & 7) {
+			STORE_REL(&me->ipos, IDLE);
+			return -EPROTO;
+		}
 		uint64_t off = t & ch->mask;
 		bool pad = off + span > ch->ring_size;
 		uint64_t len = pad ? ch->ring_size - off : span;
@@ -798,7 +839,7 @@ static int prod_check(pshm_chan *ch)
 		ch->seen_peer = true;
 		return 0;
 	}
-	if (ch->seen_peer || LOAD(&ch->h->cons_attaches) != ch->attaches0)
+	if (ch->seen_peer || peer_came(ch))
 		return -EPIPE;
 	return 0;
 }
@@ -1023,6 +1064,11 @@ static int cons_attach(pshm_chan *ch)
 static int attach(pshm_chan *ch)
 {
 	struct chan_hdr *h = ch->h;
+	bool consumer = ch->role == PSHM_CONSUMER;
+	unsigned a, b;
+	peer_range(ch, &a, &b);
+	for (unsigned i = a; i <= b; i++)
+		ch->owners0[i] = LOAD_ACQ(&slot_at(ch, i)->owner);
 	if (!ch->detached) {
 		ch->mb = pshm__membarrier_init();
 		ch->self_fence = !ch->mb;
@@ -1031,26 +1077,22 @@ static int attach(pshm_chan *ch)
 		int r = claim_slot(ch, own_start());
 		if (r < 0)
 			return r;
+		__atomic_fetch_add(consumer ? &h->cons_attaches : &h->prod_attaches, 1,
+				   __ATOMIC_ACQ_REL);
 	}
 	int r = 0;
-	if (ch->role == PSHM_CONSUMER) {
+	if (consumer) {
 		r = cons_attach(ch);
-		ch->attaches0 = LOAD(&h->prod_attaches);
 		ch->seen_peer = producers_alive(ch);
-		if (!ch->detached)
-			__atomic_fetch_add(&h->cons_attaches, 1, __ATOMIC_ACQ_REL);
 	} else {
 		if (ch->mode == PSHM_CHAN_SPSC)
 			r = ch->detached ? 0 : spsc_recover(ch);
 		else if (!ch->detached)
 			STORE_REL(&slot_at(ch, ch->slot)->ipos, IDLE);
-		ch->attaches0 = LOAD(&h->cons_attaches);
 		ch->seen_peer = slot_alive(ch, 0);
-		if (!ch->detached)
-			__atomic_fetch_add(&h->prod_attaches, 1, __ATOMIC_ACQ_REL);
 	}
 	if (r < 0 && !ch->detached)
-		STORE_REL(&slot_at(ch, ch->slot)->owner, 0);
+		slot_free(ch);
 	return r;
 }
 
@@ -1121,7 +1163,7 @@ void pshm_chan_close(pshm_chan *ch)
 				  rec_make(ch, R_DEAD, ch->resv_span, 0, ch->resv_pos));
 			STORE(&me->ipos, IDLE);
 		}
-		STORE_REL(&me->owner, 0);
+		slot_free(ch);
 		/* Let a sleeping peer notice we are gone at its next check. */
 		if (ch->role == PSHM_PRODUCER)
 			wake_consumer(ch);
@@ -1322,20 +1364,22 @@ static uint64_t count_pending(const pshm_chan *ch, uint64_t head, uint64_t tail)
 	return n;
 }
 
-static void peer_info(const struct chan_slot *s, unsigned role, struct pshm_chan_info *info)
+static void peer_info(const struct chan_slot *s, unsigned role, bool liveness,
+		      struct pshm_chan_info *info)
 {
 	uint64_t o = s->owner;
-	if (!o || info->n_peers >= sizeof(info->peers) / sizeof(info->peers[0]))
+	if (!owner_state(o) || info->n_peers >= sizeof(info->peers) / sizeof(info->peers[0]))
 		return;
 	struct pshm_chan_peer *p = &info->peers[info->n_peers++];
 	p->pid = (pid_t)(uint32_t)o;
 	p->role = role;
-	p->alive = owner_alive(o, s->start);
+	p->alive = liveness && owner_alive(o, s->start);
 }
 
 /* Fill @info from the snapshot @snap (header and slots) of the mapping at
  * @addr of @size bytes. */
-static int stat_snapshot(void *snap, void *addr, size_t size, struct pshm_chan_info *info)
+static int stat_snapshot(void *snap, const void *addr, size_t size, bool liveness,
+			 struct pshm_chan_info *info)
 {
 	pshm_chan *ch;
 	int r = chan_new(snap, size, PSHM_CONSUMER, true, &ch);
@@ -1354,9 +1398,30 @@ static int stat_snapshot(void *snap, void *addr, size_t size, struct pshm_chan_i
 	info->received = h->received;
 	info->sent = info->received + info->pending;
 	for (unsigned i = 0; i <= ch->nprod; i++)
-		peer_info(&ch->slots[i], i ? PSHM_PRODUCER : PSHM_CONSUMER, info);
+		peer_info(&ch->slots[i], i ? PSHM_PRODUCER : PSHM_CONSUMER, liveness, info);
 	free(ch);
 	return 0;
+}
+
+int pshm__chan_stat_mem(const void *addr, size_t size, bool liveness,
+			struct pshm_chan_info *info)
+{
+	if (!info)
+		return -EINVAL;
+	/* The header and slot table of the largest layout, or the segment. */
+	size_t n = ring_offset(PROD_MAX);
+	if (n > size)
+		n = size;
+	if (!addr || n < sizeof(struct chan_hdr))
+		return -EPROTO;
+	void *snap = malloc(n);
+	if (!snap)
+		return -ENOMEM;
+	int r = pshm__guarded_copy(snap, addr, n);
+	if (r == 0)
+		r = stat_snapshot(snap, addr, size, liveness, info);
+	free(snap);
+	return r;
 }
 
 int pshm_chan_stat(const char *name, struct pshm_chan_info *info)
@@ -1367,22 +1432,7 @@ int pshm_chan_stat(const char *name, struct pshm_chan_info *info)
 	int r = pshm_seg_open(name, PSHM_RDONLY | PSHM_ALLOW_FOREIGN | PSHM_ALLOW_SHARED_WRITE, &seg);
 	if (r < 0)
 		return r;
-	void *addr = pshm_seg_addr(seg);
-	size_t size = pshm_seg_size(seg);
-	/* The header and slot table of the largest layout, or the segment. */
-	size_t n = ring_offset(PROD_MAX);
-	if (n > size)
-		n = size;
-	void *snap = malloc(n ? n : 1);
-	if (!snap)
-		r = -ENOMEM;
-	else if (n < sizeof(struct chan_hdr))
-		r = -EPROTO;
-	else
-		r = pshm__guarded_copy(snap, addr, n);
-	if (r == 0)
-		r = stat_snapshot(snap, addr, size, info);
-	free(snap);
+	r = pshm__chan_stat_mem(pshm_seg_addr(seg), pshm_seg_size(seg), true, info);
 	pshm_seg_close(seg);
 	return r;
 }

@@ -83,5 +83,9 @@ void pshm__membarrier(void);
 #define PSHM__CHAN_DETACHED 1u
 int pshm__chan_attach_mem(void *addr, size_t size, unsigned role, unsigned flags,
 			  pshm_chan **out);
+/* pshm_chan_stat() over [addr, addr + size); with @liveness false, every
+ * peer is reported dead rather than looked up in /proc. */
+int pshm__chan_stat_mem(const void *addr, size_t size, bool liveness,
+			struct pshm_chan_info *info);
 
 #endif

@@ -1,0 +1,219 @@
+/*
+ * test_chan_cli.c — `pshm chan create|stat`, `pshm send`, `pshm recv`: from
+ * the shell, as pipelines use them.
+ */
+#include <criterion/criterion.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+#include "pshm.h"
+#include "test_chan.h"
+
+TestSuite(chan_cli, TH_FIXTURE, .timeout = 60);
+
+/* Run "pshm ARGS" (formatted) through the shell; stdout and stderr into
+ * the static buffers below. Returns the exit status. */
+static char *out, *err;
+
+static int pshm(const char *in, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int pshm(const char *in, const char *fmt, ...)
+{
+	char args[1024], cmd[1400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "%s %s", PSHM_BIN, args);
+	free(out);
+	free(err);
+	return th_run(cmd, in, &out, &err);
+}
+
+/* Run a shell script in which $P is the pshm command and $Q the channel. */
+static int script(const char *q, const char *body)
+{
+	char cmd[4096];
+	snprintf(cmd, sizeof(cmd), "P='%s'; Q='%s'; %s", PSHM_BIN, q, body);
+	free(out);
+	free(err);
+	return th_run(cmd, NULL, &out, &err);
+}
+
+static const char *new_chan(const char *tag, const char *opts)
+{
+	const char *q = th_name(tag);
+	cr_assert_eq(pshm(NULL, "chan create %s %s", q, opts), 0, "%s", err);
+	return q;
+}
+
+Test(chan_cli, create_then_stat)
+{
+	const char *q = new_chan("create", "--size 4K --max-msg 1K");
+	cr_expect_eq(pshm(NULL, "chan stat %s", q), 0);
+	cr_expect(strstr(out, "channel (spsc)"), "%s", out);
+	cr_expect(strstr(out, "max msg   1.0K"), "%s", out);
+	cr_expect(strstr(out, "0 pending"), "%s", out);
+	cr_expect(strstr(out, "consumer  none attached"), "%s", out);
+	cr_expect_eq(pshm(NULL, "chan stat --json %s", q), 0);
+	cr_expect(strstr(out, "\"kind\":\"channel\",\"mode\":\"spsc\",\"ring_size\":4096"), "%s", out);
+	cr_expect_eq(pshm(NULL, "chan create %s", q), 1);
+	cr_expect(strstr(err, "already exists"), "%s", err);
+
+	const char *m = new_chan("mpsc", "--mpsc --producers 3 --mode 0640");
+	cr_expect_eq(pshm(NULL, "chan stat %s", m), 0);
+	cr_expect(strstr(out, "channel (mpsc, up to 3 producers)"), "%s", out);
+	struct pshm_stat st;
+	cr_assert_eq(pshm_seg_stat(m, &st), 0);
+	cr_expect_eq(st.mode & 0777, 0640);
+}
+
+Test(chan_cli, usage_errors_and_help)
+{
+	cr_expect_eq(pshm(NULL, "chan"), 2);
+	cr_expect_eq(pshm(NULL, "chan --help"), 0);
+	cr_expect(strstr(out, "usage: pshm chan"), "%s", out);
+	cr_expect_eq(pshm(NULL, "chan bogus"), 2);
+	cr_expect_eq(pshm(NULL, "chan create --help"), 0);
+	cr_expect_eq(pshm(NULL, "chan create %s --size 1000", th_name("u")), 2, "not a power of two");
+	cr_expect(strstr(err, "power of two"), "%s", err);
+	cr_expect_eq(pshm(NULL, "chan create"), 2);
+	cr_expect_eq(pshm(NULL, "chan create a b"), 2);
+	cr_expect_eq(pshm(NULL, "chan create %s --producers 2", th_name("u")), 2, "needs --mpsc");
+	cr_expect_eq(pshm(NULL, "chan create %s --size 1K --max-msg 1K", th_name("u")), 1,
+		     "a message larger than the ring allows");
+	cr_expect_eq(pshm(NULL, "chan stat"), 2);
+	cr_expect_eq(pshm(NULL, "send"), 2);
+	cr_expect_eq(pshm(NULL, "send --help"), 0);
+	cr_expect_eq(pshm(NULL, "recv"), 2);
+	cr_expect_eq(pshm(NULL, "recv a b"), 2);
+	cr_expect_eq(pshm(NULL, "recv --help"), 0);
+	cr_expect_eq(pshm(NULL, "recv -n 0 x"), 2);
+	cr_expect_eq(pshm(NULL, "recv --timeout soon x"), 2);
+	const char *absent = th_name("absent");
+	cr_expect_eq(pshm(NULL, "recv %s", absent), 1);
+	cr_expect(strstr(err, "no such segment"), "%s", err);
+	cr_expect_eq(pshm(NULL, "send %s hi", absent), 1);
+	cr_expect_eq(pshm(NULL, "chan stat %s", absent), 1);
+}
+
+Test(chan_cli, send_arguments_then_recv_drains)
+{
+	const char *q = new_chan("args", "--size 4K");
+	/* After the first message every argument is a message; "--" lets
+	 * the first one start with a dash. */
+	cr_assert_eq(pshm(NULL, "send %s hello 'two words' -dash", q), 0, "%s", err);
+	cr_assert_eq(pshm(NULL, "send -- %s -first", q), 0, "%s", err);
+	cr_expect_eq(pshm(NULL, "chan stat %s", q), 0);
+	cr_expect(strstr(out, "4 pending"), "%s", out);
+	cr_assert_eq(pshm(NULL, "recv %s", q), 0, "%s", err);
+	cr_expect_str_eq(out, "hello\ntwo words\n-dash\n-first\n");
+	cr_assert_eq(pshm(NULL, "recv %s", q), 0, "an empty channel is not an error");
+	cr_expect_str_eq(out, "");
+}
+
+Test(chan_cli, send_stdin_lines)
+{
+	const char *q = new_chan("lines", "--size 4K");
+	cr_assert_eq(pshm("a\nb\n\nlast", "send %s -", q), 0, "%s", err);
+	cr_assert_eq(pshm("from stdin\n", "send %s", q), 0, "no message: read stdin");
+	cr_assert_eq(pshm(NULL, "recv %s", q), 0);
+	cr_expect_str_eq(out, "a\nb\n\nlast\nfrom stdin\n");
+}
+
+Test(chan_cli, recv_count)
+{
+	const char *q = new_chan("count", "--size 4K");
+	cr_assert_eq(pshm(NULL, "send %s one two three", q), 0);
+	cr_assert_eq(pshm(NULL, "recv -n 2 %s", q), 0);
+	cr_expect_str_eq(out, "one\ntwo\n");
+	cr_assert_eq(pshm(NULL, "recv %s --count 1", q), 0);
+	cr_expect_str_eq(out, "three\n");
+}
+
+Test(chan_cli, recv_count_fails_on_timeout_or_when_producers_left)
+{
+	const char *q = new_chan("short", "--size 4K");
+	cr_assert_eq(pshm(NULL, "send %s only", q), 0);
+	/* The sender above has left: after its message, -EPIPE. */
+	cr_expect_eq(pshm(NULL, "recv -n 3 %s", q), 1);
+	cr_expect_str_eq(out, "only\n");
+	cr_expect(strstr(err, "the producers are gone after 1 of 3"), "%s", err);
+	/* A consumer that never saw a producer waits: the timeout ends it. */
+	const char *q2 = new_chan("short2", "--size 4K");
+	cr_expect_eq(pshm(NULL, "recv -n 1 --timeout 0.2 %s", q2), 1);
+	cr_expect(strstr(err, "timed out after 0 of 1"), "%s", err);
+	cr_expect_eq(pshm(NULL, "recv --timeout 0.1 %s", q2), 0, "without -n, running dry ends it");
+}
+
+Test(chan_cli, send_refuses_too_long_and_times_out_when_full)
+{
+	const char *q = new_chan("full", "--size 1K --max-msg 100");
+	char line[200];
+	memset(line, 'x', sizeof(line) - 1);
+	line[sizeof(line) - 1] = '\0';
+	cr_expect_eq(pshm(NULL, "send %s %s", q, line), 1);
+	cr_expect(strstr(err, "too large"), "%s", err);
+	line[99] = '\0';
+	char many[4096] = "";
+	for (int i = 0; i < 20; i++)
+		strcat(strcat(many, line), "\n");
+	cr_expect_eq(pshm(many, "send --timeout 0.2 %s", q), 1, "the ring fills up");
+	cr_expect(strstr(err, "timed out"), "%s", err);
+	cr_expect_eq(pshm(NULL, "recv %s", q), 0);
+	cr_expect_geq(strlen(out), 100 * 8, "what fitted was sent");
+}
+
+Test(chan_cli, follow_ends_when_the_producers_leave)
+{
+	const char *q = new_chan("follow", "--size 1K");
+	cr_assert_eq(script(q, "o=$(mktemp); \"$P\" recv \"$Q\" --follow > \"$o\" & r=$!; sleep 0.2; "
+			       "seq 1 300 | \"$P\" send \"$Q\"; wait $r; s=$?; "
+			       "seq 1 300 | cmp - \"$o\" && echo same; rm -f \"$o\"; exit $s"),
+		     0, "%s", err);
+	cr_expect_str_eq(out, "same\n");
+}
+
+Test(chan_cli, follow_stops_on_sigterm)
+{
+	const char *q = new_chan("term", "--size 4K");
+	cr_assert_eq(script(q, "\"$P\" recv \"$Q\" --follow & r=$!; sleep 0.3; "
+			       "\"$P\" send \"$Q\" hi; sleep 0.2; kill -TERM $r; wait $r"),
+		     0, "%s", err);
+	cr_expect_str_eq(out, "hi\n");
+}
+
+Test(chan_cli, pipeline_through_a_small_ring)
+{
+	const char *q = new_chan("pipe", "--size 1K --max-msg 64");
+	cr_assert_eq(script(q, "seq 1 5000 | \"$P\" send \"$Q\" & s=$!; "
+			       "\"$P\" recv -n 5000 \"$Q\" | md5sum; wait $s; seq 1 5000 | md5sum"),
+		     0, "%s", err);
+	char *nl = strchr(out, '\n');
+	cr_assert_not_null(nl);
+	cr_expect_eq(strncmp(out, nl + 1, (size_t)(nl - out)), 0, "same lines, same order: %s", out);
+}
+
+Test(chan_cli, a_failed_write_leaves_the_message_queued)
+{
+	const char *q = new_chan("closed", "--size 4K");
+	cr_assert_eq(pshm(NULL, "send %s keep", q), 0);
+	cr_expect_eq(script(q, "\"$P\" recv -n 1 \"$Q\" >&-"), 1, "stdout closed");
+	cr_expect(strstr(err, "writing standard output"), "%s", err);
+	cr_assert_eq(pshm(NULL, "recv %s", q), 0);
+	cr_expect_str_eq(out, "keep\n");
+}
+
+Test(chan_cli, the_examples_talk)
+{
+	const char *q = th_name("example");
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "%s/chan_producer %s 3 && %s/chan_consumer %s", EXAMPLES_DIR, q,
+		 EXAMPLES_DIR, q);
+	free(out);
+	free(err);
+	cr_assert_eq(th_run(cmd, NULL, &out, &err), 0, "%s", err);
+	cr_expect_str_eq(out, "message 1 of 3\nmessage 2 of 3\nmessage 3 of 3\n");
+}
