@@ -214,8 +214,10 @@ fuzz-smoke:
 bench: all
 	$(Q)$(MAKE) --no-print-directory -C bench
 
+# iceoryx (with its C binding) and gnuplot for the benchmark (Debian; as root).
 bench-deps:
-	apt-get install -y iceoryx libiceoryx-binding-c-dev gnuplot-nox
+	apt-get update
+	apt-get install -y --no-install-recommends iceoryx libiceoryx-binding-c-dev gnuplot-nox
 
 install: lib cli
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) \

@@ -1,0 +1,199 @@
+/*
+ * ipcbench — shared declarations.
+ *
+ * Every measurement ("case") is one transport, one kind of test and one
+ * message size. The driver (ipcbench.c) forks two workers per case: side A
+ * pinned to the first CPU (producer, or the pinger of a round trip) and
+ * side B pinned to the second (consumer, or the ponger). They synchronise
+ * through a control block in an anonymous shared mapping, run a few
+ * calibration rounds, then the measured repetitions. Side A computes every
+ * figure and stores it in the control block; the driver prints it.
+ */
+#ifndef IPCBENCH_H
+#define IPCBENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define MAX_REPS 50
+#define CALIB_ROUNDS 2          /* unreported warm-up / calibration runs */
+#define MAX_RTT_SAMPLES (1u << 22)
+#define ERRLEN 256
+
+enum side { SIDE_A = 0, SIDE_B = 1 };
+
+/* What a case measures. */
+enum kind {
+	K_RTT,          /* copy round trip: A sends, B echoes */
+	K_RTT_ZC,       /* zero-copy round trip, first and last 8 bytes written and read */
+	K_RTT_ZC_TOUCH, /* zero-copy round trip, one word of every 64-byte line written and read */
+	K_STREAM,       /* one-way copy streaming A -> B */
+	K_STREAM_ZC,    /* one-way zero-copy streaming: A builds in place, B reads every line */
+	K_NKINDS
+};
+
+struct bctx;
+
+/* One run of a case, as each side sees it. */
+struct run {
+	uint64_t nmax;          /* at most this many iterations */
+	uint64_t deadline;      /* side A starts no iteration after this tick() */
+	uint32_t *samples;      /* side A, round trips: one per iteration, in ticks */
+	uint64_t count;         /* out: iterations done */
+	uint64_t t0, t1;        /* out, streams: A's start, the end (CLOCK_MONOTONIC ns) */
+};
+
+/*
+ * A transport. prepare() and cleanup() run in the driver (before the fork,
+ * after the workers are gone); the others in a worker, for its side. A
+ * "duplex" case (round trips) needs both directions: A->B and B->A.
+ * Every function returns 0 (or a length) or a negative errno; on failure
+ * it may explain in c->err.
+ */
+struct tp_ops {
+	int (*prepare)(struct bctx *c);
+	int (*attach)(struct bctx *c);
+	int (*send)(struct bctx *c, const void *buf, size_t len);
+	ssize_t (*recv)(struct bctx *c, void *buf, size_t cap);
+	/* zero-copy, optional (NULL when the transport has none) */
+	int (*reserve)(struct bctx *c, size_t len, void **p);
+	int (*commit)(struct bctx *c, void *p, size_t len);
+	ssize_t (*peek)(struct bctx *c, const void **p);
+	int (*release)(struct bctx *c, const void *p);
+	void (*detach)(struct bctx *c);
+	void (*cleanup)(struct bctx *c);
+	/* A whole run of a kind, replacing the generic loops (hardware cases);
+	 * same contract as those (see "generic runs" in ipcbench.c). */
+	int (*run)(struct bctx *c, struct run *run);
+};
+
+struct transport {
+	const char *name;
+	const struct tp_ops *ops;
+	int variant;            /* transport-specific (wait mode, ...) */
+	unsigned kinds;         /* bit mask of enum kind it supports */
+	const char *what;       /* one line for RESULTS.md */
+};
+
+struct bctx {
+	const struct transport *tp;
+	enum kind kind;
+	int side;
+	int duplex;             /* both directions are needed */
+	size_t size;            /* message size of the case */
+	size_t max_msg;         /* the largest message the transport must accept */
+	char tag[64];           /* unique per case: names of segments, queues, services */
+	char note[96];          /* set by prepare(): shown in the raw data (e.g. ring size) */
+	void *priv;             /* transport state, set by prepare()/attach() */
+	char *err;              /* ERRLEN bytes, in shared memory */
+	struct ctrl *ctrl;
+};
+
+/* One result of side A for one run. */
+struct rep_result {
+	uint64_t n;
+	double seconds;
+	double mean_ns, p50_ns, p99_ns, p999_ns, min_ns, max_ns;
+	long preempted;         /* involuntary context switches of both workers */
+};
+
+struct ctrl {
+	_Alignas(64) uint32_t bar_count;
+	uint32_t bar_gen;
+	_Alignas(64) uint64_t final;      /* iterations of the current run, once A knows */
+	_Alignas(64) uint64_t t1;         /* stream: B's time after the last message */
+	int pid[2];                       /* the workers, for cleanup() */
+	long b_nivcsw;                    /* B's involuntary switches in the last run */
+	_Alignas(64) volatile uint32_t hw_line[16 * 4]; /* hardware ping-pong lines */
+	_Alignas(64) struct rep_result res[CALIB_ROUNDS + MAX_REPS];
+	char err[2][ERRLEN];
+};
+
+/* Round-trip samples are taken with the cheapest clock: the TSC on x86
+ * (lfence; rdtsc, converted with ns_per_tick, calibrated at start-up
+ * against CLOCK_MONOTONIC), else CLOCK_MONOTONIC itself. */
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+static inline uint64_t tick(void)
+{
+	_mm_lfence();
+	return __rdtsc();
+}
+#define TICK_NAME "TSC (lfence; rdtsc)"
+#else
+uint64_t now_ns(void);
+static inline uint64_t tick(void)
+{
+	return now_ns();
+}
+#define TICK_NAME "CLOCK_MONOTONIC"
+/* Ending a run: see "generic runs" in ipcbench.c. */
+static inline int a_last(struct bctx *c, const struct run *r, uint64_t i, uint64_t now)
+{
+	if (i + 1 < r->nmax && now < r->deadline)
+		return 0;
+	STORE(&c->ctrl->final, i + 1);
+	return 1;
+}
+
+static inline int b_done(const struct bctx *c, uint64_t i)
+{
+	return LOAD(&c->ctrl->final) == i + 1;
+}
+
+static inline void put_sample(uint32_t *samples, uint64_t i, uint64_t *prev)
+{
+	uint64_t t = tick(), d = t - *prev;
+	samples[i] = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+	*prev = t;
+}
+
+#endif
+extern double ns_per_tick;
+
+/* ipcbench.c */
+uint64_t now_ns(void);
+void berr(struct bctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int env_int(const char *name, int def);
+void pattern_fill(unsigned char *p, size_t len);
+uint64_t line_sum(const unsigned char *p, size_t len);
+
+/* transports: hw.c, kern.c, pshm.c, iox.c */
+extern const struct transport hw_transports[];
+extern const struct transport kern_transports[];
+extern const struct transport pshm_transports[];
+extern const struct transport iox_transports[];
+int iox_start(char *why, size_t len);
+void iox_stop(void);
+
+#define KBIT(k) (1u << (k))
+#define K_ALL_COPY (KBIT(K_RTT) | KBIT(K_STREAM))
+#define K_ALL_ZC (KBIT(K_RTT_ZC) | KBIT(K_RTT_ZC_TOUCH) | KBIT(K_STREAM_ZC))
+
+/* Loads and stores of shared words that the compiler may not elide or reorder. */
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+
+/* Ending a run: see "generic runs" in ipcbench.c. */
+static inline int a_last(struct bctx *c, const struct run *r, uint64_t i, uint64_t now)
+{
+	if (i + 1 < r->nmax && now < r->deadline)
+		return 0;
+	STORE(&c->ctrl->final, i + 1);
+	return 1;
+}
+
+static inline int b_done(const struct bctx *c, uint64_t i)
+{
+	return LOAD(&c->ctrl->final) == i + 1;
+}
+
+static inline void put_sample(uint32_t *samples, uint64_t i, uint64_t *prev)
+{
+	uint64_t t = tick(), d = t - *prev;
+	samples[i] = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+	*prev = t;
+}
+
+#endif

@@ -1,0 +1,200 @@
+/*
+ * The hardware limits, measured with the same harness as the transports:
+ *   cacheline-1        round trip through one shared cache line: A writes
+ *                      an odd value and spins until B has written the next
+ *                      even one (both sides read and write the same line);
+ *   cacheline-2        one line per direction: A writes its line, B spins
+ *                      on it and answers in its own line (what a ring with
+ *                      head and tail on separate lines does);
+ *   cacheline-2-pause  the same, with the pause instruction in the spin
+ *                      (what most spin loops use; under a hypervisor, pause
+ *                      loops may exit to the host);
+ *   futex              the kernel's sleep/wake round trip: each side stores,
+ *                      calls FUTEX_WAKE unconditionally, and sleeps in
+ *                      FUTEX_WAIT until the other answers (no spinning);
+ *   memcpy             one core copying a buffer of the message size to
+ *                      another, again and again (both stay in cache when
+ *                      they fit: the best one core can do).
+ */
+#include "bench.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static uint32_t seqno; /* per worker process: both sides count alike */
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+static int cl1_run(struct bctx *c, struct run *run)
+{
+	volatile uint32_t *x = &c->ctrl->hw_line[0];
+	uint64_t i;
+	int last = 0;
+	if (c->side == SIDE_B) {
+		for (i = 0; !last; i++, seqno += 2) {
+			while (LOAD(x) != seqno + 1)
+				;
+			STORE(x, seqno + 2);
+			last = b_done(c, i);
+		}
+		run->count = i;
+		return 0;
+	}
+	uint64_t prev = tick();
+	for (i = 0; !last; i++, seqno += 2) {
+		last = a_last(c, run, i, prev);
+		STORE(x, seqno + 1);
+		while (LOAD(x) != seqno + 2)
+			;
+		put_sample(run->samples, i, &prev);
+	}
+	run->count = i;
+	return 0;
+}
+
+static int cl2_loop(struct bctx *c, struct run *run, int relax)
+{
+	volatile uint32_t *a = &c->ctrl->hw_line[0];
+	volatile uint32_t *b = &c->ctrl->hw_line[16];
+	uint64_t i;
+	int last = 0;
+	if (c->side == SIDE_B) {
+		for (i = 0; !last; i++) {
+			seqno++;
+			while (LOAD(a) != seqno)
+				if (relax)
+					cpu_relax();
+			STORE(b, seqno);
+			last = b_done(c, i);
+		}
+		run->count = i;
+		return 0;
+	}
+	uint64_t prev = tick();
+	for (i = 0; !last; i++) {
+		last = a_last(c, run, i, prev);
+		seqno++;
+		STORE(a, seqno);
+		while (LOAD(b) != seqno)
+			if (relax)
+				cpu_relax();
+		put_sample(run->samples, i, &prev);
+	}
+	run->count = i;
+	return 0;
+}
+
+static int cl2_run(struct bctx *c, struct run *run)
+{
+	return cl2_loop(c, run, 0);
+}
+
+static int cl2p_run(struct bctx *c, struct run *run)
+{
+	return cl2_loop(c, run, 1);
+}
+
+static void fwait(uint32_t *w, uint32_t val)
+{
+	syscall(SYS_futex, w, FUTEX_WAIT, val, NULL, NULL, 0);
+}
+
+static void fwake(uint32_t *w)
+{
+	syscall(SYS_futex, w, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+
+static int futex_run(struct bctx *c, struct run *run)
+{
+	uint32_t *w = (uint32_t *)&c->ctrl->hw_line[32];
+	uint32_t v;
+	uint64_t i;
+	int last = 0;
+	if (c->side == SIDE_B) {
+		for (i = 0; !last; i++, seqno += 2) {
+			while ((v = LOAD(w)) != seqno + 1)
+				fwait(w, v);
+			STORE(w, seqno + 2);
+			fwake(w);
+			last = b_done(c, i);
+		}
+		run->count = i;
+		return 0;
+	}
+	uint64_t prev = tick();
+	for (i = 0; !last; i++, seqno += 2) {
+		last = a_last(c, run, i, prev);
+		STORE(w, seqno + 1);
+		fwake(w);
+		while ((v = LOAD(w)) != seqno + 2)
+			fwait(w, v);
+		put_sample(run->samples, i, &prev);
+	}
+	run->count = i;
+	return 0;
+}
+
+static unsigned char *mc_src, *mc_dst;
+
+static int memcpy_attach(struct bctx *c)
+{
+	if (c->side == SIDE_B)
+		return 0;
+	mc_src = malloc(c->size);
+	mc_dst = malloc(c->size);
+	if (!mc_src || !mc_dst)
+		return -ENOMEM;
+	pattern_fill(mc_src, c->size);
+	memset(mc_dst, 0, c->size);
+	return 0;
+}
+
+/* Side A alone; B has nothing to do. */
+static int memcpy_run(struct bctx *c, struct run *run)
+{
+	uint64_t i;
+	if (c->side == SIDE_B)
+		return 0;
+	run->t0 = now_ns();
+	for (i = 0; i < run->nmax; i++) {
+		memcpy(mc_dst, mc_src, c->size);
+		/* the copy must happen every time: the compiler may not merge them */
+		__asm__ __volatile__("" : : "r"(mc_dst), "r"(mc_src) : "memory");
+		if (i % 16 == 15 && tick() >= run->deadline)
+			break;
+	}
+	run->t1 = now_ns();
+	run->count = i + (i < run->nmax);
+	if (memcmp(mc_dst, mc_src, c->size)) {
+		berr(c, "memcpy: copy differs");
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+static const struct tp_ops cl1_ops = {.run = cl1_run};
+static const struct tp_ops cl2_ops = {.run = cl2_run};
+static const struct tp_ops cl2p_ops = {.run = cl2p_run};
+static const struct tp_ops futex_ops = {.run = futex_run};
+static const struct tp_ops memcpy_ops = {.attach = memcpy_attach, .run = memcpy_run};
+
+const struct transport hw_transports[] = {
+	{"cacheline-1", &cl1_ops, 0, KBIT(K_RTT), "one shared cache line, spinning"},
+	{"cacheline-2", &cl2_ops, 0, KBIT(K_RTT), "one cache line per direction, spinning"},
+	{"cacheline-2-pause", &cl2p_ops, 0, KBIT(K_RTT), "one line per direction, pause in the spin"},
+	{"futex", &futex_ops, 0, KBIT(K_RTT), "futex wake + wait each way, no spin"},
+	{"memcpy", &memcpy_ops, 0, KBIT(K_STREAM), "one core, memcpy of the message size, hot"},
+	{0},
+};

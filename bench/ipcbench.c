@@ -1,0 +1,968 @@
+/*
+ * ipcbench — the pshm IPC benchmark driver.
+ *
+ * Usage: ipcbench [-r REPS] [-t MS] [-q] [-f FILTER] [-o FILE] [-l]
+ *   -r REPS    measured repetitions per case (env BENCH_REPS, default 5)
+ *   -t MS      target duration of one repetition (env BENCH_REP_MS, default 200)
+ *   -q         quick mode for development: 20 ms repetitions (BENCH_QUICK=1)
+ *   -f FILTER  only cases whose "kind/transport/size" contains one of the
+ *              comma-separated substrings (env BENCH_FILTER)
+ *   -o FILE    raw results, tab-separated (default: standard output)
+ *   -l         list the cases and exit
+ * Other environment: BENCH_CPUS="0,1" (the two CPUs), BENCH_CASE_TIMEOUT
+ * (seconds per case; default 20 + three times its planned duration),
+ * BENCH_IOX=0 (skip iceoryx),
+ * BENCH_RING (pshm ring bytes; default max(1 MiB, 4 x message size)).
+ *
+ * Each case runs in two fresh processes pinned to the two CPUs (see
+ * bench.h). Progress goes to standard error. Exit status: 0, or 1 if a
+ * case failed (skipped cases, e.g. a transport that is absent, are fine).
+ */
+#include "bench.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <math.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pshm.h"
+
+static const char *const kind_names[K_NKINDS] = {
+	"rtt", "rtt-zc", "rtt-zc-touch", "stream", "stream-zc",
+};
+
+/* Settings, from the environment and the command line. */
+static int opt_reps = 5;
+static int opt_rep_ms = 200;
+static int opt_cpu[2] = {0, 1};
+static int opt_timeout = -1;
+static const char *opt_filter;
+static FILE *out;
+
+/* ---------------------------------------------------------------- helpers */
+
+double ns_per_tick = 1.0;
+
+static void calibrate_tick(void)
+{
+	struct timespec ts = {0, 50000000};
+	uint64_t t0 = now_ns(), c0 = tick();
+	nanosleep(&ts, NULL);
+	uint64_t t1 = now_ns(), c1 = tick();
+	if (c1 > c0)
+		ns_per_tick = (double)(t1 - t0) / (double)(c1 - c0);
+}
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void berr(struct bctx *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->err, ERRLEN, fmt, ap);
+	va_end(ap);
+}
+
+int env_int(const char *name, int def)
+{
+	const char *s = getenv(name);
+	char *end;
+	long v;
+	if (!s || !*s)
+		return def;
+	v = strtol(s, &end, 10);
+	if (*end || v < 0 || v > INT_MAX) {
+		fprintf(stderr, "ipcbench: %s=%s: not a number, using %d\n", name, s, def);
+		return def;
+	}
+	return (int)v;
+}
+
+/* A fixed, non-trivial byte pattern, so a stale or shifted buffer shows. */
+void pattern_fill(unsigned char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = (unsigned char)(i * 131 + 7 + (i >> 8));
+}
+
+/* Sum of the first 8-byte word of every 64-byte line but the first: the
+ * zero-copy consumer's "read every cache line". The sequence stamps (first
+ * and last 8 bytes) never fall on these words when len is a multiple of 64. */
+uint64_t line_sum(const unsigned char *p, size_t len)
+{
+	uint64_t s = 0, w;
+	for (size_t off = 64; off + 8 <= len; off += 64) {
+		memcpy(&w, p + off, 8);
+		s += w;
+	}
+	return s;
+}
+
+static void stamp(unsigned char *p, size_t len, uint64_t seq)
+{
+	memcpy(p, &seq, 8);
+	memcpy(p + len - 8, &seq, 8);
+}
+
+static int stamped(const unsigned char *p, size_t len, uint64_t seq)
+{
+	uint64_t a, b;
+	memcpy(&a, p, 8);
+	memcpy(&b, p + len - 8, 8);
+	return a == seq && b == seq;
+}
+
+static void touch_write(unsigned char *p, size_t len, uint64_t seq)
+{
+	for (size_t off = 0; off < len; off += 64) {
+		uint64_t w = seq ^ off;
+		memcpy(p + off, &w, 8);
+	}
+	memcpy(p + len - 8, &seq, 8);
+}
+
+static int touch_check(const unsigned char *p, size_t len, uint64_t seq)
+{
+	uint64_t bad = 0, w;
+	for (size_t off = 0; off < len; off += 64) {
+		memcpy(&w, p + off, 8);
+		bad |= w ^ seq ^ off;
+	}
+	memcpy(&w, p + len - 8, 8);
+	return !bad && w == seq;
+}
+
+static long futex(uint32_t *uaddr, int op, uint32_t val, const struct timespec *ts)
+{
+	return syscall(SYS_futex, uaddr, op, val, ts, NULL, 0);
+}
+
+/* Two-party barrier: spin for a while (the peer is usually close), then
+ * sleep on a futex so a slow peer (iceoryx start-up) costs no CPU. */
+static void barrier(struct ctrl *ct)
+{
+	uint32_t gen = LOAD(&ct->bar_gen);
+	if (__atomic_add_fetch(&ct->bar_count, 1, __ATOMIC_ACQ_REL) == 2) {
+		STORE(&ct->bar_count, 0);
+		__atomic_add_fetch(&ct->bar_gen, 1, __ATOMIC_RELEASE);
+		futex(&ct->bar_gen, FUTEX_WAKE, INT_MAX, NULL);
+		return;
+	}
+	uint64_t until = now_ns() + 200000;
+	while (LOAD(&ct->bar_gen) == gen && now_ns() < until)
+		;
+	while (LOAD(&ct->bar_gen) == gen)
+		futex(&ct->bar_gen, FUTEX_WAIT, gen, NULL);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of sorted samples. */
+static double pct(const uint32_t *s, uint64_t n, double p)
+{
+	uint64_t k = (uint64_t)ceil(p * (double)n);
+	if (k < 1)
+		k = 1;
+	return s[k - 1];
+}
+
+/* ------------------------------------------------------- generic runs */
+
+/*
+ * Every run is bounded by time, not by a count fixed in advance (a
+ * transport can change speed by orders of magnitude, e.g. the futex
+ * round trip when one side stops sleeping): side A decides, before its
+ * message i, whether it is the last one (deadline passed, or nmax), and
+ * then publishes the count in ctrl->final; side B stops after the message
+ * whose number + 1 equals ctrl->final. A stores final before it sends
+ * the last message, so B sees it by the time it has received that message.
+ */
+#define FAIL(c, r, ...) do { if (!*(c)->err) berr((c), __VA_ARGS__); return (r) < 0 ? (int)(r) : -EBADMSG; } while (0)
+
+struct bufs {
+	unsigned char *src, *dst;   /* message buffers (size bytes) */
+	uint64_t seq;               /* next sequence number, same on both sides */
+	uint64_t zc_sum;            /* line_sum() of the pattern */
+};
+
+static int rtt_copy(struct bctx *c, struct bufs *b, struct run *run)
+{
+	const struct tp_ops *o = c->tp->ops;
+	size_t sz = c->size;
+	ssize_t r;
+	uint64_t i;
+
+	int last = 0;
+	if (c->side == SIDE_B) {
+		for (i = 0; !last; i++, b->seq++) {
+			r = o->recv(c, b->dst, sz);
+			if (r != (ssize_t)sz || !stamped(b->dst, sz, b->seq))
+				FAIL(c, r, "pong %llu: bad message (len %zd)", (unsigned long long)b->seq, r);
+			r = o->send(c, b->dst, sz);
+			if (r < 0)
+				FAIL(c, r, "pong send: %s", strerror((int)-r));
+			last = b_done(c, i);
+		}
+		run->count = i;
+		return 0;
+	}
+	uint64_t prev = tick();
+	for (i = 0; !last; i++, b->seq++) {
+		last = a_last(c, run, i, prev);
+		stamp(b->src, sz, b->seq);
+		r = o->send(c, b->src, sz);
+		if (r < 0)
+			FAIL(c, r, "ping send: %s", strerror((int)-r));
+		r = o->recv(c, b->dst, sz);
+		if (r != (ssize_t)sz || !stamped(b->dst, sz, b->seq))
+			FAIL(c, r, "ping %llu: bad echo (len %zd)", (unsigned long long)b->seq, r);
+		put_sample(run->samples, i, &prev);
+	}
+	run->count = i;
+	return 0;
+}
+
+static void zc_write(unsigned char *p, size_t len, uint64_t seq, int touch)
+{
+	if (touch)
+		touch_write(p, len, seq);
+	else
+		stamp(p, len, seq);
+}
+
+static int zc_check(const unsigned char *p, size_t len, uint64_t seq, int touch)
+{
+	return touch ? touch_check(p, len, seq) : stamped(p, len, seq);
+}
+
+/* Zero-copy round trip: A reserves, writes, commits; B peeks, checks,
+ * answers the same way, then releases; A peeks, checks, releases. */
+static int rtt_zc(struct bctx *c, struct bufs *b, struct run *run, int touch)
+{
+	const struct tp_ops *o = c->tp->ops;
+	size_t sz = c->size;
+	const void *q = NULL;
+	void *p;
+	ssize_t r;
+	uint64_t prev = tick(), i;
+	int last = 0;
+
+	for (i = 0; !last; i++, b->seq++) {
+		if (c->side == SIDE_B) {
+			r = o->peek(c, &q);
+			if (r != (ssize_t)sz || !zc_check(q, sz, b->seq, touch))
+				FAIL(c, r, "pong %llu: bad message (len %zd)", (unsigned long long)b->seq, r);
+		} else {
+			last = a_last(c, run, i, prev);
+		}
+		if ((r = o->reserve(c, sz, &p)) < 0)
+			FAIL(c, r, "reserve: %s", strerror((int)-r));
+		zc_write(p, sz, b->seq, touch);
+		if ((r = o->commit(c, p, sz)) < 0)
+			FAIL(c, r, "commit: %s", strerror((int)-r));
+		if (c->side == SIDE_A) {
+			r = o->peek(c, &q);
+			if (r != (ssize_t)sz || !zc_check(q, sz, b->seq, touch))
+				FAIL(c, r, "ping %llu: bad echo (len %zd)", (unsigned long long)b->seq, r);
+		}
+		if ((r = o->release(c, q)) < 0)
+			FAIL(c, r, "release: %s", strerror((int)-r));
+		if (c->side == SIDE_A)
+			put_sample(run->samples, i, &prev);
+		else
+			last = b_done(c, i);
+	}
+	run->count = i;
+	return 0;
+}
+
+/* Streams look at the clock every 16 messages (a read costs a 64-byte
+ * message's time). */
+#define CLOCK_EVERY 16
+
+static int stream_copy(struct bctx *c, struct bufs *b, struct run *run)
+{
+	const struct tp_ops *o = c->tp->ops;
+	size_t sz = c->size;
+	ssize_t r;
+	uint64_t i;
+	int last = 0;
+
+	if (c->side == SIDE_A) {
+		run->t0 = now_ns();
+		for (i = 0; !last; i++, b->seq++) {
+			last = a_last(c, run, i, i % CLOCK_EVERY ? 0 : tick());
+			stamp(b->src, sz, b->seq);
+			if ((r = o->send(c, b->src, sz)) < 0)
+				FAIL(c, r, "send %llu: %s", (unsigned long long)b->seq, strerror((int)-r));
+		}
+		run->count = i;
+		return 0;
+	}
+	for (i = 0; !last; i++, b->seq++) {
+		r = o->recv(c, b->dst, sz);
+		if (r != (ssize_t)sz || !stamped(b->dst, sz, b->seq))
+			FAIL(c, r, "message %llu: bad (len %zd)", (unsigned long long)b->seq, r);
+		last = b_done(c, i);
+	}
+	run->t1 = now_ns();
+	run->count = i;
+	/* Outside the timing: the last message must be the whole pattern. */
+	pattern_fill(b->src, sz);
+	stamp(b->src, sz, b->seq - 1);
+	if (memcmp(b->src, b->dst, sz))
+		FAIL(c, 0, "last message %llu: content differs", (unsigned long long)(b->seq - 1));
+	return 0;
+}
+
+static int stream_zc(struct bctx *c, struct bufs *b, struct run *run)
+{
+	const struct tp_ops *o = c->tp->ops;
+	size_t sz = c->size;
+	const void *q;
+	void *p;
+	ssize_t r;
+	uint64_t i;
+	int last = 0;
+
+	if (c->side == SIDE_A) {
+		run->t0 = now_ns();
+		for (i = 0; !last; i++, b->seq++) {
+			last = a_last(c, run, i, i % CLOCK_EVERY ? 0 : tick());
+			if ((r = o->reserve(c, sz, &p)) < 0)
+				FAIL(c, r, "reserve %llu: %s", (unsigned long long)b->seq, strerror((int)-r));
+			memcpy(p, b->src, sz);
+			stamp(p, sz, b->seq);
+			if ((r = o->commit(c, p, sz)) < 0)
+				FAIL(c, r, "commit: %s", strerror((int)-r));
+		}
+		run->count = i;
+		return 0;
+	}
+	for (i = 0; !last; i++, b->seq++) {
+		r = o->peek(c, &q);
+		if (r != (ssize_t)sz || !stamped(q, sz, b->seq) || line_sum(q, sz) != b->zc_sum)
+			FAIL(c, r, "message %llu: bad (len %zd)", (unsigned long long)b->seq, r);
+		if ((r = o->release(c, q)) < 0)
+			FAIL(c, r, "release: %s", strerror((int)-r));
+		last = b_done(c, i);
+	}
+	run->t1 = now_ns();
+	run->count = i;
+	return 0;
+}
+
+static int run_kind(struct bctx *c, struct bufs *b, struct run *run)
+{
+	if (c->tp->ops->run)
+		return c->tp->ops->run(c, run);
+	switch (c->kind) {
+	case K_RTT: return rtt_copy(c, b, run);
+	case K_RTT_ZC: return rtt_zc(c, b, run, 0);
+	case K_RTT_ZC_TOUCH: return rtt_zc(c, b, run, 1);
+	case K_STREAM: return stream_copy(c, b, run);
+	case K_STREAM_ZC: return stream_zc(c, b, run);
+	default: return -EINVAL;
+	}
+}
+
+static int is_rtt(enum kind k)
+{
+	return k == K_RTT || k == K_RTT_ZC || k == K_RTT_ZC_TOUCH;
+}
+
+/* Side A's summary of a run: round trips from the samples; streams from
+ * A's start to B's end (the time of the last message received). */
+static void summarise(struct bctx *c, struct rep_result *res, const struct run *run, uint64_t t1)
+{
+	uint64_t n = run->count;
+	uint32_t *samples = run->samples;
+	res->n = n;
+	if (!is_rtt(c->kind) || !samples) {
+		res->seconds = (double)(t1 - run->t0) / 1e9;
+		return;
+	}
+	double tot = 0, f = ns_per_tick;
+	for (uint64_t i = 0; i < n; i++)
+		tot += samples[i];
+	qsort(samples, n, sizeof *samples, cmp_u32);
+	res->seconds = tot * f / 1e9;
+	res->mean_ns = tot * f / (double)n;
+	res->p50_ns = pct(samples, n, 0.50) * f;
+	res->p99_ns = pct(samples, n, 0.99) * f;
+	res->p999_ns = pct(samples, n, 0.999) * f;
+	res->min_ns = samples[0] * f;
+	res->max_ns = samples[n - 1] * f;
+}
+
+static void pin(int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof set, &set))
+		fprintf(stderr, "ipcbench: warning: cannot pin to CPU %d: %s\n", cpu, strerror(errno));
+}
+
+static void *xalloc(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	memset(p, 0, len); /* fault it in before any timing */
+	return p;
+}
+
+/* Times this process was preempted: other load on its CPU shows here. */
+static long nivcsw(void)
+{
+	struct rusage ru;
+	return getrusage(RUSAGE_SELF, &ru) ? 0 : ru.ru_nivcsw;
+}
+
+static int rounds(void)
+{
+	return CALIB_ROUNDS + opt_reps;
+}
+
+/* One side of a case, in its own process. Never returns. */
+static void worker(struct bctx *c, int side)
+{
+	sigset_t none;
+	struct ctrl *ct = c->ctrl;
+	struct bufs b = {0};
+	uint32_t *samples = NULL;
+	int r;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	pin(opt_cpu[side]);
+	c->side = side;
+	c->err = ct->err[side];
+
+	b.src = xalloc(c->size);
+	b.dst = xalloc(c->size);
+	if (side == SIDE_A && is_rtt(c->kind))
+		samples = xalloc(MAX_RTT_SAMPLES * sizeof *samples);
+	if (!b.src || !b.dst || (side == SIDE_A && is_rtt(c->kind) && !samples)) {
+		berr(c, "out of memory");
+		exit(1);
+	}
+	pattern_fill(b.src, c->size);
+	b.zc_sum = line_sum(b.src, c->size);
+
+	r = c->tp->ops->attach ? c->tp->ops->attach(c) : 0;
+	if (r < 0) {
+		if (!*c->err)
+			berr(c, "attach: %s", strerror(-r));
+		exit(1);
+	}
+	barrier(ct);
+	for (int round = 0; round < rounds(); round++) {
+		/* Calibration rounds only warm up: a quarter of the time each. */
+		double ms = opt_rep_ms * (round < CALIB_ROUNDS ? 0.25 : 1.0);
+		struct run run = {
+			.nmax = is_rtt(c->kind) ? MAX_RTT_SAMPLES : UINT64_MAX,
+			.samples = samples,
+		};
+		if (side == SIDE_A)
+			STORE(&ct->final, UINT64_MAX);
+		barrier(ct);
+		long csw = nivcsw();
+		run.deadline = tick() + (uint64_t)(ms * 1e6 / ns_per_tick);
+		r = run_kind(c, &b, &run);
+		csw = nivcsw() - csw;
+		if (r < 0) {
+			if (!*c->err)
+				berr(c, "%s", strerror(-r));
+			exit(1);
+		}
+		if (side == SIDE_B) {
+			ct->b_nivcsw = csw;
+			if (!is_rtt(c->kind))
+				ct->t1 = run.t1;
+		}
+		barrier(ct);
+		if (side == SIDE_A) {
+			summarise(c, &ct->res[round], &run, run.t1 ? run.t1 : ct->t1);
+			ct->res[round].preempted = csw + ct->b_nivcsw;
+		}
+	}
+	if (c->tp->ops->detach)
+		c->tp->ops->detach(c);
+	exit(0); /* not _exit: iceoryx deregisters in its destructors */
+}
+
+/* -------------------------------------------------------------- driver */
+
+static sigset_t driver_sigs;   /* SIGCHLD, SIGINT, SIGTERM, SIGHUP: blocked, awaited */
+static volatile int interrupted;
+static int n_failed;
+
+/* Wait for both workers; kill both if one fails, on a timeout, or on ^C.
+ * Returns 0 if both exited 0. */
+static int wait_workers(pid_t pid[2], int *status)
+{
+	int left = 2, bad = 0;
+	struct timespec dl;
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += opt_timeout;
+
+	while (left) {
+		for (int i = 0; i < 2; i++) {
+			int st;
+			if (pid[i] > 0 && waitpid(pid[i], &st, WNOHANG) == pid[i]) {
+				status[i] = st;
+				pid[i] = -1;
+				left--;
+				if ((!WIFEXITED(st) || WEXITSTATUS(st)) && !bad)
+					bad = 1;
+			}
+		}
+		if (!left)
+			break;
+		if (bad) {
+			for (int i = 0; i < 2; i++)
+				if (pid[i] > 0)
+					kill(pid[i], SIGKILL);
+			continue;
+		}
+		struct timespec nowt, rem;
+		clock_gettime(CLOCK_MONOTONIC, &nowt);
+		rem.tv_sec = dl.tv_sec - nowt.tv_sec;
+		rem.tv_nsec = dl.tv_nsec - nowt.tv_nsec;
+		if (rem.tv_nsec < 0) {
+			rem.tv_nsec += 1000000000;
+			rem.tv_sec--;
+		}
+		if (rem.tv_sec < 0) {
+			bad = 2;
+			continue;
+		}
+		int sig = sigtimedwait(&driver_sigs, NULL, &rem);
+		if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
+			interrupted = sig;
+			bad = 3;
+		}
+	}
+	return bad;
+}
+
+/* First line of a small file, without its newline; 1 if there was one. */
+static int read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	*buf = 0;
+	if (!f)
+		return 0;
+	if (!fgets(buf, (int)len, f))
+		*buf = 0;
+	fclose(f);
+	buf[strcspn(buf, "\n")] = 0;
+	return *buf != 0;
+}
+
+/* The caches of the first pinned CPU, and which CPUs share each. */
+static void emit_caches(void)
+{
+	char path[128], lvl[16], type[32], size[32], shared[64], all[512] = "";
+	for (int i = 0; i < 8; i++) {
+		snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/cache/index%d/", opt_cpu[0], i);
+		char p2[192];
+		snprintf(p2, sizeof p2, "%slevel", path);
+		if (!read_line(p2, lvl, sizeof lvl))
+			break;
+		snprintf(p2, sizeof p2, "%stype", path);
+		read_line(p2, type, sizeof type);
+		snprintf(p2, sizeof p2, "%ssize", path);
+		read_line(p2, size, sizeof size);
+		snprintf(p2, sizeof p2, "%sshared_cpu_list", path);
+		read_line(p2, shared, sizeof shared);
+		if (!strcmp(type, "Instruction"))
+			continue;
+		size_t n = strlen(all);
+		snprintf(all + n, sizeof all - n, "%sL%s %s (CPUs %s)", n ? ", " : "", lvl, size, shared);
+	}
+	if (*all)
+		fprintf(out, "# caches: %s\n", all);
+}
+
+static void emit_load(const char *what)
+{
+	char la[128];
+	if (read_line("/proc/loadavg", la, sizeof la))
+		fprintf(out, "# %s: %s (/proc/loadavg)\n", what, la);
+}
+
+static void emit_meta(void)
+{
+	struct utsname u;
+	char line[4096], model[256] = "unknown", src[64] = "unknown";
+	char extra[160] = "";
+	int ncpu = 0, nproc = 0, hyper = 0;
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	while (f && fgets(line, sizeof line, f)) {
+		if (!strncmp(line, "processor", 9))
+			nproc++;
+		if (!strncmp(line, "flags", 5) && strstr(line, " hypervisor"))
+			hyper = 1;
+		if (!strncmp(line, "cpu family", 10) || !strncmp(line, "model\t", 6) ||
+		    !strncmp(line, "cpu MHz", 7)) {
+			char *v = strchr(line, ':');
+			size_t n = strlen(extra);
+			if (v && nproc == 1 && n < sizeof extra - 40) {
+				v[strcspn(v, "\n")] = 0;
+				line[strcspn(line, "\t")] = 0;
+				snprintf(extra + n, sizeof extra - n, ", %.20s %.20s", line, v + 2);
+			}
+		}
+		if (!strncmp(line, "model name", 10)) {
+			ncpu++;
+			char *v = strchr(line, ':');
+			if (v) {
+				snprintf(model, sizeof model, "%s", v + 2);
+				model[strcspn(model, "\n")] = 0;
+			}
+		}
+	}
+	if (f)
+		fclose(f);
+	f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+	if (f) {
+		if (fgets(src, sizeof src, f))
+			src[strcspn(src, "\n")] = 0;
+		fclose(f);
+	}
+	uname(&u);
+	time_t t = time(NULL);
+	char date[64];
+	strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
+
+	/* The cost of one clock read, which every round-trip sample includes. */
+	uint64_t a = tick(), z = 0;
+	for (int i = 0; i < 1000000; i++)
+		z += tick();
+	z = tick();
+
+	fprintf(out, "# date: %s\n", date);
+	fprintf(out, "# kernel: %s %s %s\n", u.sysname, u.release, u.machine);
+	fprintf(out, "# cpu: %s%s\n", model, extra);
+	fprintf(out, "# cpus online: %ld (logical, /proc/cpuinfo lists %d); pinned to %d and %d%s\n",
+		sysconf(_SC_NPROCESSORS_ONLN), ncpu, opt_cpu[0], opt_cpu[1],
+		hyper ? "; virtual machine (hypervisor flag)" : "");
+	emit_caches();
+	char idle[64], gov[64];
+	if (read_line("/sys/devices/system/cpu/cpuidle/current_driver", idle, sizeof idle) |
+	    read_line("/sys/devices/system/cpu/cpufreq/policy0/scaling_governor", gov, sizeof gov))
+		fprintf(out, "# power: cpuidle %s, cpufreq governor %s\n", *idle ? idle : "none",
+			*gov ? gov : "none");
+#ifdef __clang__
+	fprintf(out, "# compiler: clang %s\n", __clang_version__);
+#else
+	fprintf(out, "# compiler: gcc %s\n", __VERSION__);
+#endif
+	fprintf(out, "# pshm: %s\n", pshm_version());
+	/* ... and its resolution: the smallest step it takes. */
+	uint64_t step = UINT64_MAX, prev = tick();
+	for (int i = 0; i < 100000; i++) {
+		uint64_t now = tick();
+		if (now != prev && now - prev < step)
+			step = now - prev;
+		prev = now;
+	}
+	fprintf(out, "# clock: round-trip samples from %s: %.1f ns per read, resolution %.1f ns; "
+		"CLOCK_MONOTONIC via %s\n", TICK_NAME, (double)(z - a) * ns_per_tick / 1e6,
+		(double)step * ns_per_tick, src);
+	fprintf(out, "# repetitions: %d measured (+%d warm-up), about %d ms each\n",
+		opt_reps, CALIB_ROUNDS, opt_rep_ms);
+	emit_load("load at start");
+}
+
+static int filtered(const char *id)
+{
+	if (!opt_filter || !*opt_filter)
+		return 1;
+	char buf[256];
+	snprintf(buf, sizeof buf, "%s", opt_filter);
+	for (char *s = strtok(buf, ","); s; s = strtok(NULL, ","))
+		if (strstr(id, s))
+			return 1;
+	return 0;
+}
+
+static const size_t rtt_sizes[] = {64, 0};
+static const size_t rtt_zc_sizes[] = {64, 1 << 20, 0};
+static const size_t touch_sizes[] = {1 << 20, 0};
+static const size_t stream_sizes[] = {64, 4096, 1 << 20, 0};
+
+static const size_t *sizes_of(enum kind k)
+{
+	switch (k) {
+	case K_RTT: return rtt_sizes;
+	case K_RTT_ZC: return rtt_zc_sizes;
+	case K_RTT_ZC_TOUCH: return touch_sizes;
+	default: return stream_sizes;
+	}
+}
+
+static void emit_skip(const char *kind, const char *tp, size_t size, const char *why)
+{
+	fprintf(out, "%s\t%s\t%zu\t-\tskip\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t%s\n", kind, tp, size, why);
+	fflush(out);
+	fprintf(stderr, "  skip: %s\n", why);
+}
+
+static int case_no, case_total, listing;
+
+static void run_case(const struct transport *tp, enum kind k, size_t size)
+{
+	char id[128];
+	snprintf(id, sizeof id, "%s/%s/%zu", kind_names[k], tp->name, size);
+	if (!filtered(id))
+		return;
+	case_no++;
+	if (listing) {
+		printf("%s\n", id);
+		return;
+	}
+	if (interrupted)
+		return;
+	fprintf(stderr, "[%3d/%d] %-14s %-18s %8zu ", case_no, case_total, kind_names[k], tp->name, size);
+
+	struct ctrl *ct = mmap(NULL, sizeof *ct, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (ct == MAP_FAILED) {
+		fprintf(stderr, "ipcbench: mmap: %s\n", strerror(errno));
+		exit(1);
+	}
+	struct bctx c = {
+		.tp = tp, .kind = k, .size = size, .max_msg = size, .ctrl = ct, .err = ct->err[0],
+		.duplex = is_rtt(k),
+	};
+	snprintf(c.tag, sizeof c.tag, "ipcbench-%d-%d", (int)getpid(), case_no);
+
+	int r = tp->ops->prepare ? tp->ops->prepare(&c) : 0;
+	if (r < 0) {
+		char why[ERRLEN + 64];
+		snprintf(why, sizeof why, "%s", *c.err ? c.err : strerror(-r));
+		if (tp->ops->cleanup)
+			tp->ops->cleanup(&c);
+		fputc('\n', stderr);
+		emit_skip(kind_names[k], tp->name, size, why);
+		munmap(ct, sizeof *ct);
+		return;
+	}
+	fflush(out);
+	fflush(stderr);
+	pid_t pid[2];
+	int status[2] = {0, 0};
+	for (int s = 0; s < 2; s++) {
+		pid[s] = fork();
+		if (pid[s] == 0)
+			worker(&c, s);
+		if (pid[s] < 0) {
+			fprintf(stderr, "ipcbench: fork: %s\n", strerror(errno));
+			exit(1);
+		}
+	}
+	ct->pid[0] = pid[0];
+	ct->pid[1] = pid[1];
+	int bad = wait_workers(pid, status);
+	if (tp->ops->cleanup)
+		tp->ops->cleanup(&c);
+
+	if (bad) {
+		char why[2 * ERRLEN + 64];
+		snprintf(why, sizeof why, "%s%s%s%s%s",
+			 bad == 2 ? "timeout" : bad == 3 ? "interrupted" : "",
+			 *ct->err[0] ? (bad >= 2 ? "; A: " : "A: ") : "", ct->err[0],
+			 *ct->err[1] ? (*ct->err[0] || bad >= 2 ? "; B: " : "B: ") : "", ct->err[1]);
+		if (!*why)
+			snprintf(why, sizeof why, "worker died (status %#x/%#x)", status[0], status[1]);
+		fprintf(stderr, "FAILED\n  %s\n", why);
+		fprintf(out, "%s\t%s\t%zu\t-\tfail\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t%s\n",
+			kind_names[k], tp->name, size, why);
+		n_failed++;
+		munmap(ct, sizeof *ct);
+		return;
+	}
+	double best = 0, worst = 0, fig[MAX_REPS];
+	const char *note = *c.note ? c.note : "-";
+	for (int i = 0; i < opt_reps; i++) {
+		const struct rep_result *p = &ct->res[CALIB_ROUNDS + i];
+		double mps = (double)p->n / p->seconds;
+		double gbs = mps * (double)size / 1e9;
+		if (is_rtt(k))
+			fprintf(out, "%s\t%s\t%zu\t%d\tok\t%llu\t%.6f\t%.1f\t%.4f\t%.1f\t%.0f\t%.0f\t%.0f\t%.0f\t%.0f\t%ld\t%s\n",
+				kind_names[k], tp->name, size, i + 1, (unsigned long long)p->n, p->seconds, mps,
+				gbs, p->mean_ns, p->p50_ns, p->p99_ns, p->p999_ns, p->min_ns, p->max_ns,
+				p->preempted, note);
+		else
+			fprintf(out, "%s\t%s\t%zu\t%d\tok\t%llu\t%.6f\t%.1f\t%.4f\t-\t-\t-\t-\t-\t-\t%ld\t%s\n",
+				kind_names[k], tp->name, size, i + 1, (unsigned long long)p->n, p->seconds, mps, gbs,
+				p->preempted, note);
+		fig[i] = is_rtt(k) ? p->p50_ns : (size >= 4096 ? gbs : mps / 1e6);
+	}
+	fflush(out);
+	best = worst = fig[0];
+	for (int i = 0; i < opt_reps; i++) {
+		best = fig[i] < best ? fig[i] : best;
+		worst = fig[i] > worst ? fig[i] : worst;
+	}
+	if (is_rtt(k))
+		fprintf(stderr, "p50 %.0f..%.0f ns\n", best, worst);
+	else if (size >= 4096)
+		fprintf(stderr, "%.2f..%.2f GB/s\n", best, worst);
+	else
+		fprintf(stderr, "%.2f..%.2f Mmsg/s\n", best, worst);
+	munmap(ct, sizeof *ct);
+}
+
+static void run_table(const struct transport *t)
+{
+	for (; t->name; t++)
+		for (int k = 0; k < K_NKINDS; k++)
+			if (t->kinds & KBIT(k))
+				for (const size_t *s = sizes_of(k); *s; s++)
+					run_case(t, (enum kind)k, *s);
+}
+
+static int count_table(const struct transport *t)
+{
+	int n = 0;
+	char id[128];
+	for (; t->name; t++)
+		for (int k = 0; k < K_NKINDS; k++)
+			if (t->kinds & KBIT(k))
+				for (const size_t *s = sizes_of(k); *s; s++) {
+					snprintf(id, sizeof id, "%s/%s/%zu", kind_names[k], t->name, *s);
+					n += filtered(id);
+				}
+	return n;
+}
+
+static int any_iox_case(void)
+{
+	return iox_transports[0].name && count_table(iox_transports) > 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: ipcbench [-r REPS] [-t MS] [-q] [-f FILTER] [-o FILE] [-l]\n"
+		   "  see the comment at the top of bench/ipcbench.c and bench/RESULTS.md\n");
+}
+
+int main(int argc, char **argv)
+{
+	const char *outname = NULL;
+	int opt;
+
+	opt_reps = env_int("BENCH_REPS", 5);
+	opt_rep_ms = env_int("BENCH_REP_MS", 200);
+	opt_timeout = env_int("BENCH_CASE_TIMEOUT", -1);
+	opt_filter = getenv("BENCH_FILTER");
+	if (env_int("BENCH_QUICK", 0)) {
+		opt_rep_ms = 20;
+	}
+	const char *cpus = getenv("BENCH_CPUS");
+	if (cpus && sscanf(cpus, "%d,%d", &opt_cpu[0], &opt_cpu[1]) != 2) {
+		fprintf(stderr, "ipcbench: BENCH_CPUS=%s: want two CPU numbers, \"0,1\"\n", cpus);
+		return 2;
+	}
+	while ((opt = getopt(argc, argv, "r:t:qf:o:lh")) != -1) {
+		switch (opt) {
+		case 'r': opt_reps = atoi(optarg); break;
+		case 't': opt_rep_ms = atoi(optarg); break;
+		case 'q': opt_rep_ms = 20; break;
+		case 'f': opt_filter = optarg; break;
+		case 'o': outname = optarg; break;
+		case 'l': listing = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (opt_reps < 1 || opt_reps > MAX_REPS || opt_rep_ms < 1) {
+		fprintf(stderr, "ipcbench: repetitions 1..%d and a positive duration, please\n", MAX_REPS);
+		return 2;
+	}
+	if (opt_timeout < 0)
+		opt_timeout = 20 + 3 * (CALIB_ROUNDS + opt_reps) * opt_rep_ms / 1000;
+	out = stdout;
+	if (outname && !listing && !(out = fopen(outname, "w"))) {
+		fprintf(stderr, "ipcbench: %s: %s\n", outname, strerror(errno));
+		return 1;
+	}
+
+	/* Signals are received synchronously in wait_workers() (workers
+	 * unblock them), so an interrupted run still cleans up. */
+	sigemptyset(&driver_sigs);
+	sigaddset(&driver_sigs, SIGCHLD);
+	sigaddset(&driver_sigs, SIGINT);
+	sigaddset(&driver_sigs, SIGTERM);
+	sigaddset(&driver_sigs, SIGHUP);
+	sigprocmask(SIG_BLOCK, &driver_sigs, NULL);
+
+	case_total = count_table(hw_transports) + count_table(kern_transports) +
+		     count_table(pshm_transports) + count_table(iox_transports);
+	if (!listing) {
+		calibrate_tick();
+		emit_meta();
+		fprintf(out, "kind\ttransport\tsize\trep\tstatus\tn\tseconds\tmsgs_per_s\tgbytes_per_s"
+			     "\tmean_ns\tp50_ns\tp99_ns\tp999_ns\tmin_ns\tmax_ns\tpreempted\tnote\n");
+	}
+	run_table(hw_transports);
+	run_table(kern_transports);
+	if (!pshm_transports[0].name && !listing)
+		fprintf(out, "# pshm-channels: absent (libpshm.a has no pshm_chan_*; rebuild with the channels)\n");
+	run_table(pshm_transports);
+	if (listing)
+		run_table(iox_transports);
+	else if (any_iox_case() && !interrupted) {
+		char why[256] = "";
+		if (env_int("BENCH_IOX", 1) == 0)
+			snprintf(why, sizeof why, "disabled by BENCH_IOX=0");
+		if (!*why && iox_start(why, sizeof why) == 0) {
+			fprintf(out, "# iceoryx: %s\n", why);
+			run_table(iox_transports);
+			iox_stop();
+		} else {
+			fprintf(out, "# iceoryx: absent (%s)\n", why);
+			fprintf(stderr, "ipcbench: iceoryx cases skipped: %s\n", why);
+		}
+	} else if (!iox_transports[0].name) {
+		fprintf(out, "# iceoryx: absent (not built: iceoryx_binding_c headers not found; make bench-deps)\n");
+		fprintf(stderr, "ipcbench: iceoryx is not installed (make bench-deps); its cases are skipped\n");
+	}
+	if (!listing)
+		emit_load("load at end");
+	if (out != stdout)
+		fclose(out);
+	if (interrupted) {
+		fprintf(stderr, "ipcbench: interrupted\n");
+		return 128 + interrupted;
+	}
+	return n_failed ? 1 : 0;
+}

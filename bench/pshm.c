@@ -1,0 +1,172 @@
+/*
+ * pshm channels (include/pshm.h, "Channels"): one SPSC channel per
+ * direction, created by the driver, opened by name in each worker as an
+ * unrelated process would. Variants:
+ *   pshm-poll   PSHM_WAIT_POLL: the waiting side busy-polls, never sleeps;
+ *   pshm-block  PSHM_WAIT_BLOCK with spin_ns 0: the waiting side sleeps on
+ *               the channel's futex at once (the pure sleep/wake path);
+ *   pshm-spin   PSHM_WAIT_BLOCK with the library's default spin, then sleep
+ *               (a handle as pshm_chan_open() returns it).
+ * Ring: BENCH_RING bytes if set, else max(1 MiB, 4 x the message size),
+ * doubled if the library refuses the message size for that ring.
+ */
+#include "bench.h"
+
+#ifdef HAVE_PSHM_CHAN
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pshm.h"
+
+enum { V_POLL, V_BLOCK, V_SPIN };
+
+struct pst {
+	pshm_chan *tx, *rx;
+	char name[2][96];  /* A->B, B->A */
+	int made[2];
+};
+
+static struct pst ps;
+
+static size_t ring_for(size_t max_msg)
+{
+	size_t ring = 1 << 20;
+	const char *env = getenv("BENCH_RING");
+	if (env && *env)
+		return (size_t)strtoull(env, NULL, 0);
+	while (ring < 4 * max_msg)
+		ring <<= 1;
+	return ring;
+}
+
+static int p_prepare(struct bctx *c)
+{
+	memset(&ps, 0, sizeof ps);
+	c->priv = &ps;
+	struct pshm_chan_config cfg = {
+		.ring_size = ring_for(c->max_msg), .max_msg = c->max_msg, .mode = PSHM_CHAN_SPSC,
+	};
+	for (int i = 0; i < 1 + c->duplex; i++) {
+		snprintf(ps.name[i], sizeof ps.name[i], "%s-%c", c->tag, i ? 'b' : 'a');
+		int r;
+		for (int tries = 0;; tries++) {
+			r = pshm_chan_create(ps.name[i], &cfg);
+			if (r != -EINVAL || tries == 3 || getenv("BENCH_RING"))
+				break;
+			cfg.ring_size *= 2;
+		}
+		if (r < 0) {
+			berr(c, "pshm_chan_create(ring %zu, max_msg %zu): %s", cfg.ring_size,
+			     cfg.max_msg, pshm_strerror(r));
+			return r;
+		}
+		ps.made[i] = 1;
+	}
+	snprintf(c->note, sizeof c->note, "ring %zu KiB", cfg.ring_size >> 10);
+	return 0;
+}
+
+static int p_open(struct bctx *c, int i, unsigned role, pshm_chan **out)
+{
+	int r = pshm_chan_open(ps.name[i], role, 0, out);
+	if (r < 0) {
+		berr(c, "pshm_chan_open(%s): %s", ps.name[i], pshm_strerror(r));
+		return r;
+	}
+	switch (c->tp->variant) {
+	case V_POLL: r = pshm_chan_set_wait(*out, PSHM_WAIT_POLL, 0); break;
+	case V_BLOCK: r = pshm_chan_set_wait(*out, PSHM_WAIT_BLOCK, 0); break;
+	default: break; /* the library's default */
+	}
+	if (r < 0)
+		berr(c, "pshm_chan_set_wait: %s", pshm_strerror(r));
+	return r;
+}
+
+static int p_attach(struct bctx *c)
+{
+	int a = c->side == SIDE_A, r;
+	/* A produces on channel 0 and consumes channel 1; B the reverse. */
+	if (a || c->duplex)
+		if ((r = p_open(c, a ? 0 : 1, PSHM_PRODUCER, &ps.tx)) < 0)
+			return r;
+	if (!a || c->duplex)
+		if ((r = p_open(c, a ? 1 : 0, PSHM_CONSUMER, &ps.rx)) < 0)
+			return r;
+	return 0;
+}
+
+static int p_send(struct bctx *c, const void *buf, size_t len)
+{
+	(void)c;
+	return pshm_chan_send(ps.tx, buf, len, PSHM_FOREVER);
+}
+
+static ssize_t p_recv(struct bctx *c, void *buf, size_t cap)
+{
+	(void)c;
+	return pshm_chan_recv(ps.rx, buf, cap, PSHM_FOREVER);
+}
+
+static int p_reserve(struct bctx *c, size_t len, void **p)
+{
+	(void)c;
+	return pshm_chan_reserve(ps.tx, len, p, PSHM_FOREVER);
+}
+
+static int p_commit(struct bctx *c, void *p, size_t len)
+{
+	(void)c, (void)p;
+	return pshm_chan_commit(ps.tx, len);
+}
+
+static ssize_t p_peek(struct bctx *c, const void **p)
+{
+	(void)c;
+	return pshm_chan_peek(ps.rx, p, PSHM_FOREVER);
+}
+
+static int p_release(struct bctx *c, const void *p)
+{
+	(void)c, (void)p;
+	return pshm_chan_release(ps.rx);
+}
+
+static void p_detach(struct bctx *c)
+{
+	(void)c;
+	pshm_chan_close(ps.tx);
+	pshm_chan_close(ps.rx);
+	ps.tx = ps.rx = NULL;
+}
+
+static void p_cleanup(struct bctx *c)
+{
+	(void)c;
+	for (int i = 0; i < 2; i++)
+		if (ps.made[i])
+			pshm_seg_unlink(ps.name[i]);
+	memset(&ps, 0, sizeof ps);
+}
+
+static const struct tp_ops p_ops = {
+	.prepare = p_prepare, .attach = p_attach, .send = p_send, .recv = p_recv,
+	.reserve = p_reserve, .commit = p_commit, .peek = p_peek, .release = p_release,
+	.detach = p_detach, .cleanup = p_cleanup,
+};
+
+const struct transport pshm_transports[] = {
+	{"pshm-poll", &p_ops, V_POLL, K_ALL_COPY | K_ALL_ZC, "pshm channel, PSHM_WAIT_POLL (busy-poll)"},
+	{"pshm-block", &p_ops, V_BLOCK, K_ALL_COPY | K_ALL_ZC, "pshm channel, PSHM_WAIT_BLOCK, spin 0 (futex at once)"},
+	{"pshm-spin", &p_ops, V_SPIN, K_ALL_COPY, "pshm channel, PSHM_WAIT_BLOCK with the default spin"},
+	{0},
+};
+
+#else
+
+const struct transport pshm_transports[] = {{0}};
+
+#endif
