@@ -5,7 +5,9 @@
  *  - Every function returns 0 (or a non-negative count) on success and a
  *    negative errno value on failure. pshm_strerror() describes any of them.
  *  - The library never prints, never exits and keeps no global state, with
- *    one documented exception: the SIGBUS guard of pshm_seg_read().
+ *    two documented process-wide effects: the SIGBUS handler installed by
+ *    the first guarded read (pshm_seg_read(), boxes, channels), and the
+ *    membarrier(2) registration made by the first pshm_chan_open().
  *  - Handles are opaque; a handle is used by one thread at a time unless its
  *    section says otherwise.
  *  - Shared memory is untrusted input: whatever another process wrote into a
@@ -22,13 +24,17 @@
  *   -ENOTSUP       the name is not a regular file (symlink, directory, FIFO)
  *   -ENOSPC        /dev/shm is full
  *   -EFBIG         size too large for this system
- *   -EFAULT        the segment was truncated under a guarded read (SIGBUS)
+ *   -EFAULT        the segment was truncated under a guarded access (SIGBUS)
  *   -EBADMSG       integrity check failed (checksum mismatch)
  *   -EPROTO        the segment is not of the expected pshm format
  *   -EAGAIN        try again (non-blocking call, or a writer is mid-update)
  *   -ETIMEDOUT     a bounded wait expired
  *   -EPIPE         the peer is gone
  *   -EMSGSIZE      message or value larger than the channel or box can carry
+ *   -EBUSY         the role or reservation is already taken (channels)
+ *   -EUSERS        no free producer slot (MPSC channels)
+ *   -EINTR         a wait was interrupted by a signal (channels)
+ *   -ERANGE        offset/length outside the segment, or buffer too small
  *   -ENOMEM        out of memory
  */
 #ifndef PSHM_H
