@@ -722,7 +722,9 @@ size_t pshm_chan_max_msg(const pshm_chan *ch);
  *  valid, empty message). Waits while the ring is full.
  *  Errors: -EAGAIN, -ETIMEDOUT, -EINTR, -EMSGSIZE (len > max_msg), -EPIPE
  *  (the consumer is gone), -EPROTO (corrupted indices), -EBUSY (a
- *  reservation is open), -EINVAL (not a producer, NULL @msg with @len). */
+ *  reservation is open), -EFAULT (the segment was truncated), -EINVAL (not
+ *  a producer, NULL @msg with @len). Sets the file's mtime at most once a
+ *  second per handle (so does the consumer in recv and peek): see pshm(7). */
 int pshm_chan_send(pshm_chan *ch, const void *msg, size_t len, int64_t timeout_ns);
 
 /** Receive the next message into @buf of @cap bytes; returns its length.
@@ -730,7 +732,8 @@ int pshm_chan_send(pshm_chan *ch, const void *msg, size_t len, int64_t timeout_n
  *  (the message stays queued). Errors: -EAGAIN, -ETIMEDOUT, -EINTR,
  *  -EPIPE (ring empty and the producers gone), -EBADMSG (a corrupted
  *  record), -EPROTO (corrupted indices), -EFAULT (the segment was
- *  truncated under a large copy), -EINVAL (not the consumer). */
+ *  truncated: every operation runs under the SIGBUS guard; close the
+ *  handle), -EINVAL (not the consumer). */
 ssize_t pshm_chan_recv(pshm_chan *ch, void *buf, size_t cap, int64_t timeout_ns);
 
 /** Zero-copy send: reserve @len bytes in the ring and return their address
