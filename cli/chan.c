@@ -131,8 +131,10 @@ static void stat_text(const char *name, const struct pshm_chan_info *in)
 	printf(")\n  ring      %s, %s used (%.0f%%)\n", cli_human(in->ring_size, a, sizeof(a)),
 	       cli_human(in->used, b, sizeof(b)), 100.0 * (double)in->used / (double)in->ring_size);
 	printf("  max msg   %s\n", cli_human(in->max_msg, m, sizeof(m)));
-	printf("  messages  %llu pending, %llu sent, %llu received\n",
-	       (unsigned long long)in->pending, (unsigned long long)in->sent,
+	/* "N+": the count stopped at PSHM_CHAN_STAT_MAX_RECORDS records. */
+	const char *plus = in->pending_capped ? "+" : "";
+	printf("  messages  %llu%s pending, %llu%s sent, %llu received\n",
+	       (unsigned long long)in->pending, plus, (unsigned long long)in->sent, plus,
 	       (unsigned long long)in->received);
 	bool consumer = false;
 	for (unsigned i = 0; i < in->n_peers; i++) {
@@ -151,11 +153,11 @@ static void stat_json(const char *name, const struct pshm_chan_info *in)
 	cli_json_str(name);
 	printf(",\"kind\":\"channel\",\"mode\":\"%s\",\"ring_size\":%llu,\"max_msg\":%llu,"
 	       "\"max_producers\":%u,\"used\":%llu,\"pending\":%llu,\"sent\":%llu,\"received\":%llu,"
-	       "\"peers\":[",
+	       "\"pending_capped\":%s,\"peers\":[",
 	       mode_name(in->mode), (unsigned long long)in->ring_size,
 	       (unsigned long long)in->max_msg, in->max_producers, (unsigned long long)in->used,
 	       (unsigned long long)in->pending, (unsigned long long)in->sent,
-	       (unsigned long long)in->received);
+	       (unsigned long long)in->received, in->pending_capped ? "true" : "false");
 	for (unsigned i = 0; i < in->n_peers; i++)
 		printf("%s{\"pid\":%d,\"role\":\"%s\",\"alive\":%s}", i ? "," : "",
 		       (int)in->peers[i].pid,
@@ -524,7 +526,7 @@ void cli_describe_chan(const char *name, char *buf, size_t len)
 		snprintf(prods, sizeof(prods), "%u producer%s (%u dead)", prod, prod == 1 ? "" : "s", dead);
 	else
 		snprintf(prods, sizeof(prods), "%u producer%s", prod, prod == 1 ? "" : "s");
-	snprintf(buf, len, "channel %s, %llu pending, %s/%s used, %s, %s", mode_name(in.mode),
-		 (unsigned long long)in.pending, cli_human(in.used, used, sizeof(used)),
+	snprintf(buf, len, "channel %s, %llu%s pending, %s/%s used, %s, %s", mode_name(in.mode),
+		 (unsigned long long)in.pending, in.pending_capped ? "+" : "", cli_human(in.used, used, sizeof(used)),
 		 cli_human(in.ring_size, size, sizeof(size)), cons, prods);
 }

@@ -672,13 +672,21 @@ struct pshm_chan_info {
 	uint64_t ring_size;     /**< bytes of the ring */
 	uint64_t max_msg;       /**< largest message */
 	uint64_t used;          /**< bytes in the ring now (fill level) */
-	uint64_t pending;       /**< messages waiting to be received */
-	uint64_t sent;          /**< messages committed since creation */
+	uint64_t pending;       /**< messages waiting to be received (a lower
+				     bound when pending_capped) */
+	uint64_t sent;          /**< messages committed since creation (received
+				     + pending) */
 	uint64_t received;      /**< messages released since creation */
 	unsigned max_producers; /**< producer slots (1 for SPSC) */
 	unsigned n_peers;       /**< entries filled in peers[] */
 	struct pshm_chan_peer peers[65]; /**< the consumer first, then producers */
+	unsigned pending_capped; /**< 1: the walk stopped after
+				      PSHM_CHAN_STAT_MAX_RECORDS records with more
+				      to go; pending and sent are lower bounds */
 };
+
+/** The most records pshm_chan_stat() walks to count pending messages. */
+#define PSHM_CHAN_STAT_MAX_RECORDS 65536u
 
 /**
  * Create the channel @name (exclusive; -EEXIST if it exists). Its header
@@ -720,7 +728,9 @@ size_t pshm_chan_max_msg(const pshm_chan *ch);
  *  valid, empty message). Waits while the ring is full.
  *  Errors: -EAGAIN, -ETIMEDOUT, -EINTR, -EMSGSIZE (len > max_msg), -EPIPE
  *  (the consumer is gone), -EPROTO (corrupted indices), -EBUSY (a
- *  reservation is open), -EINVAL (not a producer, NULL @msg with @len). */
+ *  reservation is open), -EFAULT (the segment was truncated), -EINVAL (not
+ *  a producer, NULL @msg with @len). Sets the file's mtime at most once a
+ *  second per handle (so does the consumer in recv and peek): see pshm(7). */
 int pshm_chan_send(pshm_chan *ch, const void *msg, size_t len, int64_t timeout_ns);
 
 /** Receive the next message into @buf of @cap bytes; returns its length.
@@ -728,7 +738,8 @@ int pshm_chan_send(pshm_chan *ch, const void *msg, size_t len, int64_t timeout_n
  *  (the message stays queued). Errors: -EAGAIN, -ETIMEDOUT, -EINTR,
  *  -EPIPE (ring empty and the producers gone), -EBADMSG (a corrupted
  *  record), -EPROTO (corrupted indices), -EFAULT (the segment was
- *  truncated under a large copy), -EINVAL (not the consumer). */
+ *  truncated: every operation runs under the SIGBUS guard; close the
+ *  handle), -EINVAL (not the consumer). */
 ssize_t pshm_chan_recv(pshm_chan *ch, void *buf, size_t cap, int64_t timeout_ns);
 
 /** Zero-copy send: reserve @len bytes in the ring and return their address
@@ -751,9 +762,12 @@ ssize_t pshm_chan_peek(pshm_chan *ch, const void **ptr, int64_t timeout_ns);
 int pshm_chan_release(pshm_chan *ch);
 
 /** Describe the channel @name without attaching (read-only; any owner's
- *  channel may be described). Errors: those of pshm_seg_open(), -EPROTO
- *  (not a channel, inconsistent header), -EFAULT (truncated while read),
- *  -EINVAL (NULL @info). */
+ *  channel may be described). Reads the file with pread(2), never through
+ *  a mapping, so describing a sparse or hostile file allocates nothing and
+ *  a concurrent truncation cannot raise SIGBUS. Counting pending messages
+ *  walks at most PSHM_CHAN_STAT_MAX_RECORDS records (see pending_capped).
+ *  Errors: those of pshm_seg_open(), -EPROTO (not a channel, inconsistent
+ *  header, truncated while read), -EINVAL (NULL @info), -ENOMEM. */
 int pshm_chan_stat(const char *name, struct pshm_chan_info *info);
 
 #ifdef __cplusplus

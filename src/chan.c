@@ -53,6 +53,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -134,6 +135,7 @@ struct pshm_chan {
 	uint64_t spin_ns;
 	int64_t next_check;
 	bool seen_peer;
+	int64_t touched_sec; /* CLOCK_MONOTONIC_COARSE second of the last mtime update */
 	bool peer_gone;     /* the last check found the peers gone... */
 	uint64_t gone_mark; /* ...and the other side's attach count then */
 	uint64_t owners0[PROD_MAX + 1]; /* the other side's slots when we attached */
@@ -1029,6 +1031,7 @@ static int chan_new(void *addr, size_t size, unsigned role, bool detached, pshm_
 	ch->slot = role == PSHM_CONSUMER ? 0 : 1;
 	ch->wait = PSHM_WAIT_BLOCK;
 	ch->spin_ns = PSHM_SPIN_DEFAULT_NS;
+	ch->touched_sec = -1;
 	*out = ch;
 	return 0;
 }
@@ -1358,6 +1361,35 @@ static int chan_release(pshm_chan *ch)
 }
 
 /*
+ * Traffic goes through the mapping, which does not change the file's mtime
+ * on tmpfs, so a channel busy all day would look untouched since its
+ * creation and `pshm gc` would take it for abandoned whenever no process
+ * happens to be attached (between two `pshm send` runs, say). Each handle
+ * sets the mtime at most once per second of CLOCK_MONOTONIC_COARSE: a
+ * producer after a send or commit has published (the consumer is busy
+ * with the message meanwhile), the consumer on entering recv or peek,
+ * before it waits (a release always follows a peek), so that neither
+ * check sits between a message's arrival and the reply to it. Reading that
+ * clock is a load from the vDSO page (no system call, no TSC read).
+ * Best effort: a failure changes nothing, errno included.
+ */
+static __attribute__((noinline)) void touch_slow(pshm_chan *ch, int64_t sec)
+{
+	ch->touched_sec = sec;
+	int e = errno;
+	futimens(pshm_seg_fd(ch->seg), NULL);
+	errno = e;
+}
+
+static inline void touch(pshm_chan *ch)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	if (__builtin_expect(ts.tv_sec != ch->touched_sec, 0) && ch->seg)
+		touch_slow(ch, ts.tv_sec);
+}
+
+/*
  * The public operations run under the SIGBUS guard over the whole mapping
  * (header, slots and ring): a peer that truncates the segment makes the
  * call fail with -EFAULT instead of killing the process, whichever load or
@@ -1372,6 +1404,8 @@ int pshm_chan_send(pshm_chan *ch, const void *msg, size_t len, int64_t timeout_n
 	if (!ch)
 		return -EINVAL;
 	CHAN_GUARDED(r, ch, chan_send(ch, msg, len, timeout_ns));
+	if (r >= 0)
+		touch(ch);
 	return r;
 }
 
@@ -1390,6 +1424,8 @@ int pshm_chan_commit(pshm_chan *ch, size_t len)
 	if (!ch)
 		return -EINVAL;
 	CHAN_GUARDED(r, ch, chan_commit(ch, len));
+	if (r >= 0)
+		touch(ch);
 	return r;
 }
 
@@ -1398,6 +1434,7 @@ ssize_t pshm_chan_recv(pshm_chan *ch, void *buf, size_t cap, int64_t timeout_ns)
 	ssize_t r;
 	if (!ch)
 		return -EINVAL;
+	touch(ch);
 	CHAN_GUARDED(r, ch, chan_recv(ch, buf, cap, timeout_ns));
 	return r;
 }
@@ -1407,6 +1444,7 @@ ssize_t pshm_chan_peek(pshm_chan *ch, const void **ptr, int64_t timeout_ns)
 	ssize_t r;
 	if (!ch)
 		return -EINVAL;
+	touch(ch);
 	CHAN_GUARDED(r, ch, chan_peek(ch, ptr, timeout_ns));
 	return r;
 }
@@ -1424,24 +1462,96 @@ int pshm_chan_release(pshm_chan *ch)
 
 /*
  * pshm_chan_stat() may look at any segment (`pshm ls` runs it on whatever
- * /dev/shm holds), so it reads only through the SIGBUS guard: a snapshot of
- * the header and slots, then one guarded word per record.
+ * /dev/shm holds), including a sparse file another user planted whose
+ * header claims a huge ring full of records. It therefore never reads
+ * through a mapping: reading a hole of a tmpfs file through a MAP_SHARED
+ * mapping allocates a page, while pread() of a hole allocates nothing. The
+ * walk below reads through a source, "copy N bytes at offset", which is
+ * pread() for pshm_chan_stat() and a guarded copy out of memory for
+ * pshm__chan_stat_mem() (the fuzzer), so both share every check.
  */
-static int guarded_word(const pshm_chan *ch, uint64_t pos, uint64_t *w)
+struct stat_src {
+	/* Copy exactly @n bytes at @off into @buf: 0, or negative errno
+	 * (-EPROTO when the source is shorter than @off + @n). */
+	int (*read)(struct stat_src *src, void *buf, size_t n, uint64_t off);
+	uint64_t size;
+	const unsigned char *mem; /* the memory source */
+	const pshm_seg *seg;      /* the file source... */
+	uint64_t win_off;         /* ...and its window, a page of the file at most */
+	size_t win_len;
+	unsigned char win[4096];
+};
+
+static int mem_read(struct stat_src *src, void *buf, size_t n, uint64_t off)
 {
-	return pshm__guarded_copy(w, hdr_at(ch, pos), sizeof(*w));
+	if (off > src->size || n > src->size - off)
+		return -EPROTO;
+	return pshm__guarded_copy(buf, src->mem + off, n);
 }
 
-/* Count the messages between head and tail, walking the records. */
-static uint64_t count_pending(const pshm_chan *ch, uint64_t head, uint64_t tail)
+static int pread_full(const pshm_seg *seg, void *buf, size_t n, uint64_t off)
+{
+	for (size_t got = 0; got < n;) {
+		ssize_t k = pshm_seg_pread(seg, (char *)buf + got, n - got, off + got);
+		if (k < 0)
+			return (int)k;
+		if (k == 0)
+			return -EPROTO; /* shorter than it said: truncated meanwhile */
+		got += (size_t)k;
+	}
+	return 0;
+}
+
+/*
+ * Small reads (record headers) are served from a window that runs from the
+ * word asked for to the end of its page, so a ring of small records costs
+ * one pread() per page, not one per record.
+ */
+static int file_read(struct stat_src *src, void *buf, size_t n, uint64_t off)
+{
+	if (off > src->size || n > src->size - off)
+		return -EPROTO;
+	if (n > sizeof(src->win))
+		return pread_full(src->seg, buf, n, off);
+	if (off < src->win_off || off + n > src->win_off + src->win_len) {
+		uint64_t len = sizeof(src->win) - (off & (sizeof(src->win) - 1));
+		if (len < n)
+			len = n;
+		if (len > src->size - off)
+			len = src->size - off;
+		src->win_len = 0;
+		int r = pread_full(src->seg, src->win, (size_t)len, off);
+		if (r < 0)
+			return r;
+		src->win_off = off;
+		src->win_len = (size_t)len;
+	}
+	memcpy(buf, src->win + (off - src->win_off), n);
+	return 0;
+}
+
+/*
+ * Count the messages between head and tail, walking the records: at most
+ * PSHM_CHAN_STAT_MAX_RECORDS of them, so that a ring of millions of tiny
+ * records (or a forged one) costs a bounded time; *capped says the walk
+ * stopped there with records left, and the count is then a lower bound.
+ */
+static uint64_t count_pending(const pshm_chan *ch, struct stat_src *src, uint64_t ring_off,
+			      uint64_t head, uint64_t tail, unsigned *capped)
 {
 	uint64_t n = 0, p = head;
-	for (uint64_t i = 0; i <= ch->ring_size / 8 && p - head < ch->ring_size; i++) {
+	*capped = 0;
+	for (uint64_t i = 0; p - head < ch->ring_size; i++) {
 		if (ch->mode == PSHM_CHAN_MPSC && p >= tail)
 			break;
 		uint64_t w, span;
-		if (guarded_word(ch, p, &w) < 0 || w == 0 || rec_check(ch, p, w, &span) < 0)
+		if (src->read(src, &w, sizeof(w), ring_off + (p & ch->mask)) < 0 || w == 0 ||
+		    rec_check(ch, p, w, &span) < 0)
 			break;
+		if (i == PSHM_CHAN_STAT_MAX_RECORDS) {
+			*capped = 1; /* a valid record past the limit */
+			break;
+		}
 		n += rec_type(w) == R_MSG;
 		p += span;
 	}
@@ -1460,16 +1570,15 @@ static void peer_info(const struct chan_slot *s, unsigned role, bool liveness,
 	p->alive = liveness && owner_alive(o, s->start);
 }
 
-/* Fill @info from the snapshot @snap (header and slots) of the mapping at
- * @addr of @size bytes. */
-static int stat_snapshot(void *snap, const void *addr, size_t size, bool liveness,
+/* Fill @info from the snapshot @snap (header and slots) of @src. */
+static int stat_snapshot(void *snap, struct stat_src *src, bool liveness,
 			 struct pshm_chan_info *info)
 {
 	pshm_chan *ch;
-	int r = chan_new(snap, size, PSHM_CONSUMER, true, &ch);
+	int r = chan_new(snap, src->size > SIZE_MAX ? SIZE_MAX : (size_t)src->size, PSHM_CONSUMER,
+			 true, &ch);
 	if (r < 0)
 		return r;
-	ch->ring = (unsigned char *)addr + ((const struct chan_hdr *)snap)->ring_off;
 	const struct chan_hdr *h = snap;
 	uint64_t hd = h->head, t = h->tail;
 	memset(info, 0, sizeof(*info));
@@ -1478,7 +1587,8 @@ static int stat_snapshot(void *snap, const void *addr, size_t size, bool livenes
 	info->max_msg = ch->max_msg;
 	info->max_producers = ch->nprod;
 	info->used = t > hd ? (t - hd < ch->ring_size ? t - hd : ch->ring_size) : 0;
-	info->pending = (hd & 7) ? 0 : count_pending(ch, hd, t);
+	info->pending = (hd & 7) ? 0
+				 : count_pending(ch, src, h->ring_off, hd, t, &info->pending_capped);
 	info->received = h->received;
 	info->sent = info->received + info->pending;
 	for (unsigned i = 0; i <= ch->nprod; i++)
@@ -1487,24 +1597,39 @@ static int stat_snapshot(void *snap, const void *addr, size_t size, bool livenes
 	return 0;
 }
 
+static int stat_src(struct stat_src *src, bool liveness, struct pshm_chan_info *info)
+{
+	/* The header and slot table of the largest layout, or the segment. */
+	uint64_t n = ring_offset(PROD_MAX);
+	if (n > src->size)
+		n = src->size;
+	if (n < sizeof(struct chan_hdr))
+		return -EPROTO;
+	void *snap = malloc((size_t)n);
+	if (!snap)
+		return -ENOMEM;
+	int r = src->read(src, snap, (size_t)n, 0);
+	if (r == 0)
+		r = stat_snapshot(snap, src, liveness, info);
+	free(snap);
+	return r;
+}
+
 int pshm__chan_stat_mem(const void *addr, size_t size, bool liveness,
 			struct pshm_chan_info *info)
 {
 	if (!info)
 		return -EINVAL;
-	/* The header and slot table of the largest layout, or the segment. */
-	size_t n = ring_offset(PROD_MAX);
-	if (n > size)
-		n = size;
-	if (!addr || n < sizeof(struct chan_hdr))
+	if (!addr)
 		return -EPROTO;
-	void *snap = malloc(n);
-	if (!snap)
+	struct stat_src *src = calloc(1, sizeof(*src));
+	if (!src)
 		return -ENOMEM;
-	int r = pshm__guarded_copy(snap, addr, n);
-	if (r == 0)
-		r = stat_snapshot(snap, addr, size, liveness, info);
-	free(snap);
+	src->read = mem_read;
+	src->size = size;
+	src->mem = addr;
+	int r = stat_src(src, liveness, info);
+	free(src);
 	return r;
 }
 
@@ -1513,10 +1638,21 @@ int pshm_chan_stat(const char *name, struct pshm_chan_info *info)
 	if (!info)
 		return -EINVAL;
 	pshm_seg *seg;
-	int r = pshm_seg_open(name, PSHM_RDONLY | PSHM_ALLOW_FOREIGN | PSHM_ALLOW_SHARED_WRITE, &seg);
+	int r = pshm_seg_open(name,
+			      PSHM_RDONLY | PSHM_NOMAP | PSHM_ALLOW_FOREIGN | PSHM_ALLOW_SHARED_WRITE,
+			      &seg);
 	if (r < 0)
 		return r;
-	r = pshm__chan_stat_mem(pshm_seg_addr(seg), pshm_seg_size(seg), true, info);
+	struct stat_src *src = calloc(1, sizeof(*src));
+	if (!src) {
+		pshm_seg_close(seg);
+		return -ENOMEM;
+	}
+	src->read = file_read;
+	src->size = pshm_seg_size(seg);
+	src->seg = seg;
+	r = stat_src(src, true, info);
+	free(src);
 	pshm_seg_close(seg);
 	return r;
 }

@@ -674,3 +674,117 @@ Test(chan, spsc_threads_order_and_integrity, .timeout = 120)
 	char err[256] = "";
 	cr_assert_eq(stress_chan_spsc_threads(err, sizeof(err)), 0, "%s", err);
 }
+
+/* ---- describing without a mapping, mtime -------------------------------- */
+
+static int open_new(const char *n)
+{
+	char p[128];
+	int fd = open(th_path(n, p, sizeof(p)), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	cr_assert_geq(fd, 0, "create %s", n);
+	return fd;
+}
+
+static blkcnt_t blocks_of(int fd)
+{
+	struct stat st;
+	cr_assert_eq(fstat(fd, &st), 0);
+	return st.st_blocks;
+}
+
+Test(chan, stat_of_a_huge_sparse_channel_allocates_nothing)
+{
+	/* 1 GiB of ring, 32 records of 16 MiB written, then a hole: reading
+	 * the hole through a mapping would allocate it. */
+	for (unsigned mode = PSHM_CHAN_SPSC; mode <= PSHM_CHAN_MPSC; mode++) {
+		const char *n = th_name("sparsechan");
+		int fd = open_new(n);
+		cr_assert_eq(cl_forge_sparse(fd, mode, 30, 24, 32), 0, "%s", strerror(errno));
+		blkcnt_t before = blocks_of(fd);
+		struct pshm_chan_info in;
+		cr_assert_eq(pshm_chan_stat(n, &in), 0, "mode %u", mode);
+		cr_expect_eq(in.mode, mode);
+		cr_expect_eq(in.ring_size, 1u << 30);
+		cr_expect_eq(in.pending, 32, "mode %u: %llu", mode, (unsigned long long)in.pending);
+		cr_expect_eq(in.sent, 32);
+		cr_expect_eq(in.pending_capped, 0);
+		cr_expect_eq(in.n_peers, 0);
+		cr_expect_eq(blocks_of(fd), before, "mode %u: stat allocated pages", mode);
+		close(fd);
+		pshm_seg_unlink(n);
+	}
+}
+
+Test(chan, stat_stops_counting_after_max_records)
+{
+	/* A 2 MiB ring of 16-byte records: 131072 of them, twice the walk's
+	 * limit. */
+	const char *n = th_name("manyrec");
+	int fd = open_new(n);
+	cr_assert_eq(cl_forge_sparse(fd, PSHM_CHAN_SPSC, 21, 4, 0), 0);
+	size_t ring = 1u << 21;
+	uint64_t *w = malloc(ring);
+	cr_assert_not_null(w);
+	for (size_t i = 0; i < ring / 16; i++) {
+		w[2 * i] = cl_rec(CL_R_MSG, 8, 0, 16 * i, 21);
+		w[2 * i + 1] = 0;
+	}
+	cr_assert_eq(pwrite(fd, w, ring, 4096), (ssize_t)ring);
+	free(w);
+	struct pshm_chan_info in;
+	cr_assert_eq(pshm_chan_stat(n, &in), 0);
+	cr_expect_eq(in.pending, PSHM_CHAN_STAT_MAX_RECORDS);
+	cr_expect_eq(in.sent, PSHM_CHAN_STAT_MAX_RECORDS);
+	cr_expect_eq(in.pending_capped, 1);
+	cr_expect_eq(in.used, ring);
+	close(fd);
+}
+
+static void backdate_chan(const char *name)
+{
+	char p[128];
+	struct timespec ts[2] = { { 946684800, 0 }, { 946684800, 0 } }; /* 2000-01-01 */
+	cr_assert_eq(utimensat(AT_FDCWD, th_path(name, p, sizeof(p)), ts, 0), 0);
+}
+
+static time_t mtime_of(const char *name)
+{
+	char p[128];
+	struct stat st;
+	cr_assert_eq(stat(th_path(name, p, sizeof(p)), &st), 0);
+	return st.st_mtime;
+}
+
+Test(chan, traffic_updates_the_mtime)
+{
+	for (unsigned mode = PSHM_CHAN_SPSC; mode <= PSHM_CHAN_MPSC; mode++) {
+		const char *n = mkchan("mtime", 4096, 0, mode);
+		pshm_chan *p = open_as(n, PSHM_PRODUCER), *c = open_as(n, PSHM_CONSUMER);
+		time_t t0 = time(NULL);
+		backdate_chan(n);
+		cr_assert_eq(pshm_chan_send(p, "hi", 2, 0), 0);
+		cr_expect_geq(mtime_of(n), t0 - 5, "mode %u: send touched the file", mode);
+		backdate_chan(n);
+		char buf[8];
+		cr_assert_eq(pshm_chan_recv(c, buf, sizeof(buf), 0), 2);
+		cr_expect_geq(mtime_of(n), t0 - 5, "mode %u: recv touched the file", mode);
+		/* At most once a second per handle: a new pair of handles. */
+		pshm_chan_close(p);
+		pshm_chan_close(c);
+		p = open_as(n, PSHM_PRODUCER);
+		c = open_as(n, PSHM_CONSUMER);
+		backdate_chan(n);
+		void *slot;
+		cr_assert_eq(pshm_chan_reserve(p, 4, &slot, 0), 0);
+		memcpy(slot, "abcd", 4);
+		cr_assert_eq(pshm_chan_commit(p, 4), 0);
+		cr_expect_geq(mtime_of(n), t0 - 5, "mode %u: commit touched the file", mode);
+		backdate_chan(n);
+		const void *m;
+		cr_assert_eq(pshm_chan_peek(c, &m, 0), 4);
+		cr_assert_eq(pshm_chan_release(c), 0);
+		cr_expect_geq(mtime_of(n), t0 - 5, "mode %u: peek/release touched the file", mode);
+		pshm_chan_close(p);
+		pshm_chan_close(c);
+	}
+}

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum {
 	CL_MAGIC = 0,          /* u64 "PSHCHAN1" */
@@ -107,6 +108,41 @@ static inline int tc_check(const unsigned char *buf, size_t len, unsigned nprod,
 		return -1;
 	return h->sum == tc_fnv(buf + sizeof(*h), h->len, 2166136261u ^ h->producer ^ (uint32_t)h->seq)
 		       ? 0 : -1;
+}
+
+/*
+ * Forge, in the empty file @fd, a sparse "channel" as a hostile user could
+ * plant it: a valid header claiming a ring of 2^@shift bytes (@mode, 1 or
+ * 64 producer slots) with head 0 and tail at the end of the ring, and
+ * @nrec message records of 2^@rshift bytes each from position 0, the rest
+ * of the ring left a hole. Only the header page and one page per record
+ * are allocated. Returns 0, or -1 with errno.
+ */
+static inline int cl_forge_sparse(int fd, unsigned mode, unsigned shift, unsigned rshift,
+				  unsigned nrec)
+{
+	uint64_t ring = (uint64_t)1 << shift, nprod = mode ? 64 : 1;
+	uint64_t off = (CL_SLOTS + (nprod + 1) * 64 + 4095) & ~(uint64_t)4095;
+	unsigned char h[CL_SLOTS] = { 0 };
+	memcpy(h + CL_MAGIC, "PSHCHAN1", 8);
+	*(uint32_t *)(h + CL_VERSION) = 1;
+	*(uint32_t *)(h + CL_RING_OFF) = (uint32_t)off;
+	*(uint64_t *)(h + CL_TOTAL) = off + ring;
+	*(uint64_t *)(h + CL_RING_SIZE) = ring;
+	*(uint32_t *)(h + CL_MAX_MSG) = (uint32_t)(ring / 4);
+	*(uint32_t *)(h + CL_MODE) = mode;
+	*(uint32_t *)(h + CL_MAX_PROD) = (uint32_t)nprod;
+	*(uint64_t *)(h + CL_TAIL) = ring;
+	*(uint64_t *)(h + CL_REL_POS) = CL_IDLE;
+	if (pwrite(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) || ftruncate(fd, (off_t)(off + ring)))
+		return -1;
+	for (uint64_t i = 0; i < nrec; i++) {
+		uint64_t pos = i << rshift;
+		uint64_t w = cl_rec(CL_R_MSG, ((uint64_t)1 << rshift) - 8, 0, pos, shift);
+		if (pwrite(fd, &w, 8, (off_t)(off + pos)) != 8)
+			return -1;
+	}
+	return 0;
 }
 
 #endif

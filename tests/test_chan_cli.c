@@ -3,10 +3,12 @@
  * the shell, as pipelines use them.
  */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "helpers.h"
 #include "pshm.h"
@@ -216,4 +218,50 @@ Test(chan_cli, the_examples_talk)
 	free(err);
 	cr_assert_eq(th_run(cmd, NULL, &out, &err), 0, "%s", err);
 	cr_expect_str_eq(out, "message 1 of 3\nmessage 2 of 3\nmessage 3 of 3\n");
+}
+
+static blkcnt_t blocks_of(const char *name)
+{
+	char p[128];
+	struct stat st;
+	cr_assert_eq(stat(th_path(name, p, sizeof(p)), &st), 0);
+	return st.st_blocks;
+}
+
+Test(chan_cli, ls_and_stat_describe_a_huge_sparse_channel_without_reading_it)
+{
+	/* A planted file: a channel header claiming 1 GiB of ring, 32 records
+	 * of 16 MiB, then holes. Describing it must allocate none of them. */
+	const char *q = th_name("sparsechan");
+	char p[128];
+	int fd = open(th_path(q, p, sizeof(p)), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(cl_forge_sparse(fd, PSHM_CHAN_MPSC, 30, 24, 32), 0);
+	close(fd);
+	blkcnt_t before = blocks_of(q);
+	const char *forms[] = { "ls", "ls -l", "ls --json", "stat %s", "stat --json %s",
+				"chan stat %s", "chan stat --json %s" };
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		char args[256];
+		snprintf(args, sizeof(args), forms[i], q);
+		cr_assert_eq(pshm(NULL, "%s", args), 0, "%s: %s", forms[i], err);
+		cr_expect(strstr(out, "32 pending") || strstr(out, "\"pending\":32"), "%s: %s",
+			  forms[i], out);
+		cr_expect_eq(blocks_of(q), before, "'pshm %s' allocated pages", forms[i]);
+	}
+}
+
+Test(chan_cli, send_keeps_a_channel_out_of_gc)
+{
+	/* 2000-01-01, and gc without --yes (other tests run gc concurrently
+	 * with ages of their own; a listing removes nothing). */
+	const char *q = new_chan("gcchan", "--size 4K");
+	char p[128];
+	struct timespec ts[2] = { { 946684800, 0 }, { 946684800, 0 } };
+	cr_assert_eq(utimensat(AT_FDCWD, th_path(q, p, sizeof(p)), ts, 0), 0);
+	cr_assert_eq(pshm(NULL, "gc --older-than 9000d"), 0, "%s", err);
+	cr_expect(strstr(out, q), "backdated channel listed: %s", out);
+	cr_assert_eq(pshm(NULL, "send %s hello", q), 0, "%s", err);
+	cr_assert_eq(pshm(NULL, "gc --older-than 9000d"), 0, "%s", err);
+	cr_expect_null(strstr(out, q), "a channel just sent to is not abandoned: %s", out);
 }
