@@ -1173,6 +1173,10 @@ int pshm_chan_open(const char *name, unsigned role, unsigned flags, pshm_chan **
 	 * on the fast path (best effort: MADV_POPULATE_WRITE is Linux 5.14). */
 	madvise(pshm_seg_addr(seg), pshm_seg_size(seg), MADV_POPULATE_WRITE);
 	pshm_chan *ch = NULL;
+	/* Guarded: a peer may truncate the segment while we validate it. If it
+	 * does after attach allocated the handle, that handle (a few hundred
+	 * bytes) is lost with the jump: a leak only in that race, accepted
+	 * over an unguarded read that would kill the process. */
 	PSHM__GUARDED(r, pshm_seg_addr(seg), pshm_seg_size(seg),
 		      pshm__chan_attach_mem(pshm_seg_addr(seg), pshm_seg_size(seg), role, 0, &ch));
 	if (r < 0) {
