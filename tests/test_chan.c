@@ -818,3 +818,21 @@ Test(chan, mpsc_large_messages_arrive_whole)
 {
 	large_messages(PSHM_CHAN_MPSC);
 }
+
+/* Every operation runs under the SIGBUS guard: with the segment truncated
+ * to nothing, a small receive, a send and a peek fail with -EFAULT instead
+ * of killing the process, and close still works. */
+Test(chan, truncated_segment_small_operations_are_efault)
+{
+	const char *n = mkchan("trunc0", 65536, 1024, PSHM_CHAN_SPSC);
+	pshm_chan *p = open_as(n, PSHM_PRODUCER), *c = open_as(n, PSHM_CONSUMER);
+	cr_assert_eq(pshm_chan_send(p, "hi", 2, 0), 0);
+	char path[128], b[16];
+	cr_assert_eq(truncate(th_path(n, path, sizeof(path)), 0), 0);
+	const void *ptr;
+	cr_expect_eq(pshm_chan_recv(c, b, sizeof(b), 0), -EFAULT);
+	cr_expect_eq(pshm_chan_peek(c, &ptr, 0), -EFAULT);
+	cr_expect_eq(pshm_chan_send(p, "hi", 2, 0), -EFAULT);
+	pshm_chan_close(p);
+	pshm_chan_close(c);
+}
