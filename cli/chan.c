@@ -238,9 +238,7 @@ int cmd_chan(int argc, char **argv)
 		return chan_create(argc - 1, argv + 1);
 	if (!strcmp(verb, "stat"))
 		return chan_stat(argc - 1, argv + 1);
-	fprintf(stderr, "pshm chan: unknown verb '%s'\n", verb);
-	chan_usage(stderr);
-	return EXIT_USAGE;
+	return cli_usage("chan", "unknown verb '%s' (create, stat)", verb);
 }
 
 /* ---- pshm send ---------------------------------------------------------------- */
@@ -273,7 +271,7 @@ static int send_lines(pshm_chan *ch, const char *name, int64_t t)
 		status = send_one(ch, name, line, (size_t)n, t);
 	}
 	if (status == EXIT_OK && ferror(stdin))
-		status = cli_failf("send", "reading standard input: %s", strerror(errno));
+		status = cli_failn("read standard input for", name, "%s", strerror(errno));
 	free(line);
 	return status;
 }
@@ -316,6 +314,9 @@ int cmd_send(int argc, char **argv)
 		name = argv[optind++];
 	if (!name)
 		return cli_usage("send", "expected a channel name");
+	for (int i = optind; i < argc; i++)
+		if (!strcmp(argv[i], "-") && argc - optind > 1)
+			return cli_usage("send", "'-' (standard input) must be the only message argument");
 	pshm_chan *ch;
 	int r = pshm_chan_open(name, PSHM_PRODUCER, 0, &ch);
 	if (r < 0)
@@ -323,8 +324,9 @@ int cmd_send(int argc, char **argv)
 	int status = EXIT_OK;
 	if (optind == argc || (optind == argc - 1 && !strcmp(argv[optind], "-")))
 		status = send_lines(ch, name, t);
-	for (int i = optind; status == EXIT_OK && i < argc && strcmp(argv[optind], "-"); i++)
-		status = send_one(ch, name, argv[i], strlen(argv[i]), t);
+	else
+		for (int i = optind; status == EXIT_OK && i < argc; i++)
+			status = send_one(ch, name, argv[i], strlen(argv[i]), t);
 	pshm_chan_close(ch);
 	return status;
 }
@@ -422,14 +424,14 @@ static int recv_loop(pshm_chan *ch, const char *name, const struct recv_opts *o)
 	if (r == 0)
 		return EXIT_OK;
 	if (r == WRITE_FAILED)
-		return cli_failf("recv", "writing standard output: %s", strerror(werr));
+		return cli_failn("write standard output for", name, "%s", strerror(werr));
 	/* Without -n, running dry, the producers leaving or an interruption
 	 * is the normal end; with -n, stopping short is a failure. */
 	bool end = r == -EAGAIN || r == -ETIMEDOUT || r == -EPIPE || r == -EINTR;
 	if (end && !o->count)
 		return EXIT_OK;
 	if (end)
-		return cli_failf("recv", "'%s': %s after %llu of %llu messages", name,
+		return cli_failn("receive from", name, "%s after %llu of %llu messages",
 				 r == -EPIPE ? "the producers are gone"
 				 : r == -EINTR ? "interrupted" : "timed out",
 				 (unsigned long long)got, (unsigned long long)o->count);

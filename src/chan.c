@@ -495,10 +495,15 @@ static int sleep_on(pshm_chan *ch, struct waiter *wt, uint32_t *flag, ready_fn r
 {
 	STORE(flag, 1);
 	/* Dekker with the waker: flag store, full barrier, condition load. */
-	if (ch->mb)
-		pshm__membarrier();
-	else
+	if (ch->mb && !pshm__membarrier()) {
+		/* membarrier failed: from now on the wakers must fence
+		 * themselves (this sleep is still bounded by the next check). */
+		ch->mb = false;
+		STORE_REL(&ch->h->need_fence, 1);
 		FULL_FENCE();
+	} else if (!ch->mb) {
+		FULL_FENCE();
+	}
 	bool mine = flag == &ch->h->cons_wait;
 	if (ready(ch, arg)) {
 		if (mine)
@@ -1169,20 +1174,28 @@ int pshm_chan_open(const char *name, unsigned role, unsigned flags, pshm_chan **
 	int r = pshm_seg_open(name, flags, &seg);
 	if (r < 0)
 		return r;
-	/* Fault the whole segment in now, not one page per 4 KiB of messages
-	 * on the fast path (best effort: MADV_POPULATE_WRITE is Linux 5.14). */
-	madvise(pshm_seg_addr(seg), pshm_seg_size(seg), MADV_POPULATE_WRITE);
+	void *addr = pshm_seg_addr(seg);
+	size_t size = pshm_seg_size(seg);
 	pshm_chan *ch = NULL;
-	/* Guarded: a peer may truncate the segment while we validate it. If it
-	 * does after attach allocated the handle, that handle (a few hundred
-	 * bytes) is lost with the jump: a leak only in that race, accepted
-	 * over an unguarded read that would kill the process. */
-	PSHM__GUARDED(r, pshm_seg_addr(seg), pshm_seg_size(seg),
-		      pshm__chan_attach_mem(pshm_seg_addr(seg), pshm_seg_size(seg), role, 0, &ch));
+	/* Guarded, since a peer may truncate the segment while we validate and
+	 * join it; the handle is allocated between the two guarded steps, so a
+	 * jump out of either leaks nothing. (A slot claimed just before such a
+	 * fault stays ours until we exit, when liveness checks free it.) */
+	PSHM__GUARDED(r, addr, size, chan_new(addr, size, role, false, &ch));
+	if (r == 0) {
+		PSHM__GUARDED(r, addr, size, attach(ch));
+		if (r < 0)
+			free(ch);
+	}
 	if (r < 0) {
 		pshm_seg_close(seg);
 		return r;
 	}
+	/* Fault the whole ring in now, not one page per 4 KiB of messages on
+	 * the fast path; only now that the header has proved the segment is a
+	 * channel of this size, so opening a planted sparse file cannot fill
+	 * /dev/shm (best effort: MADV_POPULATE_WRITE is Linux 5.14). */
+	madvise(addr, size, MADV_POPULATE_WRITE);
 	ch->seg = seg;
 	*out = ch;
 	return 0;

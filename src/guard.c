@@ -51,7 +51,7 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 		 * The guards nested inside @g are abandoned with their frames;
 		 * pshm__guard_leave(g) then restores the one around it. */
 		guard_top = NULL;
-		pthread_sigmask(SIG_SETMASK, &((ucontext_t *)uc)->uc_sigmask, NULL);
+		sigprocmask(SIG_SETMASK, &((ucontext_t *)uc)->uc_sigmask, NULL);
 		siglongjmp(g->jb, 1);
 	}
 	if ((prev_bus.sa_flags & SA_SIGINFO) && prev_bus.sa_sigaction) {
@@ -79,7 +79,10 @@ static void install(void)
 	/* SA_NODEFER: SIGBUS stays deliverable while the handler runs, so a
 	 * fault in a chained handler is not a silent kill. */
 	sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
-	sigaction(SIGBUS, &sa, &prev_bus);
+	/* Record the previous handler before ours can run: a SIGBUS on another
+	 * thread right after the install must find it. */
+	sigaction(SIGBUS, NULL, &prev_bus);
+	sigaction(SIGBUS, &sa, NULL);
 }
 
 int pshm_seg_read(const pshm_seg *seg, size_t off, void *buf, size_t len)

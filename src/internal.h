@@ -157,9 +157,9 @@ int pshm__futex_wake(uint32_t *word, int n);
 /* Register this process for membarrier(GLOBAL_EXPEDITED), once. Returns
  * whether the asymmetric barrier is usable here. */
 bool pshm__membarrier_init(void);
-/* A full barrier in every running thread of every registered process (or a
- * local fence when membarrier is unusable). */
-void pshm__membarrier(void);
+/* A full barrier in every running thread of every registered process; false
+ * when only a local fence could be made (membarrier unusable or failing). */
+bool pshm__membarrier(void);
 
 /* Attach to a channel laid out at [addr, addr + size) without a segment:
  * validates the header like pshm_chan_open(). With PSHM__CHAN_DETACHED the

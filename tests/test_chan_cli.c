@@ -203,7 +203,7 @@ Test(chan_cli, a_failed_write_leaves_the_message_queued)
 	const char *q = new_chan("closed", "--size 4K");
 	cr_assert_eq(pshm(NULL, "send %s keep", q), 0);
 	cr_expect_eq(script(q, "\"$P\" recv -n 1 \"$Q\" >&-"), 1, "stdout closed");
-	cr_expect(strstr(err, "writing standard output"), "%s", err);
+	cr_expect(strstr(err, "pshm: write standard output for '"), "%s", err);
 	cr_assert_eq(pshm(NULL, "recv %s", q), 0);
 	cr_expect_str_eq(out, "keep\n");
 }
@@ -264,4 +264,19 @@ Test(chan_cli, send_keeps_a_channel_out_of_gc)
 	cr_assert_eq(pshm(NULL, "send %s hello", q), 0, "%s", err);
 	cr_assert_eq(pshm(NULL, "gc --older-than 9000d"), 0, "%s", err);
 	cr_expect_null(strstr(out, q), "a channel just sent to is not abandoned: %s", out);
+}
+
+Test(chan_cli, usage_errors_exit_2_and_name_the_problem)
+{
+	const char *q = new_chan("usage", "--size 4K");
+	cr_expect_eq(pshm(NULL, "chan bogus %s", q), 2);
+	cr_expect(strstr(err, "unknown verb 'bogus'"), "%s", err);
+	cr_expect_eq(pshm("x\n", "send %s - extra", q), 2, "'-' with more messages");
+	cr_expect(strstr(err, "'-' (standard input) must be the only"), "%s", err);
+	cr_expect_eq(pshm(NULL, "send %s a - b", q), 2);
+	cr_expect_eq(pshm(NULL, "chan stat %s", q), 0);
+	cr_expect(strstr(out, "0 pending"), "nothing was sent: %s", out);
+	cr_expect_eq(pshm(NULL, "recv %s -n 2 --timeout 0.05", q), 1);
+	cr_expect(strstr(err, "pshm: receive from '"), "%s", err);
+	cr_expect(strstr(err, "timed out after 0 of 2 messages"), "%s", err);
 }
