@@ -34,7 +34,7 @@ static const struct {
 	{ "verify", cmd_verify, "check the integrity of boxes" },
 	{ "publish", cmd_publish, "serve a sealed, read-only snapshot of a file" },
 	{ "fetch", cmd_fetch, "print a sealed snapshot" },
-	{ "chan", cmd_chan, "create a message channel" },
+	{ "chan", cmd_chan, "create or describe a message channel" },
 	{ "send", cmd_send, "send messages to a channel" },
 	{ "recv", cmd_recv, "receive messages from a channel" },
 };
