@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -55,6 +56,35 @@ void th_cleanup(void)
 			unlink(p);
 	}
 	n_names = 0;
+}
+
+struct stat th_lstat(const char *name)
+{
+	char p[300];
+	struct stat st;
+	cr_assert_eq(lstat(th_path(name, p, sizeof(p)), &st), 0, "lstat %s", p);
+	return st;
+}
+
+bool th_exists(const char *name)
+{
+	char p[300];
+	struct stat st;
+	return lstat(th_path(name, p, sizeof(p)), &st) == 0;
+}
+
+void *th_map_raw(const char *name, size_t *size)
+{
+	char p[300];
+	int fd = open(th_path(name, p, sizeof(p)), O_RDWR | O_CLOEXEC);
+	cr_assert_geq(fd, 0, "open %s", p);
+	struct stat st;
+	cr_assert_eq(fstat(fd, &st), 0);
+	void *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	cr_assert_neq(m, MAP_FAILED);
+	*size = (size_t)st.st_size;
+	return m;
 }
 
 void th_write_file(const char *name, const void *data, size_t len, mode_t mode)

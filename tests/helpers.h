@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /*
@@ -24,6 +25,14 @@ void th_setup(void);
 /* Path in /dev/shm of a segment name ("/x" -> "/dev/shm/x"), written into
  * @buf; returns @buf. */
 const char *th_path(const char *name, char *buf, size_t len);
+
+/* lstat() of the /dev/shm entry of @name (asserting it exists). */
+struct stat th_lstat(const char *name);
+/* Is there an entry named @name in /dev/shm (of any type, never followed)? */
+bool th_exists(const char *name);
+/* Map the whole file /dev/shm/@name read-write, directly, as another tool
+ * or an attacker would; its size in *@size. munmap() it when done. */
+void *th_map_raw(const char *name, size_t *size);
 
 /* Write a file in /dev/shm directly (as an attacker or another tool would). */
 void th_write_file(const char *name, const void *data, size_t len, mode_t mode);

@@ -51,20 +51,6 @@ static pshm_chan *open_as(const char *n, unsigned role)
 	return ch;
 }
 
-/* Map a channel's segment directly, as another tool (or an attacker) would. */
-static void *map_raw(const char *name, size_t *size)
-{
-	char p[128];
-	int fd = open(th_path(name, p, sizeof(p)), O_RDWR | O_CLOEXEC);
-	cr_assert_geq(fd, 0);
-	struct stat st;
-	cr_assert_eq(fstat(fd, &st), 0);
-	void *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	cr_assert_neq(m, MAP_FAILED);
-	*size = (size_t)st.st_size;
-	return m;
-}
 
 TestSuite(chan, TH_FIXTURE, .timeout = 60);
 
@@ -525,7 +511,7 @@ Test(chan, hostile_header_is_eproto)
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
 		const char *n = mkchan("hostile", 4096, 0, PSHM_CHAN_SPSC);
 		size_t size;
-		void *m = map_raw(n, &size);
+		void *m = th_map_raw(n, &size);
 		if (f[i].width == 8)
 			*cl_u64(m, f[i].off) = f[i].val;
 		else
@@ -554,7 +540,7 @@ static void bad_record(unsigned mode, uint64_t word)
 	const char *n = mkchan("badrec", 4096, 256, mode);
 	pshm_chan *c = open_as(n, PSHM_CONSUMER);
 	size_t size;
-	void *m = map_raw(n, &size);
+	void *m = th_map_raw(n, &size);
 	uint32_t off = *cl_u32(m, CL_RING_OFF);
 	*cl_u64(m, off) = word;
 	char b[512];
@@ -591,7 +577,7 @@ Test(chan, hostile_indices_are_eproto_for_producers)
 	while (pshm_chan_send(p, b, sizeof(b), 0) == 0)
 		;
 	size_t size;
-	void *m = map_raw(n, &size);
+	void *m = th_map_raw(n, &size);
 	*cl_u64(m, CL_HEAD) = *cl_u64(m, CL_TAIL) + 4096; /* head beyond tail */
 	cr_expect_eq(pshm_chan_send(p, b, sizeof(b), 0), -EPROTO);
 	*cl_u64(m, CL_HEAD) = 0;
@@ -608,7 +594,7 @@ Test(chan, truncated_segment_under_a_large_copy_is_efault)
 	static char big[32768], out[32768];
 	cr_assert_eq(pshm_chan_send(p, big, sizeof(big), 0), 0);
 	size_t size;
-	void *m = map_raw(n, &size);
+	void *m = th_map_raw(n, &size);
 	uint32_t off = *cl_u32(m, CL_RING_OFF);
 	munmap(m, size);
 	/* Keep the record's header page, cut the pages of its payload. */

@@ -451,19 +451,6 @@ Test(crash, producers_get_epipe_when_the_consumer_is_killed)
 
 /* ---- forged crash states --------------------------------------------------------- */
 
-static void *map_raw(const char *name, size_t *size)
-{
-	char p[128];
-	int fd = open(th_path(name, p, sizeof(p)), O_RDWR | O_CLOEXEC);
-	cr_assert_geq(fd, 0);
-	struct stat st;
-	cr_assert_eq(fstat(fd, &st), 0);
-	void *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	cr_assert_neq(m, MAP_FAILED);
-	*size = (size_t)st.st_size;
-	return m;
-}
 
 /* A child that attaches as a producer, reserves @len bytes (so it owns a
  * claim: intent in its slot, BUSY header) and dies without committing. */
@@ -514,7 +501,7 @@ Test(crash, dead_producer_claim_without_header_is_skipped)
 	cr_assert_eq(pshm_chan_open(n, PSHM_CONSUMER, 0, &c), 0);
 	die_holding_a_claim(n, 100);
 	size_t size;
-	void *m = map_raw(n, &size);
+	void *m = th_map_raw(n, &size);
 	uint32_t off = *cl_u32(m, CL_RING_OFF);
 	cr_assert_eq(*cl_u64(m, off) >> 32 & 0xf, CL_R_BUSY);
 	*cl_u64(m, off) = 0;
@@ -539,7 +526,7 @@ static void ambiguous(size_t winner, size_t loser_span)
 	cr_assert_eq(pshm_chan_open(n, PSHM_CONSUMER, 0, &c), 0);
 	die_holding_a_claim(n, winner);
 	size_t size;
-	void *m = map_raw(n, &size);
+	void *m = th_map_raw(n, &size);
 	uint32_t off = *cl_u32(m, CL_RING_OFF);
 	*cl_u64(m, off) = 0; /* died before its BUSY store */
 	/* The loser: a second dead producer with an intent at the same place. */
@@ -590,7 +577,7 @@ static void mid_release(unsigned mode)
 	}
 	cr_assert_eq(wait_status(pid), 0);
 	size_t size;
-	void *m = map_raw(n, &size);
+	void *m = th_map_raw(n, &size);
 	uint32_t off = *cl_u32(m, CL_RING_OFF);
 	*cl_u64(m, CL_REL_LEN) = 8 + 200;
 	*cl_u64(m, CL_REL_POS) = 0;

@@ -111,20 +111,7 @@ static void expect_json(void)
 	err = saved_err;
 }
 
-static struct stat lstat_of(const char *name)
-{
-	char p[300];
-	struct stat st;
-	cr_assert_eq(lstat(th_path(name, p, sizeof(p)), &st), 0, "lstat %s", p);
-	return st;
-}
 
-static bool exists(const char *name)
-{
-	char p[300];
-	struct stat st;
-	return lstat(th_path(name, p, sizeof(p)), &st) == 0;
-}
 
 static const char *path(const char *name)
 {
@@ -233,8 +220,8 @@ Test(cli_seg, usage_errors_exit_2_and_point_to_help)
 		cr_expect_not_null(strstr(err, "--help"), "'%s': %s", bad[i], err);
 		cr_expect_str_empty(out, "'%s' printed %s", bad[i], out);
 	}
-	cr_expect_not(exists("/x"), "nothing was created by a usage error");
-	cr_expect_eq(lstat_of(n).st_size, 4096);
+	cr_expect_not(th_exists("/x"), "nothing was created by a usage error");
+	cr_expect_eq(th_lstat(n).st_size, 4096);
 }
 
 /* ---- bad names, missing segments --------------------------------------- */
@@ -281,7 +268,7 @@ Test(cli_seg, missing_segments_are_reported)
 	expect_fail(pshm(NULL, "write %s hello", n), "write", n, "--create");
 	cr_expect_eq(pshm(NULL, "rm -f %s", n), 0, "-f ignores it");
 	cr_expect_str_empty(err);
-	cr_expect_not(exists(n));
+	cr_expect_not(th_exists(n));
 }
 
 /* ---- create ------------------------------------------------------------- */
@@ -294,19 +281,19 @@ Test(cli_seg, create_takes_sizes_with_units_and_an_octal_mode)
 		const char *n = th_name("create");
 		cr_assert_eq(pshm(NULL, "create %s %s", n, sizes[i][0]), 0, "%s", err);
 		cr_expect_str_empty(out);
-		struct stat st = lstat_of(n);
+		struct stat st = th_lstat(n);
 		cr_expect_eq(st.st_size, atoll(sizes[i][1]), "size %s", sizes[i][0]);
 		cr_expect_eq(st.st_mode & 07777, 0600, "default mode");
 		cr_expect_geq((long long)st.st_blocks * 512, st.st_size, "reserved");
 	}
 	const char *a = th_name("mode"), *b = th_name("mode");
 	cr_assert_eq(sh(NULL, "umask 077; %s create %s 4K --mode 644", P, a), 0, "%s", err);
-	cr_expect_eq(lstat_of(a).st_mode & 07777, 0644, "exactly the mode asked for");
+	cr_expect_eq(th_lstat(a).st_mode & 07777, 0644, "exactly the mode asked for");
 	cr_assert_eq(pshm(NULL, "create --mode=0640 %s 4K", b), 0, "%s", err);
-	cr_expect_eq(lstat_of(b).st_mode & 07777, 0640);
+	cr_expect_eq(th_lstat(b).st_mode & 07777, 0640);
 	const char *c = th_name("noslash");
 	cr_assert_eq(pshm(NULL, "create %s 4K", c + 1), 0, "name without the slash");
-	cr_expect(exists(c));
+	cr_expect(th_exists(c));
 }
 
 Test(cli_seg, create_refuses_an_existing_segment_unless_exist_ok)
@@ -315,11 +302,11 @@ Test(cli_seg, create_refuses_an_existing_segment_unless_exist_ok)
 	mkseg(n, "4K");
 	cr_assert_eq(pshm(NULL, "write %s kept", n), 0);
 	expect_fail(pshm(NULL, "create %s 8K", n), "create", n, "already exists");
-	cr_expect_eq(lstat_of(n).st_size, 4096);
+	cr_expect_eq(th_lstat(n).st_size, 4096);
 	cr_expect_eq(pshm(NULL, "create %s 8K --exist-ok", n), 0, "%s", err);
-	cr_expect_eq(lstat_of(n).st_size, 8192, "grown");
+	cr_expect_eq(th_lstat(n).st_size, 8192, "grown");
 	cr_expect_eq(pshm(NULL, "create %s 1K -e", n), 0, "%s", err);
-	cr_expect_eq(lstat_of(n).st_size, 8192, "never shrunk");
+	cr_expect_eq(th_lstat(n).st_size, 8192, "never shrunk");
 	cr_expect_eq(pshm(NULL, "cat --text %s", n), 0);
 	cr_expect_str_eq(out, "kept");
 }
@@ -328,11 +315,11 @@ Test(cli_seg, create_size_zero_or_too_large_fails_and_leaves_nothing)
 {
 	const char *n = th_name("size");
 	expect_fail(pshm(NULL, "create %s 0", n), "create", n, "at least 1 byte");
-	cr_expect_not(exists(n));
+	cr_expect_not(th_exists(n));
 	expect_fail(pshm(NULL, "create %s 1T", n), "create", n, "no space left in /dev/shm");
-	cr_expect_not(exists(n), "a failed create leaves nothing");
+	cr_expect_not(th_exists(n), "a failed create leaves nothing");
 	expect_fail(pshm(NULL, "create %s 16000000T", n), "create", n, "");
-	cr_expect_not(exists(n));
+	cr_expect_not(th_exists(n));
 }
 
 /* ---- write -------------------------------------------------------------- */
@@ -352,14 +339,14 @@ Test(cli_seg, write_puts_text_or_stdin_at_an_offset)
 	cr_expect_str_eq(out, "from stdin");
 	cr_assert_eq(sh(NULL, "dd if=%s bs=1 skip=48 count=8 status=none", path(n)), 0);
 	cr_expect_str_eq(out, "implicit");
-	cr_expect_eq(lstat_of(n).st_size, 64);
+	cr_expect_eq(th_lstat(n).st_size, 64);
 	/* -z: a C string, NUL included. */
 	cr_assert_eq(pshm(NULL, "write -z %s Hi", n), 0);
 	cr_assert_eq(pshm(NULL, "cat --text %s", n), 0);
 	cr_expect_str_eq(out, "Hi");
 	/* Past the end: the segment grows. */
 	cr_assert_eq(pshm(NULL, "write %s --offset 62 tail", n), 0, "%s", err);
-	cr_expect_eq(lstat_of(n).st_size, 66);
+	cr_expect_eq(th_lstat(n).st_size, 66);
 	/* A text that starts with '-' after "--". */
 	cr_assert_eq(pshm(NULL, "write %s -- -dash", n), 0, "%s", err);
 	cr_assert_eq(pshm(NULL, "cat %s --text", n), 0);
@@ -370,9 +357,9 @@ Test(cli_seg, write_creates_only_when_asked)
 {
 	const char *n = th_name("wcreate");
 	expect_fail(pshm(NULL, "write %s hello", n), "write", n, "use --create");
-	cr_expect_not(exists(n));
+	cr_expect_not(th_exists(n));
 	cr_assert_eq(pshm(NULL, "write --create %s hello", n), 0, "%s", err);
-	struct stat st = lstat_of(n);
+	struct stat st = th_lstat(n);
 	cr_expect_eq(st.st_size, 5, "just large enough");
 	cr_expect_eq(st.st_mode & 07777, 0600);
 	cr_assert_eq(pshm(NULL, "write --create %s HE", n), 0, "existing: just written");
@@ -380,11 +367,11 @@ Test(cli_seg, write_creates_only_when_asked)
 	cr_expect_str_eq(out, "HEllo");
 	const char *m = th_name("wcreate");
 	cr_assert_eq(pshm("streamed", "write -c -m 640 -o 10 %s -", m), 0, "%s", err);
-	cr_expect_eq(lstat_of(m).st_size, 18);
-	cr_expect_eq(lstat_of(m).st_mode & 07777, 0640);
+	cr_expect_eq(th_lstat(m).st_size, 18);
+	cr_expect_eq(th_lstat(m).st_mode & 07777, 0640);
 	const char *e = th_name("wcreate");
 	expect_fail(pshm("", "write --create %s -", e), "write", e, "nothing to write");
-	cr_expect_not(exists(e));
+	cr_expect_not(th_exists(e));
 }
 
 Test(cli_seg, write_reports_a_partial_write_on_a_full_dev_shm)
@@ -460,7 +447,7 @@ Test(cli_seg, another_users_private_segment_is_permission_denied)
 	expect_fail(nobody("rm %s", n), "rm", n, "only its owner or root may remove it");
 	cr_expect_eq(nobody("stat %s", n), 0, "stat needs no access to the contents: %s", err);
 	cr_expect_eq(nobody("ls%s", ""), 0, "%s", err);
-	cr_expect(exists(n));
+	cr_expect(th_exists(n));
 	cr_assert_eq(pshm(NULL, "cat %s --text", n), 0);
 	cr_expect_str_eq(out, "secret", "unchanged");
 }
@@ -498,7 +485,7 @@ Test(cli_seg, write_applies_the_owner_and_mode_policy_and_says_which_flag_lifts_
 	expect_fail(pshm(NULL, "write %s y", w), "write", w, "--allow-shared-write");
 	expect_fail(pshm(NULL, "create %s 4K --exist-ok", w), "create", w, "--allow-shared-write");
 	cr_expect_eq(pshm(NULL, "create %s 8K --exist-ok --allow-shared-write", w), 0, "%s", err);
-	cr_expect_eq(lstat_of(w).st_size, 8192, "the option the message names works");
+	cr_expect_eq(th_lstat(w).st_size, 8192, "the option the message names works");
 	cr_expect_eq(pshm(NULL, "create %s 8K -e --allow-foreign", f), 0, "%s", err);
 }
 
@@ -521,7 +508,7 @@ static void expect_never_followed(const char *n, const char *what)
 	snprintf(w, sizeof(w), "is a %s, not a segment: not removed", what);
 	expect_fail(pshm(NULL, "rm %s", n), "rm", n, w);
 	expect_fail(pshm(NULL, "rm -f %s", n), "rm", n, w);
-	cr_expect(exists(n), "%s still there", n);
+	cr_expect(th_exists(n), "%s still there", n);
 	cr_expect_eq(pshm(NULL, "stat %s", n), 0, "stat describes it: %s", err);
 	cr_expect_not_null(strstr(out, what), "%s", out);
 	cr_expect_not_null(strstr(out, "not a segment"), "%s", out);
@@ -539,10 +526,10 @@ Test(cli_seg, symlink_is_reported_and_never_followed)
 {
 	const char *target = th_name("target"), *link = th_name("link");
 	th_write_file(target, "precious", 8, 0600);
-	struct stat before = lstat_of(target);
+	struct stat before = th_lstat(target);
 	cr_assert_eq(symlink(path(target), path(link)), 0);
 	expect_never_followed(link, "symbolic link");
-	struct stat after = lstat_of(target);
+	struct stat after = th_lstat(target);
 	cr_expect_eq(after.st_size, 8);
 	cr_expect_eq(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
 	cr_expect_eq(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
@@ -555,7 +542,7 @@ Test(cli_seg, symlink_is_reported_and_never_followed)
 	cr_assert_eq(symlink(path(nowhere), path(dangling)), 0);
 	cr_expect_eq(pshm(NULL, "write --create %s evil", dangling), 1);
 	cr_expect_eq(pshm(NULL, "create %s 4K", dangling), 1);
-	cr_expect_not(exists(nowhere));
+	cr_expect_not(th_exists(nowhere));
 }
 
 Test(cli_seg, directory_is_reported_and_left_alone)
@@ -563,7 +550,7 @@ Test(cli_seg, directory_is_reported_and_left_alone)
 	const char *d = th_name("dir");
 	cr_assert_eq(mkdir(path(d), 0700), 0);
 	expect_never_followed(d, "directory");
-	cr_expect(S_ISDIR(lstat_of(d).st_mode));
+	cr_expect(S_ISDIR(th_lstat(d).st_mode));
 }
 
 Test(cli_seg, fifo_is_reported_and_never_opened, .timeout = 30)
@@ -571,7 +558,7 @@ Test(cli_seg, fifo_is_reported_and_never_opened, .timeout = 30)
 	const char *f = th_name("fifo");
 	cr_assert_eq(mkfifo(path(f), 0600), 0);
 	expect_never_followed(f, "FIFO");
-	cr_expect(S_ISFIFO(lstat_of(f).st_mode));
+	cr_expect(S_ISFIFO(th_lstat(f).st_mode));
 }
 
 /* ---- cat ---------------------------------------------------------------- */
@@ -759,7 +746,7 @@ Test(cli_seg, inspection_allocates_nothing_in_a_sparse_segment)
 	cr_assert_eq(pshm(NULL, "ls"), 0);
 	cr_assert_eq(pshm(NULL, "stat %s", n), 0);
 	cr_expect_not_null(strstr(out, "allocated:  0 bytes"), "%s", out);
-	cr_expect_eq(lstat_of(n).st_blocks, 0, "reading holes allocated pages");
+	cr_expect_eq(th_lstat(n).st_blocks, 0, "reading holes allocated pages");
 }
 
 /* ---- rm ----------------------------------------------------------------- */
@@ -772,19 +759,19 @@ Test(cli_seg, rm_removes_many_and_f_ignores_missing_ones)
 	mkseg(c, "4K");
 	cr_assert_eq(pshm(NULL, "rm %s %s", a, b + 1), 0, "%s", err);
 	cr_expect_str_empty(out);
-	cr_expect_not(exists(a));
-	cr_expect_not(exists(b));
+	cr_expect_not(th_exists(a));
+	cr_expect_not(th_exists(b));
 	expect_fail(pshm(NULL, "rm %s %s", m, c), "rm", m, "no such segment");
-	cr_expect_not(exists(c), "the others are still removed");
+	cr_expect_not(th_exists(c), "the others are still removed");
 	mkseg(c, "4K");
 	cr_expect_eq(pshm(NULL, "rm -f %s %s", m, c), 0, "%s", err);
-	cr_expect_not(exists(c));
+	cr_expect_not(th_exists(c));
 	cr_expect_eq(pshm(NULL, "rm -f"), 0, "nothing to do");
 	/* A segment in use loses its name only. */
 	mkseg(a, "4K");
 	hold(a, true);
 	cr_expect_eq(pshm(NULL, "rm %s", a), 0);
-	cr_expect_not(exists(a));
+	cr_expect_not(th_exists(a));
 }
 
 /* ---- ls, stat, who ------------------------------------------------------ */
@@ -957,7 +944,7 @@ Test(cli_seg, gc_lists_and_removes_only_old_unused_own_segments)
 	for (size_t i = 0; i < 5; i++)
 		cr_expect_null(line_of(out, others[i]), "%s listed: %s", others[i], out);
 	cr_expect_not_null(strstr(out, "--yes"), "says how to remove: %s", out);
-	cr_expect(exists(old), "listing removes nothing");
+	cr_expect(th_exists(old), "listing removes nothing");
 
 	cr_assert_eq(pshm(NULL, "gc --json " GC_AGE), 0, "%s", err);
 	expect_json();
@@ -972,9 +959,9 @@ Test(cli_seg, gc_lists_and_removes_only_old_unused_own_segments)
 	cr_assert_eq(pshm(NULL, "gc --yes " GC_AGE), 0, "%s", err);
 	snprintf(want, sizeof(want), "removed %s ", old);
 	cr_expect_not_null(strstr(out, want), "%s", out);
-	cr_expect_not(exists(old));
+	cr_expect_not(th_exists(old));
 	for (size_t i = 0; i < 5; i++)
-		cr_expect(exists(others[i]), "%s kept", others[i]);
+		cr_expect(th_exists(others[i]), "%s kept", others[i]);
 	cr_expect_eq(pshm(NULL, "gc --yes --json " GC_AGE), 0);
 	expect_json();
 	cr_expect_null(strstr(out, old), "%s", out);
@@ -1001,8 +988,8 @@ Test(cli_seg, gc_keeps_a_box_that_was_just_written)
 	make_older(idle);
 	cr_assert_eq(pshm(NULL, "put %s second", busy), 0, "%s", err);
 	cr_assert_eq(pshm(NULL, "gc --yes " GC_OLDER), 0, "%s", err);
-	cr_expect(exists(busy), "a box written a moment ago is not abandoned: %s", out);
-	cr_expect_not(exists(idle), "the untouched one is: %s", out);
+	cr_expect(th_exists(busy), "a box written a moment ago is not abandoned: %s", out);
+	cr_expect_not(th_exists(idle), "the untouched one is: %s", out);
 	cr_assert_eq(pshm(NULL, "get %s", busy), 0);
 	cr_expect_str_eq(out, "second");
 }
@@ -1026,9 +1013,9 @@ Test(cli_seg, gc_as_another_user_skips_what_it_cannot_prove_unused)
 	}
 	hold(shared, true); /* a root process: nobody cannot see it in /proc */
 	cr_expect_eq(nobody("gc --yes " GC_OLDER "%s", ""), 0, "%s", err);
-	cr_expect(exists(shared), "in use by a process nobody cannot see");
-	cr_expect(exists(lone), "other users could use it unseen: not provably unused");
-	cr_expect_not(exists(mine), "only its owner may open it: the scan proves it unused");
+	cr_expect(th_exists(shared), "in use by a process nobody cannot see");
+	cr_expect(th_exists(lone), "other users could use it unseen: not provably unused");
+	cr_expect_not(th_exists(mine), "only its owner may open it: the scan proves it unused");
 	char want[300];
 	snprintf(want, sizeof(want), "pshm: gc '%s': skipped: may be in use", shared);
 	cr_expect_not_null(strstr(err, want), "says why: %s", err);
@@ -1045,12 +1032,12 @@ Test(cli_seg, ls_and_stat_describe_a_huge_sparse_box_without_reading_it)
 	uint64_t hdr[8] = { 0x31584f424d485350, 64ull << 32 | 1, cap, 64 + cap, 0, cap, 0, 0 };
 	th_write_file(n, hdr, sizeof(hdr), 0644);
 	cr_assert_eq(truncate(path(n), (off_t)(64 + cap)), 0);
-	blkcnt_t before = lstat_of(n).st_blocks;
+	blkcnt_t before = th_lstat(n).st_blocks;
 	const char *forms[] = { "ls", "ls -l", "ls --json", "stat %s", "stat --json %s" };
 	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
 		cr_assert_eq(pshm_form(forms[i], n), 0, "%s: %s", forms[i], err);
 		cr_expect_not_null(strstr(out, "box 67108864/67108864 B"), "%s: %s", forms[i], out);
-		cr_expect_eq(lstat_of(n).st_blocks, before, "'pshm %s' allocated pages", forms[i]);
+		cr_expect_eq(th_lstat(n).st_blocks, before, "'pshm %s' allocated pages", forms[i]);
 	}
 	cr_expect_eq(pshm(NULL, "verify %s", n), 1, "verify reads the value (and fails)");
 }
@@ -1112,7 +1099,7 @@ Test(cli_seg, numbers_must_start_with_a_digit)
 		cr_expect_eq(pshm(NULL, "gc --older-than '%s'", ages[i]), 2, "age '%s'", ages[i]);
 	cr_expect_eq(pshm(NULL, "gc --older-than 1.5h"), 0, "%s", err);
 	cr_expect_eq(pshm(NULL, "dump %s -s 0x10 -n 0X10", n), 0, "%s", err);
-	cr_expect_eq(lstat_of(n).st_size, 4096, "nothing changed");
+	cr_expect_eq(th_lstat(n).st_size, 4096, "nothing changed");
 }
 
 /* ---- the same bytes for every tool -------------------------------------- */
@@ -1169,11 +1156,11 @@ Test(cli_seg, segments_interoperate_with_python_shared_memory)
 	cr_assert_eq(pshm(NULL, "write %s 'made by pshm'", n), 0);
 	cr_assert_eq(sh(py_read, "python3 - %s", n + 1), 0, "%s", err);
 	cr_expect_str_eq(out, "4096 made by pshm");
-	cr_expect(exists(n), "Python did not remove it");
+	cr_expect(th_exists(n), "Python did not remove it");
 
 	const char *m = th_name("py");
 	cr_assert_eq(sh(py_write, "python3 - %s", m + 1), 0, "%s", err);
-	cr_assert(exists(m), "Python left it in place");
+	cr_assert(th_exists(m), "Python left it in place");
 	cr_assert_eq(pshm(NULL, "cat --text %s", m), 0, "%s", err);
 	cr_expect_str_eq(out, "from python");
 	cr_assert_eq(pshm(NULL, "stat %s", m), 0);

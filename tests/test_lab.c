@@ -57,11 +57,6 @@ static off_t file_size(const char *name)
 	return st.st_size;
 }
 
-static bool exists(const char *name)
-{
-	char p[128];
-	return access(th_path(name, p, sizeof(p)), F_OK) == 0;
-}
 
 Test(lab, sequence_as_in_the_text)
 {
@@ -97,7 +92,7 @@ Test(lab, sequence_as_in_the_text)
 
 	/* ./read now prints the message beginning with HACKED. */
 	expect_out(n, "./read", 0, HACKED_MSG "\n");
-	cr_expect(exists(n), "read leaves the segment in place");
+	cr_expect(th_exists(n), "read leaves the segment in place");
 }
 
 /*
@@ -162,7 +157,7 @@ Test(lab, read_missing_segment_fails_on_stderr)
 	cr_expect_eq(lab(&out, &err, "./read %s", n), 1);
 	cr_expect_str_empty(out);
 	cr_expect(strstr(err, n) && strstr(err, "n'existe pas"), "stderr: %s", err);
-	cr_expect_not(exists(n), "read must not create the segment");
+	cr_expect_not(th_exists(n), "read must not create the segment");
 	free(out);
 	free(err);
 
@@ -228,14 +223,14 @@ Test(lab, read_unlink_removes_the_segment)
 	const char *n = th_name("lab");
 	cr_assert_eq(lab(NULL, NULL, "./write %s", n), 0);
 	expect_out(n, "./read --unlink", 0, MSG "\n");
-	cr_expect_not(exists(n));
+	cr_expect_not(th_exists(n));
 
 	/* The option may also follow the name. */
 	cr_assert_eq(lab(NULL, NULL, "./write %s", n), 0);
 	char *out;
 	cr_expect_eq(lab(&out, NULL, "./read %s --unlink", n), 0);
 	cr_expect_str_eq(out, MSG "\n");
-	cr_expect_not(exists(n));
+	cr_expect_not(th_exists(n));
 	free(out);
 }
 

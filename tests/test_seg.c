@@ -78,20 +78,7 @@ static pshm_seg *mk(const char *name, size_t size)
 	return s;
 }
 
-static struct stat lstat_of(const char *name)
-{
-	char p[300];
-	struct stat st;
-	cr_assert_eq(lstat(th_path(name, p, sizeof(p)), &st), 0, "lstat %s", p);
-	return st;
-}
 
-static bool exists(const char *name)
-{
-	char p[300];
-	struct stat st;
-	return lstat(th_path(name, p, sizeof(p)), &st) == 0;
-}
 
 static void link_to(const char *target, const char *name)
 {
@@ -172,7 +159,7 @@ Test(seg, missing_segment_is_enoent)
 	cr_expect_eq(pshm_seg_unlink(n), -ENOENT);
 	cr_expect_eq(pshm_seg_stat(n, &st), -ENOENT);
 	cr_expect_eq(pshm_seg_users(n, &u, NULL), -ENOENT);
-	cr_expect_not(exists(n), "nothing was created");
+	cr_expect_not(th_exists(n), "nothing was created");
 }
 
 Test(seg, create_is_exclusive_unless_open_existing)
@@ -189,7 +176,7 @@ Test(seg, create_is_exclusive_unless_open_existing)
 	cr_assert_eq(pshm_seg_create(n, 65536, 0, PSHM_OPEN_EXISTING, &b), 0);
 	cr_expect_eq(pshm_seg_size(b), 65536, "grown to the size asked for");
 	cr_expect_str_eq(pshm_seg_addr(b), "first");
-	cr_expect_eq(lstat_of(n).st_size, 65536);
+	cr_expect_eq(th_lstat(n).st_size, 65536);
 	pshm_seg_close(b);
 	pshm_seg_close(a);
 }
@@ -200,15 +187,15 @@ Test(seg, create_mode_is_0600_by_default_and_exact_otherwise)
 	const char *n1 = th_name("mode"), *n2 = th_name("mode"), *n3 = th_name("mode");
 	pshm_seg *s = mk(n1, 4096);
 	pshm_seg_close(s);
-	cr_expect_eq(lstat_of(n1).st_mode & 07777, 0600);
+	cr_expect_eq(th_lstat(n1).st_mode & 07777, 0600);
 	umask(077);
 	cr_assert_eq(pshm_seg_create(n2, 4096, 0640, 0, &s), 0);
 	pshm_seg_close(s);
-	cr_expect_eq(lstat_of(n2).st_mode & 07777, 0640, "umask does not narrow it");
+	cr_expect_eq(th_lstat(n2).st_mode & 07777, 0640, "umask does not narrow it");
 	cr_assert_eq(pshm_seg_create(n3, 4096, 0644, 0, &s), 0);
 	pshm_seg_close(s);
-	cr_expect_eq(lstat_of(n3).st_mode & 07777, 0644);
-	cr_expect_eq(lstat_of(n3).st_uid, geteuid());
+	cr_expect_eq(th_lstat(n3).st_mode & 07777, 0644);
+	cr_expect_eq(th_lstat(n3).st_uid, geteuid());
 	umask(old);
 }
 
@@ -225,7 +212,7 @@ Test(seg, bad_arguments_are_einval)
 	cr_expect_eq(pshm_seg_stat(n, NULL), -EINVAL);
 	cr_expect_eq(pshm_seg_users(n, NULL, NULL), -EINVAL);
 	cr_expect_eq(pshm_seg_list(NULL), -EINVAL);
-	cr_expect_not(exists(n));
+	cr_expect_not(th_exists(n));
 	/* Accessors and close accept NULL. */
 	pshm_seg_close(NULL);
 	cr_expect_null(pshm_seg_addr(NULL));
@@ -245,7 +232,7 @@ Test(seg, size_zero_is_einval_and_leaves_nothing)
 	cr_expect_eq(pshm_seg_create(n, 0, 0, 0, &s), -EINVAL);
 	cr_expect_eq(pshm_seg_create(n, 0, 0, PSHM_OPEN_EXISTING, &s), -EINVAL);
 	cr_expect_eq(pshm_seg_anon(0, &s), -EINVAL);
-	cr_expect_not(exists(n));
+	cr_expect_not(th_exists(n));
 	s = mk(n, 4096);
 	cr_expect_eq(pshm_seg_resize(s, 0), -EINVAL);
 	cr_expect_eq(pshm_seg_size(s), 4096);
@@ -262,9 +249,9 @@ Test(seg, larger_than_dev_shm_is_enospc_and_leaves_nothing)
 	int r = pshm_seg_create(n, (size_t)(2 * total + (1u << 20)), 0, 0, &s);
 	cr_expect_eq(r, -ENOSPC, "got %s", pshm_strerror(r));
 	cr_expect_null(s);
-	cr_expect_not(exists(n), "a failed create leaves no segment behind");
+	cr_expect_not(th_exists(n), "a failed create leaves no segment behind");
 	cr_expect_eq(pshm_seg_create(n, SIZE_MAX, 0, 0, &s), -EFBIG);
-	cr_expect_not(exists(n));
+	cr_expect_not(th_exists(n));
 	/* Growing an existing segment beyond /dev/shm fails the same way. */
 	s = mk(n, 4096);
 	cr_expect_eq(pshm_seg_resize(s, (size_t)(2 * total + (1u << 20))), -ENOSPC);
@@ -321,7 +308,7 @@ Test(seg, nomap_opens_without_mapping)
 	cr_assert_eq(pshm_seg_resize(s, 8192), 0);
 	cr_expect_null(pshm_seg_addr(s), "still not mapped");
 	cr_expect_eq(pshm_seg_size(s), 8192);
-	cr_expect_eq(lstat_of(n).st_size, 8192);
+	cr_expect_eq(th_lstat(n).st_size, 8192);
 	pshm_seg_close(s);
 }
 
@@ -345,7 +332,7 @@ Test(seg, private_segment_is_eacces_for_another_user)
 	int r = th_as_nobody(open_as_nobody, (void *)n);
 	cr_expect_eq(r, 15, "open rw, open ro, create-or-open: -EACCES; unlink: -EPERM (got %#x)",
 		     r);
-	cr_expect(exists(n), "nobody could not remove it");
+	cr_expect(th_exists(n), "nobody could not remove it");
 	pshm_seg_close(s);
 }
 
@@ -368,7 +355,7 @@ Test(seg, foreign_owner_is_eperm_unless_allowed)
 	cr_assert_eq(pshm_seg_open(n, PSHM_RDONLY | PSHM_ALLOW_FOREIGN, &s), 0);
 	cr_expect_eq(memcmp(pshm_seg_addr(s), "squatted", 8), 0);
 	pshm_seg_close(s);
-	cr_expect_eq(lstat_of(n).st_size, 8, "the refused create did not grow it");
+	cr_expect_eq(th_lstat(n).st_size, 8, "the refused create did not grow it");
 }
 
 Test(seg, group_or_world_writable_is_eperm_unless_allowed)
@@ -412,7 +399,7 @@ static void expect_refused(const char *n)
 	cr_expect_eq(pshm_seg_create(n, 4096, 0, 0, &s), -ENOTSUP, "create %s", n);
 	cr_expect_eq(pshm_seg_create(n, 4096, 0, PSHM_OPEN_EXISTING, &s), -ENOTSUP);
 	cr_expect_eq(pshm_seg_unlink(n), -ENOTSUP, "unlink %s", n);
-	cr_expect(exists(n), "%s was not removed", n);
+	cr_expect(th_exists(n), "%s was not removed", n);
 	struct pshm_stat st;
 	cr_assert_eq(pshm_seg_stat(n, &st), 0);
 	cr_expect_eq(st.kind, PSHM_KIND_OTHER);
@@ -422,12 +409,12 @@ Test(seg, symlink_is_never_followed)
 {
 	const char *target = th_name("target"), *link = th_name("link");
 	th_write_file(target, "precious", 8, 0600);
-	struct stat before = lstat_of(target);
+	struct stat before = th_lstat(target);
 	char p[300];
 	link_to(th_path(target, p, sizeof(p)), link);
 	expect_refused(link);
-	cr_expect(S_ISLNK(lstat_of(link).st_mode));
-	struct stat after = lstat_of(target);
+	cr_expect(S_ISLNK(th_lstat(link).st_mode));
+	struct stat after = th_lstat(target);
 	cr_expect_eq(after.st_size, 8, "target untouched");
 	cr_expect_eq(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
 	cr_expect_eq(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
@@ -465,7 +452,7 @@ Test(seg, dangling_symlink_creates_nothing)
 	char p[300];
 	link_to(th_path(target, p, sizeof(p)), link);
 	expect_refused(link);
-	cr_expect_not(exists(target), "create did not go through the link");
+	cr_expect_not(th_exists(target), "create did not go through the link");
 }
 
 Test(seg, directory_is_refused)
@@ -474,7 +461,7 @@ Test(seg, directory_is_refused)
 	char p[300];
 	cr_assert_eq(mkdir(th_path(n, p, sizeof(p)), 0700), 0);
 	expect_refused(n);
-	cr_expect(S_ISDIR(lstat_of(n).st_mode));
+	cr_expect(S_ISDIR(th_lstat(n).st_mode));
 }
 
 Test(seg, fifo_is_refused_without_blocking, .timeout = 10)
@@ -483,7 +470,7 @@ Test(seg, fifo_is_refused_without_blocking, .timeout = 10)
 	char p[300];
 	cr_assert_eq(mkfifo(th_path(n, p, sizeof(p)), 0600), 0);
 	expect_refused(n);
-	cr_expect(S_ISFIFO(lstat_of(n).st_mode));
+	cr_expect(S_ISFIFO(th_lstat(n).st_mode));
 }
 
 /* ---- anonymous segments ------------------------------------------------ */
@@ -533,7 +520,7 @@ Test(seg, resize_grows_reserves_and_shrinks)
 	cr_assert_eq(pshm_seg_resize(s, 100), 0);
 	cr_expect_eq(pshm_seg_size(s), 100);
 	cr_expect_str_eq(pshm_seg_addr(s), "kept");
-	cr_expect_eq(lstat_of(n).st_size, 100);
+	cr_expect_eq(th_lstat(n).st_size, 100);
 	char b[8];
 	cr_expect_eq(pshm_seg_read(s, 96, b, 8), -ERANGE);
 	cr_expect_eq(pshm_seg_read(s, 101, b, 0), -ERANGE);
@@ -551,11 +538,11 @@ Test(seg, nomap_handle_of_an_empty_segment_stays_unmapped_when_resized)
 	cr_assert_eq(pshm_seg_resize(s, 4096), 0);
 	cr_expect_null(pshm_seg_addr(s), "PSHM_NOMAP means never mapped, whatever the size");
 	cr_expect_eq(pshm_seg_size(s), 4096);
-	cr_expect_eq(lstat_of(n).st_size, 4096);
+	cr_expect_eq(th_lstat(n).st_size, 4096);
 	cr_expect_eq(pshm_seg_pwrite(s, "x", 1, 4095), 1);
 	cr_assert_eq(pshm_seg_resize(s, 10), 0);
 	cr_expect_null(pshm_seg_addr(s));
-	cr_expect_eq(lstat_of(n).st_size, 10);
+	cr_expect_eq(th_lstat(n).st_size, 10);
 	pshm_seg_close(s);
 }
 
@@ -606,7 +593,7 @@ Test(seg, failed_remap_puts_the_file_back_as_it_was)
 	if (pid == 0)
 		_exit(grow_without_address_space(n));
 	cr_expect_eq(wait_status(pid), 0, "see grow_without_address_space() for the code");
-	cr_expect_eq(lstat_of(n).st_size, 4096);
+	cr_expect_eq(th_lstat(n).st_size, 4096);
 }
 
 Test(seg, pread_and_pwrite_go_through_the_file)
@@ -621,7 +608,7 @@ Test(seg, pread_and_pwrite_go_through_the_file)
 	cr_expect_eq(pshm_seg_pread(s, b, sizeof(b), 4090), 6, "short at the end");
 	cr_expect_eq(pshm_seg_pread(s, b, sizeof(b), 4096), 0, "0 at the end");
 	cr_expect_eq(pshm_seg_pwrite(s, "grow", 4, 8192), 4, "past the end grows the file");
-	cr_expect_eq(lstat_of(n).st_size, 8196);
+	cr_expect_eq(th_lstat(n).st_size, 8196);
 	cr_expect_eq(pshm_seg_size(s), 4096, "the mapping stays as it was");
 	cr_expect_eq(pshm_seg_pread(s, b, 4, 8192), 4);
 	cr_expect_eq(memcmp(b, "grow", 4), 0);
@@ -638,7 +625,7 @@ Test(seg, unlink_removes_the_name_not_the_mapping)
 	pshm_seg *s = mk(n, 4096), *t;
 	strcpy(pshm_seg_addr(s), "still here");
 	cr_assert_eq(pshm_seg_unlink(n), 0);
-	cr_expect_not(exists(n));
+	cr_expect_not(th_exists(n));
 	cr_expect_eq(pshm_seg_open(n, 0, &t), -ENOENT);
 	cr_expect_eq(pshm_seg_unlink(n), -ENOENT);
 	cr_expect_str_eq(pshm_seg_addr(s), "still here");
@@ -1089,8 +1076,8 @@ Test(seg, create_init_publishes_a_complete_segment)
 	pshm_seg *s;
 	cr_assert_eq(pshm__seg_create_init(n, 8192, 0, init_header, &a, &s), 0);
 	cr_expect_eq(a.seen, 0, "the name appears only after the initialiser");
-	cr_expect_eq(lstat_of(n).st_mode & 07777, 0600);
-	cr_expect_eq(lstat_of(n).st_size, 8192);
+	cr_expect_eq(th_lstat(n).st_mode & 07777, 0600);
+	cr_expect_eq(th_lstat(n).st_size, 8192);
 	pshm_seg *t;
 	cr_assert_eq(pshm_seg_open(n, PSHM_RDONLY, &t), 0);
 	cr_expect_eq(memcmp(pshm_seg_addr(t), "HEADER", 6), 0);
@@ -1102,7 +1089,7 @@ Test(seg, create_init_publishes_a_complete_segment)
 	const char *m = th_name("init");
 	a = (struct init_arg){ .name = m, .ret = -EPROTO };
 	cr_expect_eq(pshm__seg_create_init(m, 8192, 0640, init_header, &a, &s), -EPROTO);
-	cr_expect_not(exists(m), "a failed initialiser leaves nothing");
+	cr_expect_not(th_exists(m), "a failed initialiser leaves nothing");
 
 	const char *l = th_name("init");
 	link_to("/etc/passwd", l);
