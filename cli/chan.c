@@ -41,17 +41,6 @@ static void create_usage(FILE *f)
 		   "      --mode MODE      permissions, in octal (default 0600)\n");
 }
 
-static int parse_octal(const char *s, unsigned *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 8);
-	if (!*s || *end || errno || v > 07777)
-		return -EINVAL;
-	*out = (unsigned)v;
-	return 0;
-}
-
 static int chan_create(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -66,11 +55,12 @@ static int chan_create(int argc, char **argv)
 	struct pshm_chan_config cfg = { 0 };
 	const char *name = NULL;
 	uint64_t v;
-	unsigned perm;
+	mode_t perm;
 	int c;
 	/* "-": operands come back in order as code 1, so options may follow
 	 * the name, and nothing is permuted. */
-	while ((c = getopt_long(argc, argv, "-s:m:p:h", opts, NULL)) != -1) {
+	cli_opt_start();
+	while ((c = getopt_long(argc, argv, "-:s:m:p:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 1:
 			if (name)
@@ -96,15 +86,15 @@ static int chan_create(int argc, char **argv)
 			cfg.max_producers = (unsigned)v;
 			break;
 		case 'o':
-			if (parse_octal(optarg, &perm) < 0)
-				return cli_usage("chan create", "bad mode '%s'", optarg);
+			if (cli_parse_mode(optarg, &perm) < 0)
+				return cli_usage("chan create", "bad mode '%s' (octal, 1 to 777)", optarg);
 			cfg.perm = perm;
 			break;
 		case 'h':
 			create_usage(stdout);
 			return EXIT_OK;
 		default:
-			return cli_usage("chan create", "unknown option");
+			return cli_bad_option("chan create", c, argv);
 		}
 	}
 	if (!name || optind != argc)
@@ -175,7 +165,8 @@ static int chan_stat(int argc, char **argv)
 	};
 	bool json = false;
 	int c, n = 0;
-	while ((c = getopt_long(argc, argv, "-h", opts, NULL)) != -1) {
+	cli_opt_start();
+	while ((c = getopt_long(argc, argv, "-:h", opts, NULL)) != -1) {
 		if (c == 1) {
 			argv[n++] = optarg; /* operands, in order, over what was parsed */
 		} else if (c == 'j') {
@@ -185,7 +176,7 @@ static int chan_stat(int argc, char **argv)
 			       "Describe channels: fill level, messages, producers and consumer.\n");
 			return EXIT_OK;
 		} else {
-			return cli_usage("chan stat", "unknown option");
+			return cli_bad_option("chan stat", c, argv);
 		}
 	}
 	while (optind < argc)
@@ -233,7 +224,6 @@ int cmd_chan(int argc, char **argv)
 		chan_usage(stdout);
 		return EXIT_OK;
 	}
-	optind = 0;
 	if (!strcmp(verb, "create"))
 		return chan_create(argc - 1, argv + 1);
 	if (!strcmp(verb, "stat"))
@@ -289,7 +279,8 @@ int cmd_send(int argc, char **argv)
 	int c;
 	/* Options may come before or right after NAME; from the first message
 	 * on, every argument is a message ("--" also ends the options). */
-	while ((c = getopt_long(argc, argv, "-t:h", opts, NULL)) != -1) {
+	cli_opt_start();
+	while ((c = getopt_long(argc, argv, "-:t:h", opts, NULL)) != -1) {
 		if (c == 1 && name) {
 			optind--;
 			break;
@@ -307,7 +298,7 @@ int cmd_send(int argc, char **argv)
 			send_usage(stdout);
 			return EXIT_OK;
 		default:
-			return cli_usage("send", "unknown option");
+			return cli_bad_option("send", c, argv);
 		}
 	}
 	if (!name && optind < argc)
@@ -452,7 +443,8 @@ int cmd_recv(int argc, char **argv)
 	double secs;
 	uint64_t v;
 	int c;
-	while ((c = getopt_long(argc, argv, "-n:ft:h", opts, NULL)) != -1) {
+	cli_opt_start();
+	while ((c = getopt_long(argc, argv, "-:n:ft:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 1:
 			if (name)
@@ -476,7 +468,7 @@ int cmd_recv(int argc, char **argv)
 			recv_usage(stdout);
 			return EXIT_OK;
 		default:
-			return cli_usage("recv", "unknown option");
+			return cli_bad_option("recv", c, argv);
 		}
 	}
 	if (!name && optind == argc - 1)
