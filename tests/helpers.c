@@ -177,6 +177,37 @@ int th_run(const char *cmdline, const char *in, char **out, char **err)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+const char *th_public_copy(const char *path, char *buf, size_t len)
+{
+	char dir[] = "/tmp/pshm-test-bin-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(chmod(dir, 0755), 0);
+	snprintf(buf, len, "%s/%s", dir, strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
+	int in = open(path, O_RDONLY | O_CLOEXEC);
+	int out = open(buf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+	cr_assert(in >= 0 && out >= 0, "copy %s to %s", path, buf);
+	char b[65536];
+	ssize_t n;
+	while ((n = read(in, b, sizeof(b))) > 0)
+		cr_assert_eq(write(out, b, (size_t)n), n);
+	cr_assert_eq(n, 0);
+	close(in);
+	cr_assert_eq(close(out), 0);
+	return buf;
+}
+
+void th_public_remove(const char *copy)
+{
+	char dir[300];
+	snprintf(dir, sizeof(dir), "%s", copy);
+	unlink(copy);
+	char *slash = strrchr(dir, '/');
+	if (slash) {
+		*slash = '\0';
+		rmdir(dir);
+	}
+}
+
 bool th_is_root(void)
 {
 	return geteuid() == 0;

@@ -53,6 +53,15 @@ int th_run(const char *cmdline, const char *in, char **out, char **err);
  */
 int th_as_nobody(int (*fn)(void *), void *arg);
 
+/*
+ * A copy of the executable @path that any user may run, in a fresh
+ * directory under /tmp, for commands run as nobody: the checkout itself
+ * may sit in a directory only its owner can enter. Written into @buf;
+ * th_public_remove() deletes the copy and its directory.
+ */
+const char *th_public_copy(const char *path, char *buf, size_t len);
+void th_public_remove(const char *copy);
+
 /* Is the current process root? */
 bool th_is_root(void);
 

@@ -417,14 +417,15 @@ static int run_as_nobody(void *arg)
 /* Run @cmd (a pshm command line) as nobody; its stderr goes to `err`. */
 static int nobody(const char *fmt, const char *name)
 {
-	char cmd[1024];
-	snprintf(cmd, sizeof(cmd), "%s ", P);
+	char cmd[1024], bin[300];
+	snprintf(cmd, sizeof(cmd), "%s ", th_public_copy(P, bin, sizeof(bin)));
 	snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd), fmt, name);
 	strcat(cmd, " >/dev/null");
 	int p[2];
 	cr_assert_eq(pipe(p), 0);
 	struct as_nobody a = { cmd, p[1] };
 	int r = th_as_nobody(run_as_nobody, &a);
+	th_public_remove(bin);
 	close(p[1]);
 	free(err);
 	err = calloc(1, 4096);
