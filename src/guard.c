@@ -25,12 +25,8 @@
 
 #include "internal.h"
 
-/* initial-exec: no lazy TLS allocation may happen inside the handler. */
-#define TLS __thread __attribute__((tls_model("initial-exec")))
-
-/* The innermost armed guard of this thread; each links to the one it is
- * nested in. The frames live on the stack of the guarded calls. */
-static TLS struct pshm__guard *guard_top;
+__thread struct pshm__guard *pshm__guard_top __attribute__((tls_model("initial-exec")));
+int pshm__guard_installed;
 
 static struct sigaction prev_bus;
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;
@@ -38,7 +34,7 @@ static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {
 	const char *a = si->si_addr;
-	struct pshm__guard *g = si->si_code > 0 ? guard_top : NULL;
+	struct pshm__guard *g = si->si_code > 0 ? pshm__guard_top : NULL;
 	while (g && !(a >= g->lo && a < g->hi))
 		g = g->prev;
 	if (g) {
@@ -50,7 +46,7 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 		 * here costs nothing on the fast path, unlike sigsetjmp(jb, 1).
 		 * The guards nested inside @g are abandoned with their frames;
 		 * pshm__guard_leave(g) then restores the one around it. */
-		guard_top = NULL;
+		pshm__guard_top = NULL;
 		sigprocmask(SIG_SETMASK, &((ucontext_t *)uc)->uc_sigmask, NULL);
 		siglongjmp(g->jb, 1);
 	}
@@ -83,6 +79,12 @@ static void install(void)
 	 * thread right after the install must find it. */
 	sigaction(SIGBUS, NULL, &prev_bus);
 	sigaction(SIGBUS, &sa, NULL);
+	__atomic_store_n(&pshm__guard_installed, 1, __ATOMIC_RELEASE);
+}
+
+void pshm__guard_install(void)
+{
+	pthread_once(&install_once, install);
 }
 
 int pshm_seg_read(const pshm_seg *seg, size_t off, void *buf, size_t len)
@@ -96,26 +98,6 @@ int pshm_seg_read(const pshm_seg *seg, size_t off, void *buf, size_t len)
 	if (!seg->addr)
 		return -EINVAL; /* opened with PSHM_NOMAP: use pshm_seg_pread() */
 	return pshm__guarded_copy(buf, (const char *)seg->addr + off, len);
-}
-
-void pshm__guard_enter(struct pshm__guard *g, const void *lo, size_t len)
-{
-	pthread_once(&install_once, install);
-	g->lo = lo;
-	g->hi = (const char *)lo + len;
-	g->prev = guard_top;
-	/* Only the handler, on this same thread, reads guard_top: a compiler
-	 * barrier is all the ordering needed for @g to be complete first. */
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	guard_top = g;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-}
-
-void pshm__guard_leave(struct pshm__guard *g)
-{
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	guard_top = g->prev;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 }
 
 int pshm__guarded_call(const void *lo, size_t len, int (*fn)(void *), void *arg)

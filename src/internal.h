@@ -106,8 +106,35 @@ struct pshm__guard {
 	const char *lo, *hi;
 	struct pshm__guard *prev;
 };
-void pshm__guard_enter(struct pshm__guard *g, const void *lo, size_t len);
-void pshm__guard_leave(struct pshm__guard *g);
+/* The innermost armed guard of this thread, each linking to the one it is
+ * nested in (the frames live on the stacks of the guarded calls), and
+ * whether the handler is installed. initial-exec: no lazy TLS allocation
+ * may happen inside the handler. Enter and leave are inline: channels
+ * guard every operation, and a call each way showed in their profile. */
+extern __thread struct pshm__guard *pshm__guard_top __attribute__((tls_model("initial-exec")));
+extern int pshm__guard_installed;
+void pshm__guard_install(void);
+
+static inline void pshm__guard_enter(struct pshm__guard *g, const void *lo, size_t len)
+{
+	if (__builtin_expect(!__atomic_load_n(&pshm__guard_installed, __ATOMIC_ACQUIRE), 0))
+		pshm__guard_install();
+	g->lo = (const char *)lo;
+	g->hi = (const char *)lo + len;
+	g->prev = pshm__guard_top;
+	/* Only the handler, on this same thread, reads the top: a compiler
+	 * barrier is all the ordering needed for @g to be complete first. */
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	pshm__guard_top = g;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
+static inline void pshm__guard_leave(struct pshm__guard *g)
+{
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	pshm__guard_top = g->prev;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
 #define PSHM__GUARDED(ret, lo, len, expr)                      \
 	do {                                                   \
 		struct pshm__guard g_;                         \

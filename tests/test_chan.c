@@ -170,25 +170,36 @@ static void fill(unsigned char *b, size_t len, unsigned seed)
 		b[i] = (unsigned char)(seed * 31 + i * 7);
 }
 
+/* Every size up to 130 bytes (the inline small copies and clears, each at
+ * several positions in the ring's lines) and a few around the maximum:
+ * each arrives intact, and nothing past its end is written. */
 static void roundtrip_sizes(unsigned mode)
 {
 	const char *n = mkchan("sizes", 4096, 1024, mode);
 	pshm_chan *p = open_as(n, PSHM_PRODUCER), *c = open_as(n, PSHM_CONSUMER);
 	cr_expect_eq(pshm_chan_max_msg(p), 1024);
-	unsigned char in[1024], out[1024];
-	size_t sizes[] = { 0, 1, 7, 8, 9, 55, 56, 57, 63, 64, 65, 1000, 1023, 1024 };
+	unsigned char in[1024], out[1024 + 1];
+	size_t sizes[134];
+	size_t nsizes = 0;
+	for (size_t len = 0; len <= 130; len++)
+		sizes[nsizes++] = len;
+	sizes[nsizes++] = 1000;
+	sizes[nsizes++] = 1023;
+	sizes[nsizes++] = 1024;
 	for (int lap = 0; lap < 20; lap++) {
-		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-			fill(in, sizes[i], (unsigned)(lap * 100 + i));
+		for (size_t i = 0; i < nsizes; i++) {
+			fill(in, sizes[i], (unsigned)(lap * 1000 + i));
 			cr_assert_eq(pshm_chan_send(p, in, sizes[i], 0), 0);
-			memset(out, 0, sizeof(out));
-			cr_assert_eq(pshm_chan_recv(c, out, sizeof(out), 0), (ssize_t)sizes[i]);
+			memset(out, 0xa5, sizeof(out));
+			cr_assert_eq(pshm_chan_recv(c, out, sizeof(out) - 1, 0), (ssize_t)sizes[i]);
 			cr_assert_eq(memcmp(in, out, sizes[i]), 0, "size %zu lap %d", sizes[i], lap);
+			cr_assert_eq(out[sizes[i]], 0xa5, "size %zu lap %d: written past the end",
+				     sizes[i], lap);
 		}
 	}
 	struct pshm_chan_info info;
 	cr_assert_eq(pshm_chan_stat(n, &info), 0);
-	cr_expect_eq(info.sent, 20 * sizeof(sizes) / sizeof(sizes[0]));
+	cr_expect_eq(info.sent, 20 * nsizes);
 	cr_expect_eq(info.received, info.sent);
 	cr_expect_eq(info.n_peers, 2);
 	cr_expect_eq(info.peers[0].role, PSHM_CONSUMER);
@@ -775,24 +786,33 @@ Test(chan, traffic_updates_the_mtime)
 	}
 }
 
-/* Bodies of 256 KiB and more are copied in with non-temporal stores: they
- * must arrive whole, at any alignment in the ring, in both topologies. */
+/* Bodies of 8 KiB and more are copied in with a vector loop, and in rings
+ * of up to 2 MiB every released record is wiped: messages around those
+ * sizes, up to 1 MiB, arrive whole at any alignment in the ring, in both
+ * topologies, in a ring that is wiped and one that is not. */
 static void large_messages(unsigned mode)
 {
 	enum { BIG = 1 << 20 };
-	const char *n = mkchan("large", 4 * BIG, BIG, mode);
-	pshm_chan *p = open_as(n, PSHM_PRODUCER), *c = open_as(n, PSHM_CONSUMER);
 	static unsigned char in[BIG + 64], out[BIG + 64];
-	for (unsigned i = 0; i < 12; i++) {
-		size_t len = BIG - 8 * i - (i % 3) * 4096 - 1;
-		for (size_t k = 0; k < len; k++) /* no short period: a moved block shows */
-			in[k] = (unsigned char)(i * 31 + k * 7 + (k >> 8) * 13 + (k >> 16) * 101);
-		cr_assert_eq(pshm_chan_send(p, in, len, 0), 0, "message %u", i);
-		cr_assert_eq(pshm_chan_recv(c, out, sizeof(out), 0), (ssize_t)len, "message %u", i);
-		cr_assert(!memcmp(in, out, len), "message %u intact", i);
+	for (int wiped = 0; wiped < 2; wiped++) {
+		const char *n = mkchan(wiped ? "large-w" : "large", wiped ? 2 * BIG : 4 * BIG,
+				       wiped ? BIG / 2 : BIG, mode);
+		pshm_chan *p = open_as(n, PSHM_PRODUCER), *c = open_as(n, PSHM_CONSUMER);
+		static const size_t near_loop[] = { 8127, 8191, 8192, 8193, 8199, 8256 };
+		size_t top = wiped ? BIG / 2 : BIG;
+		for (unsigned i = 0; i < 18; i++) {
+			size_t len = i < 6 ? near_loop[i] : top - 8 * i - (i % 3) * 4096 - 1;
+			for (size_t k = 0; k < len; k++) /* no short period: a moved block shows */
+				in[k] = (unsigned char)(i * 31 + k * 7 + (k >> 8) * 13 + (k >> 16) * 101);
+			memset(out, 0x5a, len + 1);
+			cr_assert_eq(pshm_chan_send(p, in, len, 0), 0, "message %u", i);
+			cr_assert_eq(pshm_chan_recv(c, out, sizeof(out), 0), (ssize_t)len, "message %u", i);
+			cr_assert(!memcmp(in, out, len), "message %u (%zu bytes) intact", i, len);
+			cr_assert_eq(out[len], 0x5a, "message %u: written past the end", i);
+		}
+		pshm_chan_close(p);
+		pshm_chan_close(c);
 	}
-	pshm_chan_close(p);
-	pshm_chan_close(c);
 }
 
 Test(chan, spsc_large_messages_arrive_whole)
