@@ -74,6 +74,7 @@ struct transport {
 	int variant;            /* transport-specific (wait mode, ...) */
 	unsigned kinds;         /* bit mask of enum kind it supports */
 	const char *what;       /* one line for RESULTS.md */
+	size_t max_size;        /* 0, or the largest message size it is run at */
 };
 
 struct bctx {

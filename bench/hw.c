@@ -14,7 +14,16 @@
  *                      FUTEX_WAIT until the other answers (no spinning);
  *   memcpy             one core copying a buffer of the message size to
  *                      another, again and again (both stay in cache when
- *                      they fit: the best one core can do).
+ *                      they fit: the best one core can do);
+ *   ring-raw           pshm's SPSC record protocol and nothing else, run
+ *                      through the same send/recv loops as the transports:
+ *                      8-byte header written last with release, the next
+ *                      header slot zeroed first, the polled line written
+ *                      last in one burst, the consumer polling the
+ *                      header and the line after it, copying out, clearing
+ *                      the payload and publishing head. No validation, no
+ *                      SIGBUS guard, no peer checks, no clock: the floor of
+ *                      that layout on this machine, for small messages.
  */
 #include "bench.h"
 
@@ -23,6 +32,7 @@
 #include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -184,17 +194,120 @@ static int memcpy_run(struct bctx *c, struct run *run)
 	return 0;
 }
 
+/* ---- ring-raw ------------------------------------------------------------ */
+
+#define RR_RING (1u << 20)
+#define RR_MSG (UINT64_C(2) << 32)
+#define RR_PAD (UINT64_C(3) << 32)
+
+struct rr_dir {
+	_Alignas(64) uint64_t head;
+	unsigned char pad[4096 - 8];
+	unsigned char ring[RR_RING];
+};
+
+static struct rr_dir *rr_map; /* [0]: A -> B, [1]: B -> A; mapped before the fork */
+static struct rr_dir *rr_tx, *rr_rx;
+static uint64_t rr_tail, rr_seen, rr_head;
+
+static int rr_prepare(struct bctx *c)
+{
+	(void)c;
+	rr_map = mmap(NULL, 2 * sizeof *rr_map, PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	return rr_map == MAP_FAILED ? (rr_map = NULL, -errno) : 0;
+}
+
+static int rr_attach(struct bctx *c)
+{
+	int a = c->side == SIDE_A;
+	rr_tx = &rr_map[a ? 0 : 1];
+	rr_rx = &rr_map[a ? 1 : 0];
+	rr_tail = rr_seen = rr_head = 0;
+	return 0;
+}
+
+static inline uint64_t *rr_hdr(struct rr_dir *d, uint64_t pos)
+{
+	return (uint64_t *)(d->ring + (pos & (RR_RING - 1)));
+}
+
+static void rr_room(uint64_t need)
+{
+	while (need > rr_seen + RR_RING)
+		rr_seen = __atomic_load_n(&rr_tx->head, __ATOMIC_ACQUIRE);
+}
+
+static int rr_send(struct bctx *c, const void *buf, size_t len)
+{
+	(void)c;
+	uint64_t span = (8 + len + 7) & ~(uint64_t)7, off = rr_tail & (RR_RING - 1);
+	if (off + span > RR_RING) {
+		uint64_t pad = RR_RING - off;
+		rr_room(rr_tail + pad + 8);
+		STORE(rr_hdr(rr_tx, rr_tail + pad), 0);
+		__atomic_store_n(rr_hdr(rr_tx, rr_tail), RR_PAD | pad, __ATOMIC_RELEASE);
+		rr_tail += pad;
+	}
+	rr_room(rr_tail + span + 8);
+	/* As pshm_chan_send(): the rest of the record and the next header
+	 * slot first, then the line the consumer polls, in one burst. */
+	unsigned char *rec = (unsigned char *)rr_hdr(rr_tx, rr_tail);
+	size_t first = 56 - ((uintptr_t)rec & 63);
+	if (len > first)
+		memcpy(rec + 8 + first, (const unsigned char *)buf + first, len - first);
+	STORE(rr_hdr(rr_tx, rr_tail + span), 0);
+	memcpy(rec + 8, buf, len < first ? len : first);
+	__atomic_store_n(rr_hdr(rr_tx, rr_tail), RR_MSG | len, __ATOMIC_RELEASE);
+	rr_tail += span;
+	return 0;
+}
+
+static ssize_t rr_recv(struct bctx *c, void *buf, size_t cap)
+{
+	(void)c;
+	for (;;) {
+		uint64_t w, *h = rr_hdr(rr_rx, rr_head);
+		while (!(w = __atomic_load_n(h, __ATOMIC_ACQUIRE)))
+			(void)LOAD(rr_hdr(rr_rx, (rr_head & ~(uint64_t)63) + 64));
+		uint64_t len = (uint32_t)w, span = (w & RR_PAD) == RR_PAD ? len : (8 + len + 7) & ~(uint64_t)7;
+		if ((w & RR_PAD) != RR_PAD) {
+			if (len > cap)
+				return -EMSGSIZE;
+			memcpy(buf, h + 1, len);
+			memset(h + 1, 0, span - 8);
+		}
+		rr_head += span;
+		__atomic_store_n(&rr_rx->head, rr_head, __ATOMIC_RELEASE);
+		if ((w & RR_PAD) != RR_PAD)
+			return (ssize_t)len;
+	}
+}
+
+static void rr_cleanup(struct bctx *c)
+{
+	(void)c;
+	if (rr_map)
+		munmap(rr_map, 2 * sizeof *rr_map);
+	rr_map = NULL;
+}
+
 static const struct tp_ops cl1_ops = {.run = cl1_run};
 static const struct tp_ops cl2_ops = {.run = cl2_run};
 static const struct tp_ops cl2p_ops = {.run = cl2p_run};
 static const struct tp_ops futex_ops = {.run = futex_run};
 static const struct tp_ops memcpy_ops = {.attach = memcpy_attach, .run = memcpy_run};
+static const struct tp_ops rr_ops = {
+	.prepare = rr_prepare, .attach = rr_attach, .send = rr_send, .recv = rr_recv,
+	.cleanup = rr_cleanup,
+};
 
 const struct transport hw_transports[] = {
-	{"cacheline-1", &cl1_ops, 0, KBIT(K_RTT), "one shared cache line, spinning"},
-	{"cacheline-2", &cl2_ops, 0, KBIT(K_RTT), "one cache line per direction, spinning"},
-	{"cacheline-2-pause", &cl2p_ops, 0, KBIT(K_RTT), "one line per direction, pause in the spin"},
-	{"futex", &futex_ops, 0, KBIT(K_RTT), "futex wake + wait each way, no spin"},
-	{"memcpy", &memcpy_ops, 0, KBIT(K_STREAM), "one core, memcpy of the message size, hot"},
+	{"cacheline-1", &cl1_ops, 0, KBIT(K_RTT), "one shared cache line, spinning", 0},
+	{"cacheline-2", &cl2_ops, 0, KBIT(K_RTT), "one cache line per direction, spinning", 0},
+	{"cacheline-2-pause", &cl2p_ops, 0, KBIT(K_RTT), "one line per direction, pause in the spin", 0},
+	{"futex", &futex_ops, 0, KBIT(K_RTT), "futex wake + wait each way, no spin", 0},
+	{"memcpy", &memcpy_ops, 0, KBIT(K_STREAM), "one core, memcpy of the message size, hot", 0},
+	{"ring-raw", &rr_ops, 0, K_ALL_COPY, "pshm's SPSC record protocol alone, busy-polling (no checks)", 4096},
 	{0},
 };

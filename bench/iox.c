@@ -364,8 +364,8 @@ static const struct tp_ops i_ops = {
 };
 
 const struct transport iox_transports[] = {
-	{"iox-poll", &i_ops, V_POLL, K_ALL_COPY | K_ALL_ZC, "iceoryx publish/subscribe, polling take"},
-	{"iox-block", &i_ops, V_BLOCK, K_ALL_COPY | K_ALL_ZC, "iceoryx publish/subscribe, WaitSet"},
+	{"iox-poll", &i_ops, V_POLL, K_ALL_COPY | K_ALL_ZC, "iceoryx publish/subscribe, polling take", 0},
+	{"iox-block", &i_ops, V_BLOCK, K_ALL_COPY | K_ALL_ZC, "iceoryx publish/subscribe, WaitSet", 0},
 	{0},
 };
 

@@ -847,7 +847,8 @@ static void run_table(const struct transport *t)
 		for (int k = 0; k < K_NKINDS; k++)
 			if (t->kinds & KBIT(k))
 				for (const size_t *s = sizes_of(k); *s; s++)
-					run_case(t, (enum kind)k, *s);
+					if (!t->max_size || *s <= t->max_size)
+						run_case(t, (enum kind)k, *s);
 }
 
 static int count_table(const struct transport *t)
@@ -859,7 +860,7 @@ static int count_table(const struct transport *t)
 			if (t->kinds & KBIT(k))
 				for (const size_t *s = sizes_of(k); *s; s++) {
 					snprintf(id, sizeof id, "%s/%s/%zu", kind_names[k], t->name, *s);
-					n += filtered(id);
+					n += filtered(id) && (!t->max_size || *s <= t->max_size);
 				}
 	return n;
 }

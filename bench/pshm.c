@@ -159,9 +159,9 @@ static const struct tp_ops p_ops = {
 };
 
 const struct transport pshm_transports[] = {
-	{"pshm-poll", &p_ops, V_POLL, K_ALL_COPY | K_ALL_ZC, "pshm channel, PSHM_WAIT_POLL (busy-poll)"},
-	{"pshm-block", &p_ops, V_BLOCK, K_ALL_COPY | K_ALL_ZC, "pshm channel, PSHM_WAIT_BLOCK, spin 0 (futex at once)"},
-	{"pshm-spin", &p_ops, V_SPIN, K_ALL_COPY, "pshm channel, PSHM_WAIT_BLOCK with the default spin"},
+	{"pshm-poll", &p_ops, V_POLL, K_ALL_COPY | K_ALL_ZC, "pshm channel, PSHM_WAIT_POLL (busy-poll)", 0},
+	{"pshm-block", &p_ops, V_BLOCK, K_ALL_COPY | K_ALL_ZC, "pshm channel, PSHM_WAIT_BLOCK, spin 0 (futex at once)", 0},
+	{"pshm-spin", &p_ops, V_SPIN, K_ALL_COPY, "pshm channel, PSHM_WAIT_BLOCK with the default spin", 0},
 	{0},
 };
 
