@@ -31,7 +31,8 @@
  * producers claim space by CAS on tail, so no producer may write beyond its
  * own claim; instead the consumer wipes every record it releases, so all
  * free space reads as zeros (Agrona's many-to-one ring does the same).
- * The SPSC consumer wipes small records too, for speed: see wipes().
+ * The SPSC consumer wipes most of what it releases too, for speed only:
+ * see wipe() and wipes().
  *
  * Crashes. MPSC producers write their intent (position, length) into their
  * slot before the CAS, and a BUSY header naming their slot right after it.
@@ -61,6 +62,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "smallcopy.h"
 
 #define CHAN_VERSION 1u
 #define LINE 64
@@ -564,66 +566,27 @@ wait_step(pshm_chan *ch, struct waiter *wt, uint32_t *flag, ready_fn ready, uint
 /* ---- the consumer ------------------------------------------------------ */
 
 /*
- * Copies and clears of up to 64 bytes, inline: two fixed-size moves that
- * may overlap instead of a call into the C library. A 64-byte message
- * takes four such calls (two copies in, one out, one wipe), and on a
- * round trip each sits between a message's arrival and the reply.
- */
-static inline void copy_small(unsigned char *d, const unsigned char *s, size_t n)
-{
-	if (n >= 32) {
-		memcpy(d, s, 32);
-		memcpy(d + n - 32, s + n - 32, 32);
-	} else if (n >= 16) {
-		memcpy(d, s, 16);
-		memcpy(d + n - 16, s + n - 16, 16);
-	} else if (n >= 8) {
-		memcpy(d, s, 8);
-		memcpy(d + n - 8, s + n - 8, 8);
-	} else if (n >= 4) {
-		memcpy(d, s, 4);
-		memcpy(d + n - 4, s + n - 4, 4);
-	} else if (n) {
-		d[0] = s[0];
-		d[n / 2] = s[n / 2];
-		d[n - 1] = s[n - 1];
-	}
-}
-
-static inline void copy_out(void *dst, const void *src, size_t n)
-{
-	if (n <= 64)
-		copy_small(dst, src, n);
-	else
-		memcpy(dst, src, n);
-}
-
-static inline void clear(unsigned char *d, size_t n)
-{
-	if (n > 64) {
-		memset(d, 0, n);
-	} else if (n >= 32) {
-		memset(d, 0, 32);
-		memset(d + n - 32, 0, 32);
-	} else if (n >= 8) { /* n is a multiple of 8 here */
-		memset(d, 0, 8);
-		memset(d + n - 8, 0, 8);
-		if (n > 16)
-			memset(d + 8, 0, 8);
-	}
-}
-
-/*
  * Wipe a released record. MPSC: all of it, header last, so free space reads
- * as zeros. SPSC: the payload only; the header stays, as a new producer's
- * recovery walk (spsc_recover) may still need to read it.
+ * as zeros. SPSC: the payload, up to the last line boundary before the
+ * record's end. The header stays, as a new producer's recovery walk
+ * (spsc_recover) may still need to read it; and the record's last, partial
+ * line also holds the next record's header, which the consumer polls and
+ * the producer writes next: writing it here as well would take that line
+ * from the producer once more, between a message and the reply to it
+ * (64-byte round trip 210 -> 202 ns, streaming 64-byte messages 5 %
+ * faster; the SPSC wipe is only for speed, see wipes()).
  */
 static void wipe(pshm_chan *ch, uint64_t pos, uint64_t span)
 {
 	unsigned char *r = ch->ring + (pos & ch->mask);
-	clear(r + 8, span - 8);
-	if (ch->mode == PSHM_CHAN_MPSC)
-		STORE((uint64_t *)r, 0);
+	if (ch->mode == PSHM_CHAN_SPSC) {
+		uintptr_t end = ((uintptr_t)r + span) & ~(uintptr_t)63;
+		if (end > (uintptr_t)r + 8)
+			pshm__clear(r + 8, end - ((uintptr_t)r + 8));
+		return;
+	}
+	pshm__clear(r + 8, span - 8);
+	STORE((uint64_t *)r, 0);
 }
 
 /*
@@ -633,27 +596,31 @@ static void wipe(pshm_chan *ch, uint64_t pos, uint64_t span)
  * in the consumer's cache a lap later: lines the consumer has read and left
  * shared are slow for the producer to take back, lines it has written are
  * not. So small records are wiped (streaming 4 KiB messages ran three times
- * faster with the wipe, 64-byte ones up to twice), and so is everything in
- * a ring of up to WIPE_RING bytes, which stays in the caches (64 and
- * 256 KiB messages in a 1 MiB ring: 22-26 GB/s wiped, 10-11 not). In a
- * larger ring, large records are left alone: their lines have left the
- * consumer's cache by the time they are reused (1 MiB messages in a 4 MiB
- * ring: 45 GB/s unwiped, 28 wiped), and releasing a message read in place
- * then costs the same at any size.
+ * faster with the wipe, 64-byte ones up to twice), and so is every message
+ * that pshm_chan_recv() copied out of a ring of up to WIPE_RING bytes, which
+ * stays in the caches (64 and 256 KiB messages in a 1 MiB ring: 22-26 GB/s
+ * wiped, 10-11 not): recv has just read all of its lines. Not so a message
+ * released after a peek, whose reader may have touched few of its lines
+ * (wiping would pull the others over for nothing, and releasing it should
+ * cost the same at any size), nor padding, which nobody reads. In a larger
+ * ring large records are left alone: their lines have left the consumer's
+ * cache by the time they are reused (1 MiB messages in a 4 MiB ring:
+ * 45 GB/s unwiped, 28 wiped).
  */
 #define WIPE_MAX (64 * 1024)
 #define WIPE_RING (2 * 1024 * 1024)
-static inline bool wipes(const pshm_chan *ch, uint64_t span)
+static inline bool wipes(const pshm_chan *ch, uint64_t span, bool copied)
 {
-	return ch->mode == PSHM_CHAN_MPSC || span <= WIPE_MAX || ch->ring_size <= WIPE_RING;
+	return ch->mode == PSHM_CHAN_MPSC || span <= WIPE_MAX || (copied && ch->ring_size <= WIPE_RING);
 }
 
-/* Release the record at head, of @span bytes, and let producers reuse it. */
-static void cons_release(pshm_chan *ch, uint64_t span, bool msg)
+/* Release the record at head, of @span bytes, and let producers reuse it.
+ * @msg: a message (counted as received); @copied: one recv just read whole. */
+static void cons_release(pshm_chan *ch, uint64_t span, bool msg, bool copied)
 {
 	struct chan_hdr *h = ch->h;
 	uint64_t p = ch->head;
-	bool w = wipes(ch, span);
+	bool w = wipes(ch, span, copied);
 	if (w) {
 		/* A consumer killed mid-wipe leaves this intent; the next one
 		 * finishes the release instead of delivering a half-wiped record. */
@@ -693,7 +660,7 @@ static int cons_poll(pshm_chan *ch, uint64_t *wp)
 			*wp = w;
 			return 1;
 		}
-		cons_release(ch, span, false);
+		cons_release(ch, span, false, false);
 	}
 	return 0;
 }
@@ -1322,19 +1289,21 @@ static int prod_begin(pshm_chan *ch, size_t len, int64_t timeout, uint64_t *pos,
 }
 
 /*
- * Copy a message body into the ring. From 8 KiB up to about the L2 size,
- * glibc's memcpy() uses REP MOVSB, and on AMD Zen 4 that string copy runs
- * at 8-9 GB/s when the lines it writes were last held by the other core
- * (1 MiB messages, `make bench`); this plain loop of 16-byte loads and
- * stores runs at 44 GB/s there, and non-temporal stores at 16 GB/s. Below
- * 8 KiB memcpy() is as fast. The consumer copies out with memcpy(): its
- * destination is its own buffer.
+ * Copy (the part past the first line of) a message body into the ring.
+ * From 8 KiB up to about the L2 size, glibc's memcpy() uses REP MOVSB, and
+ * on AMD Zen 4 that string copy runs at 8-9 GB/s when the lines it writes
+ * were last held by the other core (1 MiB messages, `make bench`); this
+ * plain loop of 16-byte loads and stores runs at 44 GB/s there, and
+ * non-temporal stores at 16 GB/s. Below 8 KiB memcpy() is as fast. Only
+ * measured on that CPU: the loop is no slower than memcpy() at these sizes
+ * elsewhere in cache, but it is not tuned for other cores. The consumer
+ * copies out with pshm__copy_out(): its destination is its own buffer.
  */
 #define COPY_LOOP_MIN (8 * 1024)
 static inline void copy_in(unsigned char *dst, const unsigned char *src, size_t len)
 {
 	if (len <= 64) {
-		copy_small(dst, src, len);
+		pshm__copy_small(dst, src, len);
 		return;
 	}
 #if defined(__x86_64__) && defined(__SSE2__)
@@ -1376,7 +1345,7 @@ static int chan_send(pshm_chan *ch, const void *msg, size_t len, int64_t timeout
 		copy_in(rec + 8 + first, (const unsigned char *)msg + first, len - first);
 	if (ch->mode == PSHM_CHAN_SPSC)
 		STORE(hdr_at(ch, pos + used), 0);
-	copy_small(rec + 8, msg, len < first ? len : first);
+	pshm__copy_small(rec + 8, msg, len < first ? len : first);
 	if (ch->mode == PSHM_CHAN_SPSC) {
 		STORE_REL((uint64_t *)rec, rec_make(ch, R_MSG, len, 0, pos));
 		spsc_advance(ch, used);
@@ -1441,9 +1410,9 @@ static ssize_t chan_recv(pshm_chan *ch, void *buf, size_t cap, int64_t timeout_n
 		return -EMSGSIZE;
 	if (!buf && len)
 		return -EINVAL;
-	copy_out(buf, ch->ring + (ch->head & ch->mask) + 8, len);
+	pshm__copy_out(buf, ch->ring + (ch->head & ch->mask) + 8, len);
 	ch->peeked = false;
-	cons_release(ch, align8(8 + (uint64_t)len), true);
+	cons_release(ch, align8(8 + (uint64_t)len), true, true);
 	return (ssize_t)len;
 }
 
@@ -1466,7 +1435,7 @@ static int chan_release(pshm_chan *ch)
 	if (!ch || ch->role != PSHM_CONSUMER || !ch->peeked)
 		return -EINVAL;
 	ch->peeked = false;
-	cons_release(ch, align8(8 + (uint64_t)rec_len(ch->peek_w)), true);
+	cons_release(ch, align8(8 + (uint64_t)rec_len(ch->peek_w)), true, false);
 	return 0;
 }
 

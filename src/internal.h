@@ -111,9 +111,11 @@ struct pshm__guard {
  * whether the handler is installed. initial-exec: no lazy TLS allocation
  * may happen inside the handler. Enter and leave are inline: channels
  * guard every operation, and a call each way showed in their profile. */
-extern __thread struct pshm__guard *pshm__guard_top __attribute__((tls_model("initial-exec")));
-extern int pshm__guard_installed;
-void pshm__guard_install(void);
+#define PSHM__HIDDEN __attribute__((visibility("hidden")))
+extern __thread struct pshm__guard *pshm__guard_top PSHM__HIDDEN
+	__attribute__((tls_model("initial-exec")));
+extern int pshm__guard_installed PSHM__HIDDEN;
+PSHM__HIDDEN void pshm__guard_install(void);
 
 static inline void pshm__guard_enter(struct pshm__guard *g, const void *lo, size_t len)
 {

@@ -197,9 +197,22 @@ static void roundtrip_sizes(unsigned mode)
 				     sizes[i], lap);
 		}
 	}
+	/* Queued before they are received: a wipe or copy that overran its
+	 * record would damage the next one, already published. */
+	for (size_t i = 0; i + 6 <= 131; i += 6) {
+		for (size_t k = 0; k < 6; k++) {
+			fill(in, i + k, (unsigned)(7000 + i + k));
+			cr_assert_eq(pshm_chan_send(p, in, i + k, 0), 0);
+		}
+		for (size_t k = 0; k < 6; k++) {
+			fill(in, i + k, (unsigned)(7000 + i + k));
+			cr_assert_eq(pshm_chan_recv(c, out, sizeof(out) - 1, 0), (ssize_t)(i + k));
+			cr_assert_eq(memcmp(in, out, i + k), 0, "queued size %zu", i + k);
+		}
+	}
 	struct pshm_chan_info info;
 	cr_assert_eq(pshm_chan_stat(n, &info), 0);
-	cr_expect_eq(info.sent, 20 * nsizes);
+	cr_expect_eq(info.sent, 20 * nsizes + 126);
 	cr_expect_eq(info.received, info.sent);
 	cr_expect_eq(info.n_peers, 2);
 	cr_expect_eq(info.peers[0].role, PSHM_CONSUMER);
@@ -798,10 +811,32 @@ static void large_messages(unsigned mode)
 		const char *n = mkchan(wiped ? "large-w" : "large", wiped ? 2 * BIG : 4 * BIG,
 				       wiped ? BIG / 2 : BIG, mode);
 		pshm_chan *p = open_as(n, PSHM_PRODUCER), *c = open_as(n, PSHM_CONSUMER);
-		static const size_t near_loop[] = { 8127, 8191, 8192, 8193, 8199, 8256 };
+		/* The loop copies what lies past the record's first line:
+		 * len - (56 - pos % 64) bytes. Bring that to 8191, 8192 and
+		 * 8193 at each of the 8 positions in a line (empty messages
+		 * move the position by 8). */
+		uint64_t pos = 0;
+		for (unsigned at = 0; at < 8; at++) {
+			while (pos % 64 != 8 * at) {
+				cr_assert_eq(pshm_chan_send(p, "", 0, 0), 0);
+				cr_assert_eq(pshm_chan_recv(c, out, sizeof(out), 0), 0);
+				pos += 8;
+			}
+			for (size_t past = 8191; past <= 8193; past++) {
+				size_t len = 56 - pos % 64 + past;
+				for (size_t k = 0; k < len; k++)
+					in[k] = (unsigned char)(at * 31 + past + k * 7 + (k >> 8) * 13);
+				memset(out, 0x5a, len + 1);
+				cr_assert_eq(pshm_chan_send(p, in, len, 0), 0);
+				cr_assert_eq(pshm_chan_recv(c, out, sizeof(out), 0), (ssize_t)len);
+				cr_assert(!memcmp(in, out, len), "%zu bytes at %u intact", len, at);
+				cr_assert_eq(out[len], 0x5a, "%zu bytes: written past the end", len);
+				pos += (8 + len + 7) & ~(size_t)7;
+			}
+		}
 		size_t top = wiped ? BIG / 2 : BIG;
-		for (unsigned i = 0; i < 18; i++) {
-			size_t len = i < 6 ? near_loop[i] : top - 8 * i - (i % 3) * 4096 - 1;
+		for (unsigned i = 0; i < 12; i++) {
+			size_t len = top - 8 * i - (i % 3) * 4096 - 1;
 			for (size_t k = 0; k < len; k++) /* no short period: a moved block shows */
 				in[k] = (unsigned char)(i * 31 + k * 7 + (k >> 8) * 13 + (k >> 16) * 101);
 			memset(out, 0x5a, len + 1);
