@@ -26,8 +26,11 @@
  *                      Left out: validation and lap tags, the SIGBUS guard,
  *                      peer checks and the clock, the shared tail, the
  *                      release intent and received count, the wake-up flag
- *                      checks. The floor of that layout on this machine,
- *                      for small messages.
+ *                      checks. The floor of that layout's round trip on
+ *                      this machine; for streaming only a reference (a
+ *                      consumer this lean keeps up with the producer and
+ *                      takes each line as it is written, which is slower
+ *                      than finding a few messages complete).
  */
 #include "bench.h"
 #include "../src/smallcopy.h"

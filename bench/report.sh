@@ -365,7 +365,10 @@ This run: ${reps:-unknown}.
   the transports, but with no validation, no SIGBUS guard, no peer checks
   and no clock: what that record layout costs on this machine. A 64-byte
   message and its header span two cache lines, so its round trip cannot
-  reach a one-line ping-pong's.
+  reach a one-line ping-pong's. For streaming it is a reference, not a
+  ceiling: its consumer, doing less per message, keeps up with the producer
+  and takes each line as it is written, where pshm's consumer falls a few
+  messages behind and finds their lines complete.
 - **Streaming** (one way, copy API): A sends n messages, each from the same
   patterned buffer with its sequence number in the first and last 8 bytes;
   B receives each into its own buffer, checks its length and both sequence
