@@ -20,14 +20,16 @@
  *                      8-byte header written last with release, the next
  *                      header slot zeroed first, the polled line written
  *                      last in one burst, the consumer polling the header
- *                      and the line after it, copying out, clearing the
+ *                      and the line after it (a pause every 8 polls, as
+ *                      pshm's spin), copying out, clearing the
  *                      payload up to its last line boundary and publishing
  *                      head; small copies inline, as pshm's (smallcopy.h).
  *                      Left out: validation and lap tags, the SIGBUS guard,
  *                      peer checks and the clock, the shared tail, the
  *                      release intent and received count, the wake-up flag
- *                      checks. The floor of that layout's round trip on
- *                      this machine; for streaming only a reference (a
+ *                      checks. About what that layout costs a round trip
+ *                      on this machine (pshm measures the same within
+ *                      10 ns); for streaming only a reference (a
  *                      consumer this lean keeps up with the producer and
  *                      takes each line as it is written, which is slower
  *                      than finding a few messages complete).
@@ -277,8 +279,12 @@ static ssize_t rr_recv(struct bctx *c, void *buf, size_t cap)
 	(void)c;
 	for (;;) {
 		uint64_t w, *h = rr_hdr(rr_rx, rr_head);
-		while (!(w = __atomic_load_n(h, __ATOMIC_ACQUIRE)))
+		/* As pshm's spin(): the next line too, a pause every 8 polls. */
+		for (unsigned i = 1; !(w = __atomic_load_n(h, __ATOMIC_ACQUIRE)); i++) {
 			(void)LOAD(rr_hdr(rr_rx, (rr_head & ~(uint64_t)63) + 64));
+			if (!(i & 7))
+				cpu_relax();
+		}
 		uint64_t len = (uint32_t)w, span = (w & RR_PAD) == RR_PAD ? len : (8 + len + 7) & ~(uint64_t)7;
 		if ((w & RR_PAD) != RR_PAD) {
 			if (len > cap)

@@ -360,10 +360,11 @@ This run: ${reps:-unknown}.
   and 4 KiB): pshm's SPSC record protocol and nothing else (the 8-byte
   header written last with release, the next header slot zeroed before
   it, the line the consumer polls written last in one burst, the consumer
-  polling that line and the next, copying out, clearing the payload and
-  publishing its position), run through the same send/receive loops as
-  the transports, but with no validation, no SIGBUS guard, no peer checks
-  and no clock: what that record layout costs on this machine. A 64-byte
+  polling that line and the next with a pause every 8 polls, copying out,
+  clearing the payload up to its last line boundary and publishing its
+  position), run through the same send/receive loops as the transports,
+  but with no validation, no SIGBUS guard, no peer checks and no clock:
+  about what that record layout costs on this machine. A 64-byte
   message and its header span two cache lines, so its round trip cannot
   reach a one-line ping-pong's. For streaming it is a reference, not a
   ceiling: its consumer, doing less per message, keeps up with the producer
