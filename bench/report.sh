@@ -338,6 +338,14 @@ This run: ${reps:-unknown}.
   each process; pipes, socket pairs and message queues are inherited;
   iceoryx processes each start their own runtime. Nothing else is pinned:
   other load on the machine shows as noise and in the spread.
+- **Settling.** On a virtual machine the two CPUs sometimes move cache
+  lines between them several times slower, for seconds at a time, with
+  nothing else running (the host placing the vCPUs apart, presumably).
+  Before each case the driver times a cache-line ping-pong between the two
+  CPUs and, while it is over twice the fastest seen in the run, waits
+  (at most \`BENCH_SETTLE\` seconds, default 10); *settling* under
+  *Machine* says how much it waited, and a case that started unsettled
+  says so in its notes.
 - **Repetitions.** Two unreported calibration runs (which also warm up
   caches and page tables) size each repetition to about the target time;
   then the measured repetitions. Figures are the median of the repetitions;
@@ -354,7 +362,11 @@ This run: ${reps:-unknown}.
   instruction in the spin. futex: each side stores, calls FUTEX_WAKE and
   sleeps in FUTEX_WAIT until answered, with no spinning (the kernel's
   sleep/wake floor; if the peer answers before the sleep, the wait returns
-  at once, which the spread shows). memcpy: one core copying a buffer of
+  at once, which the spread shows; and on a virtual machine with the
+  haltpoll idle governor, whole repetitions can run in a regime where a
+  waiting vCPU polls instead of halting and a round trip takes under a
+  microsecond, so the median falls on whichever regime most repetitions
+  saw). memcpy: one core copying a buffer of
   the message size again and again (source and destination stay in cache
   where they fit): the bandwidth reference for streaming. ring-raw (64 B
   and 4 KiB): pshm's SPSC record protocol and nothing else (the 8-byte
