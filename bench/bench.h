@@ -129,27 +129,6 @@ static inline uint64_t tick(void)
 	return now_ns();
 }
 #define TICK_NAME "CLOCK_MONOTONIC"
-/* Ending a run: see "generic runs" in ipcbench.c. */
-static inline int a_last(struct bctx *c, const struct run *r, uint64_t i, uint64_t now)
-{
-	if (i + 1 < r->nmax && now < r->deadline)
-		return 0;
-	STORE(&c->ctrl->final, i + 1);
-	return 1;
-}
-
-static inline int b_done(const struct bctx *c, uint64_t i)
-{
-	return LOAD(&c->ctrl->final) == i + 1;
-}
-
-static inline void put_sample(uint32_t *samples, uint64_t i, uint64_t *prev)
-{
-	uint64_t t = tick(), d = t - *prev;
-	samples[i] = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
-	*prev = t;
-}
-
 #endif
 extern double ns_per_tick;
 

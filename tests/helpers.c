@@ -177,6 +177,24 @@ int th_run(const char *cmdline, const char *in, char **out, char **err)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+int th_vpshm(const char *in, char **out, char **err, const char *fmt, va_list ap)
+{
+	char args[1024], cmd[1400];
+	int n = vsnprintf(args, sizeof(args), fmt, ap);
+	cr_assert(n >= 0 && n < (int)sizeof(args), "pshm arguments too long");
+	snprintf(cmd, sizeof(cmd), "%s %s", PSHM_BIN, args);
+	return th_run(cmd, in, out, err);
+}
+
+int th_pshm(const char *in, char **out, char **err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = th_vpshm(in, out, err, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
 const char *th_public_copy(const char *path, char *buf, size_t len)
 {
 	char dir[] = "/tmp/pshm-test-bin-XXXXXX";

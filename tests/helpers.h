@@ -4,6 +4,7 @@
 #ifndef PSHM_TEST_HELPERS_H
 #define PSHM_TEST_HELPERS_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
@@ -44,6 +45,13 @@ void th_write_file(const char *name, const void *data, size_t len, mode_t mode);
  * died of a signal.
  */
 int th_run(const char *cmdline, const char *in, char **out, char **err);
+
+/* th_run() of the pshm command under test with the arguments @fmt, ... (a
+ * shell word list: quote what needs it). */
+int th_pshm(const char *in, char **out, char **err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+int th_vpshm(const char *in, char **out, char **err, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
 
 /*
  * Run fn(arg) in a child process that first drops to the unprivileged

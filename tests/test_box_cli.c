@@ -15,32 +15,18 @@
 TestSuite(box_cli, TH_FIXTURE, .timeout = 60);
 
 /* Run "pshm <args>" with @in on stdin; stdout and stderr into *out, *err. */
-static int pshm(const char *in, char **out, char **err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int pshm(const char *in, char **out, char **err, const char *fmt, ...)
-{
-	char args[768], cmd[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
-	snprintf(cmd, sizeof(cmd), "%s %s", PSHM_BIN, args);
-	return th_run(cmd, in, out, err);
-}
-
 Test(box_cli, put_then_get_round_trip)
 {
 	const char *n = th_name("cli");
 	char *out, *err;
-	cr_assert_eq(pshm(NULL, NULL, NULL, "put %s 'hello world'", n), 0);
-	cr_assert_eq(pshm(NULL, &out, &err, "get %s", n), 0);
+	cr_assert_eq(th_pshm(NULL, NULL, NULL, "put %s 'hello world'", n), 0);
+	cr_assert_eq(th_pshm(NULL, &out, &err, "get %s", n), 0);
 	cr_expect_str_eq(out, "hello world", "exactly the value, no newline added");
 	cr_expect_str_empty(err);
 	free(out);
 	free(err);
-	cr_assert_eq(pshm(NULL, NULL, NULL, "put %s 'second'", n), 0, "put overwrites");
-	cr_assert_eq(pshm(NULL, &out, NULL, "get %s", n), 0);
+	cr_assert_eq(th_pshm(NULL, NULL, NULL, "put %s 'second'", n), 0, "put overwrites");
+	cr_assert_eq(th_pshm(NULL, &out, NULL, "get %s", n), 0);
 	cr_expect_str_eq(out, "second");
 	free(out);
 	struct pshm_stat st;
@@ -53,12 +39,12 @@ Test(box_cli, put_from_stdin_binary_safe)
 {
 	const char *n = th_name("cli");
 	char *out;
-	cr_assert_eq(pshm("line 1\nline 2\n", NULL, NULL, "put %s -", n), 0);
-	cr_assert_eq(pshm(NULL, &out, NULL, "get %s", n), 0);
+	cr_assert_eq(th_pshm("line 1\nline 2\n", NULL, NULL, "put %s -", n), 0);
+	cr_assert_eq(th_pshm(NULL, &out, NULL, "get %s", n), 0);
 	cr_expect_str_eq(out, "line 1\nline 2\n");
 	free(out);
-	cr_assert_eq(pshm("no dash\n", NULL, NULL, "put %s", n), 0, "no TEXT: stdin too");
-	cr_assert_eq(pshm(NULL, &out, NULL, "get %s | od -An -c | tr -s ' '", n), 0);
+	cr_assert_eq(th_pshm("no dash\n", NULL, NULL, "put %s", n), 0, "no TEXT: stdin too");
+	cr_assert_eq(th_pshm(NULL, &out, NULL, "get %s | od -An -c | tr -s ' '", n), 0);
 	cr_expect_str_eq(out, " n o d a s h \\n\n");
 	free(out);
 }
@@ -67,16 +53,16 @@ Test(box_cli, capacity_and_too_long_values)
 {
 	const char *n = th_name("cli");
 	char *err;
-	cr_assert_eq(pshm(NULL, NULL, NULL, "put --capacity 8 %s 12345678", n), 0);
-	cr_expect_eq(pshm(NULL, NULL, &err, "put %s 123456789", n), 1);
+	cr_assert_eq(th_pshm(NULL, NULL, NULL, "put --capacity 8 %s 12345678", n), 0);
+	cr_expect_eq(th_pshm(NULL, NULL, &err, "put %s 123456789", n), 1);
 	cr_expect(strstr(err, "larger than the box's capacity (8 bytes)"), "%s", err);
 	free(err);
-	cr_expect_eq(pshm(NULL, NULL, &err, "put --capacity 4 %s 123456789", th_name("cli")), 1);
+	cr_expect_eq(th_pshm(NULL, NULL, &err, "put --capacity 4 %s 123456789", th_name("cli")), 1);
 	free(err);
-	cr_expect_eq(pshm(NULL, NULL, &err, "put --capacity zero %s x", n), 2);
+	cr_expect_eq(th_pshm(NULL, NULL, &err, "put --capacity zero %s x", n), 2);
 	free(err);
 	const char *big = th_name("big");
-	cr_assert_eq(pshm(NULL, NULL, NULL, "put %s \"$(head -c 10000 /dev/zero | tr '\\0' a)\"", big), 0);
+	cr_assert_eq(th_pshm(NULL, NULL, NULL, "put %s \"$(head -c 10000 /dev/zero | tr '\\0' a)\"", big), 0);
 	struct pshm_stat st;
 	cr_assert_eq(pshm_seg_stat(big, &st), 0);
 	cr_expect_eq(st.size, 64 + 10000, "a new box fits a value larger than the default");
@@ -86,15 +72,15 @@ Test(box_cli, get_missing_and_not_a_box)
 {
 	char *err;
 	const char *n = th_name("none");
-	cr_expect_eq(pshm(NULL, NULL, &err, "get %s", n), 1);
+	cr_expect_eq(th_pshm(NULL, NULL, &err, "get %s", n), 1);
 	cr_expect(strstr(err, "no such segment"), "%s", err);
 	free(err);
 	const char *raw = th_name("raw");
 	th_write_file(raw, "raw bytes, definitely not a pshm box header..........................", 70, 0600);
-	cr_expect_eq(pshm(NULL, NULL, &err, "get %s", raw), 1);
+	cr_expect_eq(th_pshm(NULL, NULL, &err, "get %s", raw), 1);
 	cr_expect(strstr(err, "integrity check failed (not a box"), "%s", err);
 	free(err);
-	cr_expect_eq(pshm(NULL, NULL, &err, "put %s x", raw), 1);
+	cr_expect_eq(th_pshm(NULL, NULL, &err, "put %s x", raw), 1);
 	cr_expect(strstr(err, "is not a box"), "%s", err);
 	free(err);
 }
@@ -103,11 +89,11 @@ Test(box_cli, force_prints_unverified_bytes_and_says_so)
 {
 	const char *n = th_name("force");
 	char p[128], *out, *err, cmd[256];
-	cr_assert_eq(pshm(NULL, NULL, NULL, "put %s 'Bonjour tout le monde'", n), 0);
+	cr_assert_eq(th_pshm(NULL, NULL, NULL, "put %s 'Bonjour tout le monde'", n), 0);
 	snprintf(cmd, sizeof(cmd), "echo -n HACKED | dd of=%s bs=1 seek=64 conv=notrunc 2>/dev/null",
 		 th_path(n, p, sizeof(p)));
 	cr_assert_eq(th_run(cmd, NULL, NULL, NULL), 0);
-	cr_expect_eq(pshm(NULL, &out, &err, "get --force %s", n), 1);
+	cr_expect_eq(th_pshm(NULL, &out, &err, "get --force %s", n), 1);
 	cr_expect_str_eq(out, "HACKEDr tout le monde");
 	cr_expect(strstr(err, "integrity check failed (checksum mismatch"), "%s", err);
 	cr_expect(strstr(err, "UNVERIFIED"), "%s", err);
@@ -117,7 +103,7 @@ Test(box_cli, force_prints_unverified_bytes_and_says_so)
 	snprintf(cmd, sizeof(cmd), "echo -n \"HACKED\" | dd of=%s bs=1 seek=0 conv=notrunc 2>/dev/null",
 		 p);
 	cr_assert_eq(th_run(cmd, NULL, NULL, NULL), 0);
-	cr_expect_eq(pshm(NULL, &out, &err, "get --force %s", n), 1);
+	cr_expect_eq(th_pshm(NULL, &out, &err, "get --force %s", n), 1);
 	cr_expect_str_eq(out, "HACKEDr tout le monde");
 	cr_expect(strstr(err, "not a box, or its header is corrupted"), "%s", err);
 	free(out);
@@ -128,9 +114,9 @@ Test(box_cli, verify_one_line_per_box)
 {
 	const char *a = th_name("va"), *b = th_name("vb"), *c = th_name("vc");
 	char *out, p[128], cmd[256];
-	cr_assert_eq(pshm(NULL, NULL, NULL, "put %s aaaa", a), 0);
-	cr_assert_eq(pshm(NULL, NULL, NULL, "put %s bbbb", b), 0);
-	cr_assert_eq(pshm(NULL, &out, NULL, "verify %s %s", a, b), 0);
+	cr_assert_eq(th_pshm(NULL, NULL, NULL, "put %s aaaa", a), 0);
+	cr_assert_eq(th_pshm(NULL, NULL, NULL, "put %s bbbb", b), 0);
+	cr_assert_eq(th_pshm(NULL, &out, NULL, "verify %s %s", a, b), 0);
 	char want[512];
 	snprintf(want, sizeof(want), "%s: ok (4 bytes, seq 2)\n%s: ok (4 bytes, seq 2)\n", a, b);
 	cr_expect_str_eq(out, want);
@@ -138,7 +124,7 @@ Test(box_cli, verify_one_line_per_box)
 	snprintf(cmd, sizeof(cmd), "printf z | dd of=%s bs=1 seek=65 conv=notrunc 2>/dev/null",
 		 th_path(b, p, sizeof(p)));
 	cr_assert_eq(th_run(cmd, NULL, NULL, NULL), 0);
-	cr_expect_eq(pshm(NULL, &out, NULL, "verify %s %s %s", a, b, c), 1);
+	cr_expect_eq(th_pshm(NULL, &out, NULL, "verify %s %s %s", a, b, c), 1);
 	snprintf(want, sizeof(want),
 		 "%s: ok (4 bytes, seq 2)\n"
 		 "%s: FAILED: integrity check failed (checksum mismatch: the value was changed behind pshm's back)\n"
@@ -152,39 +138,39 @@ Test(box_cli, usage_and_help)
 	char *out;
 	const char *cmds[] = { "put", "get", "verify", "publish", "fetch" };
 	for (int i = 0; i < 5; i++) {
-		cr_expect_eq(pshm(NULL, &out, NULL, "%s --help", cmds[i]), 0);
+		cr_expect_eq(th_pshm(NULL, &out, NULL, "%s --help", cmds[i]), 0);
 		cr_expect(strstr(out, "usage: pshm"), "%s --help: %s", cmds[i], out);
 		free(out);
 	}
-	cr_expect_eq(pshm(NULL, NULL, NULL, "get"), 2);
-	cr_expect_eq(pshm(NULL, NULL, NULL, "verify"), 2);
-	cr_expect_eq(pshm(NULL, NULL, NULL, "put"), 2);
-	cr_expect_eq(pshm(NULL, NULL, NULL, "publish onlyname"), 2);
-	cr_expect_eq(pshm(NULL, NULL, NULL, "get --bogus x"), 2);
+	cr_expect_eq(th_pshm(NULL, NULL, NULL, "get"), 2);
+	cr_expect_eq(th_pshm(NULL, NULL, NULL, "verify"), 2);
+	cr_expect_eq(th_pshm(NULL, NULL, NULL, "put"), 2);
+	cr_expect_eq(th_pshm(NULL, NULL, NULL, "publish onlyname"), 2);
+	cr_expect_eq(th_pshm(NULL, NULL, NULL, "get --bogus x"), 2);
 }
 
 Test(box_cli, options_may_follow_names_as_in_every_other_command)
 {
 	const char *n = th_name("opts");
 	char *out, *err;
-	cr_assert_eq(pshm(NULL, NULL, NULL, "put %s value --mode 640", n), 0);
+	cr_assert_eq(th_pshm(NULL, NULL, NULL, "put %s value --mode 640", n), 0);
 	struct pshm_stat st;
 	cr_assert_eq(pshm_seg_stat(n, &st), 0);
 	cr_expect_eq(st.mode & 0777, 0640);
-	cr_expect_eq(pshm(NULL, &out, &err, "get %s --force", n), 0, "%s", err);
+	cr_expect_eq(th_pshm(NULL, &out, &err, "get %s --force", n), 0, "%s", err);
 	cr_expect_str_eq(out, "value");
 	free(out);
 	free(err);
-	cr_expect_eq(pshm(NULL, &out, &err, "verify %s --allow-foreign", n), 0, "%s", err);
+	cr_expect_eq(th_pshm(NULL, &out, &err, "verify %s --allow-foreign", n), 0, "%s", err);
 	char want[256];
 	snprintf(want, sizeof(want), "%s: ok (5 bytes, seq 2)\n", n);
 	cr_expect_str_eq(out, want, "the flag is not taken for a name");
 	free(out);
 	free(err);
-	cr_expect_eq(pshm(NULL, &out, &err, "put -- %s -dash", n), 0, "%s", err);
+	cr_expect_eq(th_pshm(NULL, &out, &err, "put -- %s -dash", n), 0, "%s", err);
 	free(out);
 	free(err);
-	cr_expect_eq(pshm(NULL, &out, NULL, "get %s", n), 0);
+	cr_expect_eq(th_pshm(NULL, &out, NULL, "get %s", n), 0);
 	cr_expect_str_eq(out, "-dash", "-- ends the options");
 	free(out);
 }
@@ -195,7 +181,7 @@ Test(box_cli, a_bad_option_is_reported_once)
 				"publish --bogus x y", "put --capacity", "put x v -m" };
 	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
 		char *out, *err;
-		cr_expect_eq(pshm(NULL, &out, &err, "%s", forms[i]), 2, "%s", forms[i]);
+		cr_expect_eq(th_pshm(NULL, &out, &err, "%s", forms[i]), 2, "%s", forms[i]);
 		cr_expect_str_empty(out);
 		/* Once by pshm, and not a second time by getopt itself. */
 		const char *why = strstr(err, "unknown option '");
@@ -217,7 +203,7 @@ Test(box_cli, modes_are_octal_from_1_to_777)
 {
 	const char *bad[] = { "0", "000", "1000", "999", "rw", "-600", " 600", "" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		cr_expect_eq(pshm(NULL, NULL, NULL, "put -m '%s' %s v", bad[i], th_name("mode")), 2,
+		cr_expect_eq(th_pshm(NULL, NULL, NULL, "put -m '%s' %s v", bad[i], th_name("mode")), 2,
 			     "mode '%s'", bad[i]);
 		/* Should the mode be taken, publish serves: bounded by timeout. */
 		char cmd[512];
@@ -236,7 +222,7 @@ Test(box_cli, hostile_names_never_reach_the_terminal)
 		/* Missing, then invalid (a '/' inside): both are reported. */
 		snprintf(cmd, sizeof(cmd), cmds[i], i % 2 ? "\"$(printf 'pshm-test-nope-\\033]0;x\\007/')\""
 							  : "\"$(printf 'pshm-test-nope-\\033]0;x\\007')\"");
-		cr_expect_eq(pshm(NULL, &out, &err, "%s", cmd), 1, "%s: %s", cmd, err);
+		cr_expect_eq(th_pshm(NULL, &out, &err, "%s", cmd), 1, "%s: %s", cmd, err);
 		cr_expect_null(strchr(err, '\033'), "%s: %s", cmd, err);
 		cr_expect_null(strchr(out, '\033'), "%s: %s", cmd, out);
 		cr_expect(strstr(err, "\\x1b]0;x\\x07") || strstr(out, "\\x1b]0;x\\x07"), "%s: %s%s",

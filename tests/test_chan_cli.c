@@ -23,15 +23,13 @@ static char *out, *err;
 static int pshm(const char *in, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int pshm(const char *in, const char *fmt, ...)
 {
-	char args[1024], cmd[1400];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
-	snprintf(cmd, sizeof(cmd), "%s %s", PSHM_BIN, args);
 	free(out);
 	free(err);
-	return th_run(cmd, in, &out, &err);
+	int r = th_vpshm(in, &out, &err, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 /* Run a shell script in which $P is the pshm command and $Q the channel. */

@@ -454,6 +454,20 @@ Test(crash, producers_get_epipe_when_the_consumer_is_killed)
 
 /* A child that attaches as a producer, reserves @len bytes (so it owns a
  * claim: intent in its slot, BUSY header) and dies without committing. */
+/* A process that attaches as @role and exits without closing: its pid. */
+static pid_t die_attached(const char *name, unsigned role)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		pshm_chan *ch;
+		_exit(pshm_chan_open(name, role, 0, &ch) ? 1 : 0);
+	}
+	cr_assert_eq(wait_status(pid), 0);
+	return pid;
+}
+
 static void die_holding_a_claim(const char *name, size_t len)
 {
 	fflush(NULL);
@@ -530,14 +544,7 @@ static void ambiguous(size_t winner, size_t loser_span)
 	uint32_t off = *cl_u32(m, CL_RING_OFF);
 	*cl_u64(m, off) = 0; /* died before its BUSY store */
 	/* The loser: a second dead producer with an intent at the same place. */
-	fflush(NULL);
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		pshm_chan *q;
-		_exit(pshm_chan_open(n, PSHM_PRODUCER, 0, &q) ? 1 : 0);
-	}
-	cr_assert_eq(wait_status(pid), 0);
+	pid_t pid = die_attached(n, PSHM_PRODUCER);
 	unsigned loser = 0;
 	for (unsigned i = 1; i <= 64; i++)
 		if ((uint32_t)*cl_u64(m, cl_slot(i, CL_SLOT_OWNER)) == (uint32_t)pid)
@@ -568,14 +575,7 @@ static void mid_release(unsigned mode)
 	memset(first, 'a', sizeof(first));
 	cr_assert_eq(pshm_chan_send(p, first, sizeof(first), 0), 0);
 	cr_assert_eq(pshm_chan_send(p, "second", 6, 0), 0);
-	fflush(NULL);
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		pshm_chan *c;
-		_exit(pshm_chan_open(n, PSHM_CONSUMER, 0, &c) ? 1 : 0);
-	}
-	cr_assert_eq(wait_status(pid), 0);
+	die_attached(n, PSHM_CONSUMER);
 	size_t size;
 	void *m = th_map_raw(n, &size);
 	uint32_t off = *cl_u32(m, CL_RING_OFF);

@@ -40,13 +40,6 @@ static ssize_t read_box(const char *name, char *buf, size_t cap)
 	return n;
 }
 
-static int run_pshm(const char *args, char **out, char **err)
-{
-	char cmd[1024];
-	snprintf(cmd, sizeof(cmd), "%s %s", PSHM_BIN, args);
-	return th_run(cmd, NULL, out, err);
-}
-
 /* Overwrite one byte of a segment as an attacker would: through the file. */
 static void poke(const char *name, off_t off, unsigned char v)
 {
@@ -86,14 +79,14 @@ Test(security, lab_dd_hack_is_detected, .timeout = 30)
 		cr_expect(r == (seek ? -EBADMSG : -EPROTO), "seek %d: read gave %zd", seek, r);
 		char args[256];
 		snprintf(args, sizeof(args), "get %s", n);
-		cr_expect_eq(run_pshm(args, &out, &err), 1);
+		cr_expect_eq(th_pshm(NULL, &out, &err, "%s", args), 1);
 		cr_expect_str_empty(out, "no value printed: %s", out);
 		snprintf(cmd, sizeof(cmd), "pshm: get '%s': integrity check failed (", n);
 		cr_expect(strstr(err, cmd) != NULL, "stderr: %s", err);
 		free(out);
 		free(err);
 		snprintf(args, sizeof(args), "verify %s", n);
-		cr_expect_eq(run_pshm(args, &out, &err), 1);
+		cr_expect_eq(th_pshm(NULL, &out, &err, "%s", args), 1);
 		cr_expect(strstr(out, "FAILED") != NULL, "verify said: %s", out);
 		free(out);
 		free(err);
@@ -117,11 +110,11 @@ Test(security, every_single_byte_flip_is_detected, .timeout = 120)
 		cr_expect(r == -EBADMSG || r == -EPROTO || r == -EAGAIN,
 			  "offset %zu (xor %02x): read gave %zd", off, x, r);
 		snprintf(args, sizeof(args), "get %s", n);
-		cr_expect_eq(run_pshm(args, &out, NULL), 1, "get, offset %zu", off);
+		cr_expect_eq(th_pshm(NULL, &out, NULL, "%s", args), 1, "get, offset %zu", off);
 		cr_expect_str_empty(out, "get printed a value for offset %zu", off);
 		free(out);
 		snprintf(args, sizeof(args), "verify %s", n);
-		cr_expect_eq(run_pshm(args, NULL, NULL), 1, "verify, offset %zu", off);
+		cr_expect_eq(th_pshm(NULL, NULL, NULL, "%s", args), 1, "verify, offset %zu", off);
 		poke(n, (off_t)off, orig);
 		cr_assert_eq(read_box(n, buf, sizeof(buf)), 16, "restored at %zu", off);
 	}
@@ -207,7 +200,7 @@ Test(security, truncation_races_reads_library_and_get, .timeout = 120)
 	char args[256];
 	snprintf(args, sizeof(args), "get %s >/dev/null", n);
 	for (int i = 0; i < 40; i++) {
-		int st = run_pshm(args, NULL, NULL);
+		int st = th_pshm(NULL, NULL, NULL, "%s", args);
 		cr_assert(st == 0 || st == 1, "pshm get exited %d (128+7 is SIGBUS)", st);
 	}
 	kill(t, SIGKILL);
@@ -260,11 +253,11 @@ Test(security, squatted_name_is_refused_by_create_and_open, .timeout = 30)
 
 	char args[256], *err;
 	snprintf(args, sizeof(args), "put %s mine", squat_name);
-	cr_expect_eq(run_pshm(args, NULL, &err), 1);
+	cr_expect_eq(th_pshm(NULL, NULL, &err, "%s", args), 1);
 	cr_expect(strstr(err, "--allow-foreign") && strstr(err, "another user"), "put: %s", err);
 	free(err);
 	snprintf(args, sizeof(args), "get %s", squat_name);
-	cr_expect_eq(run_pshm(args, NULL, &err), 1);
+	cr_expect_eq(th_pshm(NULL, NULL, &err, "%s", args), 1);
 	cr_expect(strstr(err, "--allow-foreign") != NULL, "get: %s", err);
 	free(err);
 	cr_expect_eq(peek(squat_name, 64), 'e', "the squatter's value is untouched");
@@ -294,7 +287,7 @@ Test(security, shared_writable_box_is_refused_by_default, .timeout = 30)
 	for (int i = 0; i < 3; i++) {
 		char args[256], *out, *err;
 		snprintf(args, sizeof(args), cmds[i], n);
-		cr_expect_eq(run_pshm(args, &out, &err), 1, "%s", args);
+		cr_expect_eq(th_pshm(NULL, &out, &err, "%s", args), 1, "%s", args);
 		cr_expect(strstr(err, "--allow-shared-write") || strstr(out, "--allow"),
 			  "%s: %s%s", args, out, err);
 		free(out);
@@ -302,7 +295,7 @@ Test(security, shared_writable_box_is_refused_by_default, .timeout = 30)
 	}
 	char args[256];
 	snprintf(args, sizeof(args), "get --allow-shared-write %s", n);
-	cr_expect_eq(run_pshm(args, NULL, NULL), 0);
+	cr_expect_eq(th_pshm(NULL, NULL, NULL, "%s", args), 0);
 }
 
 /* ---- 5. symlinks, directories, FIFOs ---------------------------------------------------- */
@@ -347,7 +340,7 @@ Test(security, non_regular_entries_are_never_followed_or_opened, .timeout = 60)
 		for (int c = 0; c < 4; c++) {
 			char args[256], *out, *err;
 			snprintf(args, sizeof(args), cmds[c], names[i]);
-			cr_expect_eq(run_pshm(args, &out, &err), 1, "%s", args);
+			cr_expect_eq(th_pshm(NULL, &out, &err, "%s", args), 1, "%s", args);
 			cr_expect(strstr(err, "not a regular file") || strstr(out, "not a regular file"),
 				  "%s: %s%s", args, out, err);
 			free(out);
@@ -397,17 +390,27 @@ static const struct hostile hostile[] = {
 	{ "reserved 2", 56, 1, 8, -EPROTO, -EPROTO },
 };
 
+/* A valid 16-byte box with the field of @h overwritten, in @seg and as a
+ * new segment (mode 0600) named after @tag: its name. */
+#define HOSTILE_SIZE (64 + 16)
+static const char *plant_hostile(const struct hostile *h, const char *tag,
+				 unsigned char seg[HOSTILE_SIZE])
+{
+	const char *n = th_name(tag);
+	memset(seg, 0, HOSTILE_SIZE);
+	pshm__box_format(seg, 16);
+	cr_assert_eq(pshm__box_write_mem(seg, HOSTILE_SIZE, "0123456789abcdef", 16, 0), 0);
+	memcpy(seg + h->off, &h->val, h->width);
+	th_write_file(n, seg, HOSTILE_SIZE, 0600);
+	return n;
+}
+
 Test(security, hostile_headers_give_clear_errors, .timeout = 60)
 {
 	for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
 		const struct hostile *h = &hostile[i];
-		const char *n = th_name("hostile");
-		unsigned char seg[64 + 16];
-		memset(seg, 0, sizeof(seg));
-		pshm__box_format(seg, 16);
-		cr_assert_eq(pshm__box_write_mem(seg, sizeof(seg), "0123456789abcdef", 16, 0), 0);
-		memcpy(seg + h->off, &h->val, h->width);
-		th_write_file(n, seg, sizeof(seg), 0600);
+		unsigned char seg[HOSTILE_SIZE];
+		const char *n = plant_hostile(h, "hostile", seg);
 		pshm_box *b;
 		cr_expect_eq(pshm_box_open(n, 0, &b), h->open_err, "%s: open", h->what);
 		if (h->open_err == 0)
@@ -430,13 +433,8 @@ Test(security, box_stat_judges_hostile_headers_as_open_does, .timeout = 60)
 {
 	for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
 		const struct hostile *h = &hostile[i];
-		const char *n = th_name("hstat");
-		unsigned char seg[64 + 16];
-		memset(seg, 0, sizeof(seg));
-		pshm__box_format(seg, 16);
-		cr_assert_eq(pshm__box_write_mem(seg, sizeof(seg), "0123456789abcdef", 16, 0), 0);
-		memcpy(seg + h->off, &h->val, h->width);
-		th_write_file(n, seg, sizeof(seg), 0600);
+		unsigned char seg[HOSTILE_SIZE];
+		const char *n = plant_hostile(h, "hstat", seg);
 		struct pshm_box_info in;
 		int r = pshm_box_stat(n, &in);
 		/* The header alone: what open refuses, and a length that the
