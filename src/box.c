@@ -50,6 +50,7 @@
  * pshm__guarded_call() so a truncation is -EFAULT, never SIGBUS.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -234,9 +235,32 @@ static bool backoff(struct backoff *b)
 	return true;
 }
 
+/*
+ * This thread's id, which every write stores in the sequence word. gettid()
+ * is a system call each time (glibc does not cache it), as costly as the
+ * rest of a small write, so it is kept per thread; a fork() child, whose
+ * one thread has a new id, forgets the parent's.
+ */
+static __thread uint32_t tid_cache;
+static pthread_once_t tid_once = PTHREAD_ONCE_INIT;
+
+static void tid_forget(void)
+{
+	tid_cache = 0;
+}
+
+static void tid_init(void)
+{
+	pthread_atfork(NULL, NULL, tid_forget);
+}
+
 static uint32_t self_tid(void)
 {
-	return (uint32_t)gettid();
+	if (__builtin_expect(!tid_cache, 0)) {
+		pthread_once(&tid_once, tid_init);
+		tid_cache = (uint32_t)gettid();
+	}
+	return tid_cache;
 }
 
 /* Is the thread @tid, which holds a box, still running? A tid that cannot
@@ -302,7 +326,8 @@ static int read_once(struct read_op *op, uint64_t cap, uint64_t s1)
 		op->result = len > cap ? -EPROTO : -EMSGSIZE;
 		return 0;
 	}
-	op->copied = (size_t)len;
+	if ((size_t)len > op->copied) /* an earlier attempt may have copied more */
+		op->copied = (size_t)len;
 	load_payload(op->buf, op->base + PSHM_BOX_HDR, (size_t)len);
 	/* The acquire loads above keep this load after them. */
 	if (ld64(op->base, OFF_SEQ) != s1)
@@ -342,15 +367,24 @@ static ssize_t read_value(struct read_op *op)
 	}
 }
 
+/* The result of a read, with no unverified byte left in the caller's
+ * buffer: all that was copied on failure, and on success what an earlier,
+ * abandoned attempt copied past the value's end. */
+static ssize_t read_finish(struct read_op *op)
+{
+	size_t keep = op->result < 0 ? 0 : (size_t)op->result;
+	if (op->copied > keep)
+		memset(op->buf + keep, 0, op->copied - keep);
+	return op->result;
+}
+
 ssize_t pshm__box_read_mem(const void *addr, size_t size, void *buf, size_t bufcap,
 			   int64_t wait_ns)
 {
 	struct read_op op = { .base = addr, .size = size, .buf = buf, .bufcap = bufcap,
 			      .wait_ns = wait_ns };
-	ssize_t r = read_value(&op);
-	if (r < 0 && op.copied)
-		memset(buf, 0, op.copied);
-	return r;
+	op.result = read_value(&op);
+	return read_finish(&op);
 }
 
 /* ---- writing -------------------------------------------------------------- */
@@ -443,14 +477,10 @@ static int guarded_check(void *arg)
 	return pshm__box_check(op->base, op->size, &op->cap);
 }
 
-/* Wrap the open segment @seg in a handle (or close it on failure). */
-static int box_new(pshm_seg *seg, uint64_t cap, bool writable, pshm_box **out)
+/* Fill @box, allocated by the caller before anything can fail, with the
+ * open segment @seg. */
+static int box_fill(pshm_box *box, pshm_seg *seg, uint64_t cap, bool writable, pshm_box **out)
 {
-	pshm_box *box = calloc(1, sizeof(*box));
-	if (!box) {
-		pshm_seg_close(seg);
-		return -ENOMEM;
-	}
 	box->seg = seg;
 	box->base = pshm_seg_addr(seg);
 	box->size = pshm_seg_size(seg);
@@ -468,11 +498,16 @@ int pshm_box_open(const char *name, unsigned flags, pshm_box **out)
 	if (!out || (flags & ~OPEN_FLAGS))
 		return -EINVAL;
 	*out = NULL;
+	pshm_box *box = calloc(1, sizeof(*box));
+	if (!box)
+		return -ENOMEM;
 	pshm_seg *seg;
 	int r = pshm_seg_open(name, flags & (PSHM_RDONLY | PSHM_ALLOW_FOREIGN |
 					     PSHM_ALLOW_SHARED_WRITE), &seg);
-	if (r < 0)
+	if (r < 0) {
+		free(box);
 		return r;
+	}
 	struct check_op ck = { pshm_seg_addr(seg), pshm_seg_size(seg), 0 };
 	r = ck.base ? pshm__guarded_call(ck.base, ck.size, guarded_check, &ck) : -EPROTO;
 	if (r == -EPROTO && (flags & PSHM_BOX_UNCHECKED)) {
@@ -481,9 +516,10 @@ int pshm_box_open(const char *name, unsigned flags, pshm_box **out)
 	}
 	if (r < 0) {
 		pshm_seg_close(seg);
+		free(box);
 		return r;
 	}
-	return box_new(seg, ck.cap, !(flags & PSHM_RDONLY), out);
+	return box_fill(box, seg, ck.cap, !(flags & PSHM_RDONLY), out);
 }
 
 static int format_cb(void *addr, size_t size, void *arg)
@@ -502,16 +538,22 @@ int pshm_box_create(const char *name, size_t capacity, mode_t mode, unsigned fla
 	if (!out || capacity == 0 || (flags & ~CREATE_FLAGS))
 		return -EINVAL;
 	*out = NULL;
-	if ((uint64_t)capacity > PSHM_BOX_MAX_CAPACITY)
+	if ((uint64_t)capacity > PSHM_BOX_MAX_CAPACITY || capacity > SIZE_MAX - PSHM_BOX_HDR)
 		return -EFBIG;
 	uint64_t cap = capacity;
+	/* The handle first: a failure after the name appears would leave it. */
+	pshm_box *box = calloc(1, sizeof(*box));
+	if (!box)
+		return -ENOMEM;
 	pshm_seg *seg;
 	int r = pshm__seg_create_init(name, PSHM_BOX_HDR + capacity, mode, format_cb, &cap, &seg);
-	if (r == -EEXIST && (flags & PSHM_OPEN_EXISTING))
-		return pshm_box_open(name, flags & ~PSHM_OPEN_EXISTING, out);
-	if (r < 0)
+	if (r < 0) {
+		free(box);
+		if (r == -EEXIST && (flags & PSHM_OPEN_EXISTING))
+			return pshm_box_open(name, flags & ~PSHM_OPEN_EXISTING, out);
 		return r;
-	return box_new(seg, cap, true, out);
+	}
+	return box_fill(box, seg, cap, true, out);
 }
 
 void pshm_box_close(pshm_box *box)
@@ -568,7 +610,7 @@ int pshm_box_write(pshm_box *box, const void *data, size_t len)
 	return r;
 }
 
-/* Run a read on @box under the guard; on failure, zero what it copied. */
+/* Run a read on @box under the guard; zero what it copied unverified. */
 static ssize_t box_read(pshm_box *box, struct read_op *op)
 {
 	op->base = box->base;
@@ -584,9 +626,7 @@ static ssize_t box_read(pshm_box *box, struct read_op *op)
 		op->result = r;
 		op->copied = op->bufcap < box->capacity ? op->bufcap : (size_t)box->capacity;
 	}
-	if (op->result < 0 && op->copied)
-		memset(op->buf, 0, op->copied);
-	return op->result;
+	return read_finish(op);
 }
 
 ssize_t pshm_box_read(pshm_box *box, void *buf, size_t cap)

@@ -45,7 +45,14 @@ static bool value_ok(const unsigned char *v, ssize_t n)
 	return make_value(want, c, w) == (size_t)n && !memcmp(want, v, (size_t)n);
 }
 
-
+/* Is all of @v from @from to the end zero? */
+static bool zero_from(const unsigned char *v, size_t from)
+{
+	for (size_t i = from; i < STRESS_BOX_CAP; i++)
+		if (v[i])
+			return false;
+	return true;
+}
 
 void stress_box_write(pshm_box *b, struct stress_box_hammer *h, uint32_t w)
 {
@@ -66,8 +73,11 @@ void stress_box_read(pshm_box *b, struct stress_tally *t, long quota)
 	unsigned char v[STRESS_BOX_CAP];
 	long ok = 0, again = 0, bad = 0;
 	while (ok < quota && bad == 0) {
+		memset(v, 0, sizeof(v));
 		ssize_t n = pshm_box_read(b, v, sizeof(v));
-		if (n >= 0 && value_ok(v, n))
+		if (!zero_from(v, n < 0 ? 0 : (size_t)n))
+			bad++; /* unverified bytes left behind (an abandoned attempt's) */
+		else if (n >= 0 && value_ok(v, n))
 			ok++;
 		else if (n == -EAGAIN)
 			again++;
