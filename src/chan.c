@@ -545,9 +545,12 @@ wait_step(pshm_chan *ch, struct waiter *wt, uint32_t *flag, ready_fn ready, uint
 	}
 	if (now >= ch->next_check || (ch->peer_gone && peer_attaches(ch) != ch->gone_mark)) {
 		ch->next_check = now + CHECK_NS;
+		/* The count before the check: a peer attaching during it (slot
+		 * first, count after) then shows as a change, not as gone. */
+		uint64_t mark = peer_attaches(ch);
 		int r = ch->role == PSHM_CONSUMER ? cons_check(ch) : prod_check(ch);
 		ch->peer_gone = r == -EPIPE;
-		ch->gone_mark = peer_attaches(ch);
+		ch->gone_mark = mark;
 		if (r)
 			return r > 0 ? 0 : r;
 	} else if (ch->peer_gone) {
@@ -866,7 +869,9 @@ static int mpsc_claim(pshm_chan *ch, uint64_t span, uint64_t *pos, uint64_t *nee
 	struct chan_slot *me = slot_at(ch, ch->slot);
 	uint64_t t = LOAD_ACQ(&ch->h->tail);
 	for (unsigned tries = 0; tries < CLAIM_TRIES; tries++) {
-		if (t & 7) {
+		/* head_seen <= head <= tail for honest peers: a tail set back
+		 * below what we saw of head would claim unread records. */
+		if ((t & 7) || t < ch->head_seen) {
 			STORE_REL(&me->ipos, IDLE);
 			return -EPROTO;
 		}
@@ -1210,9 +1215,10 @@ int pshm_chan_open(const char *name, unsigned role, unsigned flags, pshm_chan **
 	size_t size = pshm_seg_size(seg);
 	pshm_chan *ch = NULL;
 	/* Guarded, since a peer may truncate the segment while we validate and
-	 * join it; the handle is allocated between the two guarded steps, so a
-	 * jump out of either leaks nothing. (A slot claimed just before such a
-	 * fault stays ours until we exit, when liveness checks free it.) */
+	 * join it. chan_new() touches the mapping only before it allocates the
+	 * handle, and attach() frees nothing it allocates, so a jump out of
+	 * either leaks nothing. (A slot claimed just before such a fault stays
+	 * ours until we exit, when liveness checks free it.) */
 	PSHM__GUARDED(r, addr, size, chan_new(addr, size, role, false, &ch));
 	if (r == 0) {
 		PSHM__GUARDED(r, addr, size, attach(ch));
@@ -1345,23 +1351,17 @@ static int chan_send(pshm_chan *ch, const void *msg, size_t len, int64_t timeout
 	if (r < 0)
 		return r;
 	unsigned char *rec = ch->ring + (pos & ch->mask);
-	uint64_t used = align8(8 + (uint64_t)len);
 	/* The record's first cache line, which the consumer polls, is written
-	 * last and in one burst (header included), so it moves to the consumer
-	 * once, complete; the rest of the record, and in SPSC the next header
-	 * slot, are written before it. */
+	 * last and in one burst (header included, by prod_commit), so it moves
+	 * to the consumer once, complete; the rest of the record, and in SPSC
+	 * the next header slot, are written before it. */
 	size_t first = 56 - ((uintptr_t)rec & 63);
 	if (len > first)
 		copy_in(rec + 8 + first, (const unsigned char *)msg + first, len - first);
 	if (ch->mode == PSHM_CHAN_SPSC)
-		STORE(hdr_at(ch, pos + used), 0);
+		STORE(hdr_at(ch, pos + span), 0);
 	pshm__copy_small(rec + 8, msg, len < first ? len : first);
-	if (ch->mode == PSHM_CHAN_SPSC) {
-		STORE_REL((uint64_t *)rec, rec_make(ch, R_MSG, len, 0, pos));
-		spsc_advance(ch, used);
-	} else {
-		prod_commit(ch, pos, span, (uint32_t)len);
-	}
+	prod_commit(ch, pos, span, (uint32_t)len);
 	return 0;
 }
 
