@@ -180,7 +180,7 @@ static int get_forced(const char *action, const char *name, pshm_box *box)
 	int r = cli_write_all(STDOUT_FILENO, buf, (size_t)n);
 	free(buf);
 	if (r < 0)
-		cli_failn(action, name, "standard output: %s", pshm_strerror(r));
+		cli_out_fail(action, name, r);
 	return EXIT_FAIL;
 }
 
@@ -221,7 +221,7 @@ int cmd_get(int argc, char **argv)
 	if (n >= 0) {
 		int w = cli_write_all(STDOUT_FILENO, buf, (size_t)n);
 		if (w < 0)
-			rc = cli_failn(argv[0], name, "standard output: %s", pshm_strerror(w));
+			rc = cli_out_fail(argv[0], name, w);
 	} else {
 		struct pshm_box_info info = { 0 };
 		if (n == -EAGAIN && box)
@@ -298,8 +298,8 @@ int cmd_verify(int argc, char **argv)
 	bool all_ok = true;
 	for (int i = optind; i < argc; i++)
 		all_ok &= verify_one(argv[i], flags);
-	fflush(stdout);
-	return all_ok ? EXIT_OK : EXIT_FAIL;
+	int out = cli_finish_stdout(argv[0], argv[optind]);
+	return all_ok ? out : EXIT_FAIL;
 }
 
 /* From the header alone (pshm_box_stat): `pshm ls` and `pshm stat` look at
@@ -486,6 +486,5 @@ int cmd_fetch(int argc, char **argv)
 		return cli_seg_fail(argv[0], name, r);
 	r = cli_write_all(STDOUT_FILENO, pshm_seg_addr(seg), pshm_seg_size(seg));
 	pshm_seg_close(seg);
-	return r < 0 ? cli_failn(argv[0], name, "standard output: %s", pshm_strerror(r))
-		     : EXIT_OK;
+	return r < 0 ? cli_out_fail(argv[0], name, r) : EXIT_OK;
 }

@@ -114,8 +114,8 @@ static const char *mode_name(unsigned mode)
 
 static void stat_text(const char *name, const struct pshm_chan_info *in)
 {
-	char a[16], b[16], m[16];
-	printf("%s: channel (%s", name, mode_name(in->mode));
+	char a[16], b[16], m[16], esc[CLI_ESC_MAX];
+	printf("%s: channel (%s", cli_esc(name, esc, sizeof(esc)), mode_name(in->mode));
 	if (in->mode == PSHM_CHAN_MPSC)
 		printf(", up to %u producers", in->max_producers);
 	printf(")\n  ring      %s, %s used (%.0f%%)\n", cli_human(in->ring_size, a, sizeof(a)),
@@ -199,7 +199,8 @@ static int chan_stat(int argc, char **argv)
 		else
 			stat_text(canon, &info);
 	}
-	return status;
+	int out = cli_finish_stdout("chan stat", argv[0]);
+	return status != EXIT_OK ? status : out;
 }
 
 /* ---- pshm chan ------------------------------------------------------------ */

@@ -51,6 +51,11 @@ int cli_read_full(int fd, char *buf, size_t cap, size_t *got);
 int cli_read_all(int fd, char **out, size_t *len);
 /* Write all of @data to @fd. */
 int cli_write_all(int fd, const void *data, size_t len);
+/* Report that writing standard output failed with -@err: exit status. */
+int cli_out_fail(const char *action, const char *name, int err);
+/* Flush standard output and report any write error on it (closed pipe,
+ * full disk), earlier ones included: EXIT_OK or the failure's status. */
+int cli_finish_stdout(const char *action, const char *name);
 
 /* Parse "4096", "64K", "1M", "2G" (powers of 1024; "KiB"/"k" accepted too).
  * The first character must be a digit (no space, no sign).

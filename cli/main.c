@@ -288,6 +288,24 @@ int cli_read_all(int fd, char **out, size_t *len)
 	return 0;
 }
 
+/* strerror(), not pshm_strerror(): this is not about shared memory. */
+int cli_out_fail(const char *action, const char *name, int err)
+{
+	return cli_failn(action, name, "standard output: %s", strerror(-err));
+}
+
+/* errno says why only if this fflush() failed: an earlier failure leaves
+ * the error flag but not its reason. */
+int cli_finish_stdout(const char *action, const char *name)
+{
+	errno = 0;
+	int r = fflush(stdout);
+	int e = errno;
+	if (r != 0 || ferror(stdout))
+		return cli_out_fail(action, name, -(r != 0 && e ? e : EIO));
+	return EXIT_OK;
+}
+
 int cli_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;

@@ -137,24 +137,6 @@ static const char *size_words(uint64_t n, char *buf, size_t len)
 	return buf;
 }
 
-static int out_fail(const char *action, const char *name, int err)
-{
-	return cli_failn(action, name, "standard output: %s", strerror(-err));
-}
-
-/* Flush stdout and report a write error on it (closed pipe, full disk).
- * errno says why only if this fflush() failed: an earlier failure leaves
- * the error flag but not its reason. */
-static int finish_stdout(const char *action, const char *name)
-{
-	errno = 0;
-	int r = fflush(stdout);
-	int e = errno;
-	if (r != 0 || ferror(stdout))
-		return out_fail(action, name, -(r != 0 && e ? e : EIO));
-	return EXIT_OK;
-}
-
 /* The options of a command with one flag besides --help (--json for stat
  * and who, -t/--text for cat, -f/--force for rm): @flag is its long name,
  * its first letter its short one when @optstring lists it. Returns -1 to
@@ -289,7 +271,7 @@ static int ls_json(const struct pshm_stat *v, size_t n, const struct users *u)
 		json_entry(&v[i], u->count[i], u->complete, false);
 	}
 	printf(n ? "\n]\n" : "]\n");
-	return finish_stdout("ls", "/dev/shm");
+	return cli_finish_stdout("ls", "/dev/shm");
 }
 
 static void ls_kind(const struct pshm_stat *st, char *buf, size_t len)
@@ -338,7 +320,7 @@ static int ls_table(const struct pshm_stat *v, size_t n, const struct users *u, 
 			       users, kind);
 		}
 	}
-	return finish_stdout("ls", "/dev/shm");
+	return cli_finish_stdout("ls", "/dev/shm");
 }
 
 int cmd_ls(int argc, char **argv)
@@ -432,7 +414,7 @@ int cmd_stat(int argc, char **argv)
 		stat_text(&st, &u);
 	}
 	free(u.count);
-	return finish_stdout("stat", name);
+	return cli_finish_stdout("stat", name);
 }
 
 /* ------------------------------------------------------------------------
@@ -491,7 +473,7 @@ int cmd_who(int argc, char **argv)
 			       geteuid() ? ": other users' are visible to root" : "");
 	}
 	free(u);
-	return finish_stdout("who", name);
+	return cli_finish_stdout("who", name);
 }
 
 /* ------------------------------------------------------------------------
@@ -523,7 +505,7 @@ static int cat_stream(pshm_seg *seg, const char *name, bool text)
 		size_t len = nul ? (size_t)(nul - buf) : (size_t)n;
 		int r = cli_write_all(STDOUT_FILENO, buf, len);
 		if (r < 0)
-			return out_fail("cat", name, r);
+			return cli_out_fail("cat", name, r);
 		if (nul)
 			break;
 		off += (uint64_t)n;
@@ -617,7 +599,7 @@ static int dump_range(pshm_seg *seg, const char *name, uint64_t off, uint64_t le
 	}
 	if (end > 0)
 		printf("%08" PRIx64 "\n", end);
-	return finish_stdout("dump", name);
+	return cli_finish_stdout("dump", name);
 }
 
 int cmd_dump(int argc, char **argv)
@@ -1193,6 +1175,6 @@ int cmd_gc(int argc, char **argv)
 		       found, found == 1 ? "" : "s", cli_human(bytes, h, sizeof(h)),
 		       age_arg ? " --older-than " : "", age_arg ? age_arg : "",
 		       found == 1 ? "it" : "them");
-	r = finish_stdout("gc", "/dev/shm");
+	r = cli_finish_stdout("gc", "/dev/shm");
 	return status ? status : r;
 }

@@ -231,3 +231,18 @@ Test(box_cli, hostile_names_never_reach_the_terminal)
 		free(err);
 	}
 }
+
+/* A write error on standard output is an error (exit 1), said in the
+ * words of the C library: it is not about shared memory. */
+Test(box_cli, standard_output_errors_are_reported)
+{
+	const char *n = th_name("full");
+	cr_assert_eq(th_pshm(NULL, NULL, NULL, "put %s 'hello'", n), 0);
+	char *out = NULL, *err = NULL;
+	cr_expect_eq(th_pshm(NULL, &out, &err, "get %s >/dev/full", n), 1);
+	cr_expect(strstr(err, "standard output: No space left on device"), "%s", err);
+	free(out), free(err), out = err = NULL;
+	cr_expect_eq(th_pshm(NULL, &out, &err, "verify %s >/dev/full", n), 1);
+	cr_expect(strstr(err, "standard output: No space left on device"), "%s", err);
+	free(out), free(err);
+}

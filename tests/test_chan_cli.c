@@ -278,3 +278,10 @@ Test(chan_cli, usage_errors_exit_2_and_name_the_problem)
 	cr_expect(strstr(err, "pshm: receive from '"), "%s", err);
 	cr_expect(strstr(err, "timed out after 0 of 2 messages"), "%s", err);
 }
+
+Test(chan_cli, chan_stat_reports_standard_output_errors)
+{
+	const char *q = new_chan("full", "--size 4K");
+	cr_expect_eq(pshm(NULL, "chan stat %s >/dev/full", q), 1);
+	cr_expect(strstr(err, "standard output: No space left on device"), "%s", err);
+}
