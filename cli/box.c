@@ -326,14 +326,6 @@ void cli_describe_box(const char *name, char *buf, size_t len)
 
 /* ---- publish / fetch --------------------------------------------------------------- */
 
-static volatile sig_atomic_t stop_serving;
-
-static void on_stop(int sig)
-{
-	(void)sig;
-	stop_serving = 1;
-}
-
 static void publish_usage(void)
 {
 	printf("usage: pshm publish [options] NAME FILE\n\n"
@@ -351,13 +343,8 @@ static void publish_usage(void)
 /* Serve @snap until SIGINT or SIGTERM. */
 static int serve_until_stopped(pshm_snap *snap)
 {
-	struct sigaction sa = { 0 };
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	/* No SA_RESTART: the wait in pshm_snap_serve() returns -EINTR. */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	while (!stop_serving) {
+	cli_catch_stop(); /* the wait in pshm_snap_serve() returns -EINTR */
+	while (!cli_stop) {
 		int r = pshm_snap_serve(snap, 250 * 1000 * 1000);
 		if (r < 0 && r != -EINTR)
 			return r;

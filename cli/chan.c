@@ -325,14 +325,6 @@ int cmd_send(int argc, char **argv)
 
 /* ---- pshm recv ------------------------------------------------------------------ */
 
-static volatile sig_atomic_t stop;
-
-static void on_stop(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
 static void recv_usage(FILE *f)
 {
 	fprintf(f, "usage: pshm recv [-n COUNT] [--timeout SECONDS] [--follow] NAME\n\n"
@@ -388,7 +380,7 @@ static int recv_one(pshm_chan *ch, const struct recv_opts *o, int *werr)
 {
 	int64_t left = o->timeout;
 	for (;;) {
-		if (stop)
+		if (cli_stop)
 			return -EINTR;
 		int64_t t = left < 0 || left > SLICE_NS ? SLICE_NS : left;
 		const void *msg;
@@ -481,10 +473,7 @@ int cmd_recv(int argc, char **argv)
 	/* A closed output pipe is an error to report, not a reason to die
 	 * with a message taken but not written. */
 	signal(SIGPIPE, SIG_IGN);
-	struct sigaction sa = { .sa_handler = on_stop };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	cli_catch_stop();
 	pshm_chan *ch;
 	int r = pshm_chan_open(name, PSHM_CONSUMER, 0, &ch);
 	if (r < 0)

@@ -5,6 +5,7 @@
 #ifndef PSHM_CLI_H
 #define PSHM_CLI_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -51,6 +52,10 @@ int cli_read_full(int fd, char *buf, size_t cap, size_t *got);
 int cli_read_all(int fd, char **out, size_t *len);
 /* Write all of @data to @fd. */
 int cli_write_all(int fd, const void *data, size_t len);
+/* Set by SIGINT and SIGTERM once cli_catch_stop() has run; the handler is
+ * installed without SA_RESTART, so a blocking wait returns -EINTR. */
+extern volatile sig_atomic_t cli_stop;
+void cli_catch_stop(void);
 /* Report that writing standard output failed with -@err: exit status. */
 int cli_out_fail(const char *action, const char *name, int err);
 /* Flush standard output and report any write error on it (closed pipe,
