@@ -190,20 +190,6 @@ int pshm__box_check(const void *addr, size_t size, uint64_t *cap)
 
 /* ---- waiting ------------------------------------------------------------ */
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
-
 /* A wait that spins, then yields, then sleeps (10 us doubling to 1 ms),
  * until a deadline. */
 struct backoff {
@@ -217,10 +203,10 @@ static bool backoff(struct backoff *b)
 {
 	unsigned r = b->round++;
 	if (r < 64) {
-		cpu_relax();
+		pshm__cpu_relax();
 		return true;
 	}
-	int64_t t = now_ns();
+	int64_t t = pshm__now_ns();
 	if (!b->deadline)
 		b->deadline = t + b->wait_ns;
 	if (t >= b->deadline)
@@ -578,7 +564,7 @@ size_t pshm_box_capacity(const pshm_box *box)
  */
 static void touch(pshm_box *box)
 {
-	int64_t now = now_ns();
+	int64_t now = pshm__now_ns();
 	int64_t last = __atomic_load_n(&box->touched_ns, __ATOMIC_RELAXED);
 	if (last && now - last < TOUCH_EVERY_NS)
 		return;

@@ -184,21 +184,6 @@ static uint64_t fence_word;
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 #define STORE_REL(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ volatile("yield");
-#endif
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static inline uint64_t align8(uint64_t n)
 {
@@ -481,7 +466,7 @@ static inline __attribute__((always_inline)) void spin(const pshm_chan *ch, read
 		if (ready(ch, arg))
 			return;
 		if (!(i & 7))
-			cpu_relax();
+			pshm__cpu_relax();
 	}
 }
 
@@ -530,7 +515,7 @@ static int sleep_on(pshm_chan *ch, struct waiter *wt, uint32_t *flag, ready_fn r
 static inline __attribute__((always_inline)) int
 wait_step(pshm_chan *ch, struct waiter *wt, uint32_t *flag, ready_fn ready, uint64_t arg)
 {
-	int64_t now = now_ns();
+	int64_t now = pshm__now_ns();
 	if (!wt->started) {
 		wt->started = true;
 		wt->deadline = wt->timeout > 0 && wt->timeout < INT64_MAX - now ? now + wt->timeout

@@ -86,6 +86,7 @@ unsigned pshm__kind_of_fd(int fd);
  * ------------------------------------------------------------------------ */
 
 #include <stdint.h>
+#include <time.h>
 
 /* CRC-32C of @len bytes at @data, continuing from @crc (0 to start).
  * pshm__crc32c() uses SSE4.2 when the CPU has it; _sw is the portable one. */
@@ -202,5 +203,23 @@ int pshm__chan_attach_mem(void *addr, size_t size, unsigned role, unsigned flags
  * peer is reported dead rather than looked up in /proc. */
 int pshm__chan_stat_mem(const void *addr, size_t size, bool liveness,
 			struct pshm_chan_info *info);
+
+/* Spin-wait hint: the pause instruction (yield on arm64). */
+static inline void pshm__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield");
+#endif
+}
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+static inline int64_t pshm__now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 #endif
