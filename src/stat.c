@@ -62,10 +62,17 @@ static void describe_at(int dfd, const char *leaf, const struct stat *st, struct
 	}
 }
 
+/* A NULL result pointer: a bad name still says so first. */
+static int null_arg(const char *name)
+{
+	int r = pshm_name_check(name);
+	return r < 0 ? r : -EINVAL;
+}
+
 int pshm_seg_stat(const char *name, struct pshm_stat *st)
 {
 	if (!st)
-		return pshm_name_check(name) < 0 ? pshm_name_check(name) : -EINVAL;
+		return null_arg(name);
 	struct stat sb;
 	int dfd = pshm__lookup(name, &sb);
 	if (dfd < 0)
@@ -361,7 +368,7 @@ ssize_t pshm_seg_users(const char *name, struct pshm_user **out, int *complete)
 {
 	struct stat st;
 	if (!out)
-		return pshm_name_check(name) < 0 ? pshm_name_check(name) : -EINVAL;
+		return null_arg(name);
 	*out = NULL;
 	int dfd = pshm__lookup(name, &st);
 	if (dfd < 0)
