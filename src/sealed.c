@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -161,9 +162,20 @@ static int publisher_dir(const char *dir, mode_t mode)
 }
 
 /* Is a live server listening at @sa? */
-static bool listening(const struct sockaddr_un *sa)
+/* A UNIX stream socket whose connect() gives up after @ms (it would wait
+ * for ever while the listener's backlog is full): EAGAIN then. */
+static int client_socket(int ms)
 {
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static bool listening(const struct sockaddr_un *sa)
+{
+	int fd = client_socket(100);
 	if (fd < 0)
 		return false;
 	bool live = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0 ||
@@ -360,9 +372,9 @@ static int connect_in(const char *dir, const char *leaf, uid_t uid)
 	int r = sock_addr(dfd, leaf, &sa);
 	int fd = -1;
 	if (r == 0)
-		r = fd = pshm__err(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+		r = fd = pshm__err(client_socket(FETCH_WAIT_MS));
 	if (r >= 0 && connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) < 0)
-		r = errno == ENOTSOCK ? -ENOTSUP : -errno;
+		r = errno == ENOTSOCK ? -ENOTSUP : errno == EAGAIN ? -ETIMEDOUT : -errno;
 	if (r < 0 && fd >= 0)
 		close(fd);
 	close(dfd);

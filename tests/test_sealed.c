@@ -293,6 +293,36 @@ Test(sealed, hostile_servers_are_refused)
 	}
 }
 
+/* A publisher that never accepts, its backlog full: fetch gives up with
+ * -ETIMEDOUT (connect() alone would wait for ever). */
+Test(sealed, a_publisher_that_never_answers_times_out, .timeout = 60)
+{
+	char path[100];
+	snprintf(path, sizeof(path), "%s/%s", dir, "stuck");
+	int l = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	cr_assert_eq(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(l, 0), 0);
+	int held[16], n = 0;
+	for (; n < 16; n++) { /* fill the backlog */
+		held[n] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (connect(held[n], (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			cr_assert_eq(errno, EAGAIN);
+			close(held[n]);
+			break;
+		}
+	}
+	cr_assert_lt(n, 16, "the backlog filled up");
+	pshm_seg *seg = NULL;
+	cr_expect_eq(pshm_snap_fetch("stuck", PSHM_SNAP_SELF, dir, &seg), -ETIMEDOUT);
+	cr_expect_null(seg);
+	for (int i = 0; i < n; i++)
+		close(held[i]);
+	close(l);
+	unlink(path);
+}
+
 Test(sealed, server_of_another_uid_is_refused)
 {
 	if (!th_is_root())
