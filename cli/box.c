@@ -224,8 +224,8 @@ int cmd_get(int argc, char **argv)
 			rc = cli_out_fail(argv[0], name, w);
 	} else {
 		struct pshm_box_info info = { 0 };
-		if (n == -EAGAIN && box)
-			pshm_box_verify(box, &info);
+		if (n == -EAGAIN) /* who holds it: the header says, no second read */
+			pshm_box_stat(name, &info);
 		char why[160];
 		rc = cli_failn(argv[0], name, "%s", read_failure((int)n, &info, why, sizeof(why)));
 		if (force && box && n != -ENOMEM)
