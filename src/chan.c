@@ -1145,7 +1145,7 @@ static int attach(pshm_chan *ch)
 		ch->seen_peer = producers_alive(ch);
 	} else {
 		if (ch->mode == PSHM_CHAN_SPSC)
-			r = ch->detached ? 0 : spsc_recover(ch);
+			r = spsc_recover(ch); /* the walk needs no peer table */
 		else if (!ch->detached)
 			STORE_REL(&slot_at(ch, ch->slot)->ipos, IDLE);
 		ch->seen_peer = slot_alive(ch, 0);
@@ -1165,16 +1165,6 @@ int pshm__chan_attach_mem(void *addr, size_t size, unsigned role, unsigned flags
 	int r = chan_new(addr, size, role, flags & PSHM__CHAN_DETACHED, &ch);
 	if (r < 0)
 		return r;
-	if (ch->detached && role == PSHM_PRODUCER && ch->mode == PSHM_CHAN_SPSC) {
-		/* No recovery walk without a peer table; just bound tail. */
-		uint64_t t = LOAD(&ch->h->tail), h = LOAD(&ch->h->head);
-		if ((t & 7) || h > t || t - h > ch->ring_size) {
-			free(ch);
-			return -EPROTO;
-		}
-		ch->tail = t;
-		ch->head_seen = h;
-	}
 	r = attach(ch);
 	if (r < 0) {
 		free(ch);

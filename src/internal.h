@@ -187,8 +187,9 @@ int pshm__futex_wake(uint32_t *word, int n);
 /* Register this process for membarrier(GLOBAL_EXPEDITED), once. Returns
  * whether the asymmetric barrier is usable here. */
 bool pshm__membarrier_init(void);
-/* A full barrier in every running thread of every registered process; false
- * when only a local fence could be made (membarrier unusable or failing). */
+/* A full barrier in every running thread of every registered process
+ * (after pshm__membarrier_init() said yes); false if the system call
+ * failed, and then no barrier was made: the caller fences itself. */
 bool pshm__membarrier(void);
 
 /* Attach to a channel laid out at [addr, addr + size) without a segment:
