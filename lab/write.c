@@ -38,7 +38,9 @@ static const char message[] = "Hello depuis le programme write !";
 
 int main(int argc, char *argv[])
 {
-	if (argc > 2) {
+	/* Un argument qui commence par « - » est une option mal tapée (--help,
+	 * -h...), pas un nom : on ne crée pas de segment « --help ». */
+	if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
 		fprintf(stderr, "usage : %s [NOM]   (par défaut %s)\n", argv[0], NOM_PAR_DEFAUT);
 		return 2;
 	}

@@ -303,6 +303,13 @@ Test(lab, usage_errors)
 	cr_expect_eq(lab(NULL, &err, "./read --bogus"), 2);
 	cr_expect(strstr(err, "usage"), "%s", err);
 	free(err);
+	/* An option is not a name: no segment called --help. */
+	cr_expect_eq(lab(NULL, &err, "./write --help"), 2);
+	cr_expect(strstr(err, "usage"), "%s", err);
+	free(err);
+	cr_expect_eq(lab(NULL, &err, "./read --help"), 2);
+	cr_expect(strstr(err, "usage"), "%s", err);
+	free(err);
 }
 
 Test(lab, read_write_shared_seen_private_not)
