@@ -18,6 +18,7 @@
  * Le contraste : le fils écrit aussi le message dans une zone MAP_PRIVATE.
  * Celle-là, le père ne la voit pas changer.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,16 +49,22 @@ static void verifier(int err, const char *quoi)
 	}
 }
 
+/* Les appels système (mmap, fork, waitpid, munmap) renvoient -1 (ou
+ * MAP_FAILED) et laissent le code d'erreur dans errno. */
+static void echec(const char *quoi)
+{
+	fprintf(stderr, "read-write: %s : %s\n", quoi, strerror(errno));
+	exit(1);
+}
+
 static void *projeter(int visibilite, const char *quoi)
 {
 	/* fd = -1 et décalage 0 : MAP_ANONYMOUS n'a pas de fichier derrière ;
 	 * la zone est remplie de zéros. */
 	void *p = mmap(NULL, sizeof(struct partage), PROT_READ | PROT_WRITE,
 		       visibilite | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED) {
-		perror(quoi);
-		exit(1);
-	}
+	if (p == MAP_FAILED)
+		echec(quoi);
 	return p;
 }
 
@@ -115,10 +122,8 @@ int main(void)
 	fflush(stdout);
 
 	pid_t pid = fork();
-	if (pid == -1) {
-		perror("fork");
-		return 1;
-	}
+	if (pid == -1)
+		echec("fork");
 	if (pid == 0)
 		fils(partagee, privee); /* ne revient pas */
 
@@ -138,20 +143,16 @@ int main(void)
 
 	/* Attendre la fin du fils avant de détruire ce qu'il utilise. */
 	int statut;
-	if (waitpid(pid, &statut, 0) == -1) {
-		perror("waitpid");
-		return 1;
-	}
+	if (waitpid(pid, &statut, 0) == -1)
+		echec("waitpid");
 	if (!WIFEXITED(statut) || WEXITSTATUS(statut) != 0) {
 		fprintf(stderr, "read-write: le fils a échoué\n");
 		return 1;
 	}
 	verifier(pthread_cond_destroy(&partagee->cond), "pthread_cond_destroy");
 	verifier(pthread_mutex_destroy(&partagee->verrou), "pthread_mutex_destroy");
-	if (munmap(partagee, sizeof(*partagee)) == -1 || munmap(privee, sizeof(*privee)) == -1) {
-		perror("munmap");
-		return 1;
-	}
+	if (munmap(partagee, sizeof(*partagee)) == -1 || munmap(privee, sizeof(*privee)) == -1)
+		echec("munmap");
 	printf("[père  %d] fils terminé ; mutex et condition détruits, zones libérées\n", (int)getpid());
 	return 0;
 }

@@ -37,7 +37,10 @@ static int afficher(const char *nom, int fd, size_t taille)
 {
 	/* PROT_READ : on ne peut que lire (le descripteur est en O_RDONLY,
 	 * PROT_WRITE serait refusé). MAP_SHARED : on voit le segment lui-même,
-	 * y compris ce qu'un autre processus y écrirait pendant ce temps. */
+	 * y compris ce qu'un autre processus y écrirait pendant ce temps.
+	 * Lire à travers la projection n'est pas gratuit : une page encore
+	 * jamais touchée (un « trou » laissé par ftruncate) est allouée par
+	 * tmpfs au premier accès, même en lecture. read(2) (cat) n'alloue rien. */
 	char *mem = mmap(NULL, taille, PROT_READ, MAP_SHARED, fd, 0);
 	if (mem == MAP_FAILED) {
 		fprintf(stderr, "read: mmap(%s) : %s\n", nom, strerror(errno));
@@ -78,7 +81,9 @@ int main(int argc, char *argv[])
 			nom = argv[i];
 	}
 
-	/* Sans O_CREAT : on veut lire un segment existant, pas en créer un
+	/* shm_open, fonction de la bibliothèque C, fait ici
+	 * openat("/dev/shm/posix_shm", O_RDONLY | O_NOFOLLOW | O_CLOEXEC).
+	 * Sans O_CREAT : on veut lire un segment existant, pas en créer un
 	 * vide. Sans O_TRUNC ni ftruncate : lire ne doit rien modifier. */
 	int fd = shm_open(nom, O_RDONLY, 0);
 	if (fd == -1) {
@@ -124,8 +129,9 @@ int main(int argc, char *argv[])
 		erreur = 1;
 	}
 
-	/* shm_unlink retire le nom (le fichier de /dev/shm). La mémoire est
-	 * libérée quand plus aucun processus ne la projette. */
+	/* shm_unlink (de la bibliothèque C, comme shm_open : un unlink du
+	 * fichier de /dev/shm) retire le nom. La mémoire est libérée quand plus
+	 * aucun processus ne projette le segment ni ne le garde ouvert. */
 	if (supprimer && !erreur) {
 		if (shm_unlink(nom) == -1) {
 			fprintf(stderr, "read: shm_unlink(%s) : %s\n", nom, strerror(errno));

@@ -4,7 +4,7 @@
  * Usage : ./write [NOM]      (NOM vaut /posix_shm par défaut)
  *
  * Étapes : shm_open (créer ou ouvrir le segment), ftruncate (fixer sa
- * taille), mmap (le voir comme de la mémoire), écrire, munmap, close.
+ * taille), mmap (le voir comme de la mémoire), close, écrire, munmap.
  * Le segment reste en place après la fin du programme : c'est un fichier
  * de /dev/shm, que ./read (ou cat) peut lire ensuite.
  */
@@ -25,8 +25,10 @@
 /*
  * Taille du segment : 64 Kio, soit 16 pages de 4096 octets. mmap travaille
  * par pages ; le message n'occupe que le début de la première. tmpfs
- * n'alloue une page que lorsqu'on y écrit : ls -l affichera 65536 octets
- * mais du seulement 4 Kio (voir README.md).
+ * n'alloue une page qu'au premier accès à travers une projection, en
+ * lecture comme en écriture (ou par write(2)) ; read(2), donc cat, n'alloue
+ * rien. ls -l affichera 65536 octets, mais du seulement 4 Kio : la seule
+ * page que ce programme touche (voir README.md).
  */
 #define TAILLE 65536
 
@@ -36,13 +38,20 @@ static const char message[] = "Hello depuis le programme write !";
 
 int main(int argc, char *argv[])
 {
-	if (argc > 2) {
+	/* Un argument qui commence par « - » est une option mal tapée (--help,
+	 * -h...), pas un nom : on ne crée pas de segment « --help ». */
+	if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
 		fprintf(stderr, "usage : %s [NOM]   (par défaut %s)\n", argv[0], NOM_PAR_DEFAUT);
 		return 2;
 	}
 	const char *nom = argc == 2 ? argv[1] : NOM_PAR_DEFAUT;
 
 	/*
+	 * shm_open n'est pas un appel système mais une fonction de la
+	 * bibliothèque C : sous Linux, elle appelle openat sur le fichier
+	 * /dev/shm/posix_shm, en ajoutant O_NOFOLLOW et O_CLOEXEC
+	 * (strace -e trace=openat ./write le montre).
+	 *
 	 * O_CREAT : crée le segment s'il n'existe pas, sinon l'ouvre.
 	 * O_RDWR  : mmap en écriture exige un descripteur ouvert en lecture et
 	 *           écriture.
@@ -62,7 +71,8 @@ int main(int argc, char *argv[])
 	}
 
 	/* Un segment neuf a une taille de 0 : on lui donne sa taille. Les
-	 * octets ajoutés valent 0 (et ne coûtent rien tant qu'on n'y écrit pas). */
+	 * octets ajoutés valent 0 et ne coûtent rien : ce sont des « trous »,
+	 * sans mémoire derrière, tant que personne ne les touche. */
 	if (ftruncate(fd, TAILLE) == -1) {
 		fprintf(stderr, "write: ftruncate(%s, %d) : %s\n", nom, TAILLE, strerror(errno));
 		close(fd);
@@ -89,8 +99,10 @@ int main(int argc, char *argv[])
 		return 1;
 	}
 
-	/* Une simple copie en mémoire : ni write(), ni appel système. On copie
-	 * aussi l'octet NUL final, pour que le lecteur sache où s'arrête le texte. */
+	/* Une simple copie en mémoire : ni write(), ni appel système. Le premier
+	 * accès à la page provoque une faute de page : c'est là que le noyau
+	 * alloue la page (remplie de zéros) dans tmpfs. On copie aussi l'octet
+	 * NUL final, pour que le lecteur sache où s'arrête le texte. */
 	memcpy(mem, message, sizeof(message));
 	printf("write: %zu octets écrits dans %s (taille %d) : \"%s\"\n",
 	       sizeof(message), nom, TAILLE, message);
@@ -99,6 +111,12 @@ int main(int argc, char *argv[])
 	 * shm_unlink (ou ./read --unlink, ou rm /dev/shm/...) le supprime. */
 	if (munmap(mem, TAILLE) == -1) {
 		fprintf(stderr, "write: munmap : %s\n", strerror(errno));
+		return 1;
+	}
+	/* La ligne n'est vraiment écrite qu'ici si stdout n'est pas un
+	 * terminal (tampon) : on vérifie que l'écriture a réussi. */
+	if (fflush(stdout) == EOF) {
+		fprintf(stderr, "write: écriture sur la sortie standard : %s\n", strerror(errno));
 		return 1;
 	}
 	return 0;

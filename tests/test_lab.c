@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -55,6 +56,15 @@ static off_t file_size(const char *name)
 	struct stat st;
 	cr_assert_eq(stat(th_path(name, p, sizeof(p)), &st), 0, "stat %s: %s", p, strerror(errno));
 	return st.st_size;
+}
+
+/* Memory tmpfs holds for the segment, in bytes (st_blocks counts 512). */
+static long long allocated(const char *name)
+{
+	char p[128];
+	struct stat st;
+	cr_assert_eq(stat(th_path(name, p, sizeof(p)), &st), 0, "stat %s: %s", p, strerror(errno));
+	return (long long)st.st_blocks * 512;
 }
 
 
@@ -293,6 +303,13 @@ Test(lab, usage_errors)
 	cr_expect_eq(lab(NULL, &err, "./read --bogus"), 2);
 	cr_expect(strstr(err, "usage"), "%s", err);
 	free(err);
+	/* An option is not a name: no segment called --help. */
+	cr_expect_eq(lab(NULL, &err, "./write --help"), 2);
+	cr_expect(strstr(err, "usage"), "%s", err);
+	free(err);
+	cr_expect_eq(lab(NULL, &err, "./read --help"), 2);
+	cr_expect(strstr(err, "usage"), "%s", err);
+	free(err);
 }
 
 Test(lab, read_write_shared_seen_private_not)
@@ -310,4 +327,122 @@ Test(lab, read_write_shared_seen_private_not)
 	cr_expect_null(strstr(child + 1, "[fils"), "output:\n%s", out);
 	free(out);
 	free(err);
+}
+
+/*
+ * What the lab says about memory: tmpfs allocates a page when it is first
+ * touched through a mapping, read or write; read(2), that is cat, allocates
+ * nothing. ./write touches one page; cat and ./read add none. A sparse
+ * segment (the README's `truncate -s 64K` experiment) stays at 0 under cat
+ * and gets its first page from ./read, which only maps it and reads byte 0.
+ */
+Test(lab, pages_are_allocated_when_touched_through_a_mapping)
+{
+	const long long page = sysconf(_SC_PAGESIZE);
+	const char *n = th_name("lab");
+	cr_assert_eq(lab(NULL, NULL, "./write %s", n), 0);
+	cr_expect_eq(allocated(n), page, "write touches one page: %lld bytes", allocated(n));
+	cr_assert_eq(lab(NULL, NULL, "cat /dev/shm%s >/dev/null", n), 0);
+	cr_expect_eq(allocated(n), page, "cat allocates nothing: %lld bytes", allocated(n));
+	expect_out(n, "./read", 0, MSG "\n");
+	cr_expect_eq(allocated(n), page, "read reads the page write touched: %lld", allocated(n));
+
+	const char *h = th_name("lab");
+	cr_assert_eq(lab(NULL, NULL, "truncate -s 64K /dev/shm%s", h), 0);
+	cr_expect_eq(file_size(h), SEG_SIZE);
+	cr_expect_eq(allocated(h), 0, "a sparse segment holds no memory");
+	cr_assert_eq(lab(NULL, NULL, "cat /dev/shm%s >/dev/null", h), 0);
+	cr_expect_eq(allocated(h), 0, "cat (read(2)) of holes allocates nothing: %lld", allocated(h));
+	expect_out(h, "./read", 0, "\n");
+	cr_expect_eq(allocated(h), page, "one read through a mapping allocates a page: %lld",
+		     allocated(h));
+}
+
+/* shm_open is the C library over openat on /dev/shm, with O_NOFOLLOW|O_CLOEXEC. */
+Test(lab, shm_open_is_openat_in_strace)
+{
+	if (th_run("command -v strace && strace -e trace=openat true", NULL, NULL, NULL) != 0)
+		cr_skip_test("strace is not installed or cannot trace here");
+	const char *n = th_name("lab");
+	char *err, *want;
+	/* LeakSanitizer cannot run under ptrace, should lab/ be built with it. */
+	cr_assert_eq(lab(NULL, &err, "ASAN_OPTIONS=detect_leaks=0 strace -e trace=openat ./write %s", n),
+		     0, "%s", err);
+	cr_assert_geq(asprintf(&want,
+			       "openat(AT_FDCWD, \"/dev/shm%s\", "
+			       "O_RDWR|O_CREAT|O_TRUNC|O_NOFOLLOW|O_CLOEXEC, 0644) = ",
+			       n),
+		      0);
+	cr_expect(strstr(err, want), "strace shows %s...\nin:\n%s", want, err);
+	cr_expect_null(strstr(err, "shm_open("), "no shm_open system call:\n%s", err);
+	free(want);
+	free(err);
+}
+
+/*
+ * Does fs.protected_regular apply to @owner's files in /dev/shm? Only when
+ * it is set, /dev/shm is sticky and world-writable, and @owner does not
+ * own /dev/shm.
+ */
+static bool protected_regular_applies(uid_t owner)
+{
+	FILE *f = fopen("/proc/sys/fs/protected_regular", "r");
+	int v = 0;
+	if (f) {
+		if (fscanf(f, "%d", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	struct stat st;
+	cr_assert_eq(stat("/dev/shm", &st), 0);
+	return v > 0 && (st.st_mode & 01002) == 01002 && st.st_uid != owner;
+}
+
+/*
+ * The squat and the hack against another user's segment, as the README
+ * tells them, whichever fs.protected_regular this kernel has: at 0, ./write
+ * (O_CREAT without O_EXCL) writes into the squatter's segment and root's dd
+ * works; at 1 or 2, O_CREAT on another user's file in the sticky /dev/shm
+ * is refused even to root: ./write and the lab's dd fail with EACCES, while
+ * ./read (no O_CREAT) reads the squatter's bytes and dd conv=nocreat writes.
+ */
+Test(lab, squatted_name_and_protected_regular)
+{
+	if (!th_is_root())
+		cr_skip_test("needs root to make a segment belong to another user");
+	const char *n = th_name("lab");
+	char p[128];
+	uid_t uid;
+	gid_t gid;
+	th_nobody(&uid, &gid);
+	th_write_file(n, "SQUAT", 6, 0666);
+	th_path(n, p, sizeof(p));
+	cr_assert_eq(chmod(p, 0666), 0);
+	cr_assert_eq(chown(p, uid, gid), 0, "%s", strerror(errno));
+
+	char *out, *err;
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "echo -n \"HACKED\" | dd of=/dev/shm%s bs=1 seek=0 conv=notrunc", n);
+	if (!protected_regular_applies(uid)) {
+		cr_expect_eq(lab(NULL, &err, "./write %s", n), 0, "%s", err);
+		free(err);
+		struct stat st = th_lstat(n);
+		cr_expect_eq(st.st_uid, uid, "the segment still belongs to the squatter");
+		cr_expect_eq(st.st_mode & 07777, 0666, "shm_open kept the squatter's mode");
+		expect_out(n, "./read", 0, MSG "\n");
+		cr_expect_eq(lab(NULL, NULL, "%s", cmd), 0, "root's dd works");
+		expect_out(n, "./read", 0, HACKED_MSG "\n");
+	} else {
+		cr_expect_eq(lab(&out, &err, "./write %s", n), 1);
+		cr_expect(strstr(err, "Permission denied"), "write refused: %s", err);
+		free(out);
+		free(err);
+		expect_out(n, "./read", 0, "SQUAT\n");
+		cr_expect_neq(lab(NULL, &err, "%s", cmd), 0, "root's dd with O_CREAT is refused");
+		cr_expect(strstr(err, "Permission denied"), "dd: %s", err);
+		free(err);
+		cr_expect_eq(lab(NULL, &err, "%s,nocreat", cmd), 0, "without O_CREAT: %s", err);
+		free(err);
+		expect_out(n, "./read", 0, "HACKED\n");
+	}
 }
