@@ -461,7 +461,7 @@ static int guarded_check(void *arg)
 
 /* Fill @box, allocated by the caller before anything can fail, with the
  * open segment @seg. */
-static int box_fill(pshm_box *box, pshm_seg *seg, uint64_t cap, bool writable, pshm_box **out)
+static void box_fill(pshm_box *box, pshm_seg *seg, uint64_t cap, bool writable, pshm_box **out)
 {
 	box->seg = seg;
 	box->base = pshm_seg_addr(seg);
@@ -469,7 +469,6 @@ static int box_fill(pshm_box *box, pshm_seg *seg, uint64_t cap, bool writable, p
 	box->capacity = cap;
 	box->writable = writable;
 	*out = box;
-	return 0;
 }
 
 static const unsigned OPEN_FLAGS =
@@ -501,7 +500,8 @@ int pshm_box_open(const char *name, unsigned flags, pshm_box **out)
 		free(box);
 		return r;
 	}
-	return box_fill(box, seg, ck.cap, !(flags & PSHM_RDONLY), out);
+	box_fill(box, seg, ck.cap, !(flags & PSHM_RDONLY), out);
+	return 0;
 }
 
 static int format_cb(void *addr, size_t size, void *arg)
@@ -535,7 +535,8 @@ int pshm_box_create(const char *name, size_t capacity, mode_t mode, unsigned fla
 			return pshm_box_open(name, flags & ~PSHM_OPEN_EXISTING, out);
 		return r;
 	}
-	return box_fill(box, seg, cap, true, out);
+	box_fill(box, seg, cap, true, out);
+	return 0;
 }
 
 void pshm_box_close(pshm_box *box)

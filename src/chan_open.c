@@ -265,24 +265,20 @@ int pshm_chan_open(const char *name, unsigned role, unsigned flags, pshm_chan **
 }
 
 /* Give up our slot (and a producer's open reservation), wake the peers. */
-static int chan_detach(pshm_chan *ch)
+static void chan_detach(pshm_chan *ch)
 {
-	{
-		struct chan_slot *me = slot_at(ch, ch->slot);
-		if (ch->resv && ch->mode == PSHM_CHAN_MPSC) {
-			/* Drop the claim: the consumer skips a DEAD record. */
-			STORE_REL(hdr_at(ch, ch->resv_pos),
-				  rec_make(ch, R_DEAD, ch->resv_span, 0, ch->resv_pos));
-			STORE(&me->ipos, IDLE);
-		}
-		pshm__chan_slot_free(ch);
-		/* Let a sleeping peer notice we are gone at its next check. */
-		if (ch->role == PSHM_PRODUCER)
-			wake_consumer(ch);
-		else
-			wake_producers(ch);
+	if (ch->resv && ch->mode == PSHM_CHAN_MPSC) {
+		/* Drop the claim: the consumer skips a DEAD record. */
+		STORE_REL(hdr_at(ch, ch->resv_pos),
+			  rec_make(ch, R_DEAD, ch->resv_span, 0, ch->resv_pos));
+		STORE(&slot_at(ch, ch->slot)->ipos, IDLE);
 	}
-	return 0;
+	pshm__chan_slot_free(ch);
+	/* Let a sleeping peer notice we are gone at its next check. */
+	if (ch->role == PSHM_PRODUCER)
+		wake_consumer(ch);
+	else
+		wake_producers(ch);
 }
 
 void pshm_chan_close(pshm_chan *ch)
@@ -292,7 +288,7 @@ void pshm_chan_close(pshm_chan *ch)
 	if (!ch->detached) {
 		int r;
 		/* A truncated segment: nothing left to detach from. */
-		CHAN_GUARDED(r, ch, chan_detach(ch));
+		CHAN_GUARDED(r, ch, (chan_detach(ch), 0));
 		(void)r;
 	}
 	pshm_seg_close(ch->seg);

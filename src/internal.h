@@ -63,10 +63,10 @@ int pshm__lookup(const char *name, struct stat *st);
  * never opened). Returns the fd and fills *st, or -errno. */
 int pshm__open_regular(const char *name, int oflags, struct stat *st);
 
-/* The one way a segment handle is made: over @fd (which it then owns), of
- * @size bytes, mapped shared (read-write if @writable) unless !@map or
- * @size is 0; @name (may be NULL) is recorded canonical. 0 or -errno, and
- * then @fd is still the caller's. */
+/* The one way a segment handle is made: over @fd (which it then owns; -1:
+ * anonymous memory), of @size bytes, mapped shared (read-write if
+ * @writable) unless !@map or @size is 0; @name (may be NULL) is recorded
+ * canonical. 0 or -errno, and then @fd is still the caller's. */
 int pshm__seg_new(int fd, const char *name, size_t size, bool writable, bool map,
 		  pshm_seg **out);
 

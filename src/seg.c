@@ -105,7 +105,8 @@ static int map_fd(int fd, size_t size, bool writable, void **addr)
 	*addr = NULL;
 	if (size == 0)
 		return 0;
-	void *p = mmap(NULL, size, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
+	void *p = mmap(NULL, size, PROT_READ | (writable ? PROT_WRITE : 0),
+		       MAP_SHARED | (fd < 0 ? MAP_ANONYMOUS : 0), fd, 0);
 	if (p == MAP_FAILED)
 		return -errno;
 	*addr = p;
@@ -259,20 +260,7 @@ int pshm_seg_anon(size_t size, pshm_seg **out)
 	if (!out || size == 0)
 		return -EINVAL;
 	*out = NULL;
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return -errno;
-	pshm_seg *s = calloc(1, sizeof(*s));
-	if (!s) {
-		munmap(p, size);
-		return -ENOMEM;
-	}
-	s->addr = p;
-	s->size = size;
-	s->fd = -1;
-	s->writable = true;
-	*out = s;
-	return 0;
+	return pshm__seg_new(-1, NULL, size, true, true, out);
 }
 
 void pshm_seg_close(pshm_seg *seg)
