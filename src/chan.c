@@ -31,9 +31,9 @@ static int prod_check(pshm_chan *ch);
 
 /*
  * Poll @ready a few hundred times. Mostly plain loads: a PAUSE costs about
- * as much as the cache-line transfer being waited for (65 cycles on recent
- * AMD cores), so one in eight polls pauses, enough to leave an SMT sibling
- * its share.
+ * as much as the cache-line transfer being waited for, so one in eight
+ * polls pauses, enough to leave an SMT sibling its share (figures:
+ * bench/RESULTS.md, "Measurements behind the code").
  */
 static inline __attribute__((always_inline)) void spin(const pshm_chan *ch, ready_fn ready,
 						       uint64_t arg)
@@ -137,9 +137,8 @@ wait_step(pshm_chan *ch, struct waiter *wt, uint32_t *flag, ready_fn ready, uint
  * line also holds the next record's header, which the consumer polls and
  * the producer writes next: writing it here as well would take that line
  * from the producer once more, between a message and the reply to it
- * (64-byte round trip 211 -> 204 ns, streaming 64-byte messages 22 -> 44
- * M msg/s, medians of interleaved `make bench` runs; the SPSC wipe is only
- * for speed, see wipes()).
+ * (slower round trips and streams: bench/RESULTS.md, "Measurements behind
+ * the code"; the SPSC wipe is only for speed, see wipes()).
  */
 static void wipe(pshm_chan *ch, uint64_t pos, uint64_t span)
 {
@@ -160,17 +159,15 @@ static void wipe(pshm_chan *ch, uint64_t pos, uint64_t span)
  * needed, but it pays when the producer will find the record's lines still
  * in the consumer's cache a lap later: lines the consumer has read and left
  * shared are slow for the producer to take back, lines it has written are
- * not. So small records are wiped (streaming 4 KiB messages ran three times
- * faster with the wipe, 64-byte ones up to twice), and so is every message
- * that pshm_chan_recv() copied out of a ring of up to WIPE_RING bytes, which
- * stays in the caches (64 and 256 KiB messages in a 1 MiB ring: 22-26 GB/s
- * wiped, 10-11 not): recv has just read all of its lines. Not so a message
- * released after a peek, whose reader may have touched few of its lines
- * (wiping would pull the others over for nothing, and releasing it should
- * cost the same at any size), nor padding, which nobody reads. In a larger
- * ring large records are left alone: their lines have left the consumer's
- * cache by the time they are reused (1 MiB messages in a 4 MiB ring:
- * 45 GB/s unwiped, 28 wiped).
+ * not. So small records are wiped, and so is every message that
+ * pshm_chan_recv() copied out of a ring of up to WIPE_RING bytes, which
+ * stays in the caches: recv has just read all of its lines. Not so a
+ * message released after a peek, whose reader may have touched few of its
+ * lines (wiping would pull the others over for nothing, and releasing it
+ * should cost the same at any size), nor padding, which nobody reads. In a
+ * larger ring large records are left alone: their lines have left the
+ * consumer's cache by the time they are reused. Each rule won where it
+ * applies: bench/RESULTS.md, "Measurements behind the code".
  */
 #define WIPE_MAX (64 * 1024)
 #define WIPE_RING (2 * 1024 * 1024)
@@ -475,16 +472,16 @@ static int prod_begin(pshm_chan *ch, size_t len, int64_t timeout, uint64_t *pos,
 
 /*
  * Copy (the part past the first line of) a message body into the ring.
- * From 8 KiB up to about the L2 size, glibc's memcpy() uses REP MOVSB, and
- * on AMD Zen 4 that string copy runs at 8-9 GB/s when the lines it writes
- * were last held by the other core (1 MiB messages, `make bench`); this
- * plain loop of 16-byte loads and stores runs at 44 GB/s there, and
- * non-temporal stores at 16 GB/s; from 8 KiB to 1 MiB the loop won in the
- * channel at every size tried (below 8 KiB memcpy() is as fast or faster).
- * Within one core's L1, memcpy() is the faster (8 KiB: 101 against 53 GB/s),
- * but a ring line being written has usually just left the other core's
- * cache. Measured on Zen 4 only. The consumer copies out with
- * pshm__copy_out(): its destination is its own buffer.
+ * From 8 KiB up to about the L2 size, glibc's memcpy() uses REP MOVSB,
+ * which is slow when the lines it writes were last held by the other core;
+ * this plain loop of 16-byte loads and stores is several times faster
+ * there, and beat memcpy() and non-temporal stores in the channel at every
+ * size tried from 8 KiB to 1 MiB (below 8 KiB memcpy() is as fast or
+ * faster). Within one core's L1, memcpy() is the faster, but a ring line
+ * being written has usually just left the other core's cache. Measured on
+ * Zen 4 only (bench/RESULTS.md, "Measurements behind the code"). The
+ * consumer copies out with pshm__copy_out(): its destination is its own
+ * buffer.
  */
 #define COPY_LOOP_MIN (8 * 1024)
 static inline void copy_in(unsigned char *dst, const unsigned char *src, size_t len)
