@@ -16,7 +16,7 @@
 uint64_t pshm__chan_fence_word;
 #endif
 
-/* ---- waking and sleeping ---------------------------------------------- */
+/* ---- waking and sleeping ------------------------------------------------ */
 
 /* What a waiting side is waiting for, tested without side effects. */
 typedef bool (*ready_fn)(const pshm_chan *ch, uint64_t arg);
@@ -127,7 +127,7 @@ wait_step(pshm_chan *ch, struct waiter *wt, uint32_t *flag, ready_fn ready, uint
 	return sleep_on(ch, wt, flag, ready, arg, now);
 }
 
-/* ---- the consumer ------------------------------------------------------ */
+/* ---- the consumer ------------------------------------------------------- */
 
 /*
  * Wipe a released record. MPSC: all of it, header last, so free space reads
@@ -302,7 +302,7 @@ static int cons_next(pshm_chan *ch, int64_t timeout, uint64_t *wp)
 }
 
 
-/* ---- producers --------------------------------------------------------- */
+/* ---- producers ---------------------------------------------------------- */
 
 /*
  * Is there room up to position @end? Re-reads head only when the cached

@@ -153,12 +153,12 @@ struct pshm_chan {
 };
 
 /* Run expr under the SIGBUS guard over the channel's whole mapping (see
- * the public operations below). */
+ * the public operations in chan.c). */
 #define CHAN_GUARDED(ret, ch, expr)                                              \
 	PSHM__GUARDED(ret, (ch)->h, (size_t)((ch)->ring + (ch)->ring_size -        \
 					     (unsigned char *)(ch)->h), expr)
 
-/* ---- small helpers ---------------------------------------------------- */
+/* ---- fences and atomics ------------------------------------------------- */
 
 /*
  * A full fence. ThreadSanitizer does not model fences (GCC refuses them
@@ -248,7 +248,7 @@ static __attribute__((unused)) int rec_check(const pshm_chan *ch, uint64_t pos, 
 	return *span <= room ? 0 : -EBADMSG;
 }
 
-/* ---- waking and sleeping ---------------------------------------------- */
+/* ---- waking and sleeping ------------------------------------------------ */
 
 /*
  * Order our last store (a record, or head) before the load of the other
@@ -280,7 +280,7 @@ static inline void wake_producers(const pshm_chan *ch)
 	wake(ch, &ch->h->space_wait, INT_MAX);
 }
 
-/* ---- layout ---------------------------------------------------------------- */
+/* ---- layout ------------------------------------------------------------- */
 
 /* Where the ring starts: after the header and @nprod + 1 slots, page aligned. */
 static inline uint64_t ring_offset(unsigned nprod)
@@ -293,7 +293,7 @@ static inline uint64_t ring_offset(unsigned nprod)
  * once and checked (-EPROTO otherwise); nothing is claimed (chan_open.c). */
 int pshm__chan_new(void *addr, size_t size, unsigned role, bool detached, pshm_chan **out);
 
-/* ---- peers (chan_peer.c) ---------------------------------------------------- */
+/* ---- peers (chan_peer.c) ------------------------------------------------ */
 
 static inline unsigned owner_state(uint64_t o)
 {
@@ -322,7 +322,7 @@ int pshm__chan_claim_slot(pshm_chan *ch, uint64_t start);
 /* Give our slot back, keeping its generation. */
 void pshm__chan_slot_free(pshm_chan *ch);
 
-/* ---- the consumer's recovery (chan.c, chan_open.c) --------------------------- */
+/* ---- the consumer's recovery (chan.c, chan_open.c) ---------------------- */
 
 /* Finish a release that a dead consumer started (see cons_release). */
 void pshm__chan_finish_release(pshm_chan *ch);

@@ -310,7 +310,7 @@ int pshm_chan_set_wait(pshm_chan *ch, unsigned wait, uint64_t spin_ns)
 }
 
 
-/* ---- dead claims (the consumer's slow path) -------------------------------- */
+/* ---- dead claims (the consumer's slow path) ----------------------------- */
 
 /* Is @q (a position after the stuck one) known to start a record? Only
  * the true end of a dead claim passes this test; a shorter length lands in

@@ -14,7 +14,7 @@
 
 #include "pshm.h"
 
-/* ---- errors and descriptors -------------------------------------------- */
+/* ---- errors and descriptors --------------------------------------------- */
 
 /* Convert a libc result to pshm's convention right after the call. */
 static inline int pshm__err(int r)
@@ -93,14 +93,14 @@ unsigned pshm__kind_of_fd(int fd);
 #define PSHM_BOX_MAGIC  UINT64_C(0x31584f424d485350)  /* "PSHMBOX1" */
 #define PSHM_CHAN_MAGIC UINT64_C(0x314e414843485350)  /* "PSHCHAN1" */
 
-/* ---- I/O ----------------------------------------------------------------- */
+/* ---- I/O ---------------------------------------------------------------- */
 
 /* pwrite() all @len bytes of @buf at @off, again after EINTR and short
  * writes: 0, or -errno (-ENOSPC for a write of nothing) with the bytes
  * written before the failure in *@done (may be NULL). */
 int pshm__pwrite_all(int fd, const void *buf, size_t len, uint64_t off, size_t *done);
 
-/* ---- boxes (box.c, crc32c.c) --------------------------------------------- */
+/* ---- boxes (box.c, crc32c.c) -------------------------------------------- */
 
 /* CRC-32C of @len bytes at @data, continuing from @crc (0 to start).
  * pshm__crc32c() uses SSE4.2 when the CPU has it; _sw is the portable one. */
@@ -128,7 +128,7 @@ int pshm__box_write_mem(void *addr, size_t size, const void *data, size_t len,
 /* Fill a box header for @cap payload bytes into @addr (an empty value). */
 void pshm__box_format(void *addr, uint64_t cap);
 
-/* ---- channels (chan*.c; the private layout is in chan.h) ------------------ */
+/* ---- channels (chan*.c; the private layout is in chan.h) ---------------- */
 
 /* Attach to a channel laid out at [addr, addr + size) without a segment:
  * validates the header like pshm_chan_open(). With PSHM__CHAN_DETACHED the
@@ -143,7 +143,7 @@ int pshm__chan_attach_mem(void *addr, size_t size, unsigned role, unsigned flags
 int pshm__chan_stat_mem(const void *addr, size_t size, bool liveness,
 			struct pshm_chan_info *info);
 
-/* ---- futex and membarrier (futex.c) ---------------------------------------- */
+/* ---- futex and membarrier (futex.c) ------------------------------------- */
 
 /* FUTEX_WAIT on a word of a shared segment (no FUTEX_PRIVATE_FLAG) for at
  * most @timeout_ns (negative: no limit). 0 when woken, -EAGAIN when *word
@@ -159,7 +159,7 @@ bool pshm__membarrier_init(void);
  * failed, and then no barrier was made: the caller fences itself. */
 bool pshm__membarrier(void);
 
-/* ---- liveness (live.c) ------------------------------------------------------ */
+/* ---- liveness (live.c) -------------------------------------------------- */
 
 /* Is the process @pid running (not a zombie) and, unless @start is 0, the
  * one that started at @start (clock ticks after boot, see below)? A pid
@@ -170,7 +170,7 @@ bool pshm__live_tid(pid_t tid);
 /* This process's start time, for pshm__live_proc(); 0 if unknown. */
 uint64_t pshm__live_self_start(void);
 
-/* ---- time and cpu ------------------------------------------------------------ */
+/* ---- time and cpu ------------------------------------------------------- */
 
 /* Spin-wait hint: the pause instruction (yield on arm64). */
 static inline void pshm__cpu_relax(void)
