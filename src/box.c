@@ -52,13 +52,13 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "guard.h"
 #include "internal.h"
 
 enum {
@@ -76,8 +76,6 @@ enum {
 
 #define READ_WAIT_NS (200 * 1000 * 1000LL)
 #define WRITE_WAIT_NS (2000 * 1000 * 1000LL)
-/* Highest pid Linux can ever hand out (PID_MAX_LIMIT on 64-bit). */
-#define TID_MAX 4194304u
 
 /* At most one mtime update a second per handle (see touch()). */
 #define TOUCH_EVERY_NS (1000 * 1000 * 1000LL)
@@ -250,13 +248,11 @@ static uint32_t self_tid(void)
 }
 
 /* Is the thread @tid, which holds a box, still running? A tid that cannot
- * be a thread (0, beyond pid_max's limit) or our own (we are not writing
- * it now) means the lock is stale. */
+ * be a thread (0, beyond pid_max's limit: live.c) or our own (we are not
+ * writing it now) means the lock is stale. */
 static bool writer_alive(uint32_t tid)
 {
-	if (tid == 0 || tid > TID_MAX || tid == self_tid())
-		return false;
-	return kill((pid_t)tid, 0) == 0 || errno != ESRCH;
+	return tid != self_tid() && pshm__live_tid((pid_t)tid);
 }
 
 /* ---- reading ------------------------------------------------------------- */
@@ -465,7 +461,7 @@ static int guarded_check(void *arg)
 
 /* Fill @box, allocated by the caller before anything can fail, with the
  * open segment @seg. */
-static int box_fill(pshm_box *box, pshm_seg *seg, uint64_t cap, bool writable, pshm_box **out)
+static void box_fill(pshm_box *box, pshm_seg *seg, uint64_t cap, bool writable, pshm_box **out)
 {
 	box->seg = seg;
 	box->base = pshm_seg_addr(seg);
@@ -473,7 +469,6 @@ static int box_fill(pshm_box *box, pshm_seg *seg, uint64_t cap, bool writable, p
 	box->capacity = cap;
 	box->writable = writable;
 	*out = box;
-	return 0;
 }
 
 static const unsigned OPEN_FLAGS =
@@ -505,7 +500,8 @@ int pshm_box_open(const char *name, unsigned flags, pshm_box **out)
 		free(box);
 		return r;
 	}
-	return box_fill(box, seg, ck.cap, !(flags & PSHM_RDONLY), out);
+	box_fill(box, seg, ck.cap, !(flags & PSHM_RDONLY), out);
+	return 0;
 }
 
 static int format_cb(void *addr, size_t size, void *arg)
@@ -539,7 +535,8 @@ int pshm_box_create(const char *name, size_t capacity, mode_t mode, unsigned fla
 			return pshm_box_open(name, flags & ~PSHM_OPEN_EXISTING, out);
 		return r;
 	}
-	return box_fill(box, seg, cap, true, out);
+	box_fill(box, seg, cap, true, out);
+	return 0;
 }
 
 void pshm_box_close(pshm_box *box)

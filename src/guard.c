@@ -23,6 +23,7 @@
 #include <string.h>
 #include <ucontext.h>
 
+#include "guard.h"
 #include "internal.h"
 
 __thread struct pshm__guard *pshm__guard_top __attribute__((tls_model("initial-exec")));

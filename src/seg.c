@@ -51,18 +51,6 @@ static int taken_errno(int dfd, const char *leaf)
 	return -EEXIST;
 }
 
-/* Remove @leaf only if it is still the file @fd (a failed create cleans up
- * after itself, never after whoever replaced the name meanwhile). */
-static void unlink_if_same(int dfd, const char *leaf, int fd)
-{
-	int e = errno;
-	struct stat a, b;
-	if (fstat(fd, &a) == 0 && fstatat(dfd, leaf, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    a.st_ino == b.st_ino && a.st_dev == b.st_dev)
-		unlinkat(dfd, leaf, 0);
-	errno = e;
-}
-
 /* Check @name, then open /dev/shm for it: the dirfd, or -errno. */
 static int checked_dirfd(const char *name)
 {
@@ -117,15 +105,16 @@ static int map_fd(int fd, size_t size, bool writable, void **addr)
 	*addr = NULL;
 	if (size == 0)
 		return 0;
-	void *p = mmap(NULL, size, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
+	void *p = mmap(NULL, size, PROT_READ | (writable ? PROT_WRITE : 0),
+		       MAP_SHARED | (fd < 0 ? MAP_ANONYMOUS : 0), fd, 0);
 	if (p == MAP_FAILED)
 		return -errno;
 	*addr = p;
 	return 0;
 }
 
-static int seg_new(int fd, const char *name, size_t size, bool writable, bool map,
-		   pshm_seg **out)
+int pshm__seg_new(int fd, const char *name, size_t size, bool writable, bool map,
+		  pshm_seg **out)
 {
 	pshm_seg *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -161,7 +150,7 @@ int pshm_seg_open(const char *name, unsigned flags, pshm_seg **out)
 	if (r == 0 && (uintmax_t)st.st_size > SIZE_MAX)
 		r = -EFBIG;
 	if (r == 0)
-		r = seg_new(fd, name, (size_t)st.st_size, rw, !(flags & PSHM_NOMAP), out);
+		r = pshm__seg_new(fd, name, (size_t)st.st_size, rw, !(flags & PSHM_NOMAP), out);
 	if (r < 0)
 		close(fd);
 	return r;
@@ -174,26 +163,6 @@ static int reserve(int fd, size_t size)
 		return -EFBIG;
 	int e = posix_fallocate(fd, 0, (off_t)size);
 	return e ? -e : 0;
-}
-
-/* Exclusive create of @leaf: -EEXIST (or -ENOTSUP) if the name is taken. */
-static int create_new(int dfd, const char *name, size_t size, mode_t mode, pshm_seg **out)
-{
-	const char *leaf = pshm__leaf(name);
-	int fd = openat(dfd, leaf, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-	if (fd < 0)
-		return errno == EEXIST ? taken_errno(dfd, leaf) : open_errno(errno);
-	/* The mode asked for is the mode set: umask does not narrow it. */
-	int r = pshm__err(fchmod(fd, mode));
-	if (r == 0)
-		r = reserve(fd, size);
-	if (r == 0)
-		r = seg_new(fd, name, size, true, true, out);
-	if (r < 0) {
-		unlink_if_same(dfd, leaf, fd);
-		pshm__close_keep_errno(fd);
-	}
-	return r;
 }
 
 /* PSHM_OPEN_EXISTING: open what is there (policy checked), grow it to @size. */
@@ -217,21 +186,17 @@ int pshm_seg_create(const char *name, size_t size, mode_t mode, unsigned flags,
 		return -EINVAL;
 	/* A new segment is always mapped read-write: it is ours to fill. */
 	flags &= ~(unsigned)(PSHM_RDONLY | PSHM_NOMAP);
-	int dfd = checked_dirfd(name);
-	if (dfd < 0)
-		return dfd;
 	int r = 0;
 	/* With PSHM_OPEN_EXISTING, the name may vanish between our failed
 	 * create and our open (or appear between the two): try a few times. */
 	for (int tries = 0; tries < 8; tries++) {
-		r = create_new(dfd, name, size, mode ? mode : 0600, out);
+		r = pshm__seg_create_init(name, size, mode, NULL, NULL, out);
 		if (r != -EEXIST || !(flags & PSHM_OPEN_EXISTING))
 			break;
 		r = open_grow(name, size, flags, out);
 		if (r != -ENOENT)
 			break;
 	}
-	close(dfd);
 	return r;
 }
 
@@ -273,7 +238,7 @@ int pshm__seg_create_init(const char *name, size_t size, mode_t mode,
 	if (r == 0)
 		r = reserve(fd, size);
 	if (r == 0)
-		r = seg_new(fd, name, size, true, true, &s);
+		r = pshm__seg_new(fd, name, size, true, true, &s);
 	if (r == 0 && init)
 		r = init(s->addr, size, arg);
 	if (r == 0)
@@ -295,20 +260,7 @@ int pshm_seg_anon(size_t size, pshm_seg **out)
 	if (!out || size == 0)
 		return -EINVAL;
 	*out = NULL;
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return -errno;
-	pshm_seg *s = calloc(1, sizeof(*s));
-	if (!s) {
-		munmap(p, size);
-		return -ENOMEM;
-	}
-	s->addr = p;
-	s->size = size;
-	s->fd = -1;
-	s->writable = true;
-	*out = s;
-	return 0;
+	return pshm__seg_new(-1, NULL, size, true, true, out);
 }
 
 void pshm_seg_close(pshm_seg *seg)
@@ -416,17 +368,27 @@ ssize_t pshm_seg_pwrite(pshm_seg *seg, const void *buf, size_t len, uint64_t off
 {
 	if (!seg || seg->fd < 0 || off > INT64_MAX || len > INT64_MAX - off)
 		return -EINVAL;
-	size_t done = 0;
-	while (done < len) {
-		ssize_t n = pwrite(seg->fd, (const char *)buf + done, len - done,
-				   (off_t)(off + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return done ? (ssize_t)done : (n < 0 ? -errno : -ENOSPC);
-		done += (size_t)n;
+	size_t done;
+	int r = pshm__pwrite_all(seg->fd, buf, len, off, &done);
+	return done || r == 0 ? (ssize_t)done : r;
+}
+
+int pshm__pwrite_all(int fd, const void *buf, size_t len, uint64_t off, size_t *done)
+{
+	size_t n = 0;
+	int r = 0;
+	while (r == 0 && n < len) {
+		ssize_t k = pwrite(fd, (const char *)buf + n, len - n, (off_t)(off + n));
+		if (k > 0)
+			n += (size_t)k;
+		else if (k == 0)
+			r = -ENOSPC;
+		else if (errno != EINTR)
+			r = -errno;
 	}
-	return (ssize_t)done;
+	if (done)
+		*done = n;
+	return r;
 }
 
 int pshm_seg_unlink(const char *name)

@@ -4,8 +4,8 @@
  * Two fixed-size moves that may overlap, instead of a call into the C
  * library: a 64-byte channel message takes four such operations (two
  * copies in, one out, one wipe), and on a round trip each sits between a
- * message's arrival and the reply to it. A send and a receive of 64 bytes
- * on one core went from 57 to 40 ns with these. Also used by the
+ * message's arrival and the reply to it (figures: bench/RESULTS.md,
+ * "Measurements behind the code"). Also used by the
  * benchmark's ring-raw floor (bench/hw.c), so that it copies as pshm does.
  */
 #ifndef PSHM_SMALLCOPY_H

@@ -1,5 +1,5 @@
 /*
- * sealed.c — sealed snapshots: immutable data handed over as a memfd.
+ * snap.c — sealed snapshots: immutable data handed over as a memfd.
  *
  * Publisher: memfd_create(MFD_ALLOW_SEALING), write, seal it against
  * write, shrink, grow and further sealing, then listen on a UNIX socket
@@ -120,15 +120,8 @@ static int make_memfd(const char *leaf, const void *data, size_t len)
 	if (fd < 0)
 		return -errno;
 	int r = len > (size_t)INT64_MAX ? -EFBIG : pshm__err(ftruncate(fd, (off_t)len));
-	for (size_t done = 0; r == 0 && done < len;) {
-		ssize_t n = pwrite(fd, (const char *)data + done, len - done, (off_t)done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			r = n < 0 ? -errno : -ENOSPC;
-		else
-			done += (size_t)n;
-	}
+	if (r == 0)
+		r = pshm__pwrite_all(fd, data, len, 0, NULL);
 	/* After this, nobody can change the bytes, the size or the seals. */
 	if (r == 0)
 		r = pshm__err(fcntl(fd, F_ADD_SEALS, SEALS_ALL));
@@ -161,7 +154,6 @@ static int publisher_dir(const char *dir, mode_t mode)
 	return dfd;
 }
 
-/* Is a live server listening at @sa? */
 /* A UNIX stream socket whose connect() gives up after @ms (it would wait
  * for ever while the listener's backlog is full): EAGAIN then. */
 static int client_socket(int ms)
@@ -173,6 +165,7 @@ static int client_socket(int ms)
 	return fd;
 }
 
+/* Is a live server listening at @sa? */
 static bool listening(const struct sockaddr_un *sa)
 {
 	int fd = client_socket(100);
@@ -290,7 +283,7 @@ const char *pshm_snap_path(const pshm_snap *snap)
 }
 
 /* Send the descriptor on the accepted connection @c; never blocks. */
-static int send_snap(const pshm_snap *s, int c)
+static bool send_snap(const pshm_snap *s, int c)
 {
 	struct wire w;
 	memcpy(w.magic, SNAP_MAGIC, sizeof(w.magic));
@@ -309,7 +302,7 @@ static int send_snap(const pshm_snap *s, int c)
 	cm->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(cm), &s->memfd, sizeof(int));
 	ssize_t n = sendmsg(c, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
-	return n == (ssize_t)sizeof(w) ? 0 : -1;
+	return n == (ssize_t)sizeof(w);
 }
 
 static int to_timeout_ms(int64_t ns)
@@ -336,7 +329,7 @@ int pshm_snap_serve(pshm_snap *snap, int64_t timeout_ns)
 				continue;
 			break; /* EAGAIN: nobody else waiting */
 		}
-		if (send_snap(snap, c) == 0)
+		if (send_snap(snap, c))
 			served++;
 		close(c);
 	}
@@ -477,26 +470,6 @@ static int check_snap_fd(int fd, uint64_t size)
 	return ro;
 }
 
-static int snap_seg(int ro, size_t size, pshm_seg **out)
-{
-	pshm_seg *s = calloc(1, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	if (size) {
-		s->addr = mmap(NULL, size, PROT_READ, MAP_SHARED, ro, 0);
-		if (s->addr == MAP_FAILED) {
-			int r = -errno;
-			free(s);
-			return r;
-		}
-	}
-	s->size = size;
-	s->fd = ro;
-	s->writable = false;
-	*out = s;
-	return 0;
-}
-
 int pshm_snap_fetch(const char *name, uid_t uid, const char *dir, pshm_seg **out)
 {
 	if (!out)
@@ -520,7 +493,7 @@ int pshm_snap_fetch(const char *name, uid_t uid, const char *dir, pshm_seg **out
 	close(fd);
 	if (ro < 0)
 		return ro;
-	r = snap_seg(ro, (size_t)w.size, out);
+	r = pshm__seg_new(ro, NULL, (size_t)w.size, false, true, out);
 	if (r < 0)
 		close(ro);
 	return r;
