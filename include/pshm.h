@@ -196,7 +196,7 @@ int pshm_seg_check(const char *name, unsigned flags, unsigned *missing);
  * Create an anonymous shared segment of @size bytes (MAP_SHARED |
  * MAP_ANONYMOUS): no name, no file, gone when the last process unmaps it.
  * Children created by fork() after this call share it.
- * Errors: -EINVAL (size 0), -ENOMEM.
+ * Errors: -EINVAL (size 0, NULL @out), -ENOMEM.
  */
 int pshm_seg_anon(size_t size, pshm_seg **out);
 
@@ -232,12 +232,14 @@ const char *pshm_seg_name(const pshm_seg *seg);
 int pshm_seg_resize(pshm_seg *seg, size_t size);
 
 /**
- * Copy @len bytes at @off of the mapping into @buf, surviving a concurrent
+ * Copy @len bytes at @off of the mapping into @buf (the argument order of
+ * pshm_seg_pread() and pshm_seg_pwrite()), surviving a concurrent
  * truncation by another process: a SIGBUS during the copy makes it return
  * -EFAULT instead of killing the process (@buf then holds part of the
  * data). Returns 0, -ERANGE if [off, off+len) is outside the mapping,
- * -EINVAL for a NULL @seg or @buf, or a handle opened with PSHM_NOMAP (use
- * pshm_seg_pread()), -EFAULT as said. @buf must be private memory.
+ * -EINVAL for a NULL @seg, a NULL @buf with @len > 0, or a handle opened
+ * with PSHM_NOMAP (use pshm_seg_pread()), -EFAULT as said. @buf must be
+ * private memory.
  *
  * Process-wide side effect (the documented exception to "no global state"):
  * the first call installs a SIGBUS handler with sigaction(2). It handles
@@ -467,8 +469,9 @@ int pshm_box_unlink(const char *name);
 /** Unmap and close @box (NULL is a no-op). The box itself stays. */
 void pshm_box_close(pshm_box *box);
 
-/** Capacity of @box in bytes (0 for a box opened PSHM_BOX_UNCHECKED whose
- *  header is not valid). A buffer of this size always fits a read. */
+/** Capacity of @box in bytes (0 for NULL, or for a box opened
+ *  PSHM_BOX_UNCHECKED whose header is not valid). A buffer of this size
+ *  always fits a read. */
 size_t pshm_box_capacity(const pshm_box *box);
 
 /**
@@ -529,7 +532,8 @@ struct pshm_box_info {
  * Check the box's value as pshm_box_read() would (header, completeness,
  * CRC-32C), without returning it, and describe the box in @info (may be
  * NULL). Returns 0 if the value checks out, or the error pshm_box_read()
- * would return (-EBADMSG, -EPROTO, -EAGAIN, -EFAULT), or -ENOMEM.
+ * would return (-EBADMSG, -EPROTO, -EAGAIN, -EFAULT), -EINVAL (NULL @box),
+ * or -ENOMEM.
  */
 int pshm_box_verify(pshm_box *box, struct pshm_box_info *info);
 
@@ -812,7 +816,7 @@ void pshm_chan_close(pshm_chan *ch);
  *  ignored). Errors: -EINVAL (NULL handle, unknown @wait). */
 int pshm_chan_set_wait(pshm_chan *ch, unsigned wait, uint64_t spin_ns);
 
-/** The largest message @ch carries (the channel's max_msg). */
+/** The largest message @ch carries (the channel's max_msg; 0 for NULL). */
 size_t pshm_chan_max_msg(const pshm_chan *ch);
 
 /** Copy @len bytes of @msg into the channel as one message (0 bytes is a
