@@ -978,3 +978,35 @@ Test(chan, truncated_segment_small_operations_are_efault)
 	pshm_chan_close(p);
 	pshm_chan_close(c);
 }
+
+/* ---- the example programs ------------------------------------------------ */
+
+Test(chan, examples_take_help_and_refuse_bad_arguments)
+{
+	const char *progs[] = { "chan_producer", "chan_consumer" };
+	for (int i = 0; i < 2; i++) {
+		const char *helps[] = { "--help", "-h" };
+		for (int j = 0; j < 2; j++) {
+			char cmd[512], *out = NULL, *err = NULL;
+			snprintf(cmd, sizeof(cmd), "%s/%s %s", EXAMPLES_DIR, progs[i], helps[j]);
+			cr_expect_eq(th_run(cmd, NULL, &out, &err), 0, "%s", cmd);
+			cr_expect(strstr(out, "usage:") != NULL, "%s: %s", cmd, out);
+			cr_expect_str_empty(err, "%s", cmd);
+			free(out);
+			free(err);
+		}
+		char cmd[512], *err = NULL;
+		snprintf(cmd, sizeof(cmd), "%s/%s", EXAMPLES_DIR, progs[i]);
+		cr_expect_eq(th_run(cmd, NULL, NULL, &err), 2, "%s without a name", progs[i]);
+		cr_expect(strstr(err, "usage:") != NULL, "%s", err);
+		free(err);
+		snprintf(cmd, sizeof(cmd), "%s/%s --bogus", EXAMPLES_DIR, progs[i]);
+		cr_expect_eq(th_run(cmd, NULL, NULL, NULL), 2, "%s --bogus", progs[i]);
+	}
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "%s/chan_producer %s 1x", EXAMPLES_DIR, th_name("count"));
+	cr_expect_eq(th_run(cmd, NULL, NULL, NULL), 2, "a bad count");
+	cr_expect_not(th_exists("--help"), "no channel named --help");
+	cr_expect_not(th_exists("-h"));
+	cr_expect_not(th_exists("--bogus"));
+}
