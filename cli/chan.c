@@ -37,8 +37,9 @@ static void create_usage(FILE *f)
 		   "  -s, --size SIZE      ring size, a power of two (default 1M)\n"
 		   "  -m, --max-msg SIZE   largest message (default a quarter of the ring)\n"
 		   "      --mpsc           many producers (default: one producer)\n"
-		   "  -p, --producers N    with --mpsc, producers attached at once (default 64)\n"
-		   "      --mode MODE      permissions, in octal (default 0600)\n");
+		   "  -p, --producers N    with --mpsc, producers attached at once (default %d)\n"
+		   "      --mode MODE      permissions, in octal (default 0600)\n",
+		PSHM_CHAN_MAX_PRODUCERS);
 }
 
 static int chan_create(int argc, char **argv)
