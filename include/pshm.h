@@ -39,9 +39,10 @@
  *   -ENOMEM        out of memory
  *   -EMFILE        too many open files
  *
- * Argument order: the object first, then the buffer and its length, then
- * the offset or timeout (pshm_seg_read/pread/pwrite, pshm_chan_send...);
- * out-parameters last. Flags are the bits of enum pshm_flags.
+ * Argument order: the object first, then a buffer and its length; an
+ * offset or a timeout comes last (pshm_seg_read/pread/pwrite,
+ * pshm_chan_send...), and so does the handle a create or open returns.
+ * Flags are the bits of enum pshm_flags.
  */
 #ifndef PSHM_H
 #define PSHM_H
@@ -430,8 +431,9 @@ typedef struct pshm_box pshm_box;
  * @flags: PSHM_OPEN_EXISTING, PSHM_ALLOW_FOREIGN, PSHM_ALLOW_SHARED_WRITE.
  * Errors: -EINVAL (bad name, capacity 0, unknown flag, NULL @out),
  * -ENAMETOOLONG, -EFBIG (capacity > PSHM_BOX_MAX_CAPACITY), -EEXIST,
- * -ENOTSUP (the name is a symlink, directory or FIFO), -EACCES, -ENOSPC, -ENOMEM, -EMFILE; with PSHM_OPEN_EXISTING also those of
- * pshm_box_open() (-EPERM, -EPROTO, -ENOTSUP, ...).
+ * -ENOTSUP (the name is a symlink, directory or FIFO), -EACCES, -ENOSPC,
+ * -ENOMEM, -EMFILE; with PSHM_OPEN_EXISTING also those of pshm_box_open()
+ * (-EPERM, -EPROTO, -EFAULT, ...).
  */
 int pshm_box_create(const char *name, size_t capacity, mode_t mode, unsigned flags,
 		    pshm_box **out);
