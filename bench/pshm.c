@@ -53,7 +53,7 @@ static int p_prepare(struct bctx *c)
 		snprintf(ps.name[i], sizeof ps.name[i], "%s-%c", c->tag, i ? 'b' : 'a');
 		int r;
 		for (int tries = 0;; tries++) {
-			r = pshm_chan_create(ps.name[i], &cfg);
+			r = pshm_chan_create(ps.name[i], &cfg, 0, 0);
 			if (r != -EINVAL || tries == 3 || getenv("BENCH_RING"))
 				break;
 			cfg.ring_size *= 2;

@@ -37,8 +37,9 @@ static void create_usage(FILE *f)
 		   "  -s, --size SIZE      ring size, a power of two (default 1M)\n"
 		   "  -m, --max-msg SIZE   largest message (default a quarter of the ring)\n"
 		   "      --mpsc           many producers (default: one producer)\n"
-		   "  -p, --producers N    with --mpsc, producers attached at once (default 64)\n"
-		   "      --mode MODE      permissions, in octal (default 0600)\n");
+		   "  -p, --producers N    with --mpsc, producers attached at once (default %d)\n"
+		   "      --mode MODE      permissions, in octal (default 0600)\n",
+		PSHM_CHAN_MAX_PRODUCERS);
 }
 
 static int chan_create(int argc, char **argv)
@@ -55,7 +56,7 @@ static int chan_create(int argc, char **argv)
 	struct pshm_chan_config cfg = { 0 };
 	const char *name = NULL;
 	uint64_t v;
-	mode_t perm;
+	mode_t perm, mode = 0;
 	int c;
 	/* "-": operands come back in order as code 1, so options may follow
 	 * the name, and nothing is permuted. */
@@ -81,14 +82,15 @@ static int chan_create(int argc, char **argv)
 			cfg.mode = PSHM_CHAN_MPSC;
 			break;
 		case 'p':
-			if (cli_parse_size(optarg, &v) < 0 || v == 0 || v > 64)
-				return cli_usage("chan create", "bad producer count '%s' (1 to 64)", optarg);
+			if (cli_parse_size(optarg, &v) < 0 || v == 0 || v > PSHM_CHAN_MAX_PRODUCERS)
+				return cli_usage("chan create", "bad producer count '%s' (1 to %d)", optarg,
+						 PSHM_CHAN_MAX_PRODUCERS);
 			cfg.max_producers = (unsigned)v;
 			break;
 		case 'o':
 			if (cli_parse_mode(optarg, &perm) < 0)
 				return cli_usage("chan create", "bad mode '%s' (octal, 1 to 777)", optarg);
-			cfg.perm = perm;
+			mode = perm;
 			break;
 		case 'h':
 			create_usage(stdout);
@@ -101,7 +103,7 @@ static int chan_create(int argc, char **argv)
 		return cli_usage("chan create", "expected one channel name");
 	if (cfg.max_producers && cfg.mode != PSHM_CHAN_MPSC)
 		return cli_usage("chan create", "--producers needs --mpsc");
-	int r = pshm_chan_create(name, &cfg);
+	int r = pshm_chan_create(name, &cfg, mode, 0);
 	return r < 0 ? cli_fail("create channel", name, r) : EXIT_OK;
 }
 

@@ -11,13 +11,25 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <pshm.h>
 
+static void usage(FILE *f, const char *prog)
+{
+	fprintf(f, "usage: %s NAME\n"
+		   "Print the messages of the channel NAME until its producers are gone.\n"
+		   "-h, --help: this help.\n", prog);
+}
+
 int main(int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s NAME\n", argv[0]);
+	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		usage(stdout, argv[0]);
+		return 0;
+	}
+	if (argc != 2 || argv[1][0] == '-') {
+		usage(stderr, argv[0]);
 		return 2;
 	}
 	pshm_chan *ch;

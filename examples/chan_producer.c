@@ -3,28 +3,51 @@
  *
  *   chan_producer NAME [COUNT]
  *
- * Creates the channel NAME if it does not exist yet, then sends COUNT
- * messages (default 10), waiting whenever the channel is full. Run
- * chan_consumer NAME in another terminal, before or after.
+ * Creates the channel NAME if it does not exist yet (an existing channel
+ * is used as it is), then sends COUNT messages (default 10), waiting
+ * whenever the channel is full. Run chan_consumer NAME in another
+ * terminal, before or after.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <pshm.h>
 
+static void usage(FILE *f, const char *prog)
+{
+	fprintf(f, "usage: %s NAME [COUNT]\n"
+		   "Send COUNT numbered messages (default 10) to the channel NAME,\n"
+		   "creating it if needed. -h, --help: this help.\n", prog);
+}
+
 int main(int argc, char **argv)
 {
-	if (argc < 2 || argc > 3) {
-		fprintf(stderr, "usage: %s NAME [COUNT]\n", argv[0]);
+	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		usage(stdout, argv[0]);
+		return 0;
+	}
+	if (argc < 2 || argc > 3 || argv[1][0] == '-') {
+		usage(stderr, argv[0]);
 		return 2;
 	}
 	const char *name = argv[1];
-	long count = argc == 3 ? strtol(argv[2], NULL, 10) : 10;
+	long count = 10;
+	if (argc == 3) {
+		char *end;
+		errno = 0;
+		count = strtol(argv[2], &end, 10);
+		if (errno || end == argv[2] || *end || count < 0) {
+			fprintf(stderr, "%s: bad count '%s'\n", argv[0], argv[2]);
+			usage(stderr, argv[0]);
+			return 2;
+		}
+	}
 
 	struct pshm_chan_config cfg = { .ring_size = 64 * 1024, .max_msg = 1024 };
-	int r = pshm_chan_create(name, &cfg);
-	if (r < 0 && r != -EEXIST) {
+	int r = pshm_chan_create(name, &cfg, 0600, PSHM_OPEN_EXISTING);
+	if (r < 0) {
 		fprintf(stderr, "create %s: %s\n", name, pshm_strerror(r));
 		return 1;
 	}

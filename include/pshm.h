@@ -35,7 +35,14 @@
  *   -EUSERS        no free producer slot (MPSC channels)
  *   -EINTR         a wait was interrupted by a signal (channels)
  *   -ERANGE        offset/length outside the segment, or buffer too small
+ *   -ESTALE        the segment is no longer the one that was examined
  *   -ENOMEM        out of memory
+ *   -EMFILE        too many open files
+ *
+ * Argument order: the object first, then a buffer and its length; an
+ * offset or a timeout comes last (pshm_seg_read/pread/pwrite,
+ * pshm_chan_send...), and so does the handle a create or open returns.
+ * Flags are the bits of enum pshm_flags.
  */
 #ifndef PSHM_H
 #define PSHM_H
@@ -49,11 +56,11 @@ extern "C" {
 #endif
 
 #define PSHM_VERSION_MAJOR 0
-#define PSHM_VERSION_MINOR 1
+#define PSHM_VERSION_MINOR 2
 #define PSHM_VERSION_PATCH 0
-#define PSHM_VERSION_STRING "0.1.0"
+#define PSHM_VERSION_STRING "0.2.0"
 
-/** The library's version string, e.g. "0.1.0" (may differ from the header's). */
+/** The library's version string, e.g. "0.2.0" (may differ from the header's). */
 const char *pshm_version(void);
 
 /**
@@ -107,8 +114,11 @@ int pshm_name_canon(const char *name, char *buf, size_t len);
 
 typedef struct pshm_seg pshm_seg;
 
-/** Flags for pshm_seg_create() and pshm_seg_open(). */
-enum pshm_seg_flags {
+/**
+ * Every flag of the library, one set of bits: each function lists the ones
+ * it takes and refuses any other with -EINVAL.
+ */
+enum pshm_flags {
 	/** create: if the segment exists, open it instead of failing with
 	 *  -EEXIST (the open policy flags below then apply to it). */
 	PSHM_OPEN_EXISTING = 1u << 0,
@@ -124,6 +134,11 @@ enum pshm_seg_flags {
 	/** open: do not map, only open; pshm_seg_addr() then returns NULL.
 	 *  For callers that read through pshm_seg_pread() only. */
 	PSHM_NOMAP = 1u << 4,
+	/** pshm_box_open(): open even when the header is not a valid box
+	 *  header, so that pshm_box_read_unverified() and pshm_box_verify()
+	 *  can look at what is there. pshm_box_read() and pshm_box_write()
+	 *  still check, and fail. */
+	PSHM_BOX_UNCHECKED = 1u << 8,
 };
 
 /**
@@ -162,10 +177,27 @@ int pshm_seg_create(const char *name, size_t size, mode_t mode, unsigned flags,
 int pshm_seg_open(const char *name, unsigned flags, pshm_seg **out);
 
 /**
+ * Would pshm_seg_open(@name, @flags) pass the owner/mode policy? Looks at
+ * the entry without opening or following it. Returns 0 if it would, or
+ * -EPERM if not, with *@missing (may be NULL) set to the PSHM_ALLOW_* flags
+ * not in @flags that would let it pass (both for a 0666 segment of another
+ * user opened without either; only PSHM_ALLOW_SHARED_WRITE for one's own
+ * 0666 segment opened with PSHM_ALLOW_FOREIGN). *@missing is 0 whenever
+ * the result is not -EPERM. For explaining an -EPERM after the fact: the
+ * answer describes the entry as it is now, which may have changed since.
+ *
+ * @flags: any of enum pshm_flags (only PSHM_ALLOW_* matter).
+ * Errors: -EINVAL (bad name, unknown flags), -ENAMETOOLONG, -ENOENT,
+ * -EACCES (/dev/shm cannot be searched), -ENOTSUP (not a regular file),
+ * -EPERM.
+ */
+int pshm_seg_check(const char *name, unsigned flags, unsigned *missing);
+
+/**
  * Create an anonymous shared segment of @size bytes (MAP_SHARED |
  * MAP_ANONYMOUS): no name, no file, gone when the last process unmaps it.
  * Children created by fork() after this call share it.
- * Errors: -EINVAL (size 0), -ENOMEM.
+ * Errors: -EINVAL (size 0, NULL @out), -ENOMEM.
  */
 int pshm_seg_anon(size_t size, pshm_seg **out);
 
@@ -201,12 +233,14 @@ const char *pshm_seg_name(const pshm_seg *seg);
 int pshm_seg_resize(pshm_seg *seg, size_t size);
 
 /**
- * Copy @len bytes at @off of the mapping into @buf, surviving a concurrent
+ * Copy @len bytes at @off of the mapping into @buf (the argument order of
+ * pshm_seg_pread() and pshm_seg_pwrite()), surviving a concurrent
  * truncation by another process: a SIGBUS during the copy makes it return
  * -EFAULT instead of killing the process (@buf then holds part of the
  * data). Returns 0, -ERANGE if [off, off+len) is outside the mapping,
- * -EINVAL for a NULL @seg or @buf, or a handle opened with PSHM_NOMAP (use
- * pshm_seg_pread()), -EFAULT as said. @buf must be private memory.
+ * -EINVAL for a NULL @seg, a NULL @buf with @len > 0, or a handle opened
+ * with PSHM_NOMAP (use pshm_seg_pread()), -EFAULT as said. @buf must be
+ * private memory.
  *
  * Process-wide side effect (the documented exception to "no global state"):
  * the first call installs a SIGBUS handler with sigaction(2). It handles
@@ -215,7 +249,7 @@ int pshm_seg_resize(pshm_seg *seg, size_t size);
  * default action, which kills). A handler installed later that does not
  * chain to the one it replaced disables the guard. Thread-safe.
  */
-int pshm_seg_read(const pshm_seg *seg, size_t off, void *buf, size_t len);
+int pshm_seg_read(const pshm_seg *seg, void *buf, size_t len, uint64_t off);
 
 /**
  * Read up to @len bytes at @off straight from the segment's file (pread(2),
@@ -277,6 +311,25 @@ struct pshm_stat {
  * Errors: -EINVAL, -ENAMETOOLONG, -ENOENT, -EACCES.
  */
 int pshm_seg_stat(const char *name, struct pshm_stat *st);
+
+/**
+ * Remove the name @name only if it still is the very file @st described
+ * (as filled by pshm_seg_stat() or pshm_seg_list(): same dev and ino) and
+ * the file is unchanged since (same size and mtime). Otherwise -ESTALE,
+ * and nothing is removed: what was examined is not what would be removed
+ * (the name was replaced, or the segment was written or resized since).
+ * For removing what a decision was made about, such as `pshm gc` does.
+ * Never follows a symlink; refuses anything but a regular file.
+ * @st->name is not used: @name is the entry removed.
+ *
+ * The check and the removal are two steps: only someone allowed to
+ * replace the name (its owner or root, /dev/shm being sticky) can swap it
+ * in between.
+ *
+ * Errors: -EINVAL (bad name, NULL @st), -ENAMETOOLONG, -ENOENT, -ENOTSUP,
+ * -ESTALE, -EACCES, -EPERM (another user's segment: /dev/shm is sticky).
+ */
+int pshm_seg_unlink_same(const char *name, const struct pshm_stat *st);
 
 /**
  * List every entry of /dev/shm except POSIX semaphores ("sem.*"): regular
@@ -365,12 +418,6 @@ typedef struct pshm_box pshm_box;
 /** Largest capacity of a box, in bytes (1 TiB). */
 #define PSHM_BOX_MAX_CAPACITY ((uint64_t)1 << 40)
 
-/** Flag of pshm_box_open() (in addition to the pshm_seg_flags policy
- *  flags): open even when the header is not a valid box header, so that
- *  pshm_box_read_unverified() and pshm_box_verify() can look at what is
- *  there. pshm_box_read() and pshm_box_write() still check, and fail. */
-#define PSHM_BOX_UNCHECKED (1u << 8)
-
 /**
  * Create the box @name for values of up to @capacity bytes, with
  * permissions @mode (0 means 0600), holding the empty value, and return it
@@ -383,9 +430,10 @@ typedef struct pshm_box pshm_box;
  *
  * @flags: PSHM_OPEN_EXISTING, PSHM_ALLOW_FOREIGN, PSHM_ALLOW_SHARED_WRITE.
  * Errors: -EINVAL (bad name, capacity 0, unknown flag, NULL @out),
- * -ENAMETOOLONG, -EFBIG (capacity > PSHM_BOX_MAX_CAPACITY), -EEXIST, -ENOTSUP (the name is a symlink, directory or FIFO),
- * -EACCES, -ENOSPC, -ENOMEM, -EMFILE; with PSHM_OPEN_EXISTING also those of
- * pshm_box_open() (-EPERM, -EPROTO, -ENOTSUP, ...).
+ * -ENAMETOOLONG, -EFBIG (capacity > PSHM_BOX_MAX_CAPACITY), -EEXIST,
+ * -ENOTSUP (the name is a symlink, directory or FIFO), -EACCES, -ENOSPC,
+ * -ENOMEM, -EMFILE; with PSHM_OPEN_EXISTING also those of pshm_box_open()
+ * (-EPERM, -EPROTO, -EFAULT, ...).
  */
 int pshm_box_create(const char *name, size_t capacity, mode_t mode, unsigned flags,
 		    pshm_box **out);
@@ -406,11 +454,26 @@ int pshm_box_create(const char *name, size_t capacity, mode_t mode, unsigned fla
  */
 int pshm_box_open(const char *name, unsigned flags, pshm_box **out);
 
+/**
+ * Remove the box @name: only if it is a box (recognised by its magic
+ * number, as pshm_seg_stat() reports PSHM_KIND_BOX), and only if the name
+ * still refers to the file that was checked (as pshm_seg_unlink_same()).
+ * Handles already open stay valid. Applies no owner/mode policy: who may
+ * remove a name is the kernel's decision (the owner, or root).
+ *
+ * Errors: -EINVAL, -ENAMETOOLONG, -ENOENT, -ENOTSUP (not a regular file),
+ * -EACCES (the file cannot be read to check its kind), -EPROTO (not a
+ * box: nothing removed), -ESTALE (replaced while being checked), -EPERM
+ * (another user's box: /dev/shm is sticky), -EMFILE.
+ */
+int pshm_box_unlink(const char *name);
+
 /** Unmap and close @box (NULL is a no-op). The box itself stays. */
 void pshm_box_close(pshm_box *box);
 
-/** Capacity of @box in bytes (0 for a box opened PSHM_BOX_UNCHECKED whose
- *  header is not valid). A buffer of this size always fits a read. */
+/** Capacity of @box in bytes (0 for NULL, or for a box opened
+ *  PSHM_BOX_UNCHECKED whose header is not valid). A buffer of this size
+ *  always fits a read. */
 size_t pshm_box_capacity(const pshm_box *box);
 
 /**
@@ -471,7 +534,8 @@ struct pshm_box_info {
  * Check the box's value as pshm_box_read() would (header, completeness,
  * CRC-32C), without returning it, and describe the box in @info (may be
  * NULL). Returns 0 if the value checks out, or the error pshm_box_read()
- * would return (-EBADMSG, -EPROTO, -EAGAIN, -EFAULT), or -ENOMEM.
+ * would return (-EBADMSG, -EPROTO, -EAGAIN, -EFAULT), -EINVAL (NULL @box),
+ * or -ENOMEM.
  */
 int pshm_box_verify(pshm_box *box, struct pshm_box_info *info);
 
@@ -628,6 +692,9 @@ typedef struct pshm_chan pshm_chan;
 /** How long a PSHM_WAIT_BLOCK handle spins before it sleeps, by default. */
 #define PSHM_SPIN_DEFAULT_NS 4000
 
+/** The most producers an MPSC channel takes (struct pshm_chan_config). */
+#define PSHM_CHAN_MAX_PRODUCERS 64
+
 /** Topology, fixed at creation. */
 enum pshm_chan_mode {
 	PSHM_CHAN_SPSC = 0, /**< one producer, one consumer */
@@ -653,9 +720,9 @@ struct pshm_chan_config {
 	size_t max_msg;          /**< largest message in bytes (default ring_size / 4;
 				      at most ring_size - 16) */
 	unsigned mode;           /**< enum pshm_chan_mode (default SPSC) */
-	unsigned max_producers;  /**< MPSC: producers attached at once, 1 to 64
-				      (default 64); SPSC: 0 or 1 */
-	mode_t perm;             /**< permissions (default 0600) */
+	unsigned max_producers;  /**< MPSC: producers attached at once, 1 to
+				      PSHM_CHAN_MAX_PRODUCERS (the default);
+				      SPSC: 0 or 1 */
 };
 
 /** One attached peer, as pshm_chan_stat() reports it. */
@@ -679,7 +746,8 @@ struct pshm_chan_info {
 	uint64_t received;      /**< messages released since creation */
 	unsigned max_producers; /**< producer slots (1 for SPSC) */
 	unsigned n_peers;       /**< entries filled in peers[] */
-	struct pshm_chan_peer peers[65]; /**< the consumer first, then producers */
+	struct pshm_chan_peer peers[PSHM_CHAN_MAX_PRODUCERS + 1]; /**< the consumer
+				     first, then producers */
 	unsigned pending_capped; /**< 1: the walk stopped after
 				      PSHM_CHAN_STAT_MAX_RECORDS records with more
 				      to go; pending and sent are lower bounds */
@@ -689,13 +757,42 @@ struct pshm_chan_info {
 #define PSHM_CHAN_STAT_MAX_RECORDS 65536u
 
 /**
- * Create the channel @name (exclusive; -EEXIST if it exists). Its header
- * is complete before the name appears. Does not attach: open it next.
- * @cfg may be NULL for the defaults.
- * Errors: -EINVAL (bad name or config), -ENAMETOOLONG, -EEXIST, -EACCES,
- * -ENOSPC, -ENOMEM.
+ * Create the channel @name with permissions @mode (0 means 0600; the mode
+ * is set exactly, the umask does not narrow it). Its header is complete
+ * before the name appears. Does not attach: open it next. @cfg may be
+ * NULL for the defaults.
+ *
+ * Exclusive by default: -EEXIST if the name exists (-ENOTSUP if what
+ * exists is not a regular file), unless @flags has PSHM_OPEN_EXISTING, in
+ * which case an existing channel is accepted and left as it is (its
+ * configuration is whatever it was created with): it must pass the open
+ * policy (PSHM_ALLOW_* in @flags, as pshm_seg_open()) and be a channel,
+ * else -EPERM or -EPROTO.
+ *
+ * @flags: PSHM_OPEN_EXISTING, PSHM_ALLOW_FOREIGN, PSHM_ALLOW_SHARED_WRITE.
+ * Errors: -EINVAL (bad name, bad @cfg, mode above 07777, unknown flags),
+ * -ENAMETOOLONG, -EEXIST, -ENOTSUP (a symlink, directory or FIFO has the
+ * name), -EACCES, -ENOSPC, -EFBIG, -ENOMEM, -EMFILE; with
+ * PSHM_OPEN_EXISTING also -EPERM (the policy) and -EPROTO (the existing
+ * segment is not a channel, or its header is inconsistent).
  */
-int pshm_chan_create(const char *name, const struct pshm_chan_config *cfg);
+int pshm_chan_create(const char *name, const struct pshm_chan_config *cfg, mode_t mode,
+		     unsigned flags);
+
+/**
+ * Remove the channel @name: only if it is a channel (recognised by its
+ * magic number, as pshm_seg_stat() reports PSHM_KIND_CHAN), and only if the
+ * name still refers to the file that was checked (as
+ * pshm_seg_unlink_same()). Attached handles stay valid and keep working
+ * with each other; no new peer can find the channel. Applies no
+ * owner/mode policy: who may remove a name is the kernel's decision.
+ *
+ * Errors: -EINVAL, -ENAMETOOLONG, -ENOENT, -ENOTSUP (not a regular file),
+ * -EACCES (the file cannot be read to check its kind), -EPROTO (not a
+ * channel: nothing removed), -ESTALE (replaced while being checked), -EPERM
+ * (another user's channel: /dev/shm is sticky), -EMFILE.
+ */
+int pshm_chan_unlink(const char *name);
 
 /**
  * Attach to the channel @name as @role (PSHM_PRODUCER or PSHM_CONSUMER).
@@ -721,7 +818,7 @@ void pshm_chan_close(pshm_chan *ch);
  *  ignored). Errors: -EINVAL (NULL handle, unknown @wait). */
 int pshm_chan_set_wait(pshm_chan *ch, unsigned wait, uint64_t spin_ns);
 
-/** The largest message @ch carries (the channel's max_msg). */
+/** The largest message @ch carries (the channel's max_msg; 0 for NULL). */
 size_t pshm_chan_max_msg(const pshm_chan *ch);
 
 /** Copy @len bytes of @msg into the channel as one message (0 bytes is a

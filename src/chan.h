@@ -65,8 +65,8 @@
 #define RING_MIN UINT64_C(1024)
 #define RING_MAX (UINT64_C(1) << 31)
 #define RING_DEFAULT (UINT64_C(1) << 20)
-#define PROD_MAX 64u
-#define PROD_DEFAULT 64u
+#define PROD_MAX PSHM_CHAN_MAX_PRODUCERS
+#define PROD_DEFAULT PSHM_CHAN_MAX_PRODUCERS
 #define CHECK_NS INT64_C(20000000)  /* peers are re-checked every 20 ms of waiting */
 #define IDLE UINT64_MAX             /* an intent slot holding no claim */
 #define CLAIM_TRIES 100000u          /* CAS attempts before giving up for now */

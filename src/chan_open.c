@@ -53,33 +53,6 @@ static int chan_init(void *addr, size_t size, void *arg)
 	return 0;
 }
 
-int pshm_chan_create(const char *name, const struct pshm_chan_config *cfg)
-{
-	struct pshm_chan_config c = { 0 };
-	if (cfg)
-		c = *cfg;
-	if (c.perm & ~(mode_t)07777)
-		return -EINVAL;
-	struct chan_geom g = {
-		.ring_size = c.ring_size ? c.ring_size : RING_DEFAULT,
-		.mode = c.mode,
-		.nprod = c.mode == PSHM_CHAN_MPSC ? (c.max_producers ? c.max_producers : PROD_DEFAULT)
-						  : (c.max_producers ? c.max_producers : 1),
-	};
-	g.max_msg = c.max_msg ? c.max_msg : g.ring_size / 4;
-	if (!geom_ok(&g))
-		return -EINVAL;
-	int r = pshm_name_check(name);
-	if (r < 0)
-		return r;
-	pshm_seg *seg;
-	r = pshm__seg_create_init(name, ring_offset(g.nprod) + g.ring_size, c.perm, chan_init, &g,
-				  &seg);
-	if (r == 0)
-		pshm_seg_close(seg);
-	return r;
-}
-
 /* Read the constants once, check them against each other and the size. */
 static int hdr_read(const void *addr, size_t size, struct chan_geom *g, uint64_t *ring_off)
 {
@@ -98,6 +71,63 @@ static int hdr_read(const void *addr, size_t size, struct chan_geom *g, uint64_t
 	    total != *ring_off + g->ring_size)
 		return -EPROTO;
 	return 0;
+}
+
+/* PSHM_OPEN_EXISTING found @name taken: accept it if it passes the open
+ * policy and its header (read with pread, nothing mapped) is a channel's. */
+static int check_existing(const char *name, unsigned flags)
+{
+	pshm_seg *seg;
+	int r = pshm_seg_open(name, PSHM_RDONLY | PSHM_NOMAP |
+				    (flags & (PSHM_ALLOW_FOREIGN | PSHM_ALLOW_SHARED_WRITE)), &seg);
+	if (r < 0)
+		return r;
+	struct chan_hdr h;
+	ssize_t n = pshm_seg_pread(seg, &h, sizeof(h), 0);
+	struct chan_geom g;
+	uint64_t off;
+	r = n == (ssize_t)sizeof(h) ? hdr_read(&h, pshm_seg_size(seg), &g, &off)
+				    : (n < 0 ? (int)n : -EPROTO);
+	pshm_seg_close(seg);
+	return r;
+}
+
+int pshm_chan_create(const char *name, const struct pshm_chan_config *cfg, mode_t mode,
+		     unsigned flags)
+{
+	struct pshm_chan_config c = { 0 };
+	if (cfg)
+		c = *cfg;
+	if ((mode & ~(mode_t)07777) ||
+	    (flags & ~(unsigned)(PSHM_OPEN_EXISTING | PSHM_ALLOW_FOREIGN | PSHM_ALLOW_SHARED_WRITE)))
+		return -EINVAL;
+	struct chan_geom g = {
+		.ring_size = c.ring_size ? c.ring_size : RING_DEFAULT,
+		.mode = c.mode,
+		.nprod = c.mode == PSHM_CHAN_MPSC ? (c.max_producers ? c.max_producers : PROD_DEFAULT)
+						  : (c.max_producers ? c.max_producers : 1),
+	};
+	g.max_msg = c.max_msg ? c.max_msg : g.ring_size / 4;
+	if (!geom_ok(&g))
+		return -EINVAL;
+	int r = pshm_name_check(name);
+	if (r < 0)
+		return r;
+	/* With PSHM_OPEN_EXISTING the name may vanish between the failed
+	 * create and the check: try a few times, as pshm_seg_create() does. */
+	for (int tries = 0; tries < 8; tries++) {
+		pshm_seg *seg;
+		r = pshm__seg_create_init(name, ring_offset(g.nprod) + g.ring_size, mode,
+					  chan_init, &g, &seg);
+		if (r == 0)
+			pshm_seg_close(seg);
+		if (r != -EEXIST || !(flags & PSHM_OPEN_EXISTING))
+			break;
+		r = check_existing(name, flags);
+		if (r != -ENOENT)
+			break;
+	}
+	return r;
 }
 
 int pshm__chan_new(void *addr, size_t size, unsigned role, bool detached, pshm_chan **out)

@@ -88,7 +88,7 @@ void pshm__guard_install(void)
 	pthread_once(&install_once, install);
 }
 
-int pshm_seg_read(const pshm_seg *seg, size_t off, void *buf, size_t len)
+int pshm_seg_read(const pshm_seg *seg, void *buf, size_t len, uint64_t off)
 {
 	if (!seg || (!buf && len))
 		return -EINVAL;

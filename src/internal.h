@@ -83,8 +83,15 @@ typedef int (*pshm__init_fn)(void *addr, size_t size, void *arg);
 int pshm__seg_create_init(const char *name, size_t size, mode_t mode,
 			  pshm__init_fn init, void *arg, pshm_seg **out);
 
-/* Check an open fd against the owner/mode policy and that it is regular. */
+/* Check an open fd against the owner/mode policy and that it is regular
+ * (policy.c). */
 int pshm__seg_policy(const struct stat *st, unsigned flags);
+
+/* Remove @leaf (relative to the /dev/shm fd @dfd, never followed) only if
+ * it is still the regular file @was (st_dev, st_ino) and, with @unchanged,
+ * of the same size and mtime. 0, -ESTALE (nothing removed), or the -errno
+ * of the lookup or of unlinkat() (remove.c). */
+int pshm__unlink_same(int dfd, const char *leaf, const struct stat *was, bool unchanged);
 
 /* Recognise the kind of a segment from its first bytes (read with pread). */
 unsigned pshm__kind_of_fd(int fd);

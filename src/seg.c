@@ -21,17 +21,6 @@ int pshm__dirfd(void)
 	return pshm__err(open(PSHM_DIR, O_PATH | O_DIRECTORY | O_CLOEXEC));
 }
 
-int pshm__seg_policy(const struct stat *st, unsigned flags)
-{
-	if (!S_ISREG(st->st_mode))
-		return -ENOTSUP;
-	if (st->st_uid != geteuid() && !(flags & PSHM_ALLOW_FOREIGN))
-		return -EPERM;
-	if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !(flags & PSHM_ALLOW_SHARED_WRITE))
-		return -EPERM;
-	return 0;
-}
-
 /* open() errors that mean "there is something here, but not a segment". */
 static int open_errno(int e)
 {

@@ -140,7 +140,7 @@ static int with_channel(struct stress_load *l, const char *tag, size_t ring, siz
 	char name[64];
 	snprintf(name, sizeof(name), "/pshm-test-stress-%s-%d", tag, (int)getpid());
 	struct pshm_chan_config cfg = { .ring_size = ring, .max_msg = max_msg, .mode = mode };
-	int r = pshm_chan_create(name, &cfg);
+	int r = pshm_chan_create(name, &cfg, 0, 0);
 	if (r < 0) {
 		snprintf(err, errlen, "create %s: %s", name, pshm_strerror(r));
 		return -1;

@@ -21,7 +21,7 @@ static void *reader_main(void *arg)
 {
 	struct reader *r = arg;
 	for (int i = 0; i < r->rounds; i++) {
-		int e = pshm_seg_read(r->seg, 0, r->buf, sizeof(r->buf));
+		int e = pshm_seg_read(r->seg, r->buf, sizeof(r->buf), 0);
 		r->faults += e == -EFAULT;
 		r->oks += e == 0;
 	}

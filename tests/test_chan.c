@@ -39,7 +39,7 @@ static const char *mkchan(const char *tag, size_t ring, size_t max_msg, unsigned
 {
 	const char *n = th_name(tag);
 	struct pshm_chan_config c = { .ring_size = ring, .max_msg = max_msg, .mode = mode };
-	cr_assert_eq(pshm_chan_create(n, &c), 0, "create %s", n);
+	cr_assert_eq(pshm_chan_create(n, &c, 0, 0), 0, "create %s", n);
 	return n;
 }
 
@@ -59,7 +59,7 @@ TestSuite(chan, TH_FIXTURE, .timeout = 60);
 Test(chan, create_defaults_then_stat)
 {
 	const char *n = th_name("defaults");
-	cr_assert_eq(pshm_chan_create(n, NULL), 0);
+	cr_assert_eq(pshm_chan_create(n, NULL, 0, 0), 0);
 	struct pshm_stat st;
 	cr_assert_eq(pshm_seg_stat(n, &st), 0);
 	cr_expect_eq(st.kind, PSHM_KIND_CHAN);
@@ -73,7 +73,7 @@ Test(chan, create_defaults_then_stat)
 	cr_expect_eq(in.used, 0);
 	cr_expect_eq(in.pending, 0);
 	cr_expect_eq(in.n_peers, 0);
-	cr_expect_eq(pshm_chan_create(n, NULL), -EEXIST);
+	cr_expect_eq(pshm_chan_create(n, NULL, 0, 0), -EEXIST);
 }
 
 Test(chan, create_refuses_bad_configs)
@@ -89,22 +89,114 @@ Test(chan, create_refuses_bad_configs)
 		{ 4096, 4096, 0, 0, 0 },        /* message larger than the ring allows */
 		{ 4096, 4096 - 8, 0, 0, 0 },
 		{ 4096, 0, 2, 0, 0 },           /* no such mode */
-		{ 4096, 0, PSHM_CHAN_MPSC, 65, 0 },
+		{ 4096, 0, PSHM_CHAN_MPSC, PSHM_CHAN_MAX_PRODUCERS + 1, 0 },
 		{ 4096, 0, PSHM_CHAN_SPSC, 2, 0 },
 		{ 4096, 0, 0, 0, 010000 },      /* not permission bits */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct pshm_chan_config c = { bad[i].ring, bad[i].max_msg, bad[i].mode, bad[i].prod,
-					      bad[i].perm };
-		cr_expect_eq(pshm_chan_create(th_name("bad"), &c), -EINVAL, "config %zu", i);
+		struct pshm_chan_config c = { bad[i].ring, bad[i].max_msg, bad[i].mode, bad[i].prod };
+		cr_expect_eq(pshm_chan_create(th_name("bad"), &c, bad[i].perm, 0), -EINVAL,
+			     "config %zu", i);
 	}
 	struct pshm_chan_config ok = { .ring_size = 4096, .max_msg = 4096 - 16 };
-	cr_expect_eq(pshm_chan_create(th_name("edge"), &ok), 0, "the largest message allowed");
-	cr_expect_eq(pshm_chan_create("a/b", NULL), -EINVAL);
+	cr_expect_eq(pshm_chan_create(th_name("edge"), &ok, 0, 0), 0, "the largest message allowed");
+	cr_expect_eq(pshm_chan_create("a/b", NULL, 0, 0), -EINVAL);
 	char longname[PSHM_NAME_MAX + 2];
 	memset(longname, 'x', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
-	cr_expect_eq(pshm_chan_create(longname, NULL), -ENAMETOOLONG);
+	cr_expect_eq(pshm_chan_create(longname, NULL, 0, 0), -ENAMETOOLONG);
+}
+
+Test(chan, create_mode_is_exact_and_0600_by_default)
+{
+	const char *a = th_name("m0"), *b = th_name("m640");
+	mode_t old = umask(077);
+	cr_assert_eq(pshm_chan_create(a, NULL, 0, 0), 0);
+	cr_assert_eq(pshm_chan_create(b, NULL, 0640, 0), 0);
+	umask(old);
+	cr_expect_eq(th_lstat(a).st_mode & 07777, 0600);
+	cr_expect_eq(th_lstat(b).st_mode & 07777, 0640, "the umask does not narrow it");
+}
+
+Test(chan, create_open_existing_accepts_a_channel_as_it_is)
+{
+	const char *n = th_name("exist");
+	struct pshm_chan_config c = { .ring_size = 4096, .mode = PSHM_CHAN_MPSC,
+				      .max_producers = 3 };
+	cr_expect_eq(pshm_chan_create(n, &c, 0, PSHM_OPEN_EXISTING), 0, "creates when missing");
+	struct pshm_chan_config other = { .ring_size = 8192 };
+	cr_expect_eq(pshm_chan_create(n, &other, 0644, 0), -EEXIST);
+	cr_expect_eq(pshm_chan_create(n, &other, 0644, PSHM_OPEN_EXISTING), 0);
+	struct pshm_chan_info in;
+	cr_assert_eq(pshm_chan_stat(n, &in), 0);
+	cr_expect_eq(in.ring_size, 4096, "left as it was");
+	cr_expect_eq(in.mode, PSHM_CHAN_MPSC);
+	cr_expect_eq(in.max_producers, 3);
+	cr_expect_eq(th_lstat(n).st_mode & 07777, 0600, "mode untouched");
+	cr_expect_eq(pshm_chan_create(n, &other, 0, PSHM_OPEN_EXISTING | PSHM_RDONLY), -EINVAL,
+		     "not a flag of create");
+	cr_expect_eq(pshm_chan_create(n, &other, 0, 1u << 20), -EINVAL);
+	cr_expect_eq(pshm_chan_create(n, &other, 010000, PSHM_OPEN_EXISTING), -EINVAL);
+	struct pshm_chan_config bad = { .ring_size = 3000 };
+	cr_expect_eq(pshm_chan_create(n, &bad, 0, PSHM_OPEN_EXISTING), -EINVAL,
+		     "the config is checked even when the channel exists");
+}
+
+Test(chan, create_open_existing_applies_the_policy)
+{
+	const char *n = th_name("shared");
+	cr_assert_eq(pshm_chan_create(n, NULL, 0660, 0), 0);
+	cr_expect_eq(pshm_chan_create(n, NULL, 0660, PSHM_OPEN_EXISTING), -EPERM);
+	cr_expect_eq(pshm_chan_create(n, NULL, 0660,
+				      PSHM_OPEN_EXISTING | PSHM_ALLOW_SHARED_WRITE), 0);
+	if (th_is_root()) {
+		uid_t uid;
+		gid_t gid;
+		th_nobody(&uid, &gid);
+		char p[300];
+		cr_assert_eq(chown(th_path(n, p, sizeof(p)), uid, gid), 0);
+		cr_expect_eq(pshm_chan_create(n, NULL, 0, PSHM_OPEN_EXISTING |
+					      PSHM_ALLOW_SHARED_WRITE), -EPERM, "foreign");
+		cr_expect_eq(pshm_chan_create(n, NULL, 0, PSHM_OPEN_EXISTING |
+					      PSHM_ALLOW_SHARED_WRITE | PSHM_ALLOW_FOREIGN), 0);
+	}
+}
+
+Test(chan, create_open_existing_refuses_what_is_not_a_channel)
+{
+	const char *raw = th_name("raw"), *box = th_name("box"), *empty = th_name("empty");
+	th_write_file(raw, "not a channel at all", 20, 0600);
+	th_write_file(empty, "", 0, 0600);
+	pshm_box *b;
+	cr_assert_eq(pshm_box_create(box, 16, 0, 0, &b), 0);
+	pshm_box_close(b);
+	cr_expect_eq(pshm_chan_create(raw, NULL, 0, PSHM_OPEN_EXISTING), -EPROTO);
+	cr_expect_eq(pshm_chan_create(box, NULL, 0, PSHM_OPEN_EXISTING), -EPROTO);
+	cr_expect_eq(pshm_chan_create(empty, NULL, 0, PSHM_OPEN_EXISTING), -EPROTO);
+	/* A channel header whose size disagrees with the file. */
+	const char *cut = th_name("cut");
+	cr_assert_eq(pshm_chan_create(cut, NULL, 0, 0), 0);
+	char p[300];
+	cr_assert_eq(truncate(th_path(cut, p, sizeof(p)), 8192), 0);
+	cr_expect_eq(pshm_chan_create(cut, NULL, 0, PSHM_OPEN_EXISTING), -EPROTO);
+}
+
+Test(chan, create_refuses_a_planted_symlink_dir_or_fifo)
+{
+	const char *target = th_name("target"), *l = th_name("link"), *d = th_name("dir"),
+		   *f = th_name("fifo");
+	char p[300], q[300];
+	th_path(target, q, sizeof(q));
+	cr_assert_eq(symlink(q, th_path(l, p, sizeof(p))), 0);
+	cr_assert_eq(mkdir(th_path(d, p, sizeof(p)), 0700), 0);
+	cr_assert_eq(mkfifo(th_path(f, p, sizeof(p)), 0600), 0);
+	const char *names[] = { l, d, f };
+	for (int i = 0; i < 3; i++) {
+		cr_expect_eq(pshm_chan_create(names[i], NULL, 0, 0), -ENOTSUP, "%s", names[i]);
+		cr_expect_eq(pshm_chan_create(names[i], NULL, 0, PSHM_OPEN_EXISTING), -ENOTSUP,
+			     "%s, open existing", names[i]);
+	}
+	cr_expect_not(th_exists(target), "the symlink was not followed");
 }
 
 Test(chan, open_errors)
@@ -142,7 +234,7 @@ Test(chan, mpsc_table_full_is_eusers)
 {
 	const char *n = th_name("table");
 	struct pshm_chan_config c = { .ring_size = 4096, .mode = PSHM_CHAN_MPSC, .max_producers = 2 };
-	cr_assert_eq(pshm_chan_create(n, &c), 0);
+	cr_assert_eq(pshm_chan_create(n, &c, 0, 0), 0);
 	pshm_chan *a = open_as(n, PSHM_PRODUCER), *b = open_as(n, PSHM_PRODUCER), *x;
 	cr_expect_eq(pshm_chan_open(n, PSHM_PRODUCER, 0, &x), -EUSERS);
 	pshm_chan_close(a);
@@ -154,8 +246,8 @@ Test(chan, mpsc_table_full_is_eusers)
 Test(chan, policy_refuses_group_writable_channel)
 {
 	const char *n = th_name("perm");
-	struct pshm_chan_config c = { .ring_size = 4096, .perm = 0660 };
-	cr_assert_eq(pshm_chan_create(n, &c), 0);
+	struct pshm_chan_config c = { .ring_size = 4096 };
+	cr_assert_eq(pshm_chan_create(n, &c, 0660, 0), 0);
 	pshm_chan *ch;
 	cr_expect_eq(pshm_chan_open(n, PSHM_CONSUMER, 0, &ch), -EPERM);
 	cr_assert_eq(pshm_chan_open(n, PSHM_CONSUMER, PSHM_ALLOW_SHARED_WRITE, &ch), 0);
@@ -885,4 +977,36 @@ Test(chan, truncated_segment_small_operations_are_efault)
 	cr_expect_eq(pshm_chan_send(p, "hi", 2, 0), -EFAULT);
 	pshm_chan_close(p);
 	pshm_chan_close(c);
+}
+
+/* ---- the example programs ------------------------------------------------ */
+
+Test(chan, examples_take_help_and_refuse_bad_arguments)
+{
+	const char *progs[] = { "chan_producer", "chan_consumer" };
+	for (int i = 0; i < 2; i++) {
+		const char *helps[] = { "--help", "-h" };
+		for (int j = 0; j < 2; j++) {
+			char cmd[512], *out = NULL, *err = NULL;
+			snprintf(cmd, sizeof(cmd), "%s/%s %s", EXAMPLES_DIR, progs[i], helps[j]);
+			cr_expect_eq(th_run(cmd, NULL, &out, &err), 0, "%s", cmd);
+			cr_expect(strstr(out, "usage:") != NULL, "%s: %s", cmd, out);
+			cr_expect_str_empty(err, "%s", cmd);
+			free(out);
+			free(err);
+		}
+		char cmd[512], *err = NULL;
+		snprintf(cmd, sizeof(cmd), "%s/%s", EXAMPLES_DIR, progs[i]);
+		cr_expect_eq(th_run(cmd, NULL, NULL, &err), 2, "%s without a name", progs[i]);
+		cr_expect(strstr(err, "usage:") != NULL, "%s", err);
+		free(err);
+		snprintf(cmd, sizeof(cmd), "%s/%s --bogus", EXAMPLES_DIR, progs[i]);
+		cr_expect_eq(th_run(cmd, NULL, NULL, NULL), 2, "%s --bogus", progs[i]);
+	}
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "%s/chan_producer %s 1x", EXAMPLES_DIR, th_name("count"));
+	cr_expect_eq(th_run(cmd, NULL, NULL, NULL), 2, "a bad count");
+	cr_expect_not(th_exists("--help"), "no channel named --help");
+	cr_expect_not(th_exists("-h"));
+	cr_expect_not(th_exists("--bogus"));
 }

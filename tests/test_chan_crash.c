@@ -253,7 +253,7 @@ static const char *new_chan(const char *name, size_t ring, size_t max, unsigned 
 {
 	pshm_seg_unlink(name);
 	struct pshm_chan_config c = { .ring_size = ring, .max_msg = max, .mode = mode };
-	cr_assert_eq(pshm_chan_create(name, &c), 0);
+	cr_assert_eq(pshm_chan_create(name, &c, 0, 0), 0);
 	return name;
 }
 

@@ -69,7 +69,7 @@ Test(strerror, every_code_has_a_message)
 {
 	int codes[] = { 0, EINVAL, ENAMETOOLONG, ENOENT, EEXIST, EACCES, EPERM, ENOTSUP, ENOSPC,
 			EFBIG, EFAULT, EBADMSG, EPROTO, EAGAIN, ETIMEDOUT, EPIPE, EMSGSIZE, ENOMEM,
-			ERANGE, EBADF, EMFILE, EBUSY, EUSERS };
+			ERANGE, EBADF, EMFILE, EBUSY, EUSERS, ESTALE };
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
 		const char *m = pshm_strerror(-codes[i]);
 		cr_assert_not_null(m);

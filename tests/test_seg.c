@@ -219,7 +219,7 @@ Test(seg, bad_arguments_are_einval)
 	cr_expect_eq(pshm_seg_size(NULL), 0);
 	cr_expect_eq(pshm_seg_fd(NULL), -1);
 	cr_expect_null(pshm_seg_name(NULL));
-	cr_expect_eq(pshm_seg_read(NULL, 0, NULL, 0), -EINVAL);
+	cr_expect_eq(pshm_seg_read(NULL, NULL, 0, 0), -EINVAL);
 	cr_expect_eq(pshm_seg_resize(NULL, 1), -EINVAL);
 	cr_expect_eq(pshm_seg_pread(NULL, NULL, 0, 0), -EINVAL);
 	cr_expect_eq(pshm_seg_pwrite(NULL, NULL, 0, 0), -EINVAL);
@@ -286,8 +286,8 @@ Test(seg, empty_segment_opens_unmapped)
 	cr_assert_eq(pshm_seg_open(n, 0, &s), 0);
 	cr_expect_eq(pshm_seg_size(s), 0);
 	cr_expect_null(pshm_seg_addr(s));
-	cr_expect_eq(pshm_seg_read(s, 0, &c, 0), 0);
-	cr_expect_eq(pshm_seg_read(s, 0, &c, 1), -ERANGE);
+	cr_expect_eq(pshm_seg_read(s, &c, 0, 0), 0);
+	cr_expect_eq(pshm_seg_read(s, &c, 1, 0), -ERANGE);
 	cr_assert_eq(pshm_seg_resize(s, 4096), 0, "resize maps it");
 	cr_expect_not_null(pshm_seg_addr(s));
 	pshm_seg_close(s);
@@ -302,7 +302,7 @@ Test(seg, nomap_opens_without_mapping)
 	cr_assert_eq(pshm_seg_open(n, PSHM_NOMAP, &s), 0);
 	cr_expect_null(pshm_seg_addr(s));
 	cr_expect_eq(pshm_seg_size(s), 6);
-	cr_expect_eq(pshm_seg_read(s, 0, b, 3), -EINVAL, "no mapping to read from");
+	cr_expect_eq(pshm_seg_read(s, b, 3, 0), -EINVAL, "no mapping to read from");
 	cr_expect_eq(pshm_seg_pread(s, b, 3, 2), 3);
 	cr_expect_str_eq(b, "cde");
 	cr_assert_eq(pshm_seg_resize(s, 8192), 0);
@@ -494,7 +494,7 @@ Test(seg, anonymous_segment_is_shared_across_fork)
 	cr_assert_eq(wait_status(pid), 0);
 	cr_expect_str_eq(p + 4096, "from the child");
 	char b[16];
-	cr_expect_eq(pshm_seg_read(s, 4096, b, 15), 0);
+	cr_expect_eq(pshm_seg_read(s, b, 15, 4096), 0);
 	cr_expect_str_eq(b, "from the child");
 	cr_expect_eq(pshm_seg_resize(s, 4096), -EINVAL, "anonymous: no file to resize");
 	cr_expect_eq(pshm_seg_pread(s, b, 1, 0), -EINVAL);
@@ -522,10 +522,10 @@ Test(seg, resize_grows_reserves_and_shrinks)
 	cr_expect_str_eq(pshm_seg_addr(s), "kept");
 	cr_expect_eq(th_lstat(n).st_size, 100);
 	char b[8];
-	cr_expect_eq(pshm_seg_read(s, 96, b, 8), -ERANGE);
-	cr_expect_eq(pshm_seg_read(s, 101, b, 0), -ERANGE);
-	cr_expect_eq(pshm_seg_read(s, SIZE_MAX, b, 2), -ERANGE);
-	cr_expect_eq(pshm_seg_read(s, 96, b, 4), 0);
+	cr_expect_eq(pshm_seg_read(s, b, 8, 96), -ERANGE);
+	cr_expect_eq(pshm_seg_read(s, b, 0, 101), -ERANGE);
+	cr_expect_eq(pshm_seg_read(s, b, 2, SIZE_MAX), -ERANGE);
+	cr_expect_eq(pshm_seg_read(s, b, 4, 96), 0);
 	pshm_seg_close(s);
 }
 
@@ -702,17 +702,17 @@ Test(seg, guarded_read_of_a_truncated_segment_is_efault)
 	pshm_seg *s = mk(n, 1 << 20);
 	memset(pshm_seg_addr(s), 'a', 1 << 20);
 	static char buf[1 << 20];
-	cr_assert_eq(pshm_seg_read(s, 0, buf, sizeof(buf)), 0);
+	cr_assert_eq(pshm_seg_read(s, buf, sizeof(buf), 0), 0);
 	truncate_elsewhere(n, 0);
-	cr_expect_eq(pshm_seg_read(s, 0, buf, 4096), -EFAULT);
-	cr_expect_eq(pshm_seg_read(s, 0, buf, sizeof(buf)), -EFAULT);
-	cr_expect_eq(pshm_seg_read(s, 12345, buf, 1), -EFAULT, "again, and anywhere");
+	cr_expect_eq(pshm_seg_read(s, buf, 4096, 0), -EFAULT);
+	cr_expect_eq(pshm_seg_read(s, buf, sizeof(buf), 0), -EFAULT);
+	cr_expect_eq(pshm_seg_read(s, buf, 1, 12345), -EFAULT, "again, and anywhere");
 	/* Truncated to half: the first half still reads, the rest faults. */
 	cr_assert_eq(pshm_seg_resize(s, 1 << 20), 0);
 	truncate_elsewhere(n, 1 << 19);
-	cr_expect_eq(pshm_seg_read(s, 0, buf, 1 << 19), 0);
-	cr_expect_eq(pshm_seg_read(s, (1 << 19) - 8, buf, 16), -EFAULT, "straddles the end");
-	cr_expect_eq(pshm_seg_read(s, 1 << 19, buf, 1), -EFAULT);
+	cr_expect_eq(pshm_seg_read(s, buf, 1 << 19, 0), 0);
+	cr_expect_eq(pshm_seg_read(s, buf, 16, (1 << 19) - 8), -EFAULT, "straddles the end");
+	cr_expect_eq(pshm_seg_read(s, buf, 1, 1 << 19), -EFAULT);
 	pshm_seg_close(s);
 }
 
@@ -747,12 +747,12 @@ Test(seg, guarded_read_survives_truncation_during_the_copy)
 		close(go[1]);
 		int r;
 		do
-			r = pshm_seg_read(s, 0, buf, size);
+			r = pshm_seg_read(s, buf, size, 0);
 		while (r == 0 && waitpid(pid, NULL, WNOHANG) == 0);
 		cr_expect(r == 0 || r == -EFAULT, "round %d: %d", i, r);
 		faults += r == -EFAULT;
 		waitpid(pid, NULL, 0);
-		cr_expect_eq(pshm_seg_read(s, 0, buf, size), -EFAULT, "after the truncation");
+		cr_expect_eq(pshm_seg_read(s, buf, size, 0), -EFAULT, "after the truncation");
 	}
 	cr_expect_gt(faults, 0, "at least one copy was cut short");
 	pshm_seg_close(s);
@@ -772,11 +772,11 @@ Test(seg, sigbus_outside_the_guard_still_kills)
 		char b[16], p[300];
 		int fd = open("/dev/null", O_WRONLY);
 		dup2(fd, 2); /* ASan's report is expected noise */
-		if (pshm_seg_read(s, 0, b, 16) != 0) /* installs the handler */
+		if (pshm_seg_read(s, b, 16, 0) != 0) /* installs the handler */
 			_exit(3);
 		if (truncate(th_path(n, p, sizeof(p)), 0) != 0)
 			_exit(4);
-		if (pshm_seg_read(s, 0, b, 16) != -EFAULT)
+		if (pshm_seg_read(s, b, 16, 0) != -EFAULT)
 			_exit(5);
 		volatile char c = ((volatile char *)pshm_seg_addr(s))[0];
 		(void)c;
@@ -811,7 +811,7 @@ Test(seg, sigbus_outside_the_guard_reaches_the_previous_handler)
 		sigaction(SIGBUS, &sa, NULL);
 		if (truncate(th_path(n, p, sizeof(p)), 0) != 0)
 			_exit(4);
-		if (pshm_seg_read(s, 0, b, 16) != -EFAULT) /* ours, handled */
+		if (pshm_seg_read(s, b, 16, 0) != -EFAULT) /* ours, handled */
 			_exit(5);
 		volatile char c = ((volatile char *)pshm_seg_addr(s))[0]; /* theirs */
 		(void)c;
