@@ -103,12 +103,11 @@ static int create_opt(void *ctx, enum cli_opt id, const char *arg)
 	int r = 0;
 	switch (id) {
 	case CLI_O_SIZE:
-		r = cli_opt_number(&create_cmd, id, arg, RING_MIN, RING_MAX, &v);
-		if (r == 0 && (v & (v - 1)))
-			r = cli_bad_value(&create_cmd, id, arg, "a power of two from 1K to 2G, "
-					  "such as 64K or 1M");
+		if (cli_parse_number(arg, &v) < 0 || v < RING_MIN || v > RING_MAX || (v & (v - 1)))
+			return cli_bad_value(&create_cmd, id, arg, "a power of two from 1K to 2G, "
+					     "such as 64K or 1M");
 		o->cfg.ring_size = (size_t)v;
-		return r;
+		return 0;
 	case CLI_O_MAX_MSG:
 		r = cli_opt_number(&create_cmd, id, arg, 1, RING_MAX - RECORD_HEADER, &v);
 		o->cfg.max_msg = (size_t)v;
@@ -312,8 +311,8 @@ static int send_one(struct sender *s, const void *msg, size_t len)
 		return cli_failn("send to", s->name, "timed out (channel full): %llu message%s "
 				 "sent", s->sent, s->sent == 1 ? "" : "s");
 	if (r == -EMSGSIZE)
-		return cli_failn("send to", s->name, "message %llu: %zu bytes, more than the "
-				 "channel's largest (%zu bytes)", s->sent + 1, len,
+		return cli_failn("send to", s->name, "message %llu is too large: %zu bytes, "
+				 "the channel takes at most %zu", s->sent + 1, len,
 				 pshm_chan_max_msg(s->ch));
 	return cli_fail("send to", s->name, r);
 }

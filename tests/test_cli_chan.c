@@ -1,5 +1,5 @@
 /*
- * test_chan_cli.c — `pshm chan create|stat`, `pshm send`, `pshm recv`: from
+ * test_cli_chan.c — `pshm chan create|stat`, `pshm send`, `pshm recv`: from
  * the shell, as pipelines use them.
  */
 #include <criterion/criterion.h>
@@ -82,8 +82,9 @@ Test(chan_cli, usage_errors_and_help)
 	cr_expect_eq(pshm(NULL, "chan create"), 2);
 	cr_expect_eq(pshm(NULL, "chan create a b"), 2);
 	cr_expect_eq(pshm(NULL, "chan create %s --producers 2", th_name("u")), 2, "needs --mpsc");
-	cr_expect_eq(pshm(NULL, "chan create %s --size 1K --max-msg 1K", th_name("u")), 1,
+	cr_expect_eq(pshm(NULL, "chan create %s --size 1K --max-msg 1K", th_name("u")), 2,
 		     "a message larger than the ring allows");
+	cr_expect(strstr(err, "at most 1008"), "the bound is said: %s", err);
 	cr_expect_eq(pshm(NULL, "chan stat"), 2);
 	cr_expect_eq(pshm(NULL, "send"), 2);
 	cr_expect_eq(pshm(NULL, "send --help"), 0);

@@ -204,7 +204,7 @@ Test(cli_seg, usage_errors_exit_2_and_point_to_help)
 	mkseg(n, "4096");
 	const char *bad[] = {
 		"ls --bogus", "ls extra", "stat", "stat a b", "stat x --bogus", "who", "who a b",
-		"cat", "cat a b", "cat x -q", "dump", "dump x -s", "dump x -s banana",
+		"cat", "cat a b", "cat x -q", "dump", "dump x -o", "dump x -o banana",
 		"dump x -n -3", "create", "create x", "create x 4096 extra", "create x 12Q",
 		"create x -5", "create x 4K --mode 999", "create x 4K --mode rw", "create x 4K --mode 0", "write",
 		"write x a b", "write x --offset", "write x --offset minus hi",
@@ -575,7 +575,7 @@ Test(cli_seg, cat_copies_every_byte)
 	cr_expect_eq(atoi(out), 11, "binary NUL kept");
 	cr_assert_eq(pshm(NULL, "cat --text %s", t), 0);
 	cr_expect_str_eq(out, "hello");
-	cr_assert_eq(pshm(NULL, "cat -t %s", t), 0);
+	cr_assert_eq(pshm(NULL, "cat --text %s", t), 0);
 	cr_expect_str_eq(out, "hello");
 	const char *e = th_name("empty");
 	th_write_file(e, "", 0, 0600);
@@ -714,10 +714,13 @@ Test(cli_seg, dump_matches_hexdump_C)
 			"printf '\\001\\177\\200\\377tail'; } > %s",
 			path(n)),
 		  0);
+	/* hexdump's -s is pshm's -o (--offset): -s is --size in pshm. */
 	const char *ranges[] = { "", "-s 5", "-n 40", "-s 16 -n 40", "-s 7 -n 100",
 				 "-s 0x20 -n 0x30", "-n 0", "-s 331" };
+	const char *mine_ranges[] = { "", "-o 5", "-n 40", "-o 16 -n 40", "-o 7 -n 100",
+				      "-o 0x20 -n 0x30", "-n 0", "-o 331" };
 	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
-		cr_assert_eq(pshm(NULL, "dump %s %s", n, ranges[i]), 0, "%s", err);
+		cr_assert_eq(pshm(NULL, "dump %s %s", n, mine_ranges[i]), 0, "%s", err);
 		char *mine = strdup(out);
 		cr_assert_eq(sh(NULL, "hexdump -C %s %s", ranges[i], path(n)), 0);
 		cr_expect_str_eq(mine, out, "dump %s", ranges[i]);
@@ -728,8 +731,8 @@ Test(cli_seg, dump_matches_hexdump_C)
 	cr_assert_eq(pshm(NULL, "dump %s", z), 0);
 	cr_expect_str_eq(out, "00000000  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  "
 			      "|................|\n*\n00010000\n");
-	expect_fail(pshm(NULL, "dump %s -s 1M", z), "dump", z, "past the end");
-	cr_assert_eq(pshm(NULL, "dump --offset 65520 --length 1K %s", z), 0);
+	expect_fail(pshm(NULL, "dump %s -o 1M", z), "dump", z, "past the end");
+	cr_assert_eq(pshm(NULL, "dump --offset 65520 --count 1K %s", z), 0);
 	cr_expect_str_eq(out, "0000fff0  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  "
 			      "|................|\n00010000\n");
 }
@@ -1085,8 +1088,8 @@ Test(cli_seg, numbers_must_start_with_a_digit)
 	mkseg(n, "4096");
 	/* strtoull() alone would take these: " -1" is 2^64 - 1. */
 	const char *bad[] = { "create %s ' -1'", "create %s ' 5'", "create %s '+5'", "create %s -- -1",
-			      "dump %s -s 0x-1", "dump %s -s ' 5'", "dump %s -s '0x 5'",
-			      "dump %s -n 0x+1", "dump %s -s ''", "write %s --offset ' 1' hi",
+			      "dump %s -o 0x-1", "dump %s -o ' 5'", "dump %s -o '0x 5'",
+			      "dump %s -n 0x+1", "dump %s -o ''", "write %s --offset ' 1' hi",
 			      "write %s --offset 0x-1 hi", "create %s 4K --mode ' 600'",
 			      "create %s 4K --mode -600", "create %s 4K --mode 1777",
 			      "put --capacity ' 8' %s v", "put --capacity -8 %s v" };
@@ -1099,7 +1102,7 @@ Test(cli_seg, numbers_must_start_with_a_digit)
 	for (size_t i = 0; i < sizeof(ages) / sizeof(ages[0]); i++)
 		cr_expect_eq(pshm(NULL, "gc --older-than '%s'", ages[i]), 2, "age '%s'", ages[i]);
 	cr_expect_eq(pshm(NULL, "gc --older-than 1.5h"), 0, "%s", err);
-	cr_expect_eq(pshm(NULL, "dump %s -s 0x10 -n 0X10", n), 0, "%s", err);
+	cr_expect_eq(pshm(NULL, "dump %s -o 0x10 -n 0X10", n), 0, "%s", err);
 	cr_expect_eq(th_lstat(n).st_size, 4096, "nothing changed");
 }
 
