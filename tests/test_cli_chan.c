@@ -10,37 +10,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli_helpers.h"
 #include "helpers.h"
 #include "pshm.h"
 #include "test_chan.h"
 
 TestSuite(chan_cli, TH_FIXTURE, .timeout = 60);
-
-/* Run "pshm ARGS" (formatted) through the shell; stdout and stderr into
- * the static buffers below. Returns the exit status. */
-static char *out, *err;
-
-static int pshm(const char *in, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int pshm(const char *in, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	free(out);
-	free(err);
-	int r = th_vpshm(in, &out, &err, fmt, ap);
-	va_end(ap);
-	return r;
-}
-
-/* Run a shell script in which $P is the pshm command and $Q the channel. */
-static int script(const char *q, const char *body)
-{
-	char cmd[4096];
-	snprintf(cmd, sizeof(cmd), "P='%s'; Q='%s'; %s", PSHM_BIN, q, body);
-	free(out);
-	free(err);
-	return th_run(cmd, NULL, &out, &err);
-}
 
 static const char *new_chan(const char *tag, const char *opts)
 {

@@ -13,35 +13,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli_helpers.h"
 #include "helpers.h"
 #include "pshm.h"
 
 TestSuite(cli_voice, TH_FIXTURE, .timeout = 60);
-
-static char *out, *err;
-
-/* "pshm ARGS" (formatted) through the shell; stdout and stderr into out
- * and err. Returns the exit status. */
-__attribute__((format(printf, 2, 3))) static int pshm(const char *in, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	free(out);
-	free(err);
-	int r = th_vpshm(in, &out, &err, fmt, ap);
-	va_end(ap);
-	return r;
-}
-
-/* A shell script in which $P is the pshm command and $Q the name @q. */
-static int script(const char *q, const char *body)
-{
-	char cmd[4096];
-	snprintf(cmd, sizeof(cmd), "P='%s'; Q='%s'; %s", PSHM_BIN, q, body);
-	free(out);
-	free(err);
-	return th_run(cmd, NULL, &out, &err);
-}
 
 static const char *const commands[] = {
 	"ls", "stat", "who", "cat", "dump", "create", "write", "rm", "gc", "put",
