@@ -250,7 +250,8 @@ static void chan_usage(FILE *f)
 	fprintf(f, "usage: pshm chan <create|stat> [options] NAME\n\n"
 		   "Message channels between processes (see also pshm send, pshm recv).\n\n"
 		   "  create NAME [--size 1M] [--max-msg 256K] [--mpsc]   create a channel\n"
-		   "  stat NAME...                                        describe channels\n\n"
+		   "  stat NAME...                                        describe channels\n"
+		   "  -h, --help                                          this help\n\n"
 		   "'pshm chan <verb> --help' describes a verb.\n");
 }
 
