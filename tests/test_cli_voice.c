@@ -298,8 +298,8 @@ Test(cli_voice, utf8_names_print_as_they_are_and_hostile_bytes_stay_escaped)
 			       "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"name\"])' "
 			       "2>/dev/null || echo nopython"), 0);
 	cr_expect(strstr(out, "/donn\xc3\xa9""es-") || strstr(out, "nopython"), "%s", out);
-	unlink(th_path(n, n, sizeof(n)));
 	char p[128];
+	unlink(th_path(n, p, sizeof(p)));
 	unlink(th_path(hostile, p, sizeof(p)));
 }
 
