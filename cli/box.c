@@ -4,9 +4,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
-#include <pwd.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,19 +13,33 @@
 
 #define DEFAULT_CAPACITY 4096
 
-enum { OPT_ALLOW_FOREIGN = 1000, OPT_ALLOW_SHARED_WRITE, OPT_FORCE, OPT_DIR, OPT_UID };
-
 /* ---- shared helpers -------------------------------------------------------- */
 
+/* -EPROTO: not a box at all (what it is instead), or a box whose header is
+ * corrupted. For `get`, whose words for a failed check are "integrity
+ * check failed", a raw segment is one too: it may be a box whose header
+ * was overwritten. */
+static const char *not_a_box(const char *name, bool check_words, char *buf, size_t len)
+{
+	struct pshm_stat st;
+	if (pshm_seg_stat(name, &st) < 0 || st.kind == PSHM_KIND_BOX)
+		return "integrity check failed (not a box, or its header is corrupted)";
+	if (st.kind == PSHM_KIND_RAW && check_words)
+		return "integrity check failed (no box header: a raw segment, or a box whose "
+		       "header was overwritten)";
+	return cli_kind_mismatch(name, PSHM_KIND_BOX, buf, len);
+}
+
 /* Why a box read failed, in the words of `pshm get` and `pshm verify`. */
-static const char *read_failure(int err, const struct pshm_box_info *in, char *buf, size_t len)
+static const char *read_failure(const char *name, int err, const struct pshm_box_info *in,
+				bool check_words, char *buf, size_t len)
 {
 	switch (-err) {
 	case EBADMSG:
 		return "integrity check failed (checksum mismatch: the value was changed "
 		       "behind pshm's back)";
 	case EPROTO:
-		return "integrity check failed (not a box, or its header is corrupted)";
+		return not_a_box(name, check_words, buf, len);
 	case EFAULT:
 		return "integrity check failed (the box was truncated while being read)";
 	case EAGAIN:
@@ -39,44 +50,47 @@ static const char *read_failure(int err, const struct pshm_box_info *in, char *b
 			snprintf(buf, len, "no complete value: a write is in progress; try again");
 		return buf;
 	}
-	return pshm_strerror(err);
+	return cli_seg_why(name, err, 0, buf, len);
 }
 
 /* ---- put ----------------------------------------------------------------------- */
 
-static void put_usage(void)
-{
-	printf("usage: pshm put [options] NAME [TEXT | -]\n\n"
-	       "Store TEXT (or standard input, with - or no TEXT) as the value of the box\n"
-	       "NAME, creating the box if it does not exist. The value is stored as is,\n"
-	       "checksummed (CRC-32C) so that `pshm get` detects any later change.\n"
-	       "Use -- before a TEXT that starts with '-'.\n\n"
-	       "  -c, --capacity SIZE      capacity of a new box (default: 4096 bytes,\n"
-	       "                           or the value's size if larger)\n"
-	       "  -m, --mode MODE          permissions of a new box, octal, 1 to 777\n"
-	       "                           (default 600)\n"
-	       "      --allow-foreign      accept a box owned by another user\n"
-	       "      --allow-shared-write accept a box writable by group or others\n"
-	       "  -h, --help               show this help\n");
-}
+static const struct cli_optdoc put_opts[] = {
+	{ CLI_O_CAPACITY, "capacity of a new box (default: 4096 bytes,\n"
+			  "or the value's size if larger)" },
+	{ CLI_O_MODE, "permissions of a new box, octal, 1 to 777\n(default 600)" },
+	{ CLI_O_END, NULL },
+};
 
-static bool policy_opt(int c, unsigned *flags)
+static const struct cli_cmd put_cmd = {
+	"put", "[options] NAME [TEXT | -]",
+	"Store TEXT (or standard input, with - or no TEXT) as the value of the box\n"
+	"NAME, creating the box if it does not exist. The value is stored as is,\n"
+	"checksummed (CRC-32C) so that `pshm get` detects any later change. On\n"
+	"failure nothing changes: a box this command created is removed again.\n"
+	"Use -- before a TEXT that starts with '-'.\n",
+	put_opts, true, 1, 2, 0, "box name",
+};
+
+struct put_opts {
+	uint64_t cap;
+	mode_t mode;
+};
+
+static int put_opt(void *ctx, enum cli_opt id, const char *arg)
 {
-	if (c == OPT_ALLOW_FOREIGN)
-		*flags |= PSHM_ALLOW_FOREIGN;
-	else if (c == OPT_ALLOW_SHARED_WRITE)
-		*flags |= PSHM_ALLOW_SHARED_WRITE;
-	else
-		return false;
-	return true;
+	struct put_opts *o = ctx;
+	if (id == CLI_O_MODE)
+		return cli_opt_mode(&put_cmd, id, arg, &o->mode);
+	return cli_opt_number(&put_cmd, id, arg, 1, PSHM_BOX_MAX_CAPACITY, &o->cap);
 }
 
 /* The value of `pshm put`: TEXT, or standard input. */
-static int put_value(int argc, char **argv, char **val, size_t *len, bool *owned)
+static int put_value(const struct cli_args *a, char **val, size_t *len, bool *owned)
 {
 	*owned = false;
-	if (optind + 1 < argc && strcmp(argv[optind + 1], "-")) {
-		*val = argv[optind + 1];
+	if (a->n == 2 && strcmp(a->v[1], "-")) {
+		*val = a->v[1];
 		*len = strlen(*val);
 		return 0;
 	}
@@ -84,62 +98,71 @@ static int put_value(int argc, char **argv, char **val, size_t *len, bool *owned
 	return cli_read_all(0, val, len);
 }
 
+/* A box made by this command, and how to take it back. */
+struct made {
+	bool created;
+	struct pshm_stat st;
+};
+
+/* Open the box @name, or create it (exclusively, so that this command
+ * knows the box is its own) if it does not exist, checked first: the value
+ * fits. Returns 0 or the exit status after reporting. */
+static int put_open(const char *name, const struct put_opts *o, unsigned flags, size_t len,
+		    pshm_box **box, struct made *m)
+{
+	char why[512];
+	int r = -ENOENT;
+	for (int tries = 0; r == -ENOENT && tries < 3; tries++) {
+		r = pshm_box_open(name, flags, box);
+		if (r != -ENOENT)
+			break;
+		uint64_t cap = o->cap ? o->cap : len > DEFAULT_CAPACITY ? len : DEFAULT_CAPACITY;
+		if (len > cap)
+			return cli_failn("put", name, "the value (%zu bytes) is larger than the "
+					 "capacity asked for (%llu bytes): nothing created", len,
+					 (unsigned long long)cap);
+		r = pshm_box_create(name, (size_t)cap, o->mode, flags, box);
+		m->created = r == 0 && pshm_seg_stat(name, &m->st) == 0;
+		if (r == -EEXIST)
+			r = -ENOENT; /* made by someone else meanwhile: open theirs */
+	}
+	if (r == -EPROTO)
+		return cli_failn("put", name, "%s: refused", not_a_box(name, false, why, sizeof(why)));
+	return r < 0 ? cli_seg_fail("put", name, r, flags) : 0;
+}
+
+static int put_fail(const char *name, pshm_box *box, size_t len, int r)
+{
+	if (r == -EMSGSIZE)
+		return cli_failn("put", name, "the value (%zu bytes) is larger than the box's "
+				 "capacity (%zu bytes)", len, pshm_box_capacity(box));
+	if (r == -EAGAIN)
+		return cli_failn("put", name, "another writer holds the box; try again");
+	return cli_fail("put", name, r);
+}
+
 int cmd_put(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "capacity", required_argument, NULL, 'c' },
-		{ "mode", required_argument, NULL, 'm' },
-		{ "allow-foreign", no_argument, NULL, OPT_ALLOW_FOREIGN },
-		{ "allow-shared-write", no_argument, NULL, OPT_ALLOW_SHARED_WRITE },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	uint64_t cap = 0;
-	mode_t mode = 0;
-	unsigned flags = PSHM_OPEN_EXISTING;
-	int c;
-	cli_opt_start();
-	while ((c = getopt_long(argc, argv, ":c:m:h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			put_usage();
-			return EXIT_OK;
-		} else if (c == 'c') {
-			if (cli_parse_size(optarg, &cap) < 0 || cap == 0)
-				return cli_usage(argv[0], "bad capacity '%s'", optarg);
-		} else if (c == 'm') {
-			if (cli_parse_mode(optarg, &mode) < 0)
-				return cli_usage(argv[0], "bad mode '%s' (octal, 1 to 777, e.g. 600)",
-						 optarg);
-		} else if (!policy_opt(c, &flags)) {
-			return cli_bad_option(argv[0], c, argv);
-		}
-	}
-	if (optind >= argc || argc - optind > 2)
-		return cli_usage(argv[0], "expected NAME [TEXT | -]");
-	const char *name = argv[optind];
+	struct put_opts o = { 0, 0 };
+	struct cli_args a;
+	int r = cli_options(&put_cmd, argc, argv, put_opt, &o, &a);
+	if (r >= 0)
+		return r;
+	const char *name = a.v[0];
 	char *val;
 	size_t len;
 	bool owned;
-	int r = put_value(argc, argv, &val, &len, &owned);
+	r = put_value(&a, &val, &len, &owned);
 	if (r < 0)
-		return cli_failf(argv[0], "reading standard input: %s", pshm_strerror(r));
-	if (!cap)
-		cap = len > DEFAULT_CAPACITY ? len : DEFAULT_CAPACITY;
+		return cli_failf("put", "reading standard input: %s", pshm_strerror(r));
 	pshm_box *box = NULL;
-	r = cap > PSHM_BOX_MAX_CAPACITY ? -EFBIG : pshm_box_create(name, (size_t)cap, mode, flags, &box);
-	if (r == 0)
-		r = pshm_box_write(box, val, len);
-	int rc = EXIT_OK;
-	if (r == -EMSGSIZE)
-		rc = cli_failn(argv[0], name, "the value (%zu bytes) is larger than the box's "
-			       "capacity (%zu bytes)", len, pshm_box_capacity(box));
-	else if (r == -EAGAIN)
-		rc = cli_failn(argv[0], name, "another writer holds the box; try again");
-	else if (r == -EPROTO)
-		rc = cli_failn(argv[0], name, "exists and is not a box (or its header is "
-			       "corrupted): refused");
-	else if (r < 0)
-		rc = box ? cli_fail(argv[0], name, r) : cli_seg_fail(argv[0], name, r);
+	struct made m = { .created = false };
+	int rc = put_open(name, &o, a.flags, len, &box, &m);
+	if (rc == 0 && (r = pshm_box_write(box, val, len)) < 0) {
+		rc = put_fail(name, box, len, r);
+		if (m.created)
+			pshm_seg_unlink_same(name, &m.st);
+	}
 	pshm_box_close(box);
 	if (owned)
 		free(val);
@@ -148,21 +171,22 @@ int cmd_put(int argc, char **argv)
 
 /* ---- get ------------------------------------------------------------------------ */
 
-static void get_usage(void)
-{
-	printf("usage: pshm get [options] NAME\n\n"
-	       "Print the value of the box NAME, exactly as stored, after checking it:\n"
-	       "a value changed behind pshm's back (checksum mismatch), a corrupted\n"
-	       "header or a truncated box is an error (exit status 1), never printed.\n\n"
-	       "      --force              on a failed check, print the bytes anyway\n"
-	       "                           (stderr says they are unverified; exit 1)\n"
-	       "      --allow-foreign      accept a box owned by another user\n"
-	       "      --allow-shared-write accept a box writable by group or others\n"
-	       "  -h, --help               show this help\n");
-}
+static const struct cli_optdoc get_opts[] = {
+	{ CLI_O_FORCE, "on a failed check, print the bytes anyway\n"
+		       "(stderr says they are unverified; exit 1)" },
+	{ CLI_O_END, NULL },
+};
+
+static const struct cli_cmd get_cmd = {
+	"get", "[options] NAME",
+	"Print the value of the box NAME, exactly as stored, after checking it:\n"
+	"a value changed behind pshm's back (checksum mismatch), a corrupted\n"
+	"header or a truncated box is an error (exit status 1), never printed.\n",
+	get_opts, true, 1, 1, 0, "box name",
+};
 
 /* `get --force` after a failed check: the bytes, flagged as unverified. */
-static int get_forced(const char *action, const char *name, pshm_box *box)
+static int get_forced(const char *name, pshm_box *box)
 {
 	struct pshm_stat st;
 	size_t cap = pshm_box_capacity(box);
@@ -170,50 +194,34 @@ static int get_forced(const char *action, const char *name, pshm_box *box)
 		cap = (size_t)st.size;
 	char *buf = malloc(cap ? cap : 1);
 	if (!buf)
-		return cli_fail(action, name, -ENOMEM);
+		return cli_fail("get", name, -ENOMEM);
 	ssize_t n = pshm_box_read_unverified(box, buf, cap);
 	if (n < 0) {
 		free(buf);
-		return cli_fail(action, name, (int)n);
+		return cli_fail("get", name, (int)n);
 	}
-	cli_failn(action, name, "--force: printing %zd UNVERIFIED bytes", n);
+	cli_failn("get", name, "--force: printing %zd UNVERIFIED bytes", n);
 	int r = cli_write_all(STDOUT_FILENO, buf, (size_t)n);
 	free(buf);
 	if (r < 0)
-		cli_out_fail(action, name, r);
+		cli_out_fail("get", name, r);
 	return EXIT_FAIL;
 }
 
 int cmd_get(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "force", no_argument, NULL, OPT_FORCE },
-		{ "allow-foreign", no_argument, NULL, OPT_ALLOW_FOREIGN },
-		{ "allow-shared-write", no_argument, NULL, OPT_ALLOW_SHARED_WRITE },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	unsigned flags = PSHM_RDONLY;
-	bool force = false;
-	int c;
-	cli_opt_start();
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			get_usage();
-			return EXIT_OK;
-		} else if (c == OPT_FORCE) {
-			force = true;
-		} else if (!policy_opt(c, &flags)) {
-			return cli_bad_option(argv[0], c, argv);
-		}
-	}
-	if (argc - optind != 1)
-		return cli_usage(argv[0], "expected one NAME");
-	const char *name = argv[optind];
+	bool on[CLI_O_COUNT_OF] = { false };
+	struct cli_args a;
+	int r = cli_options(&get_cmd, argc, argv, cli_opt_flag, on, &a);
+	if (r >= 0)
+		return r;
+	const char *name = a.v[0];
+	bool force = on[CLI_O_FORCE];
+	unsigned flags = PSHM_RDONLY | a.flags;
 	pshm_box *box;
-	int r = pshm_box_open(name, flags | (force ? PSHM_BOX_UNCHECKED : 0), &box);
+	r = pshm_box_open(name, flags | (force ? PSHM_BOX_UNCHECKED : 0), &box);
 	if (r < 0 && r != -EPROTO)
-		return cli_seg_fail(argv[0], name, r);
+		return cli_seg_fail("get", name, r, flags);
 	size_t cap = r == 0 ? pshm_box_capacity(box) : 0;
 	char *buf = malloc(cap ? cap : 1);
 	ssize_t n = r < 0 ? r : !buf ? -ENOMEM : pshm_box_read(box, buf, cap);
@@ -221,15 +229,16 @@ int cmd_get(int argc, char **argv)
 	if (n >= 0) {
 		int w = cli_write_all(STDOUT_FILENO, buf, (size_t)n);
 		if (w < 0)
-			rc = cli_out_fail(argv[0], name, w);
+			rc = cli_out_fail("get", name, w);
 	} else {
 		struct pshm_box_info info = { 0 };
 		if (n == -EAGAIN) /* who holds it: the header says, no second read */
 			pshm_box_stat(name, &info);
-		char why[160];
-		rc = cli_failn(argv[0], name, "%s", read_failure((int)n, &info, why, sizeof(why)));
+		char why[512];
+		rc = cli_failn("get", name, "%s",
+			       read_failure(name, (int)n, &info, true, why, sizeof(why)));
 		if (force && box && n != -ENOMEM)
-			rc = get_forced(argv[0], name, box);
+			rc = get_forced(name, box);
 	}
 	free(buf);
 	pshm_box_close(box);
@@ -238,16 +247,14 @@ int cmd_get(int argc, char **argv)
 
 /* ---- verify ---------------------------------------------------------------------- */
 
-static void verify_usage(void)
-{
-	printf("usage: pshm verify [options] NAME...\n\n"
-	       "Check the integrity of each box: its header, that no write is stuck\n"
-	       "half-done, and its checksum. One line per box; exit status 1 if any\n"
-	       "check fails.\n\n"
-	       "      --allow-foreign      accept boxes owned by another user\n"
-	       "      --allow-shared-write accept boxes writable by group or others\n"
-	       "  -h, --help               show this help\n");
-}
+static const struct cli_cmd verify_cmd = {
+	"verify", "[options] NAME...",
+	"Check the integrity of each box: its header, that no write is stuck\n"
+	"half-done, and its checksum. One line per box; exit status 1 if any\n"
+	"check fails. A segment that is not a box (a raw segment, a channel)\n"
+	"is said to be one.\n",
+	NULL, true, 1, -1, 0, "box name",
+};
 
 /* Verify one box; print its line. Returns true if it checks out. */
 static bool verify_one(const char *name, unsigned flags)
@@ -268,37 +275,22 @@ static bool verify_one(const char *name, unsigned flags)
 	}
 	/* An open that failed gets the words of every command; a read, box's. */
 	const char *msg = r == -EPERM || r == -ENOTSUP || r == -EINVAL || r == -ENAMETOOLONG
-				  ? cli_seg_why(name, r, why, sizeof(why))
-				  : read_failure(r, &info, why, sizeof(why));
+				  ? cli_seg_why(name, r, flags, why, sizeof(why))
+				  : read_failure(name, r, &info, false, why, sizeof(why));
 	printf("%s: FAILED: %s\n", esc, msg);
 	return false;
 }
 
 int cmd_verify(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "allow-foreign", no_argument, NULL, OPT_ALLOW_FOREIGN },
-		{ "allow-shared-write", no_argument, NULL, OPT_ALLOW_SHARED_WRITE },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	unsigned flags = PSHM_RDONLY;
-	int c;
-	cli_opt_start();
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			verify_usage();
-			return EXIT_OK;
-		} else if (!policy_opt(c, &flags)) {
-			return cli_bad_option(argv[0], c, argv);
-		}
-	}
-	if (optind >= argc)
-		return cli_usage(argv[0], "expected at least one NAME");
+	struct cli_args a;
+	int r = cli_options(&verify_cmd, argc, argv, NULL, NULL, &a);
+	if (r >= 0)
+		return r;
 	bool all_ok = true;
-	for (int i = optind; i < argc; i++)
-		all_ok &= verify_one(argv[i], flags);
-	int out = cli_finish_stdout(argv[0], argv[optind]);
+	for (int i = 0; i < a.n; i++)
+		all_ok &= verify_one(a.v[i], PSHM_RDONLY | a.flags);
+	int out = cli_finish_stdout("verify", a.v[0]);
 	return all_ok ? out : EXIT_FAIL;
 }
 
@@ -326,18 +318,39 @@ void cli_describe_box(const char *name, char *buf, size_t len)
 
 /* ---- publish / fetch --------------------------------------------------------------- */
 
-static void publish_usage(void)
+static const struct cli_optdoc publish_opts[] = {
+	{ CLI_O_DIR, "socket directory (default $XDG_RUNTIME_DIR/pshm, or\n/tmp/pshm-UID for a shared snapshot)" },
+	{ CLI_O_MODE, "who may connect, octal, 1 to 777 (default 600: only\nyou; 666: everyone)" },
+	{ CLI_O_END, NULL },
+};
+
+static const struct cli_cmd publish_cmd = {
+	"publish", "[options] NAME FILE",
+	"Serve a sealed, read-only snapshot of FILE (- for standard input) under\n"
+	"NAME until interrupted (Ctrl-C, SIGTERM). The bytes are copied into a\n"
+	"memfd sealed against writing, shrinking and growing: nobody, not even\n"
+	"this process, can change them. Readers get it with `pshm fetch NAME`.\n",
+	publish_opts, false, 2, 2, 0, "snapshot name and file",
+};
+
+/* What publish and fetch take: a directory, a mode, a user. */
+struct snap_opts {
+	const struct cli_cmd *cmd;
+	const char *dir;
+	mode_t mode;
+	uid_t uid;
+};
+
+static int snap_opt(void *ctx, enum cli_opt id, const char *arg)
 {
-	printf("usage: pshm publish [options] NAME FILE\n\n"
-	       "Serve a sealed, read-only snapshot of FILE (- for standard input) under\n"
-	       "NAME until interrupted (Ctrl-C, SIGTERM). The bytes are copied into a\n"
-	       "memfd sealed against writing, shrinking and growing: nobody, not even\n"
-	       "this process, can change them. Readers get it with `pshm fetch NAME`.\n\n"
-	       "      --dir DIR     socket directory (default $XDG_RUNTIME_DIR/pshm, or\n"
-	       "                    /tmp/pshm-UID for a shared snapshot)\n"
-	       "  -m, --mode MODE   who may connect, octal, 1 to 777 (default 600: only\n"
-	       "                    you; 666: everyone)\n"
-	       "  -h, --help        show this help\n");
+	struct snap_opts *o = ctx;
+	if (id == CLI_O_MODE)
+		return cli_opt_mode(o->cmd, id, arg, &o->mode);
+	if (id == CLI_O_UID && cli_parse_uid(arg, &o->uid) < 0)
+		return cli_bad_value(o->cmd, id, arg, "no such user");
+	if (id == CLI_O_DIR)
+		o->dir = arg;
+	return 0;
 }
 
 /* Serve @snap until SIGINT or SIGTERM. */
@@ -354,124 +367,70 @@ static int serve_until_stopped(pshm_snap *snap)
 
 int cmd_publish(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "dir", required_argument, NULL, OPT_DIR },
-		{ "mode", required_argument, NULL, 'm' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	const char *dir = NULL;
-	mode_t mode = 0;
-	int c;
-	cli_opt_start();
-	while ((c = getopt_long(argc, argv, ":m:h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			publish_usage();
-			return EXIT_OK;
-		} else if (c == OPT_DIR) {
-			dir = optarg;
-		} else if (c == 'm') {
-			if (cli_parse_mode(optarg, &mode) < 0)
-				return cli_usage(argv[0], "bad mode '%s' (octal, 1 to 777, e.g. 600)",
-						 optarg);
-		} else {
-			return cli_bad_option(argv[0], c, argv);
-		}
-	}
-	if (argc - optind != 2)
-		return cli_usage(argv[0], "expected NAME FILE");
-	const char *name = argv[optind], *file = argv[optind + 1];
+	struct snap_opts o = { &publish_cmd, NULL, 0, PSHM_SNAP_SELF };
+	struct cli_args a;
+	int r = cli_options(&publish_cmd, argc, argv, snap_opt, &o, &a);
+	if (r >= 0)
+		return r;
+	const char *name = a.v[0], *file = a.v[1];
 	int fd = strcmp(file, "-") ? open(file, O_RDONLY | O_CLOEXEC) : 0;
 	if (fd < 0)
-		return cli_failn(argv[0], file, "%s", strerror(errno));
+		return cli_failn("publish", file, "%s", strerror(errno));
 	char *data;
 	size_t len;
-	int r = cli_read_all(fd, &data, &len);
+	r = cli_read_all(fd, &data, &len);
 	if (fd)
 		close(fd);
 	if (r < 0)
-		return cli_failn(argv[0], file, "%s", pshm_strerror(r));
+		return cli_failn("publish", file, "%s", pshm_strerror(r));
 	pshm_snap *snap;
-	r = pshm_snap_publish(name, data, len, dir, mode, &snap);
+	r = pshm_snap_publish(name, data, len, o.dir, o.mode, &snap);
 	free(data);
 	if (r == -EPERM)
-		return cli_failn(argv[0], name, "refused: the socket directory is not safe (a "
+		return cli_failn("publish", name, "refused: the socket directory is not safe (a "
 				 "symlink, not yours, or writable by others)");
 	if (r < 0)
-		return cli_seg_fail(argv[0], name, r);
+		return cli_seg_fail("publish", name, r, 0);
 	char path[CLI_ESC_MAX * 2];
-	cli_failn(argv[0], name, "serving %zu sealed bytes at %s; stop with Ctrl-C", len,
+	cli_failn("publish", name, "serving %zu sealed bytes at %s; stop with Ctrl-C", len,
 		  cli_esc(pshm_snap_path(snap), path, sizeof(path)));
 	r = serve_until_stopped(snap);
 	pshm_snap_close(snap);
-	return r < 0 ? cli_fail(argv[0], name, r) : EXIT_OK;
+	return r < 0 ? cli_fail("publish", name, r) : EXIT_OK;
 }
 
-static void fetch_usage(void)
-{
-	printf("usage: pshm fetch [options] NAME\n\n"
-	       "Print the sealed snapshot NAME served by `pshm publish`. It is accepted\n"
-	       "only from the expected user (checked with SO_PEERCRED), through a\n"
-	       "directory only that user can write, and only if fully sealed.\n\n"
-	       "      --uid USER    the publisher's user, name or number (default: you)\n"
-	       "      --dir DIR     socket directory (default: that user's, see publish)\n"
-	       "  -h, --help        show this help\n");
-}
+static const struct cli_optdoc fetch_opts[] = {
+	{ CLI_O_UID, "the publisher's user, name or number (default: you)" },
+	{ CLI_O_DIR, "socket directory (default: that user's, see publish)" },
+	{ CLI_O_END, NULL },
+};
 
-static int parse_uid(const char *s, uid_t *out)
-{
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (*s && !*end && !errno && v < (uid_t)-1) {
-		*out = (uid_t)v;
-		return 0;
-	}
-	struct passwd *pw = getpwnam(s);
-	if (!pw)
-		return -EINVAL;
-	*out = pw->pw_uid;
-	return 0;
-}
+static const struct cli_cmd fetch_cmd = {
+	"fetch", "[options] NAME",
+	"Print the sealed snapshot NAME served by `pshm publish`. It is accepted\n"
+	"only from the expected user (checked with SO_PEERCRED), through a\n"
+	"directory only that user can write, and only if fully sealed.\n",
+	fetch_opts, false, 1, 1, 0, "snapshot name",
+};
 
 int cmd_fetch(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "dir", required_argument, NULL, OPT_DIR },
-		{ "uid", required_argument, NULL, OPT_UID },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	const char *dir = NULL;
-	uid_t uid = PSHM_SNAP_SELF;
-	int c;
-	cli_opt_start();
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			fetch_usage();
-			return EXIT_OK;
-		} else if (c == OPT_DIR) {
-			dir = optarg;
-		} else if (c == OPT_UID) {
-			if (parse_uid(optarg, &uid) < 0)
-				return cli_usage(argv[0], "unknown user '%s'", optarg);
-		} else {
-			return cli_bad_option(argv[0], c, argv);
-		}
-	}
-	if (argc - optind != 1)
-		return cli_usage(argv[0], "expected one NAME");
-	const char *name = argv[optind];
+	struct snap_opts o = { &fetch_cmd, NULL, 0, PSHM_SNAP_SELF };
+	struct cli_args a;
+	int r = cli_options(&fetch_cmd, argc, argv, snap_opt, &o, &a);
+	if (r >= 0)
+		return r;
+	const char *name = a.v[0];
 	pshm_seg *seg;
-	int r = pshm_snap_fetch(name, uid, dir, &seg);
+	r = pshm_snap_fetch(name, o.uid, o.dir, &seg);
 	if (r == -EPERM)
-		return cli_failn(argv[0], name, "refused: unsafe socket directory, publisher "
+		return cli_failn("fetch", name, "refused: unsafe socket directory, publisher "
 				 "not the expected user, or snapshot not sealed");
 	if (r == -ENOENT || r == -ECONNREFUSED)
-		return cli_failn(argv[0], name, "no such snapshot (nobody publishes it)");
+		return cli_failn("fetch", name, "no such snapshot (nobody publishes it)");
 	if (r < 0)
-		return cli_seg_fail(argv[0], name, r);
+		return cli_seg_fail("fetch", name, r, 0);
 	r = cli_write_all(STDOUT_FILENO, pshm_seg_addr(seg), pshm_seg_size(seg));
 	pshm_seg_close(seg);
-	return r < 0 ? cli_out_fail(argv[0], name, r) : EXIT_OK;
+	return r < 0 ? cli_out_fail("fetch", name, r) : EXIT_OK;
 }

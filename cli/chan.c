@@ -7,7 +7,6 @@
  * two unrelated pipelines.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,90 +20,123 @@
 /* recv waits in slices this long, to notice a SIGINT or SIGTERM that
  * arrives while it spins rather than sleeps. */
 #define SLICE_NS INT64_C(100000000)
-
 static int64_t timeout_ns(double s)
 {
 	return s * NS_PER_S >= (double)INT64_MAX ? PSHM_FOREVER : (int64_t)(s * NS_PER_S);
 }
 
+/* Why attaching to the channel @name as @role failed, in the most useful
+ * words: what it is if not a channel, who holds a busy role. */
+static int open_fail(const char *action, const char *name, int err, unsigned role,
+		     unsigned flags)
+{
+	char why[512];
+	struct pshm_chan_info in;
+	if (err == -EPROTO && cli_kind_mismatch(name, PSHM_KIND_CHAN, why, sizeof(why)))
+		return cli_failn(action, name, "%s: refused", why);
+	if ((err != -EBUSY && err != -EUSERS) || pshm_chan_stat(name, &in) < 0)
+		return cli_seg_fail(action, name, err, flags);
+	const char *what = role == PSHM_CONSUMER ? "consumer" : "producer";
+	int n = err == -EUSERS
+			? snprintf(why, sizeof(why), "all %u producer slots are held by",
+				   in.max_producers)
+			: snprintf(why, sizeof(why), "the %s role is held by", what);
+	for (unsigned i = 0; i < in.n_peers && n > 0 && (size_t)n < sizeof(why) - 32; i++)
+		if (in.peers[i].role == role)
+			n += snprintf(why + n, sizeof(why) - (size_t)n, " process %d%s,",
+				      (int)in.peers[i].pid, in.peers[i].alive ? "" : " (dead)");
+	if (n > 0 && why[n - 1] == ',')
+		why[n - 1] = '\0';
+	return cli_failn(action, name, "%s%s", why,
+			 role == PSHM_CONSUMER ? " (one consumer at a time)"
+			 : err == -EBUSY ? " (one producer on an SPSC channel; --mpsc takes more)" : "");
+}
+
+/* Attach to @name as @role, or report why not. */
+static int chan_attach(const char *action, const char *name, unsigned role, unsigned flags,
+		       pshm_chan **ch)
+{
+	int r = pshm_chan_open(name, role, flags, ch);
+	return r < 0 ? open_fail(action, name, r, role, flags) : 0;
+}
+
 /* ---- pshm chan create ------------------------------------------------- */
 
-static void create_usage(FILE *f)
+static const struct cli_optdoc create_opts[] = {
+	{ CLI_O_SIZE, "ring size, a power of two from 1K to 2G (default 1M)" },
+	{ CLI_O_MAX_MSG, "largest message, at most the ring size less 16\n"
+			 "(default a quarter of the ring)" },
+	{ CLI_O_MPSC, "many producers (default: one producer)" },
+	{ CLI_O_PRODUCERS, "with --mpsc, producers attached at once (1 to "
+			   CLI_STR(PSHM_CHAN_MAX_PRODUCERS) ",\n"
+			   "default " CLI_STR(PSHM_CHAN_MAX_PRODUCERS) ")" },
+	{ CLI_O_MODE, NULL },
+	{ CLI_O_END, NULL },
+};
+
+static const struct cli_cmd create_cmd = {
+	"chan create", "NAME [--size SIZE] [--max-msg SIZE] [--mpsc] [--producers N]\n"
+		       "                        [--mode MODE]",
+	"Create a message channel (it must not exist). With a mode that lets\n"
+	"others write (660, 666), they attach with --allow-shared-write.\n",
+	create_opts, false, 1, 1, 0, "channel name",
+};
+
+struct create_opts {
+	struct pshm_chan_config cfg;
+	mode_t mode;
+};
+
+static int create_opt(void *ctx, enum cli_opt id, const char *arg)
 {
-	fprintf(f, "usage: pshm chan create NAME [--size SIZE] [--max-msg SIZE] [--mpsc]\n"
-		   "                        [--producers N] [--mode MODE]\n\n"
-		   "Create a message channel (it must not exist).\n\n"
-		   "  -s, --size SIZE      ring size, a power of two (default 1M)\n"
-		   "  -m, --max-msg SIZE   largest message (default a quarter of the ring)\n"
-		   "      --mpsc           many producers (default: one producer)\n"
-		   "  -p, --producers N    with --mpsc, producers attached at once (default %d)\n"
-		   "      --mode MODE      permissions, in octal (default 0600)\n",
-		PSHM_CHAN_MAX_PRODUCERS);
+	struct create_opts *o = ctx;
+	uint64_t v;
+	int r = 0;
+	switch (id) {
+	case CLI_O_SIZE:
+		if (cli_parse_number(arg, &v) < 0 || v < PSHM_CHAN_RING_MIN ||
+		    v > PSHM_CHAN_RING_MAX || (v & (v - 1)))
+			return cli_bad_value(&create_cmd, id, arg, "a power of two from 1K to 2G, "
+					     "such as 64K or 1M");
+		o->cfg.ring_size = (size_t)v;
+		return 0;
+	case CLI_O_MAX_MSG:
+		r = cli_opt_number(&create_cmd, id, arg, 1, PSHM_CHAN_MSG_MAX(PSHM_CHAN_RING_MAX), &v);
+		o->cfg.max_msg = (size_t)v;
+		return r;
+	case CLI_O_PRODUCERS:
+		r = cli_opt_number(&create_cmd, id, arg, 1, PSHM_CHAN_MAX_PRODUCERS, &v);
+		o->cfg.max_producers = (unsigned)v;
+		return r;
+	case CLI_O_MODE:
+		return cli_opt_mode(&create_cmd, id, arg, &o->mode);
+	default:
+		o->cfg.mode = PSHM_CHAN_MPSC;
+		return 0;
+	}
 }
 
 static int chan_create(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "size", required_argument, NULL, 's' },
-		{ "max-msg", required_argument, NULL, 'm' },
-		{ "mpsc", no_argument, NULL, 'M' },
-		{ "producers", required_argument, NULL, 'p' },
-		{ "mode", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	struct pshm_chan_config cfg = { 0 };
-	const char *name = NULL;
-	uint64_t v;
-	mode_t perm, mode = 0;
-	int c;
-	/* "-": operands come back in order as code 1, so options may follow
-	 * the name, and nothing is permuted. */
-	cli_opt_start();
-	while ((c = getopt_long(argc, argv, "-:s:m:p:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 1:
-			if (name)
-				return cli_usage("chan create", "expected one channel name");
-			name = optarg;
-			break;
-		case 's':
-			if (cli_parse_size(optarg, &v) < 0 || v == 0 || (v & (v - 1)))
-				return cli_usage("chan create", "bad size '%s' (a power of two, e.g. 1M)", optarg);
-			cfg.ring_size = v;
-			break;
-		case 'm':
-			if (cli_parse_size(optarg, &v) < 0 || v == 0)
-				return cli_usage("chan create", "bad message size '%s'", optarg);
-			cfg.max_msg = v;
-			break;
-		case 'M':
-			cfg.mode = PSHM_CHAN_MPSC;
-			break;
-		case 'p':
-			if (cli_parse_size(optarg, &v) < 0 || v == 0 || v > PSHM_CHAN_MAX_PRODUCERS)
-				return cli_usage("chan create", "bad producer count '%s' (1 to %d)", optarg,
-						 PSHM_CHAN_MAX_PRODUCERS);
-			cfg.max_producers = (unsigned)v;
-			break;
-		case 'o':
-			if (cli_parse_mode(optarg, &perm) < 0)
-				return cli_usage("chan create", "bad mode '%s' (octal, 1 to 777)", optarg);
-			mode = perm;
-			break;
-		case 'h':
-			create_usage(stdout);
-			return EXIT_OK;
-		default:
-			return cli_bad_option("chan create", c, argv);
-		}
-	}
-	if (!name || optind != argc)
-		return cli_usage("chan create", "expected one channel name");
-	if (cfg.max_producers && cfg.mode != PSHM_CHAN_MPSC)
+	struct create_opts o = { .mode = 0 };
+	struct cli_args a;
+	int r = cli_options(&create_cmd, argc, argv, create_opt, &o, &a);
+	if (r >= 0)
+		return r;
+	const char *name = a.v[0];
+	if (o.cfg.max_producers && o.cfg.mode != PSHM_CHAN_MPSC)
 		return cli_usage("chan create", "--producers needs --mpsc");
-	int r = pshm_chan_create(name, &cfg, mode, 0);
-	return r < 0 ? cli_fail("create channel", name, r) : EXIT_OK;
+	uint64_t ring = o.cfg.ring_size ? o.cfg.ring_size : PSHM_CHAN_RING_DEFAULT;
+	if (o.cfg.max_msg > PSHM_CHAN_MSG_MAX(ring))
+		return cli_usage("chan create", "--max-msg %zu is too large for a ring of %llu "
+				 "bytes (at most %llu)", o.cfg.max_msg, (unsigned long long)ring,
+				 (unsigned long long)(PSHM_CHAN_MSG_MAX(ring)));
+	r = pshm_chan_create(name, &o.cfg, o.mode, 0);
+	if (r == -EEXIST)
+		return cli_failn("chan create", name, "%s (pshm rm removes it)", pshm_strerror(r));
+	if (r == -ENOSPC)
+		return cli_nospc_fail("chan create", name, ring);
+	return r < 0 ? cli_seg_fail("chan create", name, r, 0) : EXIT_OK;
 }
 
 /* ---- pshm chan stat ----------------------------------------------------- */
@@ -158,50 +190,41 @@ static void stat_json(const char *name, const struct pshm_chan_info *in)
 	printf("]}\n");
 }
 
+static const struct cli_optdoc json_opts[] = {
+	{ CLI_O_JSON, NULL },
+	{ CLI_O_END, NULL },
+};
+
+static const struct cli_cmd stat_cmd = {
+	"chan stat", "[--json] NAME...",
+	"Describe channels: fill level, messages, producers and consumer.\n",
+	json_opts, false, 1, -1, 0, "channel name",
+};
+
 static int chan_stat(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	bool json = false;
-	int c, n = 0;
-	cli_opt_start();
-	while ((c = getopt_long(argc, argv, "-:h", opts, NULL)) != -1) {
-		if (c == 1) {
-			argv[n++] = optarg; /* operands, in order, over what was parsed */
-		} else if (c == 'j') {
-			json = true;
-		} else if (c == 'h') {
-			printf("usage: pshm chan stat [--json] NAME...\n\n"
-			       "Describe channels: fill level, messages, producers and consumer.\n");
-			return EXIT_OK;
-		} else {
-			return cli_bad_option("chan stat", c, argv);
-		}
-	}
-	while (optind < argc)
-		argv[n++] = argv[optind++];
-	if (n == 0)
-		return cli_usage("chan stat", "expected a channel name");
+	bool on[CLI_O_COUNT_OF] = { false };
+	struct cli_args a;
+	int r = cli_options(&stat_cmd, argc, argv, cli_opt_flag, on, &a);
+	if (r >= 0)
+		return r;
 	int status = EXIT_OK;
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < a.n; i++) {
 		struct pshm_chan_info info;
-		int r = pshm_chan_stat(argv[i], &info);
-		char canon[PSHM_NAME_MAX + 2];
+		char canon[PSHM_NAME_MAX + 2], why[512];
+		r = pshm_chan_stat(a.v[i], &info);
 		if (r == 0)
-			r = pshm_name_canon(argv[i], canon, sizeof(canon)) < 0 ? -EINVAL : 0;
-		if (r < 0) {
-			status = cli_fail("stat channel", argv[i], r);
-			continue;
-		}
-		if (json)
+			r = pshm_name_canon(a.v[i], canon, sizeof(canon)) < 0 ? -EINVAL : 0;
+		if (r == -EPROTO && cli_kind_mismatch(a.v[i], PSHM_KIND_CHAN, why, sizeof(why)))
+			status = cli_failn("chan stat", a.v[i], "%s", why);
+		else if (r < 0)
+			status = cli_seg_fail("chan stat", a.v[i], r, 0);
+		else if (on[CLI_O_JSON])
 			stat_json(canon, &info);
 		else
 			stat_text(canon, &info);
 	}
-	int out = cli_finish_stdout("chan stat", argv[0]);
+	int out = cli_finish_stdout("chan stat", a.v[0]);
 	return status != EXIT_OK ? status : out;
 }
 
@@ -212,7 +235,8 @@ static void chan_usage(FILE *f)
 	fprintf(f, "usage: pshm chan <create|stat> [options] NAME\n\n"
 		   "Message channels between processes (see also pshm send, pshm recv).\n\n"
 		   "  create NAME [--size 1M] [--max-msg 256K] [--mpsc]   create a channel\n"
-		   "  stat NAME...                                        describe channels\n\n"
+		   "  stat NAME...                                        describe channels\n"
+		   "  -h, --help                                          this help\n\n"
 		   "'pshm chan <verb> --help' describes a verb.\n");
 }
 
@@ -231,28 +255,55 @@ int cmd_chan(int argc, char **argv)
 		return chan_create(argc - 1, argv + 1);
 	if (!strcmp(verb, "stat"))
 		return chan_stat(argc - 1, argv + 1);
-	return cli_usage("chan", "unknown verb '%s' (create, stat)", verb);
+	char esc[CLI_ESC_MAX];
+	return cli_usage("chan", "unknown verb '%s' (create, stat)", cli_esc(verb, esc, sizeof(esc)));
 }
 
 /* ---- pshm send ---------------------------------------------------------------- */
 
-static void send_usage(FILE *f)
+static const struct cli_optdoc send_opts[] = {
+	{ CLI_O_TIMEOUT, "give up when a message cannot be sent within\n"
+			 "SECONDS (default: wait for ever)" },
+	{ CLI_O_END, NULL },
+};
+
+static const struct cli_cmd send_cmd = {
+	"send", "[--timeout SECONDS] NAME [MSG... | -]",
+	"Send each MSG to the channel NAME as one message; with '-' or no MSG,\n"
+	"each line of standard input (without its newline) is a message.\n"
+	"Waits while the channel is full. Options come before the first MSG.\n",
+	send_opts, true, 1, -1, 2, "channel name",
+};
+
+struct sender {
+	pshm_chan *ch;
+	const char *name;
+	int64_t timeout;
+	unsigned long long sent;
+	long long total; /* messages to send; -1: lines of standard input */
+};
+
+static int send_one(struct sender *s, const void *msg, size_t len)
 {
-	fprintf(f, "usage: pshm send [--timeout SECONDS] NAME [MSG... | -]\n\n"
-		   "Send each MSG to the channel NAME as one message; with '-' or no MSG,\n"
-		   "each line of standard input (without its newline) is a message.\n"
-		   "Waits while the channel is full.\n\n"
-		   "  -t, --timeout SECONDS   give up when a message cannot be sent within\n"
-		   "                          SECONDS (default: wait for ever)\n");
+	int r = pshm_chan_send(s->ch, msg, len, s->timeout);
+	if (r == 0) {
+		s->sent++;
+		return EXIT_OK;
+	}
+	if (r == -ETIMEDOUT && s->total >= 0)
+		return cli_failn("send to", s->name, "timed out (channel full): %llu of %lld "
+				 "messages sent", s->sent, s->total);
+	if (r == -ETIMEDOUT)
+		return cli_failn("send to", s->name, "timed out (channel full): %llu message%s "
+				 "sent", s->sent, s->sent == 1 ? "" : "s");
+	if (r == -EMSGSIZE)
+		return cli_failn("send to", s->name, "message %llu is too large: %zu bytes, "
+				 "the channel takes at most %zu", s->sent + 1, len,
+				 pshm_chan_max_msg(s->ch));
+	return cli_fail("send to", s->name, r);
 }
 
-static int send_one(pshm_chan *ch, const char *name, const void *msg, size_t len, int64_t t)
-{
-	int r = pshm_chan_send(ch, msg, len, t);
-	return r < 0 ? cli_fail("send to", name, r) : EXIT_OK;
-}
-
-static int send_lines(pshm_chan *ch, const char *name, int64_t t)
+static int send_lines(struct sender *s)
 {
 	char *line = NULL;
 	size_t cap = 0;
@@ -261,85 +312,68 @@ static int send_lines(pshm_chan *ch, const char *name, int64_t t)
 	while (status == EXIT_OK && (n = getline(&line, &cap, stdin)) >= 0) {
 		if (n > 0 && line[n - 1] == '\n')
 			n--;
-		status = send_one(ch, name, line, (size_t)n, t);
+		status = send_one(s, line, (size_t)n);
 	}
 	if (status == EXIT_OK && ferror(stdin))
-		status = cli_failn("read standard input for", name, "%s", strerror(errno));
+		status = cli_failn("read standard input for", s->name, "%s", strerror(errno));
 	free(line);
 	return status;
 }
 
+static int timeout_opt(void *ctx, enum cli_opt id, const char *arg)
+{
+	double secs;
+	int r = cli_opt_duration(&send_cmd, id, arg, &secs);
+	if (r == 0)
+		*(int64_t *)ctx = timeout_ns(secs);
+	return r;
+}
+
 int cmd_send(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "timeout", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	int64_t t = PSHM_FOREVER;
-	double secs;
-	const char *name = NULL;
-	int c;
-	/* Options may come before or right after NAME; from the first message
-	 * on, every argument is a message ("--" also ends the options). */
-	cli_opt_start();
-	while ((c = getopt_long(argc, argv, "-:t:h", opts, NULL)) != -1) {
-		if (c == 1 && name) {
-			optind--;
-			break;
-		}
-		switch (c) {
-		case 1:
-			name = optarg;
-			break;
-		case 't':
-			if (cli_parse_duration(optarg, &secs) < 0)
-				return cli_usage("send", "bad timeout '%s'", optarg);
-			t = timeout_ns(secs);
-			break;
-		case 'h':
-			send_usage(stdout);
-			return EXIT_OK;
-		default:
-			return cli_bad_option("send", c, argv);
-		}
-	}
-	if (!name && optind < argc)
-		name = argv[optind++];
-	if (!name)
-		return cli_usage("send", "expected a channel name");
-	for (int i = optind; i < argc; i++)
-		if (!strcmp(argv[i], "-") && argc - optind > 1)
+	struct sender s = { .timeout = PSHM_FOREVER };
+	struct cli_args a;
+	int r = cli_options(&send_cmd, argc, argv, timeout_opt, &s.timeout, &a);
+	if (r >= 0)
+		return r;
+	s.name = a.v[0];
+	bool lines = a.n == 1 || (a.n == 2 && !strcmp(a.v[1], "-"));
+	for (int i = 1; i < a.n && !lines; i++)
+		if (!strcmp(a.v[i], "-"))
 			return cli_usage("send", "'-' (standard input) must be the only message argument");
-	pshm_chan *ch;
-	int r = pshm_chan_open(name, PSHM_PRODUCER, 0, &ch);
-	if (r < 0)
-		return cli_fail("open channel", name, r);
+	unsigned flags = a.flags;
+	if ((r = chan_attach("send to", s.name, PSHM_PRODUCER, flags, &s.ch)))
+		return r;
+	s.total = lines ? -1 : a.n - 1;
 	int status = EXIT_OK;
-	if (optind == argc || (optind == argc - 1 && !strcmp(argv[optind], "-")))
-		status = send_lines(ch, name, t);
+	if (lines)
+		status = send_lines(&s);
 	else
-		for (int i = optind; status == EXIT_OK && i < argc; i++)
-			status = send_one(ch, name, argv[i], strlen(argv[i]), t);
-	pshm_chan_close(ch);
+		for (int i = 1; status == EXIT_OK && i < a.n; i++)
+			status = send_one(&s, a.v[i], strlen(a.v[i]));
+	pshm_chan_close(s.ch);
 	return status;
 }
 
 /* ---- pshm recv ------------------------------------------------------------------ */
 
-static void recv_usage(FILE *f)
-{
-	fprintf(f, "usage: pshm recv [-n COUNT] [--timeout SECONDS] [--follow] NAME\n\n"
-		   "Receive messages from the channel NAME and write each to standard output,\n"
-		   "followed by a newline. Without -n or --follow, print the messages queued\n"
-		   "now and stop.\n\n"
-		   "  -n, --count COUNT       stop after COUNT messages; fewer is a failure\n"
-		   "  -f, --follow            keep waiting for messages until interrupted\n"
-		   "                          (SIGINT, SIGTERM) or until the producers are gone\n"
-		   "  -t, --timeout SECONDS   how long to wait for each message (default: 0\n"
-		   "                          without -n or --follow, for ever with them); when it\n"
-		   "                          expires, -n fails, the other modes stop\n");
-}
+static const struct cli_optdoc recv_opts[] = {
+	{ CLI_O_COUNT, "stop after N messages; fewer is a failure" },
+	{ CLI_O_FOLLOW, "keep waiting for messages until interrupted\n"
+			"(SIGINT, SIGTERM) or until the producers are gone" },
+	{ CLI_O_TIMEOUT, "how long to wait for each message (default: 0\n"
+			 "without -n or --follow, for ever with them); when it\n"
+			 "expires, -n fails, the other modes stop" },
+	{ CLI_O_END, NULL },
+};
+
+static const struct cli_cmd recv_cmd = {
+	"recv", "[-n N] [--timeout SECONDS] [--follow] NAME",
+	"Receive messages from the channel NAME and write each to standard output,\n"
+	"followed by a newline. Without -n or --follow, print the messages queued\n"
+	"now and stop.\n",
+	recv_opts, true, 1, 1, 0, "channel name",
+};
 
 /* Write one message and its newline, whole. 0 or -errno. */
 static int put_msg(const void *msg, size_t len)
@@ -424,52 +458,28 @@ static int recv_loop(pshm_chan *ch, const char *name, const struct recv_opts *o)
 	return cli_fail("receive from", name, r);
 }
 
+static int recv_opt(void *ctx, enum cli_opt id, const char *arg)
+{
+	struct recv_opts *o = ctx;
+	double secs;
+	int r = 0;
+	if (id == CLI_O_COUNT)
+		r = cli_opt_number(&recv_cmd, id, arg, 1, UINT64_MAX, &o->count);
+	else if (id == CLI_O_TIMEOUT && (r = cli_opt_duration(&recv_cmd, id, arg, &secs)) == 0)
+		o->timeout = timeout_ns(secs);
+	else if (id == CLI_O_FOLLOW)
+		o->follow = true;
+	return r;
+}
+
 int cmd_recv(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "count", required_argument, NULL, 'n' },
-		{ "follow", no_argument, NULL, 'f' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	struct recv_opts o = { .timeout = -2 };
-	const char *name = NULL;
-	double secs;
-	uint64_t v;
-	int c;
-	cli_opt_start();
-	while ((c = getopt_long(argc, argv, "-:n:ft:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 1:
-			if (name)
-				return cli_usage("recv", "expected one channel name");
-			name = optarg;
-			break;
-		case 'n':
-			if (cli_parse_size(optarg, &v) < 0 || v == 0)
-				return cli_usage("recv", "bad count '%s'", optarg);
-			o.count = v;
-			break;
-		case 'f':
-			o.follow = true;
-			break;
-		case 't':
-			if (cli_parse_duration(optarg, &secs) < 0)
-				return cli_usage("recv", "bad timeout '%s'", optarg);
-			o.timeout = timeout_ns(secs);
-			break;
-		case 'h':
-			recv_usage(stdout);
-			return EXIT_OK;
-		default:
-			return cli_bad_option("recv", c, argv);
-		}
-	}
-	if (!name && optind == argc - 1)
-		name = argv[optind++];
-	if (!name || optind != argc)
-		return cli_usage("recv", "expected one channel name");
+	struct cli_args a;
+	int r = cli_options(&recv_cmd, argc, argv, recv_opt, &o, &a);
+	if (r >= 0)
+		return r;
+	const char *name = a.v[0];
 	if (o.timeout == -2)
 		o.timeout = o.count || o.follow ? PSHM_FOREVER : 0;
 	/* A closed output pipe is an error to report, not a reason to die
@@ -477,9 +487,8 @@ int cmd_recv(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	cli_catch_stop();
 	pshm_chan *ch;
-	int r = pshm_chan_open(name, PSHM_CONSUMER, 0, &ch);
-	if (r < 0)
-		return cli_fail("open channel", name, r);
+	if ((r = chan_attach("receive from", name, PSHM_CONSUMER, a.flags, &ch)))
+		return r;
 	int status = recv_loop(ch, name, &o);
 	pshm_chan_close(ch);
 	return status;

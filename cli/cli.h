@@ -1,6 +1,16 @@
 /*
  * cli.h — shared by the pshm command's source files. The command is a pure
  * client of <pshm.h>: it has no shared-memory logic of its own.
+ *
+ *   main.c   dispatch
+ *   opt.c    options, help texts and usage errors, for every subcommand
+ *   out.c    messages, escaping, JSON strings, input and output
+ *   parse.c  numbers, durations, modes, users
+ *   why.c    errors explained: policy, kinds, file types
+ *   ls.c     ls, stat, who          read.c   cat, dump
+ *   write.c  create, write, rm      gc.c     gc
+ *   box.c    put, get, verify, publish, fetch
+ *   chan.c   chan create|stat, send, recv
  */
 #ifndef PSHM_CLI_H
 #define PSHM_CLI_H
@@ -8,16 +18,115 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "pshm.h"
 
 /* Exit statuses. */
+/* A macro's value as a string literal: CLI_STR(PSHM_CHAN_MAX_PRODUCERS). */
+#define CLI_STR_(x) #x
+#define CLI_STR(x) CLI_STR_(x)
+
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
 /* One subcommand: argv[0] is its name. Returns the exit status. */
 typedef int (*cli_fn)(int argc, char **argv);
 
-/* Messages, all on stderr (standard output is flushed first). */
+/* ---- options (opt.c) -------------------------------------------------------
+ * Every option of every subcommand, once: one letter, one long name, one
+ * meaning. A subcommand lists the ones it takes; -h/--help is always
+ * there, and --allow-foreign/--allow-shared-write on every command that
+ * opens a segment (policy). */
+enum cli_opt {
+	CLI_O_END = 0, /* ends a list */
+	CLI_O_HELP,
+	CLI_O_JSON,
+	CLI_O_LONG,
+	CLI_O_TEXT,
+	CLI_O_OFFSET,
+	CLI_O_COUNT,
+	CLI_O_MODE,
+	CLI_O_EXIST_OK,
+	CLI_O_CREATE,
+	CLI_O_NUL,
+	CLI_O_FORCE,
+	CLI_O_OLDER_THAN,
+	CLI_O_YES,
+	CLI_O_CAPACITY,
+	CLI_O_DIR,
+	CLI_O_UID,
+	CLI_O_SIZE,
+	CLI_O_MAX_MSG,
+	CLI_O_MPSC,
+	CLI_O_PRODUCERS,
+	CLI_O_TIMEOUT,
+	CLI_O_FOLLOW,
+	CLI_O_ALLOW_FOREIGN,
+	CLI_O_ALLOW_SHARED_WRITE,
+	CLI_O_COUNT_OF
+};
+
+/* An option a subcommand takes, with its help for that subcommand (lines
+ * after the first start with '\n'; NULL: the option's usual help). */
+struct cli_optdoc {
+	enum cli_opt id;
+	const char *help;
+};
+
+/* A subcommand's interface: what --help prints and what is accepted. */
+struct cli_cmd {
+	const char *name;     /* "dump", "chan create" */
+	const char *synopsis; /* after "usage: pshm NAME " */
+	const char *text;     /* what it does, paragraphs ending in '\n' */
+	const struct cli_optdoc *opts; /* ends with CLI_O_END; may be NULL */
+	bool policy;          /* takes --allow-foreign, --allow-shared-write */
+	int min, max;         /* operands; max < 0: no limit */
+	int stop_after;       /* after this many operands, every argument is
+			       * one (send's messages); 0: never */
+	const char *operand;  /* "segment name": for "missing segment name" */
+};
+
+/* The operands, in order, and the policy flags given (PSHM_ALLOW_*). */
+struct cli_args {
+	int n;
+	char **v;
+	unsigned flags;
+};
+
+/* Called for each option (other than help and policy) with its argument.
+ * Returns 0, or an exit status to stop at once (from cli_bad_value()). */
+typedef int (*cli_opt_fn)(void *ctx, enum cli_opt id, const char *arg);
+
+/* A cli_opt_fn for options without a value: @ctx is a bool[CLI_O_COUNT_OF],
+ * set at each option given. */
+int cli_opt_flag(void *ctx, enum cli_opt id, const char *arg);
+
+/* Parse @argv (argv[0]: the subcommand) for @cmd: options may follow
+ * operands, "--" ends them. Prints the help for -h/--help (EXIT_OK), and
+ * names a bad option or operand count (EXIT_USAGE). Returns -1 to go on,
+ * with the operands in @a (pointers into argv), or the exit status. */
+int cli_options(const struct cli_cmd *cmd, int argc, char **argv, cli_opt_fn fn, void *ctx,
+		struct cli_args *a);
+/* @cmd's help text, on @f. */
+void cli_help(const struct cli_cmd *cmd, FILE *f);
+/* "pshm <cmd>: bad --<option> '<arg>' (<why>)" and the hint to --help:
+ * EXIT_USAGE. */
+int cli_bad_value(const struct cli_cmd *cmd, enum cli_opt id, const char *arg,
+		  const char *why);
+/* The usual value parsers, reporting with cli_bad_value(): 0 or the exit
+ * status. A number: cli_parse_number()'s forms, from @min to @max. */
+int cli_opt_number(const struct cli_cmd *cmd, enum cli_opt id, const char *arg, uint64_t min,
+		   uint64_t max, uint64_t *out);
+int cli_opt_mode(const struct cli_cmd *cmd, enum cli_opt id, const char *arg, mode_t *out);
+int cli_opt_duration(const struct cli_cmd *cmd, enum cli_opt id, const char *arg, double *out);
+/* "--mode": the option's name as typed in its long form. */
+const char *cli_opt_name(enum cli_opt id);
+/* "pshm <cmd>: <formatted message>" and a hint to --help. Returns
+ * EXIT_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- messages and output (out.c) -------------------------------------------
+ * All on stderr (standard output is flushed first). */
 /* "pshm: <action> '<name>': <message for err>". Returns EXIT_FAIL. */
 int cli_fail(const char *action, const char *name, int err);
 /* "pshm: <action> '<name>': <formatted message>", the name escaped with
@@ -26,31 +135,13 @@ int cli_failn(const char *action, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* "pshm: <action>: <formatted message>". Returns EXIT_FAIL. */
 int cli_failf(const char *action, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* "pshm <cmd>: <formatted message>" and a hint to --help. Returns
- * EXIT_USAGE. */
-int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Report @err from an operation on the segment (or box) @name in the most
- * useful words: what is wrong with a bad name, what is there instead of a
- * regular file, why the open policy refused it and which option accepts
- * it; otherwise pshm_strerror(). Returns EXIT_FAIL. */
-int cli_seg_fail(const char *action, const char *name, int err);
-/* The message of cli_seg_fail(), written into @buf (or a static string). */
-const char *cli_seg_why(const char *name, int err, char *buf, size_t len);
 
-/* Options. Every subcommand calls cli_opt_start() before its getopt_long()
- * loop, with an option string that starts with ':' and without '+':
- * options may then follow operands (`pshm get NAME --force`), `--` ends
- * them, and getopt prints nothing itself. On '?' or ':', return
- * cli_bad_option(), which names the bad option (exit status 2). */
-void cli_opt_start(void);
-int cli_bad_option(const char *cmd, int c, char **argv);
-
-/* Input and output. All return 0 or -errno. */
-/* Read from @fd until @cap bytes or the end; *@got says how many. */
+/* Read from @fd until @cap bytes or the end; *@got says how many. 0 or
+ * -errno. */
 int cli_read_full(int fd, char *buf, size_t cap, size_t *got);
-/* Read all of @fd into a malloc'd buffer (*@out, *@len). */
+/* Read all of @fd into a malloc'd buffer (*@out, *@len). 0 or -errno. */
 int cli_read_all(int fd, char **out, size_t *len);
-/* Write all of @data to @fd. */
+/* Write all of @data to @fd. 0 or -errno. */
 int cli_write_all(int fd, const void *data, size_t len);
 /* Set by SIGINT and SIGTERM once cli_catch_stop() has run; the handler is
  * installed without SA_RESTART, so a blocking wait returns -EINTR. */
@@ -62,39 +153,74 @@ int cli_out_fail(const char *action, const char *name, int err);
  * full disk), earlier ones included: EXIT_OK or the failure's status. */
 int cli_finish_stdout(const char *action, const char *name);
 
-/* Parse "4096", "64K", "1M", "2G" (powers of 1024; "KiB"/"k" accepted too).
- * The first character must be a digit (no space, no sign).
- * Returns 0 or -EINVAL / -ERANGE. */
-int cli_parse_size(const char *s, uint64_t *out);
-/* Parse a duration: "90", "90s", "1.5h", "10m", "2h", "7d": decimal digits
- * (and a point), then an optional unit. Seconds in *out. */
-int cli_parse_duration(const char *s, double *out);
-/* Parse an offset or a length: a size as above, or hexadecimal "0x1000". */
-int cli_parse_offset(const char *s, uint64_t *out);
-/* Parse a permission mode: octal digits, 1 to 777 ("600", "0640").
- * Returns 0 or -EINVAL. */
-int cli_parse_mode(const char *s, mode_t *out);
-/* Human size: "4.0K", "12M". */
-const char *cli_human(uint64_t n, char *buf, size_t len);
 /* JSON string literal of @s to stdout (quotes and escapes). Valid UTF-8
  * passes through; a byte that is not part of valid UTF-8 is written as
- * \u00XX (the byte's value), so the output is always valid JSON, though
- * such a byte reads back as the character U+00XX. */
+ * \u00XX (the byte's value), so the output is always valid JSON. */
 void cli_json_str(const char *s);
-/* @s with bytes that are not printable ASCII written as \xNN (and '\' as
- * "\\"), so that a hostile segment name cannot drive the terminal.
- * Truncated to fit @len; returns @buf. */
+/* @s for a terminal: characters printable in the current locale (a UTF-8
+ * name such as "données" under a UTF-8 locale) as they are; control
+ * characters, invalid sequences, bidirectional controls and other bytes
+ * as \xNN, '\' as "\\", so that a hostile name cannot drive the
+ * terminal. Truncated to fit @len; returns @buf. */
 const char *cli_esc(const char *s, char *buf, size_t len);
 /* Room for cli_esc() of any segment name. */
 #define CLI_ESC_MAX (4 * 257 + 1)
+/* Human size: "4.0K", "12M". */
+const char *cli_human(uint64_t n, char *buf, size_t len);
+/* "512 bytes", "64K (65536 bytes)": a size for a sentence. */
+const char *cli_size_words(uint64_t n, char *buf, size_t len);
+/* The user's name, or the number if it has none. Returns @buf. */
+const char *cli_user_name(uid_t uid, char *buf, size_t len);
+
+/* ---- numbers (parse.c): one family, one syntax -----------------------------
+ * Every number starts with a digit (no space, no sign). All return 0 or
+ * -EINVAL / -ERANGE. */
+/* A size, offset or count: decimal "4096" or hexadecimal "0x1000",
+ * optionally followed by a binary unit: "64K", "1M", "2G", "1T" ("KiB",
+ * "KB" and lower case too). */
+int cli_parse_number(const char *s, uint64_t *out);
+/* A duration in seconds: decimal digits and a point ("1.5"), then an
+ * optional unit: s, m, h, d. */
+int cli_parse_duration(const char *s, double *out);
+/* A permission mode: octal digits, 1 to 777 ("600", "0640"). */
+int cli_parse_mode(const char *s, mode_t *out);
+/* A user, by name or number. */
+int cli_parse_uid(const char *s, uid_t *out);
+
+/* ---- errors explained (why.c) ------------------------------------------- */
+/* Report @err from an operation on the segment (or box, channel) @name in
+ * the most useful words: what is wrong with a bad name, what is there
+ * instead of a regular file, why the open policy refused it and which
+ * option not in @flags accepts it; otherwise pshm_strerror(). Returns
+ * EXIT_FAIL. */
+int cli_seg_fail(const char *action, const char *name, int err, unsigned flags);
+/* The message of cli_seg_fail(), written into @buf (or a static string). */
+const char *cli_seg_why(const char *name, int err, unsigned flags, char *buf, size_t len);
+/* "raw segment", "box", "channel", or the file type ("directory") */
+const char *cli_kind_name(const struct pshm_stat *st);
+/* When @name is not of @kind (PSHM_KIND_*), what it is: "is a box, not a
+ * channel" into @buf, returning it; NULL if it is of @kind or unknown. */
+const char *cli_kind_mismatch(const char *name, int kind, char *buf, size_t len);
 /* "regular file", "symbolic link", "directory", "FIFO", ... */
 const char *cli_type_name(mode_t m);
 /* The same in one word, for listings: "regular", "symlink", "fifo", ... */
 const char *cli_type_word(mode_t m);
-/* The user's name, or the number if it has none. Returns @buf. */
-const char *cli_user_name(uid_t uid, char *buf, size_t len);
+/* -ENOSPC: say how much was asked for and how much is free. EXIT_FAIL. */
+int cli_nospc_fail(const char *action, const char *name, uint64_t size);
 
-/* Subcommands, by group (cli/seg.c, cli/box.c, cli/chan.c). */
+/* ---- listings (ls.c), shared with gc.c ------------------------------------ */
+/* Who uses the entries of a listing, from one scan of /proc. */
+struct cli_users {
+	long *count;   /* per entry; -1: not a segment, or unknown */
+	int complete;  /* the scan saw every process */
+};
+/* 0 or -ENOMEM; the caller frees u->count. */
+int cli_users_of(const struct pshm_stat *v, size_t n, struct cli_users *u);
+/* Every entry of /dev/shm (*v, *n) and their users (*u). Returns -1 to go
+ * on (the caller frees *v and u->count), or the exit status. */
+int cli_listing(const char *cmd, struct pshm_stat **v, size_t *n, struct cli_users *u);
+
+/* ---- subcommands -------------------------------------------------------- */
 int cmd_ls(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
 int cmd_who(int argc, char **argv);
@@ -117,7 +243,7 @@ int cmd_recv(int argc, char **argv);
 
 /* What `pshm ls` / `pshm stat` print about a box or a channel, in one short
  * phrase (e.g. "box, 12/64 bytes, seq 42"). Implemented by the box and
- * channel groups; NULL buf content means nothing to add. */
+ * channel groups. */
 void cli_describe_box(const char *name, char *buf, size_t len);
 void cli_describe_chan(const char *name, char *buf, size_t len);
 

@@ -694,6 +694,14 @@ typedef struct pshm_chan pshm_chan;
 
 /** The most producers an MPSC channel takes (struct pshm_chan_config). */
 #define PSHM_CHAN_MAX_PRODUCERS 64
+/** Ring sizes a channel takes: a power of two from PSHM_CHAN_RING_MIN to
+ *  PSHM_CHAN_RING_MAX bytes, PSHM_CHAN_RING_DEFAULT when not given. */
+#define PSHM_CHAN_RING_MIN ((size_t)1 << 10)
+#define PSHM_CHAN_RING_MAX ((size_t)1 << 31)
+#define PSHM_CHAN_RING_DEFAULT ((size_t)1 << 20)
+/** The largest message a ring of @ring_size bytes can carry (a record
+ *  header and the next record's header take the rest). */
+#define PSHM_CHAN_MSG_MAX(ring_size) ((size_t)(ring_size) - 16)
 
 /** Topology, fixed at creation. */
 enum pshm_chan_mode {
@@ -715,10 +723,12 @@ enum pshm_chan_wait {
 
 /** Parameters of pshm_chan_create(); zero fields take the defaults. */
 struct pshm_chan_config {
-	size_t ring_size;        /**< ring bytes, a power of two from 1 KiB to 2 GiB
-				      (default 1 MiB) */
+	size_t ring_size;        /**< ring bytes, a power of two from
+				      PSHM_CHAN_RING_MIN (1 KiB) to
+				      PSHM_CHAN_RING_MAX (2 GiB); default
+				      PSHM_CHAN_RING_DEFAULT (1 MiB) */
 	size_t max_msg;          /**< largest message in bytes (default ring_size / 4;
-				      at most ring_size - 16) */
+				      at most PSHM_CHAN_MSG_MAX(ring_size)) */
 	unsigned mode;           /**< enum pshm_chan_mode (default SPSC) */
 	unsigned max_producers;  /**< MPSC: producers attached at once, 1 to
 				      PSHM_CHAN_MAX_PRODUCERS (the default);

@@ -62,9 +62,9 @@
 
 #define CHAN_VERSION 1u
 #define LINE 64
-#define RING_MIN UINT64_C(1024)
-#define RING_MAX (UINT64_C(1) << 31)
-#define RING_DEFAULT (UINT64_C(1) << 20)
+#define RING_MIN ((uint64_t)PSHM_CHAN_RING_MIN)
+#define RING_MAX ((uint64_t)PSHM_CHAN_RING_MAX)
+#define RING_DEFAULT ((uint64_t)PSHM_CHAN_RING_DEFAULT)
 #define PROD_MAX PSHM_CHAN_MAX_PRODUCERS
 #define PROD_DEFAULT PSHM_CHAN_MAX_PRODUCERS
 #define CHECK_NS INT64_C(20000000)  /* peers are re-checked every 20 ms of waiting */
