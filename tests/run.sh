@@ -23,8 +23,8 @@ while [ $# -gt 0 ] && [ "$1" != -- ]; do bins+=("$1"); shift; done
 [ $# -gt 0 ] && shift
 args=("$@")
 
-# The test name part of a filter (suite/name, with * wildcards), to ask
-# each binary's --list whether it has a matching test.
+# A filter (--filter=suite/name, with * wildcards) selects tests by name:
+# a binary is run only if its --list names a matching test.
 pat=
 for ((i = 0; i < ${#args[@]}; i++)); do
 	case ${args[i]} in
@@ -32,15 +32,27 @@ for ((i = 0; i < ${#args[@]}; i++)); do
 	--filter) pat=${args[i + 1]:-};;
 	esac
 done
-pat=${pat##*/}
-pat=${pat//\*/}
 
-pass=0 fail=0 bad=0
+has_match() {
+	local line suite= name
+	while IFS= read -r line; do
+		case $line in
+		*:\ *\ test*) suite=${line%%:*};;
+		*"── "*) name=${line##*── }
+			# shellcheck disable=SC2053
+			[[ $suite/$name == $pat ]] && return 0;;
+		esac
+	done < <("$1" --list 2>/dev/null)
+	return 1
+}
+
+pass=0 fail=0 bad=0 ran=0
 for t in "${bins[@]}"; do
-	if [ -n "$pat" ] && ! "$t" --list 2>/dev/null | grep -q -- "$pat"; then
+	if [ -n "$pat" ] && ! has_match "$t"; then
 		continue
 	fi
 	printf '== %s\n' "$t"
+	ran=$((ran + 1))
 	tap=$t.tap
 	rm -f "$tap"
 	"$t" "${args[@]}" --tap="$tap"
@@ -67,5 +79,6 @@ for t in "${bins[@]}"; do
 done
 
 [ $fail -eq 0 ] || bad=1
+[ $ran -gt 0 ] || [ -z "$pat" ] || echo "run.sh: no test matches --filter=$pat" >&2
 echo "check: $pass passed, $fail failed"
 exit $bad
