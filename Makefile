@@ -1,7 +1,9 @@
 # pshm — top-level GNU Makefile.
 #
 #   make               library (static + shared), the pshm command, examples, the lab
-#   make check         build everything and run every Criterion test
+#   make check         build everything, run every Criterion test (through
+#                      tests/run.sh; TEST_ARGS="--filter=suite/name" selects)
+#                      and check that every manual page renders (check-man)
 #   make check SANITIZE=address,undefined     the same suite under ASan + UBSan
 #   make check-tsan    the concurrent tests under ThreadSanitizer
 #   make demo          walk through the lab, narrated, then clean up
@@ -11,8 +13,9 @@
 #   make clean
 #
 # CFLAGS/LDFLAGS are yours; the flags pshm needs are added with `override`.
-# Build outputs go under build/ (or build/san-<name>/ for sanitizer builds);
-# the lab's binaries stay in lab/, where the lab text expects them.
+# Build outputs go under BUILDDIR (default build/; build/san-<name>/ for
+# sanitizer builds, $(BUILDDIR)/fuzz, $(BUILDDIR)/bench); the lab's binaries
+# stay in lab/, where the lab text expects them.
 
 .DELETE_ON_ERROR:
 .SUFFIXES:
@@ -21,7 +24,10 @@ SHELL := /bin/bash
 comma := ,
 
 VERSION := $(shell sed -n 's/^\#define PSHM_VERSION_STRING "\(.*\)"/\1/p' include/pshm.h)
-SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
+# The soname changes with every incompatible release: with the major, or,
+# while the major is 0, with the minor too (0.2.x is libpshm.so.0.2).
+VERSION_WORDS := $(subst ., ,$(VERSION))
+SOVERSION := $(if $(filter 0,$(word 1,$(VERSION_WORDS))),0.$(word 2,$(VERSION_WORDS)),$(word 1,$(VERSION_WORDS)))
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -78,15 +84,15 @@ EX_BIN   := $(EX_SRC:examples/%.c=$(B)/examples/%)
 
 LIBA     := $(B)/lib/libpshm.a
 LIBSO    := $(B)/lib/libpshm.so.$(VERSION)
-LIBSONAME := libpshm.so.$(SOMAJOR)
+LIBSONAME := libpshm.so.$(SOVERSION)
 PSHM     := $(B)/bin/pshm
 PC       := $(B)/pshm.pc
 
 CRITERION_CFLAGS := $(shell pkg-config --cflags criterion 2>/dev/null)
 CRITERION_LIBS   := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 
-.PHONY: all lib cli lab examples check check-tsan tsan-run demo fuzz fuzz-smoke bench bench-deps \
-	install uninstall clean FORCE
+.PHONY: all lib cli lab examples check check-man check-criterion check-tsan tsan-run demo \
+	fuzz fuzz-smoke bench bench-deps install uninstall clean FORCE
 
 all: lib cli examples lab
 
@@ -141,6 +147,17 @@ $(B)/examples/%: $(B)/obj/examples/%.o $(LIBA)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS) $(EXE_LDFLAGS) -o $@ $^
 
+# The tests need Criterion: say so, rather than fail on a missing header.
+check-criterion:
+	@printf '#include <criterion/criterion.h>\n' | \
+		$(CC) $(CRITERION_CFLAGS) -x c -o /dev/null - $(CRITERION_LIBS) 2>/dev/null || { \
+		echo "make check needs Criterion (headers and library), not found by $(CC)." >&2; \
+		echo "Install it: apt-get install libcriterion-dev (Debian, Ubuntu)" >&2; \
+		echo "or see https://github.com/Snaipe/Criterion; set PKG_CONFIG_PATH if it is elsewhere." >&2; \
+		exit 1; }
+
+$(TEST_SRC:%.c=$(B)/obj/%.o) $(TEST_HELPER_OBJ) $(STRESS_OBJ): | check-criterion
+
 # Tests know where the binaries are through -D, so they run from any directory.
 $(B)/obj/tests/%.o: override CFLAGS += $(CRITERION_CFLAGS) -Itests \
 	-DPSHM_BIN='"$(abspath $(PSHM))"' -DLAB_DIR='"$(abspath lab)"' \
@@ -151,25 +168,18 @@ $(B)/tests/%: $(B)/obj/tests/%.o $(TEST_HELPER_OBJ) $(STRESS_OBJ) $(LIBA)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS) $(EXE_LDFLAGS) -o $@ $^ $(CRITERION_LIBS)
 
-# Each test binary runs on its own; all of them run even if one fails, and
-# the target fails if any did. Criterion prints a synthesis per binary; the
-# last line adds them up. With TEST_ARGS="--filter=...", binaries with no
-# matching test are skipped rather than run empty.
+# tests/run.sh runs each test binary, all of them even if one fails, adds
+# up their TAP reports and prints the `check: N passed, N failed` line; the
+# target fails if any test or binary did. With TEST_ARGS="--filter=...",
+# binaries with no matching test are skipped rather than run empty.
 check: all $(TEST_BIN)
-	@pass=0; fail=0; bad=0; \
-	for t in $(TEST_BIN); do \
-		case "$(TEST_ARGS)" in --filter=*) \
-			pat="$(patsubst --filter=%,%,$(TEST_ARGS))"; pat=$${pat##*/}; pat=$${pat//\*/}; \
-			$$t --list 2>/dev/null | grep -q -- "$$pat" || continue;; esac; \
-		printf '== %s\n' "$$t"; \
-		out=$$($$t $(TEST_ARGS) 2>&1); rc=$$?; printf '%s\n' "$$out"; \
-		[ $$rc -eq 0 ] || bad=1; \
-		syn=$$(printf '%s\n' "$$out" | sed -n 's/.*Synthesis: Tested: [0-9]* | Passing: \([0-9]*\) | Failing: \([0-9]*\) | Crashing: \([0-9]*\).*/\1 \2 \3/p' | tail -n 1); \
-		set -- $$syn; pass=$$((pass + $${1:-0})); fail=$$((fail + $${2:-0} + $${3:-0})); \
-	done; \
-	[ $$fail -eq 0 ] || bad=1; \
-	echo "check: $$pass passed, $$fail failed"; \
-	exit $$bad
+	@st=0; tests/run.sh $(TEST_BIN) -- $(TEST_ARGS) || st=1; \
+	$(MAKE) --no-print-directory check-man || st=1; \
+	exit $$st
+
+# Every page renders from the tree, without a warning (man-db and groff).
+check-man:
+	$(Q)tests/check-man.sh
 
 # ThreadSanitizer: the concurrent scenarios, threads variants, through a
 # plain driver (see STRESS_SRC above).
@@ -187,37 +197,45 @@ endif
 check-tsan: tsan-run
 
 demo: all
-	@./demo.sh
+	@PSHM=$(PSHM) ./demo.sh
 
 # Fuzzing needs clang's libFuzzer; each harness in fuzz/ links the library sources.
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
-FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
+FUZZ_DIR := $(BUILDDIR)/fuzz
+FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=$(FUZZ_DIR)/%)
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Isrc -pthread \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
-build/fuzz/%: fuzz/%.c $(LIB_SRC) $(wildcard src/*.h) include/pshm.h
+$(FUZZ_DIR)/%: fuzz/%.c $(LIB_SRC) $(wildcard src/*.h) include/pshm.h
 	$(call say,FUZZCC,$@)
 	@mkdir -p $(@D)
 	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC)
 
 fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do \
-		n=$$(basename $$f); mkdir -p build/fuzz/corpus/$$n; \
+		n=$$(basename $$f); mkdir -p $(FUZZ_DIR)/corpus/$$n; \
 		echo "== $$n ($(FUZZ_SECONDS)s)"; \
 		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-			build/fuzz/corpus/$$n fuzz/corpus/$$n 2>&1 | grep -E '^(stat::|#[0-9]+ +DONE)|ERROR|SUMMARY' ; \
+			$(FUZZ_DIR)/corpus/$$n fuzz/corpus/$$n 2>&1 | grep -E '^(stat::|#[0-9]+ +DONE)|ERROR|SUMMARY' ; \
 		test $${PIPESTATUS[0]} -eq 0 || exit 1; \
 	done
 fuzz-smoke:
 	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
 bench: all
-	$(Q)$(MAKE) --no-print-directory -C bench
+	$(Q)$(MAKE) --no-print-directory -C bench BUILDDIR=$(abspath $(BUILDDIR))
 
 # iceoryx (with its C binding) and gnuplot for the benchmark (Debian; as root).
 bench-deps:
 	apt-get update
 	apt-get install -y --no-install-recommends iceoryx libiceoryx-binding-c-dev gnuplot-nox
+
+# Manual pages: an alias (a symbolic link in man/, so that `man -l` works in
+# the tree) is installed as a one-line `.so man3/PAGE.3` stub, the form of
+# man-pages(7): man, whatis and apropos resolve it within the installed
+# manual, it keeps working when a packager compresses the pages, and the
+# text exists once.
+MAN_PAGES := $(wildcard man/*.[137])
 
 install: lib cli
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) \
@@ -230,22 +248,22 @@ install: lib cli
 	ln -sf $(LIBSONAME) $(DESTDIR)$(LIBDIR)/libpshm.so
 	install -m 644 include/pshm.h $(DESTDIR)$(INCDIR)/pshm.h
 	install -m 644 $(PC) $(DESTDIR)$(PKGCONFIGDIR)/pshm.pc
-	for p in $(wildcard man/*.1); do install -m 644 $$p $(DESTDIR)$(MANDIR)/man1/; done
-	for p in $(wildcard man/*.3); do install -m 644 $$p $(DESTDIR)$(MANDIR)/man3/; done
-	for p in $(wildcard man/*.7); do install -m 644 $$p $(DESTDIR)$(MANDIR)/man7/; done
+	for p in $(MAN_PAGES); do \
+		d=$(DESTDIR)$(MANDIR)/man$${p##*.}; f=$$d/$${p##*/}; rm -f $$f; \
+		if [ -L $$p ]; then echo ".so man$${p##*.}/$$(readlink $$p)" > $$f && chmod 644 $$f; \
+		else install -m 644 $$p $$f; fi || exit 1; \
+	done
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/pshm $(DESTDIR)$(LIBDIR)/libpshm.a \
 		$(DESTDIR)$(LIBDIR)/libpshm.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(LIBSONAME) \
 		$(DESTDIR)$(LIBDIR)/libpshm.so $(DESTDIR)$(INCDIR)/pshm.h \
 		$(DESTDIR)$(PKGCONFIGDIR)/pshm.pc
-	for p in $(notdir $(wildcard man/*.1)); do rm -f $(DESTDIR)$(MANDIR)/man1/$$p; done
-	for p in $(notdir $(wildcard man/*.3)); do rm -f $(DESTDIR)$(MANDIR)/man3/$$p; done
-	for p in $(notdir $(wildcard man/*.7)); do rm -f $(DESTDIR)$(MANDIR)/man7/$$p; done
+	for p in $(MAN_PAGES); do rm -f $(DESTDIR)$(MANDIR)/man$${p##*.}/$${p##*/}; done
 
 clean:
-	rm -rf build
+	rm -rf $(BUILDDIR)
 	$(MAKE) --no-print-directory -C lab clean
-	-$(MAKE) --no-print-directory -C bench clean 2>/dev/null
+	-$(MAKE) --no-print-directory -C bench clean BUILDDIR=$(abspath $(BUILDDIR)) 2>/dev/null
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILDDIR) -name '*.d' 2>/dev/null)

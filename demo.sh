@@ -3,10 +3,13 @@
 # glimpse of the pshm command. Run by `make demo` after building everything.
 # Non-interactive; removes the segment it creates, even on failure or Ctrl-C,
 # and never touches a /dev/shm/posix_shm that was there before.
+# The command is $PSHM if set (make passes it), else $BUILDDIR/bin/pshm
+# (BUILDDIR defaults to build), relative to this directory.
 set -euo pipefail
 cd "$(dirname "$0")"
+pshm_bin=${PSHM:-${BUILDDIR:-build}/bin/pshm}
 
-for p in lab/write lab/read lab/read-write build/bin/pshm; do
+for p in lab/write lab/read lab/read-write "$pshm_bin"; do
 	[ -x "$p" ] || { echo "demo: $p is missing; run 'make' first" >&2; exit 1; }
 done
 
@@ -76,7 +79,7 @@ say "5. Anonymous shared memory: mmap(MAP_SHARED | MAP_ANONYMOUS), no file, shar
 run "./read-write"
 
 cd ..
-pshm=./build/bin/pshm
+pshm=$pshm_bin
 say "6. Beyond the lab: the pshm command. Write the message again and look at it:
    pshm stat describes the segment, pshm dump shows its bytes (hexdump -C style)."
 run "lab/write$arg >/dev/null"
