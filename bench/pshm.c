@@ -12,8 +12,6 @@
  */
 #include "bench.h"
 
-#ifdef HAVE_PSHM_CHAN
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,9 +162,3 @@ const struct transport pshm_transports[] = {
 	{"pshm-spin", &p_ops, V_SPIN, K_ALL_COPY, "pshm channel, PSHM_WAIT_BLOCK with the default spin", 0},
 	{0},
 };
-
-#else
-
-const struct transport pshm_transports[] = {{0}};
-
-#endif

@@ -323,9 +323,9 @@ reps=$(sed -n 's/^# repetitions: //p' "$data")
 
 ## Method
 
-Run it: \`make bench\` (top level) builds the library and \`bench/out/ipcbench\`,
+Run it: \`make bench\` (top level) builds the library and \`build/bench/ipcbench\`,
 runs every case, and writes \`bench/results.tsv\`, this file and
-\`bench/results.png\`. \`make -C bench quick\` is a short run into \`bench/out/\`;
+\`bench/results.png\`. \`make -C bench quick\` is a short run into \`build/bench/\`;
 \`make -C bench REPS=9 REP_MS=500\` or \`FILTER=rtt/,pshm\` change the amount
 and the selection; \`make -C bench report\` rebuilds this file from the data.
 \`make bench-deps\` installs iceoryx and gnuplot (Debian, as root).
