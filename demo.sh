@@ -49,7 +49,8 @@ run "./write$arg"
 
 say "In /dev/shm there is a file named after the segment: a segment is a file on
    tmpfs. ls -l shows the size ftruncate gave it; du shows the memory really
-   used: tmpfs allocates a page only when it is written (a sparse file)."
+   used: tmpfs allocates a page when it is first touched through a mapping,
+   read or write (a sparse file); cat and read(2) allocate nothing."
 run "ls -l $file"
 run "du -h $file"
 
