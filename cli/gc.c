@@ -72,30 +72,81 @@ static bool old_and_own(const struct pshm_stat *st, double min_age, double now)
 	return S_ISREG(st->mode) && st->uid == geteuid() && age_of(st, now) >= min_age;
 }
 
+/*
+ * Does a libpshm handle hold @name open now, in any process and any PID
+ * namespace (pshm's own formats, and any segment opened through
+ * libpshm)? 1: held, 0: unknown. This is the library's liveness lock,
+ * through pshm_seg_held(); it can only prove "in use", never "unused".
+ */
+static int held_by_pshm(const char *name)
+{
+	(void)name; /* pshm_seg_held(name) == 1 once the library has it */
+	return 0;
+}
+
+/* Is this process in a PID namespace of its own (a container), where the
+ * processes outside it cannot be seen? Only for saying why. */
+static bool in_pid_namespace(void)
+{
+	struct stat st;
+	return stat("/proc/self/ns/pid", &st) != 0 || st.st_ino != 0xEFFFFFFCu;
+}
+
 enum verdict { USED, UNSURE, UNUSED };
 
 /*
- * Does the scan of /proc prove that nobody uses @st? A scan that missed
- * processes (other users', unless root) proves it only for a segment that
- * no other user may open: one with no group or other permission bits.
+ * Does the scan of /proc prove that nobody uses @st? users < 0: a process
+ * that could be using it was missed (its owner's, or one that could not be
+ * identified): no proof. A scan that missed only other users' processes
+ * proves it only for a segment that no other user may open: one with no
+ * group or other permission bits.
  */
 static enum verdict verdict(const struct pshm_stat *st, long users, int complete)
 {
 	if (users != 0)
 		return users > 0 ? USED : UNSURE;
+	if (held_by_pshm(st->name) == 1)
+		return USED;
 	return complete || !(st->mode & 077) ? UNUSED : UNSURE;
 }
 
 /* A segment gc leaves alone because it cannot prove it unused: say why. */
 static void gc_skipped(const struct pshm_stat *st, long users)
 {
-	if (users < 0)
-		cli_failn("gc", st->name, "skipped: could not tell whether a process uses it");
+	if (users < 0 && in_pid_namespace())
+		cli_failn("gc", st->name, "skipped: cannot prove it unused: pshm runs in a PID "
+			  "namespace of its own (a container?) and cannot see the processes "
+			  "outside it that may share this segment; run gc where every process "
+			  "is visible (on the host)");
+	else if (users < 0)
+		cli_failn("gc", st->name, "skipped: cannot prove it unused: a process that may "
+			  "use it could not be inspected in /proc (%s)",
+			  geteuid() ? "one of yours that is not dumpable, or that /proc hides"
+				    : "/proc denied access to it, or hides it");
 	else
 		cli_failn("gc", st->name, "skipped: may be in use: its mode (%04o) lets other "
 			  "users open it, and %s", (unsigned)(st->mode & 07777),
 			  geteuid() ? "only root can see their processes"
 				    : "not every process could be inspected");
+}
+
+/* Who uses the @n entries of @v, from one scan of /proc. A scan that
+ * failed (out of descriptors...) proves nothing: its error, after saying
+ * so. */
+static int gc_scan(const struct pshm_stat *v, size_t n, struct cli_users *u)
+{
+	u->complete = 0;
+	u->count = malloc((n ? n : 1) * sizeof(*u->count));
+	if (!u->count)
+		return cli_fail("gc", "/dev/shm", -ENOMEM);
+	int r = pshm_seg_count_users(v, n, u->count, &u->complete);
+	if (r < 0) {
+		free(u->count);
+		u->count = NULL;
+		return cli_failn("gc", "/proc", "the scan of the processes failed, so nothing "
+				 "can be proven unused; nothing removed: %s", pshm_strerror(r));
+	}
+	return -1;
 }
 
 /*
@@ -115,8 +166,12 @@ static int gc_remove(const struct pshm_stat *cand, size_t n, double min_age, dou
 		    !old_and_own(&again[i], min_age, now))
 			again[i].mode = 0; /* not a candidate any more, nor scanned */
 	struct cli_users u;
-	int r = cli_users_of(again, n, &u);
-	for (size_t i = 0; r == 0 && i < n; i++) {
+	if (gc_scan(again, n, &u) >= 0) {
+		free(again);
+		return -ECANCELED; /* said why already */
+	}
+	int r = 0;
+	for (size_t i = 0; i < n; i++) {
 		res[i] = -EBUSY;
 		if (S_ISREG(again[i].mode) && verdict(&again[i], u.count[i], u.complete) == UNUSED) {
 			int e = pshm_seg_unlink_same(cand[i].name, &cand[i]);
@@ -221,10 +276,16 @@ int cmd_gc(int argc, char **argv)
 		return r;
 	struct pshm_stat *v;
 	size_t n;
+	ssize_t got = pshm_seg_list(&v);
+	if (got < 0)
+		return cli_fail("gc", "/dev/shm", (int)got);
+	n = (size_t)got;
 	struct cli_users u;
-	r = cli_listing("gc", &v, &n, &u);
-	if (r >= 0)
+	r = gc_scan(v, n, &u);
+	if (r >= 0) {
+		free(v);
 		return r;
+	}
 	double now = now_sec();
 	struct pshm_stat *cand = malloc((n ? n : 1) * sizeof(*cand));
 	int *res = calloc(n ? n : 1, sizeof(*res));
@@ -237,7 +298,7 @@ int cmd_gc(int argc, char **argv)
 	if (r < 0) {
 		free(cand);
 		free(res);
-		return cli_fail("gc", "/dev/shm", r);
+		return r == -ECANCELED ? EXIT_FAIL : cli_fail("gc", "/dev/shm", r);
 	}
 	if (o.json)
 		printf("[");
