@@ -221,7 +221,7 @@ static int ls_table(const struct pshm_stat *v, size_t n, const struct cli_users 
 		char kind[256], users[24], sz[16];
 		ls_kind(st, kind, sizeof(kind));
 		if (u->count[i] < 0)
-			snprintf(users, sizeof(users), S_ISREG(st->mode) ? "?" : "-");
+			snprintf(users, sizeof(users), "-");
 		else
 			snprintf(users, sizeof(users), "%ld", u->count[i]);
 		cli_esc(st->name, esc, sizeof(esc));
@@ -299,9 +299,6 @@ static void stat_text(const struct pshm_stat *st, const struct cli_users *u)
 	printf("modified:   %s\n", time_full(st->mtime_sec, st->mtime_nsec, buf, sizeof(buf)));
 	printf("changed:    %s\n", time_full(st->ctime_sec, st->ctime_nsec, buf, sizeof(buf)));
 	long n = u->count[0];
-	if (n < 0 && S_ISREG(st->mode))
-		printf("users:      unknown (a process that may use it could not be inspected; "
-		       "pshm who %s)\n", esc);
 	if (n >= 0)
 		printf("users:      %ld process%s (%spshm who %s)\n", n, n == 1 ? "" : "es",
 		       u->complete ? "" : "not every process could be inspected; ", esc);

@@ -490,26 +490,26 @@ static int count_found(struct scan *sc, pid_t pid, int pfd)
 	return 0;
 }
 
-int pshm_seg_count_users(const struct pshm_stat *v, size_t n, long *counts, int *complete)
+int pshm_seg_scan(const struct pshm_stat *v, size_t n, long *counts, int *unseen, int *complete)
 {
-	if (n && (!v || !counts))
-		return -EINVAL;
 	if (complete)
 		*complete = 0;
+	if (n && (!v || !counts))
+		return -EINVAL;
 	struct scan sc = { .found = count_found, .arg = counts };
 	sc.ids = n ? calloc(n, sizeof(*sc.ids)) : NULL;
 	if (n && !sc.ids)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		counts[i] = S_ISREG(v[i].mode) ? 0 : -1;
+		if (unseen)
+			unseen[i] = 1;
 		if (S_ISREG(v[i].mode))
 			sc.ids[sc.n++] = (struct seg_id){ .dev = v[i].dev, .ino = v[i].ino, .idx = i };
 	}
 	int r = scan_proc(&sc);
-	/* A segment that a missed process may be using has no known count. */
-	for (size_t i = 0; r == 0 && i < n; i++)
-		if (S_ISREG(v[i].mode) && maybe_unseen(&sc, v[i].uid))
-			counts[i] = -1;
+	for (size_t i = 0; unseen && r == 0 && i < n; i++)
+		unseen[i] = S_ISREG(v[i].mode) && maybe_unseen(&sc, v[i].uid);
 	for (size_t i = 0; r < 0 && i < n; i++)
 		counts[i] = -1;
 	free(sc.ids);
@@ -517,6 +517,11 @@ int pshm_seg_count_users(const struct pshm_stat *v, size_t n, long *counts, int 
 	if (complete)
 		*complete = r == 0 && sc.complete;
 	return r;
+}
+
+int pshm_seg_count_users(const struct pshm_stat *v, size_t n, long *counts, int *complete)
+{
+	return pshm_seg_scan(v, n, counts, NULL, complete);
 }
 
 static void read_comm(int pfd, char *buf, size_t len)
