@@ -223,8 +223,11 @@ Test(cli_seg, gc_never_removes_a_segment_replaced_under_the_same_name, .timeout 
 		close(fd);
 		memcpy(p, "fresh", 5);
 		int st;
-		replaced_in_time += waitpid(gc, &st, WNOHANG) == 0;
-		cr_assert_eq(waitpid(gc, &st, 0), gc);
+		pid_t w = waitpid(gc, &st, WNOHANG);
+		replaced_in_time += w == 0;
+		while (w == 0 || (w < 0 && errno == EINTR))
+			w = waitpid(gc, &st, 0);
+		cr_assert_eq(w, gc);
 		if (!th_exists(n))
 			lost++;
 		munmap(p, 4096);
