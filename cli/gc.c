@@ -28,10 +28,14 @@ static const struct cli_cmd gc_cmd = {
 	"live process, and not modified for AGE (default 1h). They are listed;\n"
 	"they are removed only with --yes. A segment in use, another user's, or\n"
 	"a younger one is never touched (a segment nobody uses may still be\n"
-	"wanted: named segments outlive their programs on purpose). Only root\n"
-	"sees every process: run as another user, gc skips, and says so, a\n"
+	"wanted: named segments outlive their programs on purpose). gc removes\n"
+	"only what it can prove unused, and says why it skips the rest: a\n"
+	"segment that a process it could not inspect may be using (one of yours\n"
+	"that is not dumpable; any process outside this PID namespace, so inside\n"
+	"a container gc removes nothing), or, run as another user than root, a\n"
 	"segment that other users may open (group or other permission bits),\n"
-	"since their processes may be using it unseen.\n",
+	"since their processes are hidden. If /proc cannot be scanned, nothing\n"
+	"is removed.\n",
 	gc_opts, false, 0, 0, 0, NULL,
 };
 

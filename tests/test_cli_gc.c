@@ -262,3 +262,50 @@ Test(cli_seg, gc_in_a_pid_namespace_removes_nothing)
 	cr_expect(th_exists(n), "kept: %s", out);
 
 }
+
+/* ---- the library's scan ------------------------------------------------- */
+
+Test(cli_seg, seg_scan_says_which_entries_a_missed_process_may_use)
+{
+	const char *a = th_name("scan"), *link = th_name("scanlink");
+	th_write_file(a, "x", 1, 0600);
+	cr_assert_eq(symlink("/etc/passwd", path(link)), 0);
+	struct pshm_stat v[2];
+	cr_assert_eq(pshm_seg_stat(a, &v[0]), 0);
+	cr_assert_eq(pshm_seg_stat(link, &v[1]), 0);
+	long counts[2] = { 7, 7 };
+	int unseen[2] = { 7, 7 }, complete = 7;
+	cr_assert_eq(pshm_seg_scan(v, 2, counts, unseen, &complete), 0);
+	cr_expect_eq(counts[0], 0);
+	cr_expect_eq(counts[1], -1, "a symlink is not a segment");
+	cr_expect(unseen[0] == 0 || unseen[0] == 1);
+	cr_expect_eq(unseen[1], 0, "nobody uses what is not a segment");
+	cr_expect(complete == 0 || complete == 1);
+	cr_expect(!unseen[0] || !complete, "a blind spot makes the scan incomplete");
+	cr_expect_eq(pshm_seg_scan(v, 2, counts, NULL, NULL), 0);
+	cr_expect_eq(pshm_seg_scan(NULL, 1, counts, unseen, NULL), -EINVAL);
+	cr_expect_eq(pshm_seg_scan(v, 1, NULL, unseen, NULL), -EINVAL);
+	cr_expect_eq(pshm_seg_scan(v, 0, NULL, NULL, NULL), 0, "nothing to scan");
+
+	/* In a PID namespace of its own, every segment may have unseen users. */
+	if (!th_is_root() || sh(NULL, "unshare -p -f --mount-proc true"))
+		return;
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int c = 0, u = 0;
+		long n = 0;
+		if (unshare(CLONE_NEWPID) < 0)
+			_exit(3);
+		pid_t k = fork();
+		if (k == 0)
+			_exit(pshm_seg_scan(v, 1, &n, &u, &c) == 0 && u == 1 && c == 0 ? 0 : 1);
+		int st;
+		waitpid(k, &st, 0);
+		_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 2);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0, "in a PID namespace: status %d", st);
+}
