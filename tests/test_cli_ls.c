@@ -359,3 +359,19 @@ Test(cli_seg, numbers_must_start_with_a_digit)
 	cr_expect_eq(th_lstat(n).st_size, 4096, "nothing changed");
 }
 
+
+Test(cli_seg, ls_describes_a_box_from_its_header_and_verify_checks_it)
+{
+	/* pshm(7): ls stays cheap and never reads a box's value, so bytes
+	 * changed behind pshm's back (the lab's dd) show only in verify. */
+	const char *b = th_name("lsdd");
+	cr_assert_eq(pshm(NULL, "put %s hello", b), 0, "%s", err);
+	cr_assert_eq(sh(NULL, "printf J | dd of=%s bs=1 seek=64 conv=notrunc 2>/dev/null", path(b)),
+		     0, "%s", err);
+	cr_assert_eq(pshm(NULL, "ls"), 0, "%s", err);
+	const char *l = line_of(out, b);
+	cr_assert_not_null(l, "%s", out);
+	cr_expect_not_null(strstr(l, "box 5/"), "described from its header: '%s'", l);
+	cr_expect_null(strstr(l, "CORRUPT"), "the value is not read: '%s'", l);
+	cr_expect_eq(pshm(NULL, "verify %s", b), 1, "verify reads and checks it: %s%s", out, err);
+}
