@@ -28,10 +28,14 @@ static const struct cli_cmd gc_cmd = {
 	"live process, and not modified for AGE (default 1h). They are listed;\n"
 	"they are removed only with --yes. A segment in use, another user's, or\n"
 	"a younger one is never touched (a segment nobody uses may still be\n"
-	"wanted: named segments outlive their programs on purpose). Only root\n"
-	"sees every process: run as another user, gc skips, and says so, a\n"
+	"wanted: named segments outlive their programs on purpose). gc removes\n"
+	"only what it can prove unused, and says why it skips the rest: a\n"
+	"segment that a process it could not inspect may be using (one of yours\n"
+	"that is not dumpable; any process outside this PID namespace, so inside\n"
+	"a container gc removes nothing), or, run as another user than root, a\n"
 	"segment that other users may open (group or other permission bits),\n"
-	"since their processes may be using it unseen.\n",
+	"since their processes are hidden. If /proc cannot be scanned, nothing\n"
+	"is removed.\n",
 	gc_opts, false, 0, 0, 0, NULL,
 };
 
@@ -72,30 +76,102 @@ static bool old_and_own(const struct pshm_stat *st, double min_age, double now)
 	return S_ISREG(st->mode) && st->uid == geteuid() && age_of(st, now) >= min_age;
 }
 
+/*
+ * Does a libpshm handle hold @name open now, in any process and any PID
+ * namespace (pshm's own formats, and any segment opened through
+ * libpshm)? 1: held, 0: unknown. This is the library's liveness lock,
+ * through pshm_seg_held(); it can only prove "in use", never "unused".
+ */
+static int held_by_pshm(const char *name)
+{
+	(void)name; /* pshm_seg_held(name) == 1 once the library has it */
+	return 0;
+}
+
+/* Is this process in a PID namespace of its own (a container), where the
+ * processes outside it cannot be seen? Only for saying why. */
+static bool in_pid_namespace(void)
+{
+	struct stat st;
+	return stat("/proc/self/ns/pid", &st) != 0 || st.st_ino != 0xEFFFFFFCu;
+}
+
 enum verdict { USED, UNSURE, UNUSED };
 
+/* Who uses a listing's entries, from one scan of /proc. */
+struct gc_users {
+	long *count;  /* per entry: processes seen using it */
+	int *unseen;  /* per entry: a process the scan missed may use it */
+	int complete; /* the scan saw every process */
+};
+
 /*
- * Does the scan of /proc prove that nobody uses @st? A scan that missed
- * processes (other users', unless root) proves it only for a segment that
- * no other user may open: one with no group or other permission bits.
+ * Does the scan of /proc prove that nobody uses @st (entry @i)? Not if a
+ * process that the scan missed may use it (one of its owner's, or one
+ * that could not be identified, or any outside our PID namespace). A scan
+ * that missed only other users' processes proves it only for a segment
+ * that no other user may open: one with no group or other permission bits.
  */
-static enum verdict verdict(const struct pshm_stat *st, long users, int complete)
+static enum verdict verdict(const struct pshm_stat *st, const struct gc_users *u, size_t i)
 {
-	if (users != 0)
-		return users > 0 ? USED : UNSURE;
-	return complete || !(st->mode & 077) ? UNUSED : UNSURE;
+	if (u->count[i] != 0)
+		return u->count[i] > 0 ? USED : UNSURE;
+	if (held_by_pshm(st->name) == 1)
+		return USED;
+	if (u->unseen[i])
+		return UNSURE;
+	return u->complete || !(st->mode & 077) ? UNUSED : UNSURE;
 }
 
 /* A segment gc leaves alone because it cannot prove it unused: say why. */
-static void gc_skipped(const struct pshm_stat *st, long users)
+static void gc_skipped(const struct pshm_stat *st, const struct gc_users *u, size_t i)
 {
-	if (users < 0)
+	if (u->unseen[i] && in_pid_namespace())
+		cli_failn("gc", st->name, "skipped: cannot prove it unused: pshm runs in a PID "
+			  "namespace of its own (a container?) and cannot see the processes "
+			  "outside it that may share this segment; run gc where every process "
+			  "is visible (on the host)");
+	else if (u->unseen[i])
+		cli_failn("gc", st->name, "skipped: cannot prove it unused: a process that may "
+			  "use it could not be inspected in /proc (%s)",
+			  geteuid() ? "one of yours that is not dumpable, or that /proc hides"
+				    : "/proc denied access to it, or hides it");
+	else if (u->count[i] < 0)
 		cli_failn("gc", st->name, "skipped: could not tell whether a process uses it");
 	else
 		cli_failn("gc", st->name, "skipped: may be in use: its mode (%04o) lets other "
 			  "users open it, and %s", (unsigned)(st->mode & 07777),
 			  geteuid() ? "only root can see their processes"
 				    : "not every process could be inspected");
+}
+
+static void gc_users_free(struct gc_users *u)
+{
+	free(u->count);
+	free(u->unseen);
+	u->count = NULL;
+	u->unseen = NULL;
+}
+
+/* Who uses the @n entries of @v, from one scan of /proc. A scan that
+ * failed (out of descriptors...) proves nothing: its error, after saying
+ * so. */
+static int gc_scan(const struct pshm_stat *v, size_t n, struct gc_users *u)
+{
+	u->complete = 0;
+	u->count = malloc((n ? n : 1) * sizeof(*u->count));
+	u->unseen = malloc((n ? n : 1) * sizeof(*u->unseen));
+	if (!u->count || !u->unseen) {
+		gc_users_free(u);
+		return cli_fail("gc", "/dev/shm", -ENOMEM);
+	}
+	int r = pshm_seg_scan(v, n, u->count, u->unseen, &u->complete);
+	if (r < 0) {
+		gc_users_free(u);
+		return cli_failn("gc", "/proc", "the scan of the processes failed, so nothing "
+				 "can be proven unused; nothing removed: %s", pshm_strerror(r));
+	}
+	return -1;
 }
 
 /*
@@ -114,16 +190,20 @@ static int gc_remove(const struct pshm_stat *cand, size_t n, double min_age, dou
 		if (pshm_seg_stat(cand[i].name, &again[i]) < 0 ||
 		    !old_and_own(&again[i], min_age, now))
 			again[i].mode = 0; /* not a candidate any more, nor scanned */
-	struct cli_users u;
-	int r = cli_users_of(again, n, &u);
-	for (size_t i = 0; r == 0 && i < n; i++) {
+	struct gc_users u;
+	if (gc_scan(again, n, &u) >= 0) {
+		free(again);
+		return -ECANCELED; /* said why already */
+	}
+	int r = 0;
+	for (size_t i = 0; i < n; i++) {
 		res[i] = -EBUSY;
-		if (S_ISREG(again[i].mode) && verdict(&again[i], u.count[i], u.complete) == UNUSED) {
+		if (S_ISREG(again[i].mode) && verdict(&again[i], &u, i) == UNUSED) {
 			int e = pshm_seg_unlink_same(cand[i].name, &cand[i]);
 			res[i] = e == 0 ? 1 : e == -ESTALE ? -EBUSY : e;
 		}
 	}
-	free(u.count);
+	gc_users_free(&u);
 	free(again);
 	return r;
 }
@@ -163,16 +243,16 @@ static size_t gc_report(const struct pshm_stat *cand, const int *res, size_t n, 
 
 /* Pick from the listing @v the segments that are old, ours and provably
  * unused into @cand; say why about those that may be in use. */
-static size_t gc_pick(const struct pshm_stat *v, size_t n, const struct cli_users *u,
+static size_t gc_pick(const struct pshm_stat *v, size_t n, const struct gc_users *u,
 		      double min_age, double now, struct pshm_stat *cand)
 {
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (!old_and_own(&v[i], min_age, now))
 			continue;
-		enum verdict d = verdict(&v[i], u->count[i], u->complete);
+		enum verdict d = verdict(&v[i], u, i);
 		if (d == UNSURE)
-			gc_skipped(&v[i], u->count[i]);
+			gc_skipped(&v[i], u, i);
 		if (d == UNUSED)
 			cand[k++] = v[i];
 	}
@@ -221,10 +301,16 @@ int cmd_gc(int argc, char **argv)
 		return r;
 	struct pshm_stat *v;
 	size_t n;
-	struct cli_users u;
-	r = cli_listing("gc", &v, &n, &u);
-	if (r >= 0)
+	ssize_t got = pshm_seg_list(&v);
+	if (got < 0)
+		return cli_fail("gc", "/dev/shm", (int)got);
+	n = (size_t)got;
+	struct gc_users u;
+	r = gc_scan(v, n, &u);
+	if (r >= 0) {
+		free(v);
 		return r;
+	}
 	double now = now_sec();
 	struct pshm_stat *cand = malloc((n ? n : 1) * sizeof(*cand));
 	int *res = calloc(n ? n : 1, sizeof(*res));
@@ -232,12 +318,12 @@ int cmd_gc(int argc, char **argv)
 	size_t k = r == 0 ? gc_pick(v, n, &u, o.min_age, now, cand) : 0;
 	if (r == 0 && o.yes)
 		r = gc_remove(cand, k, o.min_age, now, res);
-	free(u.count);
+	gc_users_free(&u);
 	free(v);
 	if (r < 0) {
 		free(cand);
 		free(res);
-		return cli_fail("gc", "/dev/shm", r);
+		return r == -ECANCELED ? EXIT_FAIL : cli_fail("gc", "/dev/shm", r);
 	}
 	if (o.json)
 		printf("[");

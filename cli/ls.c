@@ -335,8 +335,9 @@ static const struct cli_cmd who_cmd = {
 	"who", "NAME [--json]",
 	"List the processes that map the segment NAME or hold it open, from /proc:\n"
 	"pid, how (map: it is in the process's address space; fd: the process has\n"
-	"a descriptor on it) and command name. Processes of other users are\n"
-	"visible only to root.\n",
+	"a descriptor on it) and command name; a thread's use (/proc/PID/task)\n"
+	"is shown under its process. Processes of other users are visible only\n"
+	"to root, and those outside this PID namespace to nobody here.\n",
 	json_opts, false, 1, 1, 0, "segment name",
 };
 

@@ -384,6 +384,23 @@ ssize_t pshm_seg_users(const char *name, struct pshm_user **out, int *complete);
  */
 int pshm_seg_count_users(const struct pshm_stat *v, size_t n, long *counts, int *complete);
 
+/**
+ * pshm_seg_count_users(), and for each entry whether a process that the
+ * scan could not inspect may be using it: @unseen[i] (@unseen may be NULL)
+ * is set to 1 when one may, to 0 when none may. A process may use v[i]
+ * unseen when it runs as v[i]'s owner (by any of its real, effective,
+ * saved or filesystem user ids: a non-dumpable process of the caller's own
+ * user is one), when who it runs as could not be read, or, for every
+ * entry, when the caller is not in the initial PID namespace (a
+ * container: processes outside it are invisible) or /proc hides
+ * processes. Other users' processes are taken not to use what they may
+ * not open: the caller weighs v[i].mode against *@complete. On an error
+ * every @unseen[i] is 1 and every @counts[i] -1. Running out of
+ * descriptors or memory while scanning fails the scan (-EMFILE, -ENFILE,
+ * -ENOMEM): it is not taken as a blind spot.
+ */
+int pshm_seg_scan(const struct pshm_stat *v, size_t n, long *counts, int *unseen, int *complete);
+
 /* ------------------------------------------------------------------------
  * Boxes
  *

@@ -82,9 +82,15 @@ static int dir_safe(int dfd, uid_t uid)
 	return 0;
 }
 
-static int open_dir(const char *path, uid_t uid)
+/* Open the socket directory @path and check it for @uid. @how: O_RDONLY
+ * for the publisher, who changes its mode (fchmod() needs a real open);
+ * O_PATH for a fetcher, who only needs to traverse it: a shared
+ * directory is 0711, which another user may search but not read, and
+ * fstat(), *at() calls and /proc/self/fd/N/leaf all work on an O_PATH
+ * descriptor. */
+static int open_dir(const char *path, uid_t uid, int how)
 {
-	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int dfd = open(path, how | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0) {
 		int e = errno; /* before lstat() changes it */
 		struct stat st;
@@ -144,7 +150,7 @@ static int publisher_dir(const char *dir, mode_t mode)
 	}
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return -errno;
-	int dfd = open_dir(dir, geteuid());
+	int dfd = open_dir(dir, geteuid(), O_RDONLY);
 	if (dfd < 0)
 		return dfd;
 	struct stat st;
@@ -358,7 +364,7 @@ void pshm_snap_close(pshm_snap *snap)
 /* Connect to @leaf in @dir, a directory that must be safe for @uid. */
 static int connect_in(const char *dir, const char *leaf, uid_t uid)
 {
-	int dfd = open_dir(dir, uid);
+	int dfd = open_dir(dir, uid, O_PATH);
 	if (dfd < 0)
 		return dfd;
 	struct sockaddr_un sa;

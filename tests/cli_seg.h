@@ -185,6 +185,10 @@ struct as_nobody {
 static __attribute__((unused)) int run_as_nobody(void *arg)
 {
 	struct as_nobody *a = arg;
+	/* setuid() left this process undumpable, so its /proc files are
+	 * root's: a gc run as nobody would rightly see an unreadable process
+	 * of its own user (that may use nobody's segments) in it. */
+	prctl(PR_SET_DUMPABLE, 1);
 	dup2(a->errfd, 2);
 	int st = system(a->cmd);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;

@@ -412,3 +412,35 @@ Test(sealed, publish_and_fetch_commands, .timeout = 60)
 	cr_expect(strstr(err, "pshm: fetch 'nothing-here': no such snapshot"), "%s", err);
 	free(err);
 }
+
+Test(sealed, another_user_fetches_a_shared_snapshot, .timeout = 60)
+{
+	/* daemon publishes for everyone (mode 666): its socket directory is
+	 * then 0711, which nobody may traverse but not read. */
+	if (!th_is_root())
+		cr_skip_test("needs root to play daemon and nobody");
+	if (th_run("command -v setpriv >/dev/null 2>&1 && id daemon >/dev/null 2>&1", NULL, NULL,
+		   NULL))
+		cr_skip_test("needs setpriv and a 'daemon' user");
+	char bin[300], pub[128], cmd[2048], *out, *err;
+	th_public_copy(PSHM_BIN, bin, sizeof(bin));
+	snprintf(pub, sizeof(pub), "/tmp/pshm-test-xuser-%d", (int)getpid());
+	snprintf(cmd, sizeof(cmd),
+		 "d=%1$s; rm -rf $d; printf 'for everyone\\n' > $d.in; chmod 644 $d.in; "
+		 "as() { u=$1; shift; setpriv --reuid=$u --regid=$(id -g $u) --clear-groups \"$@\"; }; "
+		 "setpriv --reuid=daemon --regid=$(id -g daemon) --clear-groups "
+		 "%2$s publish --dir $d --mode 666 xsnap $d.in >/dev/null 2>$d.err & pid=$!; "
+		 "for i in $(seq 100); do [ -S $d/xsnap ] && break; sleep 0.05; done; "
+		 "stat -c %%a $d >&2; "
+		 "as nobody %2$s fetch --uid daemon --dir $d xsnap; rc=$?; "
+		 "kill -TERM $pid; wait $pid; cat $d.err >&2; rm -rf $d $d.in $d.err; "
+		 "echo rc=$rc",
+		 pub, bin);
+	int r = th_run(cmd, NULL, &out, &err);
+	th_public_remove(bin);
+	cr_assert_eq(r, 0, "%s", err);
+	cr_expect(!strncmp(err, "711\n", 4), "the shared directory is 0711: %s", err);
+	cr_expect_str_eq(out, "for everyone\nrc=0\n", "stderr: %s", err);
+	free(out);
+	free(err);
+}
