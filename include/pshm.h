@@ -384,6 +384,23 @@ ssize_t pshm_seg_users(const char *name, struct pshm_user **out, int *complete);
  */
 int pshm_seg_count_users(const struct pshm_stat *v, size_t n, long *counts, int *complete);
 
+/**
+ * Is a libpshm handle open on @name, in any process, in any PID namespace?
+ * Every handle that libpshm opens on a named segment (pshm_seg_open(),
+ * pshm_seg_create(), boxes, channels) holds a shared OFD byte-range lock on
+ * the segment's file for the handle's lifetime, far past any data
+ * (pshm(7), "Liveness"); the kernel drops it when the handle is closed or
+ * its process exits, even before the process is reaped. This asks whether
+ * anyone holds that lock, through a file description of its own, so the
+ * caller's own handles count too. It proves "in use", never "unused": a
+ * program that maps the segment without libpshm holds no such lock (see
+ * pshm_seg_users()). Needs read permission on the segment.
+ * Returns 1 (a handle is open), 0 (none), or -EINVAL, -ENAMETOOLONG,
+ * -ENOENT, -EACCES, -ENOTSUP (not a regular file), or the -errno of the
+ * lock query (-EINVAL, -ENOLCK: the filesystem has no such locks).
+ */
+int pshm_seg_held(const char *name);
+
 /* ------------------------------------------------------------------------
  * Boxes
  *
