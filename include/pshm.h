@@ -427,8 +427,10 @@ int pshm_seg_held(const char *name);
  * its handle takes before its first write and holds until it is closed
  * (pshm(7), "Liveness"), not by a pid: writers in other PID namespaces
  * are seen alive while they run, and one killed but not yet reaped is
- * dead. A process forked (without exec) while a handle is open shares the
- * handle's lock: each process should open its own handle.
+ * dead. A fork() child that writes through its parent's handle takes a
+ * writer id of its own (through a file description of its own), but while
+ * it lives it also keeps the parent's lock held: a parent that dies
+ * mid-write is then seen alive until the child exits.
  *
  * Thread safety: a pshm_box handle may be used by several threads at once
  * for reads, writes and pshm_box_verify(); only pshm_box_close() must not

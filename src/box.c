@@ -58,6 +58,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -89,6 +90,8 @@ enum {
 struct pshm_box {
 	pshm_seg *seg;
 	uint32_t wid;      /* writer id (its liveness lock held), 0 before the first write */
+	unsigned gen;      /* the fork generation (fork_gen) wid belongs to */
+	int wfd;           /* own file description for the writer lock, -1: the segment's */
 	pthread_mutex_t wid_lock; /* taken only to claim wid */
 	unsigned char *base;
 	size_t size;       /* mapping size */
@@ -236,9 +239,15 @@ static bool backoff(struct backoff *b)
 static __thread uint32_t tid_cache;
 static pthread_once_t tid_once = PTHREAD_ONCE_INIT;
 
+/* fork() children seen in this process's line: a handle opened before the
+ * last fork shares its file description, and so its locks, with the
+ * parent (see claim_writer()). */
+static unsigned fork_gen;
+
 static void tid_forget(void)
 {
 	tid_cache = 0;
+	fork_gen++;
 }
 
 static void tid_init(void)
@@ -494,6 +503,9 @@ static int guarded_check(void *arg)
 static void box_fill(pshm_box *box, pshm_seg *seg, uint64_t cap, bool writable, pshm_box **out)
 {
 	box->seg = seg;
+	pthread_once(&tid_once, tid_init);
+	box->gen = fork_gen;
+	box->wfd = -1;
 	pthread_mutex_init(&box->wid_lock, NULL);
 	box->base = pshm_seg_addr(seg);
 	box->size = pshm_seg_size(seg);
@@ -596,6 +608,8 @@ void pshm_box_close(pshm_box *box)
 	if (!box)
 		return;
 	pshm_seg_close(box->seg); /* drops the writer id's lock */
+	if (box->wfd >= 0)
+		close(box->wfd);
 	pthread_mutex_destroy(&box->wid_lock);
 	free(box);
 }
@@ -627,17 +641,42 @@ static void touch(pshm_box *box)
 	errno = e;
 }
 
+/* The descriptor whose file description holds our writer lock, and
+ * through which liveness is asked. */
+static int lock_fd(const pshm_box *box)
+{
+	int fd = __atomic_load_n(&box->wfd, __ATOMIC_ACQUIRE);
+	return fd >= 0 ? fd : pshm_seg_fd(box->seg);
+}
+
 /*
  * Take a writer id for @box: the first id whose liveness lock is free.
  * Once per handle, under its mutex (threads of one handle share one open
  * file description, for which the lock of an id it holds is no obstacle).
+ * In a fork() child, the handle's file description is the parent's: the
+ * child then takes its id through a description of its own, so that its
+ * death frees it.
  */
 static int claim_writer(pshm_box *box)
 {
 	pthread_mutex_lock(&box->wid_lock);
 	int r = 0;
+	if (box->gen != fork_gen) {
+		char path[40];
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", pshm_seg_fd(box->seg));
+		int fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0) {
+			r = -errno;
+			goto out;
+		}
+		if (box->wfd >= 0)
+			close(box->wfd); /* the parent's, shared */
+		__atomic_store_n(&box->wfd, fd, __ATOMIC_RELEASE);
+		box->gen = fork_gen;
+		__atomic_store_n(&box->wid, 0, __ATOMIC_RELEASE);
+	}
 	if (!box->wid) {
-		int fd = pshm_seg_fd(box->seg);
+		int fd = lock_fd(box);
 		r = -EUSERS;
 		for (uint32_t id = 1; id <= WID_MAX; id++) {
 			int t = pshm__lock_take(fd, PSHM__LOCK_ROLE(id), true);
@@ -649,13 +688,14 @@ static int claim_writer(pshm_box *box)
 			break;
 		}
 	}
+out:
 	pthread_mutex_unlock(&box->wid_lock);
 	return r;
 }
 
 int pshm__box_writer_field(pshm_box *box, uint32_t *field)
 {
-	int r = box->wid ? 0 : claim_writer(box);
+	int r = box->wid && box->gen == fork_gen ? 0 : claim_writer(box);
 	if (r == 0)
 		*field = writer_field(box->wid);
 	return r;
@@ -672,7 +712,7 @@ int pshm_box_write(pshm_box *box, const void *data, size_t len)
 	if (len > box->capacity)
 		return -EMSGSIZE;
 	uint32_t wid = __atomic_load_n(&box->wid, __ATOMIC_ACQUIRE);
-	if (__builtin_expect(!wid, 0)) {
+	if (__builtin_expect(!wid || box->gen != __atomic_load_n(&fork_gen, __ATOMIC_RELAXED), 0)) {
 		int e = claim_writer(box);
 		if (e < 0)
 			return e;
@@ -680,7 +720,7 @@ int pshm_box_write(pshm_box *box, const void *data, size_t len)
 	}
 	struct write_op op = { .base = box->base, .size = box->size, .expect_cap = box->capacity,
 			       .data = data, .len = len, .crc = pshm__crc32c(0, data, len),
-			       .wait_ns = WRITE_WAIT_NS, .fd = pshm_seg_fd(box->seg), .wid = wid };
+			       .wait_ns = WRITE_WAIT_NS, .fd = lock_fd(box), .wid = wid };
 	int r = pshm__guarded_call(box->base, box->size, guarded_write, &op);
 	if (r == 0)
 		touch(box);
@@ -690,7 +730,7 @@ int pshm_box_write(pshm_box *box, const void *data, size_t len)
 /* Run a read on @box under the guard; zero what it copied unverified. */
 static ssize_t box_read(pshm_box *box, struct read_op *op)
 {
-	op->fd = pshm_seg_fd(box->seg);
+	op->fd = lock_fd(box);
 	op->wid = __atomic_load_n(&box->wid, __ATOMIC_ACQUIRE);
 	op->base = box->base;
 	op->size = box->size;

@@ -418,6 +418,41 @@ Test(box, writer_killed_for_real_mid_write, .timeout = 60)
 	pshm_box_close(b);
 }
 
+/* A fork() child that writes through its parent's handle (sharing its
+ * file description) takes a writer id of its own: its death frees it. */
+Test(box, child_killed_mid_write_through_the_parents_handle, .timeout = 60)
+{
+	const char *n = th_name("box");
+	enum { CAP = 1 << 20 };
+	pshm_box *b;
+	cr_assert_eq(pshm_box_create(n, CAP, 0, 0, &b), 0);
+	unsigned char *big = malloc(CAP), *out = malloc(CAP);
+	cr_assert(big && out);
+	for (int round = 0; round < 10; round++) {
+		pid_t p = fork();
+		cr_assert_geq(p, 0);
+		if (p == 0) {
+			memset(big, round, CAP);
+			for (;;)
+				pshm_box_write(b, big, CAP);
+		}
+		struct timespec ts = { 0, 1000000L * (1 + round % 5) };
+		nanosleep(&ts, NULL);
+		kill(p, SIGKILL);
+		siginfo_t si;
+		cr_assert_eq(waitid(P_PID, (id_t)p, &si, WEXITED | WNOWAIT), 0);
+		memset(big, 0xa5, 100);
+		int64_t t0 = pshm__now_ns();
+		cr_assert_eq(pshm_box_write(b, big, 100), 0, "a new write repairs (round %d)", round);
+		cr_expect_lt(pshm__now_ns() - t0, 1000000000, "the dead child is not waited for");
+		cr_assert_eq(pshm_box_read(b, out, CAP), 100);
+		cr_assert_eq(waitpid(p, NULL, 0), p);
+	}
+	free(big);
+	free(out);
+	pshm_box_close(b);
+}
+
 /* ---- mtime, and describing a box from its header -------------------------------- */
 
 static struct stat stat_of(const char *name)
