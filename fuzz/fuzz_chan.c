@@ -99,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!buf)
 		return 0;
 	struct pshm_chan_info info;
-	pshm__chan_stat_mem(buf, size, false, &info);
+	pshm__chan_stat_mem(buf, size, &info);
 	consume(buf, size, ctl);
 	if (ctl & 0x80) {
 		/* A producer on what the consumer left, then the consumer again. */

@@ -27,6 +27,11 @@
  *   -EFAULT        the segment was truncated under a guarded access (SIGBUS)
  *   -EBADMSG       integrity check failed (checksum mismatch)
  *   -EPROTO        the segment is not of the expected pshm format
+ *   -ENODATA       the segment's file is sparse: it has holes where its
+ *                  header claims data (refused before anything reads it
+ *                  through a mapping, which would allocate the holes)
+ *   -ENOLCK        the filesystem refuses the liveness locks (channels,
+ *                  box writers: see pshm(7), "Liveness")
  *   -EAGAIN        try again (non-blocking call, or a writer is mid-update)
  *   -ETIMEDOUT     a bounded wait expired
  *   -EPIPE         the peer is gone
@@ -401,6 +406,23 @@ int pshm_seg_count_users(const struct pshm_stat *v, size_t n, long *counts, int 
  */
 int pshm_seg_scan(const struct pshm_stat *v, size_t n, long *counts, int *unseen, int *complete);
 
+/**
+ * Is a libpshm handle open on @name, in any process, in any PID namespace?
+ * Every handle that libpshm opens on a named segment (pshm_seg_open(),
+ * pshm_seg_create(), boxes, channels) holds a shared OFD byte-range lock on
+ * the segment's file for the handle's lifetime, far past any data
+ * (pshm(7), "Liveness"); the kernel drops it when the handle is closed or
+ * its process exits, even before the process is reaped. This asks whether
+ * anyone holds that lock, through a file description of its own, so the
+ * caller's own handles count too. It proves "in use", never "unused": a
+ * program that maps the segment without libpshm holds no such lock (see
+ * pshm_seg_users()). Needs read permission on the segment.
+ * Returns 1 (a handle is open), 0 (none), or -EINVAL, -ENAMETOOLONG,
+ * -ENOENT, -EACCES, -ENOTSUP (not a regular file), or the -errno of the
+ * lock query (-EINVAL, -ENOLCK: the filesystem has no such locks).
+ */
+int pshm_seg_held(const char *name);
+
 /* ------------------------------------------------------------------------
  * Boxes
  *
@@ -410,16 +432,22 @@ int pshm_seg_scan(const struct pshm_stat *v, size_t n, long *counts, int *unseen
  * complete before its name appears in /dev/shm.
  *
  * Writers take turns (a seqlock whose sequence word doubles as the writer
- * lock and names the writing thread); readers never block writers and
+ * lock and names the writer); readers never block writers and
  * never return a torn value: a reader that overlaps a write retries, a
  * bounded number of times, then returns -EAGAIN. Every read checks the
  * header and the CRC-32C, so bytes changed behind pshm's back (dd, a
  * stray pointer) give -EBADMSG instead of a wrong value.
  *
  * A writer that dies mid-write leaves the sequence odd: readers notice that
- * the writing thread is gone and return -EAGAIN at once; the next write
- * takes the box over and repairs it. All the processes that write a box
- * must share a PID namespace (the writer is recognised by its thread id).
+ * the writer is gone and return -EAGAIN at once; the next write takes the
+ * box over and repairs it. A writer is recognised by a liveness lock that
+ * its handle takes before its first write and holds until it is closed
+ * (pshm(7), "Liveness"), not by a pid: writers in other PID namespaces
+ * are seen alive while they run, and one killed but not yet reaped is
+ * dead. A fork() child that writes through its parent's handle takes a
+ * writer id of its own (through a file description of its own), but while
+ * it lives it also keeps the parent's lock held: a parent that dies
+ * mid-write is then seen alive until the child exits.
  *
  * Thread safety: a pshm_box handle may be used by several threads at once
  * for reads, writes and pshm_box_verify(); only pshm_box_close() must not
@@ -466,8 +494,10 @@ int pshm_box_create(const char *name, size_t capacity, mode_t mode, unsigned fla
  * PSHM_BOX_UNCHECKED.
  * Errors: -EINVAL, -ENAMETOOLONG, -ENOENT, -EACCES, -EPERM, -ENOTSUP,
  * -EPROTO (not a box: wrong magic, version or header size, capacity larger
- * than the segment, nonzero reserved bytes), -EFAULT (truncated while
- * being opened), -ENOMEM, -EMFILE.
+ * than the segment, nonzero reserved bytes), -ENODATA (the file has holes
+ * over the header and capacity: a sparse box, refused before its value is
+ * read through the mapping), -EFAULT (truncated while being opened),
+ * -ENOMEM, -EMFILE.
  */
 int pshm_box_open(const char *name, unsigned flags, pshm_box **out);
 
@@ -507,7 +537,10 @@ size_t pshm_box_capacity(const pshm_box *box);
  * Errors: -EINVAL (NULL @box, or NULL @data with @len > 0), -EMSGSIZE
  * (@len larger than the capacity), -EBADF (opened PSHM_RDONLY), -EAGAIN
  * (another live writer kept the box for the whole wait), -EPROTO (the
- * header is no longer valid), -EFAULT (the segment was truncated).
+ * header is no longer valid), -EFAULT (the segment was truncated). The
+ * first write through a handle takes its writer id (a liveness lock), and
+ * may also fail with -EUSERS (1023 handles hold the box's writer ids) or
+ * -ENOLCK (the filesystem refuses the lock).
  */
 int pshm_box_write(pshm_box *box, const void *data, size_t len);
 
@@ -543,8 +576,10 @@ struct pshm_box_info {
 	uint64_t capacity;  /**< payload bytes the box can hold */
 	uint64_t length;    /**< length of the value (from the header) */
 	uint32_t seq;       /**< sequence number: +2 per completed write */
-	pid_t writer;       /**< thread id of a writer mid-write, 0 if none */
-	int writer_alive;   /**< 1 if that writer runs, 0 if it died */
+	pid_t writer;       /**< thread id of a writer mid-write, 0 if none (as
+				 seen in the writer's PID namespace: for display) */
+	int writer_alive;   /**< 1 if that writer runs (its liveness lock is
+				 held), 0 if it died */
 };
 
 /**
@@ -682,9 +717,12 @@ int pshm_snap_fetch(const char *name, uid_t uid, const char *dir, pshm_seg **out
  * Peers and crashes (pshm(7), CHANNELS, has the details):
  *  - A handle is used by one thread. Several producer handles, in threads
  *    of one process or in several processes, may share an MPSC channel.
- *  - Peers are recorded by pid and process start time, so a reused pid is
- *    never mistaken for a live peer. Peers must see the same /proc (share
- *    a pid namespace).
+ *  - A peer is alive while it holds its slot's liveness lock (pshm(7),
+ *    "Liveness"): the kernel drops it when the peer's process exits, before
+ *    it is reaped. Peers may be in different PID namespaces (containers
+ *    sharing /dev/shm); a reused pid is never mistaken for a live peer.
+ *    Pids are recorded for display only. A process forked (without exec)
+ *    while a handle is open shares that handle's locks while it lives.
  *  - A producer killed at any point never makes a partial message visible;
  *    in MPSC the other producers go on and the consumer skips the dead
  *    producer's unfinished message.
@@ -756,7 +794,7 @@ struct pshm_chan_config {
 struct pshm_chan_peer {
 	pid_t pid;
 	unsigned role;  /**< enum pshm_chan_role */
-	int alive;      /**< 1 if the process still exists, 0 if it is gone */
+	int alive;      /**< 1 if it holds its liveness lock (it runs), 0 if gone */
 };
 
 /** A channel's state, as pshm_chan_stat() reports it: a snapshot taken
@@ -829,9 +867,11 @@ int pshm_chan_unlink(const char *name);
  * released message; a new SPSC producer after the last published one. The
  * header is validated: -EPROTO for a segment that is not a channel or
  * whose header is inconsistent. The segment is faulted in at once, so the
- * fast path takes no page faults.
+ * fast path takes no page faults; a sparse file (holes in the ring) is
+ * refused first with -ENODATA, so that faulting it in cannot fill /dev/shm.
  * Errors: those of pshm_seg_open(), -EINVAL (bad role or flags), -EPROTO,
- * -EBUSY, -EUSERS (MPSC table full), -ENOMEM.
+ * -ENODATA, -EBUSY, -EUSERS (MPSC table full), -ENOLCK (the filesystem
+ * refuses liveness locks), -ENOMEM.
  */
 int pshm_chan_open(const char *name, unsigned role, unsigned flags, pshm_chan **out);
 

@@ -18,19 +18,25 @@
  *
  * The seqlock word is also the writer lock. At rest it holds an even
  * counter c (low 32 bits; high 32 bits zero). A writer takes the box by
- * compare-and-swap from c to (tid << 32 | c + 1): odd, and naming the
- * writing thread. It then stores the payload, length and CRC, and releases
- * with a store of c + 2. So:
+ * compare-and-swap from c to (id << 54 | tid << 32 | c + 1): odd, and
+ * naming the writer. The id (1..WID_MAX) is the handle's writer id: before
+ * its first write, a handle takes the exclusive liveness lock of a free id
+ * (live.c: byte PSHM__LOCK_ROLE(id) of the file) and holds it until it is
+ * closed; tid (22 bits) is the writing thread, for display only. The
+ * writer then stores the payload, length and CRC, and releases with a
+ * store of c + 2. So:
  *  - writers serialise on the CAS, threads and processes alike;
- *  - a reader that sees the word odd knows who writes; if that thread no
- *    longer exists (kill(tid, 0) == ESRCH), the write will never finish
- *    and the reader returns -EAGAIN at once instead of waiting;
+ *  - a reader that sees the word odd knows who writes; if nobody holds
+ *    that id's lock any more (the writer exited, even if not reaped, in
+ *    any PID namespace), the write will never finish and the reader
+ *    returns -EAGAIN at once instead of waiting;
  *  - a writer that finds the word odd and its owner dead takes it over by
  *    CAS (keeping the odd counter), writes a whole new value and releases:
  *    that repairs the box. Two writers racing to take over are serialised
- *    by the same CAS. A pid reused by a new thread makes a dead writer look
- *    alive: writers then give up after their wait with -EAGAIN (documented
- *    limit; pshm(7)).
+ *    by the same CAS. Threads writing through one handle share its id: for
+ *    them, the word names a live writer unless it names the asking thread.
+ *    An id of 0 holds no lock (a write through pshm__box_write_mem()): its
+ *    writer counts as dead.
  * The CRC covers the final sequence word too, so any change of the header
  * outside a write (seq included) fails the check, and so does a value
  * whose bytes were changed without the CRC being recomputed.
@@ -52,6 +58,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -82,6 +89,10 @@ enum {
 
 struct pshm_box {
 	pshm_seg *seg;
+	uint32_t wid;      /* writer id (its liveness lock held), 0 before the first write */
+	unsigned gen;      /* the fork generation (fork_gen) wid belongs to */
+	int wfd;           /* own file description for the writer lock, -1: the segment's */
+	pthread_mutex_t wid_lock; /* taken only to claim wid */
 	unsigned char *base;
 	size_t size;       /* mapping size */
 	uint64_t capacity; /* validated at open; 0 if opened unchecked and bad */
@@ -228,9 +239,15 @@ static bool backoff(struct backoff *b)
 static __thread uint32_t tid_cache;
 static pthread_once_t tid_once = PTHREAD_ONCE_INIT;
 
+/* fork() children seen in this process's line: a handle opened before the
+ * last fork shares its file description, and so its locks, with the
+ * parent (see claim_writer()). */
+static unsigned fork_gen;
+
 static void tid_forget(void)
 {
 	tid_cache = 0;
+	fork_gen++;
 }
 
 static void tid_init(void)
@@ -247,12 +264,30 @@ static uint32_t self_tid(void)
 	return tid_cache;
 }
 
-/* Is the thread @tid, which holds a box, still running? A tid that cannot
- * be a thread (0, beyond pid_max's limit: live.c) or our own (we are not
- * writing it now) means the lock is stale. */
-static bool writer_alive(uint32_t tid)
+/* The writer field (high 32 bits of an odd sequence word): the writer id
+ * in the top 10 bits, the thread id (every tid is below 2^22, Linux's
+ * PID_MAX_LIMIT) in the rest. */
+#define WID_SHIFT 22
+#define WID_MAX 1023u
+#define TID_MASK ((UINT32_C(1) << WID_SHIFT) - 1)
+
+static uint32_t writer_field(uint32_t wid)
 {
-	return tid != self_tid() && pshm__live_tid((pid_t)tid);
+	return wid << WID_SHIFT | (self_tid() & TID_MASK);
+}
+
+/* Is the writer named by @field (asked through @fd, the box's file, -1 for
+ * none; @wid is our own writer id, 0 if none) still running? Its id's
+ * liveness lock says (live.c). A field naming this thread is stale: we are
+ * not writing now. */
+static bool writer_alive(int fd, uint32_t wid, uint32_t field)
+{
+	uint32_t id = field >> WID_SHIFT;
+	if (id == 0 || field == writer_field(wid))
+		return false;
+	if (id == wid)
+		return true; /* another thread writing through our handle */
+	return fd >= 0 && pshm__live_byte(fd, PSHM__LOCK_ROLE(id));
 }
 
 /* ---- reading ------------------------------------------------------------- */
@@ -291,6 +326,8 @@ struct read_op {
 	int64_t wait_ns;
 	ssize_t result;
 	size_t copied;       /* bytes of buf that may hold unverified data */
+	int fd;              /* the box's file, for liveness locks; -1: none */
+	uint32_t wid;        /* our writer id, 0 if none */
 	struct pshm_box_info info;
 };
 
@@ -334,9 +371,9 @@ static ssize_t read_value(struct read_op *op)
 		op->info.seq = (uint32_t)s1;
 		op->info.writer = 0;
 		if (s1 & 1) {
-			uint32_t tid = (uint32_t)(s1 >> 32);
-			op->info.writer = (pid_t)tid;
-			op->info.writer_alive = writer_alive(tid);
+			uint32_t field = (uint32_t)(s1 >> 32);
+			op->info.writer = (pid_t)(field & TID_MASK);
+			op->info.writer_alive = writer_alive(op->fd, op->wid, field);
 			/* A dead writer never finishes: say so now. */
 			if (!op->info.writer_alive || !backoff(&b))
 				return -EAGAIN;
@@ -364,7 +401,7 @@ ssize_t pshm__box_read_mem(const void *addr, size_t size, void *buf, size_t bufc
 			   int64_t wait_ns)
 {
 	struct read_op op = { .base = addr, .size = size, .buf = buf, .bufcap = bufcap,
-			      .wait_ns = wait_ns };
+			      .wait_ns = wait_ns, .fd = -1 };
 	op.result = read_value(&op);
 	return read_finish(&op);
 }
@@ -379,18 +416,20 @@ struct write_op {
 	size_t len;
 	uint32_t crc; /* of the payload alone, computed before taking the lock */
 	int64_t wait_ns;
+	int fd;       /* the box's file, for liveness locks; -1: none */
+	uint32_t wid; /* our writer id; 0: a write that holds no lock */
 };
 
 /* Take the writer lock: returns the counter (even) the write starts from,
  * or a negative error. */
 static int64_t lock_box(struct write_op *op)
 {
-	uint64_t me = (uint64_t)self_tid() << 32;
+	uint64_t me = (uint64_t)writer_field(op->wid) << 32;
 	struct backoff b = { .wait_ns = op->wait_ns };
 	for (;;) {
 		uint64_t s = acq64(op->base, OFF_SEQ);
 		uint32_t c = (uint32_t)s;
-		bool take = !(s & 1) || !writer_alive((uint32_t)(s >> 32));
+		bool take = !(s & 1) || !writer_alive(op->fd, op->wid, (uint32_t)(s >> 32));
 		/* Odd and stale: keep the odd counter, become its owner. */
 		uint64_t want = me | (s & 1 ? c : c + 1u);
 		if (take && __atomic_compare_exchange_n(u64_at(op->base, OFF_SEQ), &s, want, false,
@@ -429,7 +468,7 @@ int pshm__box_write_mem(void *addr, size_t size, const void *data, size_t len,
 	if (!data && len)
 		return -EINVAL;
 	struct write_op op = { .base = addr, .size = size, .data = data, .len = len,
-			       .crc = pshm__crc32c(0, data, len), .wait_ns = wait_ns };
+			       .crc = pshm__crc32c(0, data, len), .wait_ns = wait_ns, .fd = -1 };
 	return write_value(&op);
 }
 
@@ -464,6 +503,10 @@ static int guarded_check(void *arg)
 static void box_fill(pshm_box *box, pshm_seg *seg, uint64_t cap, bool writable, pshm_box **out)
 {
 	box->seg = seg;
+	pthread_once(&tid_once, tid_init);
+	box->gen = fork_gen;
+	box->wfd = -1;
+	pthread_mutex_init(&box->wid_lock, NULL);
 	box->base = pshm_seg_addr(seg);
 	box->size = pshm_seg_size(seg);
 	box->capacity = cap;
@@ -473,6 +516,25 @@ static void box_fill(pshm_box *box, pshm_seg *seg, uint64_t cap, bool writable, 
 
 static const unsigned OPEN_FLAGS =
 	PSHM_RDONLY | PSHM_ALLOW_FOREIGN | PSHM_ALLOW_SHARED_WRITE | PSHM_BOX_UNCHECKED;
+
+/*
+ * Before anything reads the box through its mapping: its header, read with
+ * pread(), must be a box's, and the file must hold data (no hole) over the
+ * header and capacity it claims. Reading a hole of a tmpfs file through a
+ * shared mapping allocates it: a planted sparse box claiming a huge value
+ * would fill /dev/shm. 0, -EPROTO, -ENODATA (sparse), or -errno.
+ */
+static int check_backed(pshm_seg *seg, struct check_op *ck)
+{
+	uint64_t hdr[PSHM_BOX_HDR / 8];
+	ssize_t n = pshm_seg_pread(seg, hdr, sizeof(hdr), 0);
+	if (n < 0)
+		return (int)n;
+	uint64_t cap;
+	if (n < (ssize_t)sizeof(hdr) || pshm__box_check(hdr, ck->size, &cap) < 0)
+		return -EPROTO;
+	return pshm__seg_backed(pshm_seg_fd(seg), PSHM_BOX_HDR + cap);
+}
 
 int pshm_box_open(const char *name, unsigned flags, pshm_box **out)
 {
@@ -490,7 +552,9 @@ int pshm_box_open(const char *name, unsigned flags, pshm_box **out)
 		return r;
 	}
 	struct check_op ck = { pshm_seg_addr(seg), pshm_seg_size(seg), 0 };
-	r = ck.base ? pshm__guarded_call(ck.base, ck.size, guarded_check, &ck) : -EPROTO;
+	r = ck.base ? check_backed(seg, &ck) : -EPROTO;
+	if (r == 0)
+		r = pshm__guarded_call(ck.base, ck.size, guarded_check, &ck);
 	if (r == -EPROTO && (flags & PSHM_BOX_UNCHECKED)) {
 		ck.cap = 0;
 		r = 0;
@@ -543,7 +607,10 @@ void pshm_box_close(pshm_box *box)
 {
 	if (!box)
 		return;
-	pshm_seg_close(box->seg);
+	pshm_seg_close(box->seg); /* drops the writer id's lock */
+	if (box->wfd >= 0)
+		close(box->wfd);
+	pthread_mutex_destroy(&box->wid_lock);
 	free(box);
 }
 
@@ -574,6 +641,66 @@ static void touch(pshm_box *box)
 	errno = e;
 }
 
+/* The descriptor whose file description holds our writer lock, and
+ * through which liveness is asked. */
+static int lock_fd(const pshm_box *box)
+{
+	int fd = __atomic_load_n(&box->wfd, __ATOMIC_ACQUIRE);
+	return fd >= 0 ? fd : pshm_seg_fd(box->seg);
+}
+
+/*
+ * Take a writer id for @box: the first id whose liveness lock is free.
+ * Once per handle, under its mutex (threads of one handle share one open
+ * file description, for which the lock of an id it holds is no obstacle).
+ * In a fork() child, the handle's file description is the parent's: the
+ * child then takes its id through a description of its own, so that its
+ * death frees it.
+ */
+static int claim_writer(pshm_box *box)
+{
+	pthread_mutex_lock(&box->wid_lock);
+	int r = 0;
+	if (box->gen != fork_gen) {
+		char path[40];
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", pshm_seg_fd(box->seg));
+		int fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0) {
+			r = -errno;
+			goto out;
+		}
+		if (box->wfd >= 0)
+			close(box->wfd); /* the parent's, shared */
+		__atomic_store_n(&box->wfd, fd, __ATOMIC_RELEASE);
+		box->gen = fork_gen;
+		__atomic_store_n(&box->wid, 0, __ATOMIC_RELEASE);
+	}
+	if (!box->wid) {
+		int fd = lock_fd(box);
+		r = -EUSERS;
+		for (uint32_t id = 1; id <= WID_MAX; id++) {
+			int t = pshm__lock_take(fd, PSHM__LOCK_ROLE(id), true);
+			if (t == -EAGAIN)
+				continue;
+			if (t == 0)
+				__atomic_store_n(&box->wid, id, __ATOMIC_RELEASE);
+			r = t;
+			break;
+		}
+	}
+out:
+	pthread_mutex_unlock(&box->wid_lock);
+	return r;
+}
+
+int pshm__box_writer_field(pshm_box *box, uint32_t *field)
+{
+	int r = box->wid && box->gen == fork_gen ? 0 : claim_writer(box);
+	if (r == 0)
+		*field = writer_field(box->wid);
+	return r;
+}
+
 int pshm_box_write(pshm_box *box, const void *data, size_t len)
 {
 	if (!box || (!data && len))
@@ -584,9 +711,16 @@ int pshm_box_write(pshm_box *box, const void *data, size_t len)
 		return -EPROTO;
 	if (len > box->capacity)
 		return -EMSGSIZE;
+	uint32_t wid = __atomic_load_n(&box->wid, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(!wid || box->gen != __atomic_load_n(&fork_gen, __ATOMIC_RELAXED), 0)) {
+		int e = claim_writer(box);
+		if (e < 0)
+			return e;
+		wid = box->wid;
+	}
 	struct write_op op = { .base = box->base, .size = box->size, .expect_cap = box->capacity,
 			       .data = data, .len = len, .crc = pshm__crc32c(0, data, len),
-			       .wait_ns = WRITE_WAIT_NS };
+			       .wait_ns = WRITE_WAIT_NS, .fd = lock_fd(box), .wid = wid };
 	int r = pshm__guarded_call(box->base, box->size, guarded_write, &op);
 	if (r == 0)
 		touch(box);
@@ -596,6 +730,8 @@ int pshm_box_write(pshm_box *box, const void *data, size_t len)
 /* Run a read on @box under the guard; zero what it copied unverified. */
 static ssize_t box_read(pshm_box *box, struct read_op *op)
 {
+	op->fd = lock_fd(box);
+	op->wid = __atomic_load_n(&box->wid, __ATOMIC_ACQUIRE);
 	op->base = box->base;
 	op->size = box->size;
 	op->expect_cap = box->capacity;
@@ -675,7 +811,7 @@ int pshm_box_verify(pshm_box *box, struct pshm_box_info *info)
 }
 
 /* Describe a box from its header @hdr (read from a file of @size bytes). */
-static int stat_header(const uint64_t *hdr, uint64_t size, struct pshm_box_info *info)
+static int stat_header(const uint64_t *hdr, uint64_t size, int fd, struct pshm_box_info *info)
 {
 	uint64_t cap;
 	int r = pshm__box_check(hdr, size > SIZE_MAX ? SIZE_MAX : (size_t)size, &cap);
@@ -686,8 +822,9 @@ static int stat_header(const uint64_t *hdr, uint64_t size, struct pshm_box_info 
 	info->length = len;
 	info->seq = (uint32_t)seq;
 	if (seq & 1) {
-		info->writer = (pid_t)(seq >> 32);
-		info->writer_alive = writer_alive((uint32_t)(seq >> 32));
+		uint32_t field = (uint32_t)(seq >> 32);
+		info->writer = (pid_t)(field & TID_MASK);
+		info->writer_alive = writer_alive(fd, 0, field);
 		return 0;
 	}
 	return len > cap ? -EPROTO : 0;
@@ -710,7 +847,7 @@ int pshm_box_stat(const char *name, struct pshm_box_info *info)
 		n = pread(fd, hdr, sizeof(hdr), 0);
 	while (n < 0 && errno == EINTR);
 	int r = n < 0 ? -errno : n < (ssize_t)sizeof(hdr) ? -EPROTO
-			       : stat_header(hdr, (uint64_t)st.st_size, info);
+			       : stat_header(hdr, (uint64_t)st.st_size, fd, info);
 	close(fd);
 	if (r < 0)
 		memset(info, 0, sizeof(*info));

@@ -41,8 +41,9 @@
  * Crashes. MPSC producers write their intent (position, length) into their
  * slot before the CAS, and a BUSY header naming their slot right after it.
  * A consumer stuck on an unfinished record checks, on its slow path, whether
- * the owner is dead (pid + start time from /proc, so pid reuse is harmless)
- * and then turns the record into DEAD, which is skipped and wiped like PAD.
+ * the owner is dead (its slot's liveness lock is free: live.c; no PID is
+ * involved) and then turns the record into DEAD, which is skipped and
+ * wiped like PAD.
  * The consumer records a release intent before wiping so that a successor
  * can finish a release cut short by a crash. A message is never delivered
  * in part: its header is written only when the message is complete.
@@ -110,7 +111,7 @@ struct chan_hdr {
 
 struct chan_slot {
 	uint64_t owner; /* pid | state << 32 | generation << 40; state 0: free */
-	uint64_t start; /* the owner's start time (clock ticks after boot) */
+	uint64_t start; /* 0 (older versions: a start time; unused) */
 	uint64_t ipos;  /* MPSC producer: position being claimed, or IDLE */
 	uint64_t ilen;  /* its length */
 	uint8_t pad[32];
@@ -129,6 +130,7 @@ struct pshm_chan {
 	uint32_t max_msg;
 	unsigned mode, nprod, role, slot;
 	bool detached;  /* no peer table: every peer counts as gone */
+	int lock_fd;    /* the segment's file, for liveness locks; -1 if none */
 	bool self_fence; /* this process cannot use membarrier */
 	bool mb;        /* sleep with membarrier rather than a fence */
 	unsigned wait;
@@ -307,18 +309,20 @@ static inline void peer_range(const pshm_chan *ch, unsigned *first, unsigned *la
 	*last = ch->role == PSHM_CONSUMER ? ch->nprod : 0;
 }
 
-/* Is the process recorded in the owner word @o (and start time) alive? */
-bool pshm__chan_owner_alive(uint64_t o, uint64_t start);
+/* Is the owner of slot @i, whose owner word is @o, alive? Asked through
+ * @fd (the segment's file; -1: nobody is): its liveness lock (live.c). */
+bool pshm__chan_owner_alive(int fd, unsigned i, uint64_t o);
 /* Is the owner of slot @i alive? Never, for a detached handle. */
 bool pshm__chan_slot_alive(const pshm_chan *ch, unsigned i);
 /* Is any producer alive? */
 bool pshm__chan_producers_alive(const pshm_chan *ch);
 /* Has a peer attached since we did? (Its claim changed an owner word.) */
 bool pshm__chan_peer_came(const pshm_chan *ch);
-/* Take a slot for our role, @start being our start time: -EBUSY when the
- * one slot of the role is held by a live process, -EUSERS when every MPSC
- * producer slot is. */
-int pshm__chan_claim_slot(pshm_chan *ch, uint64_t start);
+/* Take a slot for our role and its liveness lock: -EBUSY when the one
+ * slot of the role is held by a live process, -EUSERS when every MPSC
+ * producer slot is, -ENOLCK (or the lock's -errno) when the filesystem
+ * refuses liveness locks. */
+int pshm__chan_claim_slot(pshm_chan *ch);
 /* Give our slot back, keeping its generation. */
 void pshm__chan_slot_free(pshm_chan *ch);
 

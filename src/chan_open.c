@@ -25,7 +25,7 @@ static bool geom_ok(const struct chan_geom *g)
 	if (!is_pow2(g->ring_size) || g->ring_size < RING_MIN || g->ring_size > RING_MAX)
 		return false;
 	/* The largest record and the header slot after it fit in the ring. */
-	if (g->max_msg == 0 || align8(8 + g->max_msg) + 8 > g->ring_size)
+	if (g->max_msg == 0 || g->max_msg > g->ring_size || align8(8 + g->max_msg) + 8 > g->ring_size)
 		return false;
 	if (g->mode == PSHM_CHAN_SPSC)
 		return g->nprod == 1;
@@ -73,8 +73,20 @@ static int hdr_read(const void *addr, size_t size, struct chan_geom *g, uint64_t
 	return 0;
 }
 
+/* Is the header of @seg, read with pread (nothing mapped), a channel's of
+ * its size? 0, -EPROTO, or -errno. */
+static int header_of(pshm_seg *seg)
+{
+	struct chan_hdr h;
+	ssize_t n = pshm_seg_pread(seg, &h, sizeof(h), 0);
+	struct chan_geom g;
+	uint64_t off;
+	return n == (ssize_t)sizeof(h) ? hdr_read(&h, pshm_seg_size(seg), &g, &off)
+				       : (n < 0 ? (int)n : -EPROTO);
+}
+
 /* PSHM_OPEN_EXISTING found @name taken: accept it if it passes the open
- * policy and its header (read with pread, nothing mapped) is a channel's. */
+ * policy and its header is a channel's. */
 static int check_existing(const char *name, unsigned flags)
 {
 	pshm_seg *seg;
@@ -82,12 +94,7 @@ static int check_existing(const char *name, unsigned flags)
 				    (flags & (PSHM_ALLOW_FOREIGN | PSHM_ALLOW_SHARED_WRITE)), &seg);
 	if (r < 0)
 		return r;
-	struct chan_hdr h;
-	ssize_t n = pshm_seg_pread(seg, &h, sizeof(h), 0);
-	struct chan_geom g;
-	uint64_t off;
-	r = n == (ssize_t)sizeof(h) ? hdr_read(&h, pshm_seg_size(seg), &g, &off)
-				    : (n < 0 ? (int)n : -EPROTO);
+	r = header_of(seg);
 	pshm_seg_close(seg);
 	return r;
 }
@@ -151,6 +158,7 @@ int pshm__chan_new(void *addr, size_t size, unsigned role, bool detached, pshm_c
 	ch->nprod = g.nprod;
 	ch->role = role;
 	ch->detached = detached;
+	ch->lock_fd = -1;
 	ch->slot = role == PSHM_CONSUMER ? 0 : 1;
 	ch->wait = PSHM_WAIT_BLOCK;
 	ch->spin_ns = PSHM_SPIN_DEFAULT_NS;
@@ -213,7 +221,7 @@ static int attach(pshm_chan *ch)
 		ch->self_fence = !ch->mb;
 		if (!ch->mb)
 			STORE_REL(&h->need_fence, 1);
-		int r = pshm__chan_claim_slot(ch, pshm__live_self_start());
+		int r = pshm__chan_claim_slot(ch);
 		if (r < 0)
 			return r;
 		__atomic_fetch_add(consumer ? &h->cons_attaches : &h->prod_attaches, 1,
@@ -269,13 +277,25 @@ int pshm_chan_open(const char *name, unsigned role, unsigned flags, pshm_chan **
 	void *addr = pshm_seg_addr(seg);
 	size_t size = pshm_seg_size(seg);
 	pshm_chan *ch = NULL;
+	/* Nothing is read through the mapping before the file is known to
+	 * back all of it: the header check reads the first page, and the whole
+	 * ring is faulted in below. A planted sparse channel would otherwise
+	 * fill /dev/shm (a hole of tmpfs read through a mapping is allocated). */
+	r = header_of(seg);
+	if (r == 0)
+		r = pshm__seg_backed(pshm_seg_fd(seg), size);
+	if (r < 0) {
+		pshm_seg_close(seg);
+		return r;
+	}
 	/* Guarded, since a peer may truncate the segment while we validate and
 	 * join it. pshm__chan_new() touches the mapping only before it
 	 * allocates the handle, and attach() frees nothing it allocates, so a
-	 * jump out of either leaks nothing. (A slot claimed just before such a fault stays
-	 * ours until we exit, when liveness checks free it.) */
+	 * jump out of either leaks nothing. (A slot claimed just before such a
+	 * fault is freed when pshm_seg_close() drops its liveness lock.) */
 	PSHM__GUARDED(r, addr, size, pshm__chan_new(addr, size, role, false, &ch));
 	if (r == 0) {
+		ch->lock_fd = pshm_seg_fd(seg);
 		PSHM__GUARDED(r, addr, size, attach(ch));
 		if (r < 0)
 			free(ch);
@@ -285,9 +305,8 @@ int pshm_chan_open(const char *name, unsigned role, unsigned flags, pshm_chan **
 		return r;
 	}
 	/* Fault the whole ring in now, not one page per 4 KiB of messages on
-	 * the fast path; only now that the header has proved the segment is a
-	 * channel of this size, so opening a planted sparse file cannot fill
-	 * /dev/shm (best effort: MADV_POPULATE_WRITE is Linux 5.14). */
+	 * the fast path (best effort: MADV_POPULATE_WRITE is Linux 5.14); the
+	 * file backs all of it (checked above), so this allocates nothing. */
 	madvise(addr, size, MADV_POPULATE_WRITE);
 	ch->seg = seg;
 	*out = ch;

@@ -1,28 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * chan_peer.c — channel peers: each attached process holds a slot (the
- * consumer slot 0, producers 1..max_producers) naming its pid and start
- * time, which tells the other side whether it is still there (live.c).
+ * consumer slot 0, producers 1..max_producers). The slot's liveness lock
+ * (live.c: an exclusive OFD lock on byte PSHM__LOCK_ROLE(i) of the file),
+ * held while the peer lives, says whether it is still there; the slot's
+ * owner word names its pid, for display only, and changes with every claim.
  */
 #include "chan.h"
 
-bool pshm__chan_owner_alive(uint64_t o, uint64_t start)
+bool pshm__chan_owner_alive(int fd, unsigned i, uint64_t o)
 {
 	unsigned state = owner_state(o);
 	if (state != OWN_CLAIMING && state != OWN_ACTIVE)
 		return false;
-	/* CLAIMING: the start time is not written yet; a start of 0 means
-	 * the owner could not read its own, so the pid is all there is. */
-	return pshm__live_proc((pid_t)(uint32_t)o, state == OWN_CLAIMING ? 0 : start);
+	return fd >= 0 && pshm__live_byte(fd, PSHM__LOCK_ROLE(i));
 }
 
 bool pshm__chan_slot_alive(const pshm_chan *ch, unsigned i)
 {
 	if (ch->detached)
 		return false;
-	const struct chan_slot *s = slot_at(ch, i);
-	uint64_t o = LOAD_ACQ(&s->owner);
-	return owner_state(o) && pshm__chan_owner_alive(o, LOAD(&s->start));
+	return pshm__chan_owner_alive(ch->lock_fd, i, LOAD_ACQ(&slot_at(ch, i)->owner));
 }
 
 bool pshm__chan_producers_alive(const pshm_chan *ch)
@@ -34,29 +32,32 @@ bool pshm__chan_producers_alive(const pshm_chan *ch)
 }
 
 /*
- * Take slot @i if it still holds @seen: CLAIMING first, then the start
- * time, then ACTIVE, so a checker never pairs our pid with a stale time.
- * The generation grows with every claim, so the other side can tell that
- * a peer came (even one that died at once) by the owner word changing.
+ * Write our pid into slot @i, whose lock we hold. The generation grows
+ * with every claim, so the other side can tell that a peer came (even one
+ * that died at once) by the owner word changing. A detached handle has no
+ * lock and no rival.
  */
-static bool slot_take(pshm_chan *ch, unsigned i, uint64_t seen, uint64_t start)
+static void slot_take(pshm_chan *ch, unsigned i)
 {
 	struct chan_slot *s = slot_at(ch, i);
-	uint64_t gen = ((seen >> 40) + 1) << 40;
 	uint64_t pid = (uint32_t)getpid();
-	if (!__atomic_compare_exchange_n(&s->owner, &seen, gen | pid | (uint64_t)OWN_CLAIMING << 32,
-					 false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-		return false;
-	STORE(&s->start, start);
-	STORE_REL(&s->owner, gen | pid | (uint64_t)OWN_ACTIVE << 32);
+	uint64_t seen = LOAD(&s->owner);
+	uint64_t want;
+	do
+		want = (((seen >> 40) + 1) << 40) | pid | (uint64_t)OWN_ACTIVE << 32;
+	while (!__atomic_compare_exchange_n(&s->owner, &seen, want, false, __ATOMIC_ACQ_REL,
+					    __ATOMIC_RELAXED));
+	STORE(&s->start, 0);
 	ch->slot = i;
-	return true;
 }
 
 void pshm__chan_slot_free(pshm_chan *ch)
 {
 	struct chan_slot *s = slot_at(ch, ch->slot);
 	STORE_REL(&s->owner, LOAD(&s->owner) & ~(((uint64_t)1 << 40) - 1));
+	/* The lock goes after the word: whoever takes the slot next finds
+	 * the word already free. (Closing the file would drop it anyway.) */
+	pshm__lock_drop(ch->lock_fd, PSHM__LOCK_ROLE(ch->slot));
 }
 
 bool pshm__chan_peer_came(const pshm_chan *ch)
@@ -77,28 +78,43 @@ static bool intent_settled(const pshm_chan *ch, const struct chan_slot *s)
 	return ip == IDLE || ip < LOAD_ACQ(&ch->h->head);
 }
 
-int pshm__chan_claim_slot(pshm_chan *ch, uint64_t start)
+/* Try slot @i: 1 taken, 0 held by a live peer (or not reusable yet), or
+ * -errno when the lock cannot be taken at all. */
+static int try_slot(pshm_chan *ch, unsigned i, bool free_only)
+{
+	struct chan_slot *s = slot_at(ch, i);
+	if (free_only && owner_state(LOAD_ACQ(&s->owner)))
+		return 0;
+	int r = pshm__lock_take(ch->lock_fd, PSHM__LOCK_ROLE(i), true);
+	if (r == -EAGAIN)
+		return 0;
+	if (r < 0)
+		return r;
+	/* Ours: whoever had it is gone. A dead producer's claim must be
+	 * settled first, and a free slot must still be free. */
+	uint64_t o = LOAD_ACQ(&s->owner);
+	if ((free_only && owner_state(o)) ||
+	    (ch->role == PSHM_PRODUCER && ch->mode == PSHM_CHAN_MPSC && owner_state(o) &&
+	     !intent_settled(ch, s))) {
+		pshm__lock_drop(ch->lock_fd, PSHM__LOCK_ROLE(i));
+		return 0;
+	}
+	slot_take(ch, i);
+	return 1;
+}
+
+int pshm__chan_claim_slot(pshm_chan *ch)
 {
 	if (ch->role == PSHM_CONSUMER || ch->mode == PSHM_CHAN_SPSC) {
-		unsigned i = ch->role == PSHM_CONSUMER ? 0 : 1;
-		struct chan_slot *s = slot_at(ch, i);
-		uint64_t o = LOAD_ACQ(&s->owner);
-		if (owner_state(o) && pshm__chan_owner_alive(o, LOAD(&s->start)))
-			return -EBUSY;
-		return slot_take(ch, i, o, start) ? 0 : -EBUSY;
+		int r = try_slot(ch, ch->role == PSHM_CONSUMER ? 0 : 1, false);
+		return r < 0 ? r : r ? 0 : -EBUSY;
 	}
 	/* MPSC producer: a free slot first, then one whose owner is dead. */
-	for (unsigned i = 1; i <= ch->nprod; i++) {
-		uint64_t o = LOAD(&slot_at(ch, i)->owner);
-		if (owner_state(o) == 0 && slot_take(ch, i, o, start))
-			return 0;
-	}
-	for (unsigned i = 1; i <= ch->nprod; i++) {
-		struct chan_slot *s = slot_at(ch, i);
-		uint64_t o = LOAD_ACQ(&s->owner);
-		if (owner_state(o) && !pshm__chan_owner_alive(o, LOAD(&s->start)) && intent_settled(ch, s) &&
-		    slot_take(ch, i, o, start))
-			return 0;
-	}
+	for (int pass = 0; pass < 2; pass++)
+		for (unsigned i = 1; i <= ch->nprod; i++) {
+			int r = try_slot(ch, i, pass == 0);
+			if (r != 0)
+				return r < 0 ? r : 0;
+		}
 	return -EUSERS;
 }

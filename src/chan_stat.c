@@ -105,7 +105,7 @@ static uint64_t count_pending(const pshm_chan *ch, struct stat_src *src, uint64_
 	return n;
 }
 
-static void peer_info(const struct chan_slot *s, unsigned role, bool liveness,
+static void peer_info(const struct chan_slot *s, unsigned i, int fd,
 		      struct pshm_chan_info *info)
 {
 	uint64_t o = s->owner;
@@ -113,12 +113,12 @@ static void peer_info(const struct chan_slot *s, unsigned role, bool liveness,
 		return;
 	struct pshm_chan_peer *p = &info->peers[info->n_peers++];
 	p->pid = (pid_t)(uint32_t)o;
-	p->role = role;
-	p->alive = liveness && pshm__chan_owner_alive(o, s->start);
+	p->role = i ? PSHM_PRODUCER : PSHM_CONSUMER;
+	p->alive = pshm__chan_owner_alive(fd, i, o);
 }
 
 /* Fill @info from the snapshot @snap (header and slots) of @src. */
-static int stat_snapshot(void *snap, struct stat_src *src, bool liveness,
+static int stat_snapshot(void *snap, struct stat_src *src, int fd,
 			 struct pshm_chan_info *info)
 {
 	pshm_chan *ch;
@@ -139,12 +139,14 @@ static int stat_snapshot(void *snap, struct stat_src *src, bool liveness,
 	info->received = h->received;
 	info->sent = info->received + info->pending;
 	for (unsigned i = 0; i <= ch->nprod; i++)
-		peer_info(&ch->slots[i], i ? PSHM_PRODUCER : PSHM_CONSUMER, liveness, info);
+		peer_info(&ch->slots[i], i, fd, info);
 	free(ch);
 	return 0;
 }
 
-static int stat_src(struct stat_src *src, bool liveness, struct pshm_chan_info *info)
+/* @fd: the segment's file, whose liveness locks say which peers live; -1:
+ * every peer is reported dead. */
+static int stat_src(struct stat_src *src, int fd, struct pshm_chan_info *info)
 {
 	/* The header and slot table of the largest layout, or the segment. */
 	uint64_t n = ring_offset(PROD_MAX);
@@ -157,13 +159,12 @@ static int stat_src(struct stat_src *src, bool liveness, struct pshm_chan_info *
 		return -ENOMEM;
 	int r = src->read(src, snap, (size_t)n, 0);
 	if (r == 0)
-		r = stat_snapshot(snap, src, liveness, info);
+		r = stat_snapshot(snap, src, fd, info);
 	free(snap);
 	return r;
 }
 
-int pshm__chan_stat_mem(const void *addr, size_t size, bool liveness,
-			struct pshm_chan_info *info)
+int pshm__chan_stat_mem(const void *addr, size_t size, struct pshm_chan_info *info)
 {
 	if (!info)
 		return -EINVAL;
@@ -175,7 +176,7 @@ int pshm__chan_stat_mem(const void *addr, size_t size, bool liveness,
 	src->read = mem_read;
 	src->size = size;
 	src->mem = addr;
-	int r = stat_src(src, liveness, info);
+	int r = stat_src(src, -1, info);
 	free(src);
 	return r;
 }
@@ -198,7 +199,7 @@ int pshm_chan_stat(const char *name, struct pshm_chan_info *info)
 	src->read = file_read;
 	src->size = pshm_seg_size(seg);
 	src->seg = seg;
-	r = stat_src(src, true, info);
+	r = stat_src(src, pshm_seg_fd(seg), info);
 	free(src);
 	pshm_seg_close(seg);
 	return r;

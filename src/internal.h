@@ -83,6 +83,11 @@ typedef int (*pshm__init_fn)(void *addr, size_t size, void *arg);
 int pshm__seg_create_init(const char *name, size_t size, mode_t mode,
 			  pshm__init_fn init, void *arg, pshm_seg **out);
 
+/* Does the file @fd hold data (no hole) over [0, @len)? 0, -ENODATA when
+ * it is sparse there (reading a hole of a tmpfs file through a shared
+ * mapping would allocate it), or -errno. Judged from st_blocks. */
+int pshm__seg_backed(int fd, uint64_t len);
+
 /* Check an open fd against the owner/mode policy and that it is regular
  * (policy.c). */
 int pshm__seg_policy(const struct stat *st, unsigned flags);
@@ -132,6 +137,11 @@ ssize_t pshm__box_read_mem(const void *addr, size_t size, void *buf, size_t bufc
 int pshm__box_write_mem(void *addr, size_t size, const void *data, size_t len,
 			int64_t wait_ns);
 
+/* The writer field (high 32 bits of the odd sequence word) that a write
+ * by this thread through @box stores, its writer id claimed first: lets a
+ * test stage a writer stuck mid-write. 0 or -errno. */
+int pshm__box_writer_field(pshm_box *box, uint32_t *field);
+
 /* Fill a box header for @cap payload bytes into @addr (an empty value). */
 void pshm__box_format(void *addr, uint64_t cap);
 
@@ -145,10 +155,9 @@ void pshm__box_format(void *addr, uint64_t cap);
 #define PSHM__CHAN_DETACHED 1u
 int pshm__chan_attach_mem(void *addr, size_t size, unsigned role, unsigned flags,
 			  pshm_chan **out);
-/* pshm_chan_stat() over [addr, addr + size); with @liveness false, every
- * peer is reported dead rather than looked up in /proc. */
-int pshm__chan_stat_mem(const void *addr, size_t size, bool liveness,
-			struct pshm_chan_info *info);
+/* pshm_chan_stat() over [addr, addr + size). Memory has no liveness
+ * locks: every peer is reported dead. */
+int pshm__chan_stat_mem(const void *addr, size_t size, struct pshm_chan_info *info);
 
 /* ---- futex and membarrier (futex.c) ------------------------------------- */
 
@@ -168,14 +177,27 @@ bool pshm__membarrier(void);
 
 /* ---- liveness (live.c) -------------------------------------------------- */
 
-/* Is the process @pid running (not a zombie) and, unless @start is 0, the
- * one that started at @start (clock ticks after boot, see below)? A pid
- * reused by another process then counts as dead. */
-bool pshm__live_proc(pid_t pid, uint64_t start);
-/* Does the thread or process @tid exist (zombies included)? */
-bool pshm__live_tid(pid_t tid);
-/* This process's start time, for pshm__live_proc(); 0 if unknown. */
-uint64_t pshm__live_self_start(void);
+/* Liveness locks: OFD byte-range locks on a segment's file at
+ * PSHM__LOCK_BASE + byte, far past any data (live.c has the design). Byte
+ * PSHM__LOCK_PRESENCE is held shared by every handle on a named segment;
+ * byte 1 + k exclusively by the holder of role k (channel slot k, box
+ * writer id k). */
+#define PSHM__LOCK_BASE (UINT64_C(1) << 62)
+#define PSHM__LOCK_PRESENCE UINT64_C(0)
+#define PSHM__LOCK_ROLE(k) (UINT64_C(1) + (uint64_t)(k))
+
+/* Take the lock on @byte through the open file description of @fd, shared
+ * or @excl: 0, -EAGAIN when another description holds a conflicting lock,
+ * or -errno (-EINVAL, -ENOLCK: the filesystem refuses such locks). */
+int pshm__lock_take(int fd, uint64_t byte, bool excl);
+/* Release it (errno kept). */
+void pshm__lock_drop(int fd, uint64_t byte);
+/* Does another open file description (of any process) hold a lock on
+ * @byte? 1, 0, or -errno if the question could not be asked. */
+int pshm__lock_held(int fd, uint64_t byte);
+/* pshm__lock_held() as a liveness answer: a failed query counts as held,
+ * so nobody is ever declared dead because a lock call failed. */
+bool pshm__live_byte(int fd, uint64_t byte);
 
 /* ---- time and cpu ------------------------------------------------------- */
 

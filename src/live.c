@@ -1,77 +1,88 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * live.c — is a process or thread recorded in a segment still running?
+ * live.c — the one place that decides whether a peer is alive.
  *
- * Channels record a peer's pid and start time (field 22 of /proc/PID/stat,
- * clock ticks after boot), so a reused pid is told apart from its first
- * owner; boxes record the writing thread's id and only ask whether it
- * exists. Where /proc cannot tell, kill(pid, 0) does: it fails with ESRCH
- * for a pid nobody holds, EPERM for someone else's live process.
+ * Liveness is a kernel-held OFD byte-range lock (fcntl F_OFD_SETLK) on the
+ * segment's file, at offsets far past any data (PSHM__LOCK_BASE = 2^62), so
+ * no lock ever covers the contents:
+ *
+ *   PSHM__LOCK_BASE          presence: every handle on a named segment
+ *                            holds a shared lock on it for its lifetime;
+ *   PSHM__LOCK_BASE + 1 + k  role k: a channel's slot k (0 the consumer,
+ *                            1.. the producers), a box writer's id k; held
+ *                            exclusively by the one who has it.
+ *
+ * Each handle opens its own file description (O_CLOEXEC), which owns its
+ * locks. The kernel drops them when that description's last descriptor
+ * closes: at exit, before the process is reaped, whatever its PID
+ * namespace. So a lock held is a peer alive, with no PID involved: PID
+ * namespaces, PID reuse and zombies do not fool it, and nothing is asked of
+ * the kernel on the fast path (only at attach, while waiting, in stat).
+ *
+ * A lock query that fails never declares anyone dead: it answers "held".
+ * PIDs are still recorded where they were (channel slots, box sequence
+ * words), for display only.
  */
 #include <fcntl.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
-/* PID_MAX_LIMIT on 64-bit Linux: no pid or tid is ever larger. */
-#define PID_LIMIT 4194304
-
-/*
- * Read /proc/PID/stat: 1 and the start time (field 22) if the process
- * exists and is not a zombie, 0 if it is gone, -errno if /proc is unusable.
- */
-static int proc_start(pid_t pid, uint64_t *start)
+static int lock_op(int fd, int cmd, short type, uint64_t byte, struct flock *fl)
 {
-	char path[40], buf[512];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	memset(fl, 0, sizeof(*fl));
+	fl->l_type = type;
+	fl->l_whence = SEEK_SET;
+	fl->l_start = (off_t)(PSHM__LOCK_BASE + byte);
+	fl->l_len = 1;
+	int r;
+	do
+		r = fcntl(fd, cmd, fl);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : 0;
+}
+
+int pshm__lock_take(int fd, uint64_t byte, bool excl)
+{
 	if (fd < 0)
-		return errno == ENOENT || errno == ESRCH ? 0 : -errno;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		return -EBADF;
+	struct flock fl;
+	int r = lock_op(fd, F_OFD_SETLK, excl ? F_WRLCK : F_RDLCK, byte, &fl);
+	return r == -EACCES ? -EAGAIN : r;
+}
+
+void pshm__lock_drop(int fd, uint64_t byte)
+{
+	struct flock fl;
+	int e = errno;
+	if (fd >= 0)
+		(void)lock_op(fd, F_OFD_SETLK, F_UNLCK, byte, &fl);
+	errno = e;
+}
+
+int pshm__lock_held(int fd, uint64_t byte)
+{
+	if (fd < 0)
+		return -EBADF;
+	struct flock fl;
+	int e = errno;
+	int r = lock_op(fd, F_OFD_GETLK, F_WRLCK, byte, &fl);
+	errno = e;
+	return r < 0 ? r : fl.l_type != F_UNLCK;
+}
+
+bool pshm__live_byte(int fd, uint64_t byte)
+{
+	return pshm__lock_held(fd, byte) != 0;
+}
+
+int pshm_seg_held(const char *name)
+{
+	struct stat st;
+	int fd = pshm__open_regular(name, O_RDONLY, &st);
+	if (fd < 0)
+		return fd;
+	int r = pshm__lock_held(fd, PSHM__LOCK_PRESENCE);
 	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* The command name (field 2) may hold spaces and parentheses. */
-	char *p = strrchr(buf, ')');
-	if (!p || p[1] != ' ')
-		return -EIO;
-	p += 2;
-	if (*p == 'Z' || *p == 'X' || *p == 'x')
-		return 0;
-	for (int field = 3; field < 22; field++) {
-		p = strchr(p, ' ');
-		if (!p)
-			return -EIO;
-		p++;
-	}
-	*start = strtoull(p, NULL, 10);
-	return 1;
-}
-
-uint64_t pshm__live_self_start(void)
-{
-	uint64_t s = 0;
-	return proc_start(getpid(), &s) == 1 ? s : 0;
-}
-
-bool pshm__live_tid(pid_t tid)
-{
-	if (tid <= 0 || tid > PID_LIMIT)
-		return false;
-	return kill(tid, 0) == 0 || errno == EPERM;
-}
-
-bool pshm__live_proc(pid_t pid, uint64_t start)
-{
-	if (pid <= 0 || pid > PID_LIMIT)
-		return false;
-	uint64_t now = 0;
-	int r = proc_start(pid, &now);
-	if (r < 0)
-		return pshm__live_tid(pid);
-	return r == 1 && (start == 0 || start == now);
+	return r;
 }

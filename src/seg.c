@@ -117,10 +117,31 @@ int pshm__seg_new(int fd, const char *name, size_t size, bool writable, bool map
 	s->size = size;
 	s->writable = writable;
 	s->nomap = !map;
-	if (name)
+	if (name) {
 		pshm_name_canon(name, s->name, sizeof(s->name));
+		/* Presence (live.c): held while this handle lives, so that
+		 * pshm_seg_held() sees it from any process. Best effort: a
+		 * filesystem that refuses the lock only makes us invisible. */
+		if (fd >= 0)
+			(void)pshm__lock_take(fd, PSHM__LOCK_PRESENCE, false);
+	}
 	*out = s;
 	return 0;
+}
+
+int pshm__seg_backed(int fd, uint64_t len)
+{
+	/* Allocated blocks, not SEEK_HOLE: tmpfs reports the pages that
+	 * fallocate() reserved (every pshm segment's) as holes until written.
+	 * Blocks allocated past the end (FALLOC_FL_KEEP_SIZE) can make a
+	 * sparse file pass, but then its owner has paid for as much room as a
+	 * reader can allocate through its holes. */
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if ((uint64_t)st.st_size < len)
+		return -ENODATA;
+	return (uint64_t)st.st_blocks * 512 >= len ? 0 : -ENODATA;
 }
 
 int pshm_seg_open(const char *name, unsigned flags, pshm_seg **out)

@@ -32,6 +32,7 @@ const char *pshm_strerror(int err)
 	case ENOSPC: return "no space left in /dev/shm";
 	case EINVAL: return "invalid argument or segment name";
 	case ENAMETOOLONG: return "segment name too long";
+	case ENODATA: return "the segment's file has holes where its header claims data (a sparse file): refused";
 	case ESTALE: return "the segment changed since it was examined: nothing removed";
 	}
 	/* strerror() may use a shared buffer for unknown codes; strerrorname-

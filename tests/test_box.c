@@ -10,11 +10,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -259,29 +261,120 @@ Test(box, dead_writer_gives_eagain_and_next_write_repairs, .timeout = 30)
 	pshm_box_close(b);
 }
 
-Test(box, live_stuck_writer_bounds_readers_and_writers, .timeout = 60)
+/*
+ * Fork a child that opens @name itself and stays stuck mid-write (the
+ * sequence word odd and naming it, its liveness lock held), optionally in
+ * a new PID namespace (then the returned pid is that of a process which
+ * forks the writer and waits for it). *@tid gets the writer's thread id as
+ * the box shows it. -1 when the namespace cannot be made.
+ */
+static pid_t stuck_writer(const char *name, bool new_ns, pid_t *tid)
 {
-	const char *n = th_name("box");
-	pshm_box *b;
-	cr_assert_eq(pshm_box_create(n, 32, 0, 0, &b), 0);
-	pid_t live = fork();
-	cr_assert_geq(live, 0);
-	if (live == 0) {
+	int pfd[2];
+	cr_assert_eq(pipe(pfd), 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		if (new_ns) {
+			if (unshare(CLONE_NEWPID) < 0)
+				_exit(3);
+			pid_t c = fork();
+			if (c < 0)
+				_exit(3);
+			if (c > 0) {
+				int st;
+				waitpid(c, &st, 0);
+				_exit(0);
+			}
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+		}
+		pshm_box *w;
+		uint32_t field;
+		if (pshm_box_open(name, 0, &w) < 0 || pshm__box_writer_field(w, &field) < 0)
+			_exit(1);
+		char path[128];
+		int fd = open(th_path(name, path, sizeof(path)), O_RDWR);
+		uint64_t seq;
+		if (fd < 0 || pread(fd, &seq, 8, 32) != 8)
+			_exit(1);
+		seq = ((uint64_t)field << 32) | (uint32_t)(seq + 1);
+		if (pwrite(fd, &seq, 8, 32) != 8)
+			_exit(1);
+		pid_t me = gettid();
+		(void)!write(pfd[1], &me, sizeof(me));
 		pause();
 		_exit(0);
 	}
-	fake_writer(n, live);
+	close(pfd[1]);
+	ssize_t n = read(pfd[0], tid, sizeof(*tid));
+	close(pfd[0]);
+	if (n != sizeof(*tid)) {
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	return pid;
+}
+
+static void stuck_writer_holds_the_box(const char *n, pshm_box *b, pid_t tid)
+{
 	char out[32];
 	cr_expect_eq(pshm_box_read(b, out, sizeof(out)), -EAGAIN, "bounded wait, then -EAGAIN");
 	cr_expect_eq(pshm_box_write(b, "x", 1), -EAGAIN, "a live writer is not robbed");
 	struct pshm_box_info in;
 	cr_expect_eq(pshm_box_verify(b, &in), -EAGAIN);
-	cr_expect_eq(in.writer, live);
+	cr_expect_eq(in.writer, tid);
 	cr_expect_eq(in.writer_alive, 1);
+	cr_expect_eq(pshm_box_stat(n, &in), 0);
+	cr_expect_eq(in.writer_alive, 1);
+}
+
+Test(box, live_stuck_writer_bounds_readers_and_writers, .timeout = 60)
+{
+	const char *n = th_name("box");
+	pshm_box *b;
+	cr_assert_eq(pshm_box_create(n, 32, 0, 0, &b), 0);
+	pid_t tid;
+	pid_t live = stuck_writer(n, false, &tid);
+	cr_assert_gt(live, 0);
+	cr_expect_eq(tid, live);
+	stuck_writer_holds_the_box(n, b, tid);
+	/* Killed and NOT reaped (a zombie, as under a PID 1 that never
+	 * reaps): dead already, its box is free. */
 	kill(live, SIGKILL);
-	waitpid(live, NULL, 0);
+	siginfo_t si;
+	cr_assert_eq(waitid(P_PID, (id_t)live, &si, WEXITED | WNOWAIT), 0);
+	struct pshm_box_info in;
+	cr_expect_eq(pshm_box_stat(n, &in), 0);
+	cr_expect_eq(in.writer_alive, 0, "a zombie writer is dead");
+	char out[32];
+	int64_t t0 = pshm__now_ns();
+	cr_expect_eq(pshm_box_read(b, out, sizeof(out)), -EAGAIN);
+	cr_expect_lt(pshm__now_ns() - t0, 100000000, "a dead writer is not waited for");
 	cr_expect_eq(pshm_box_write(b, "x", 1), 0, "once it is dead, the box is taken over");
 	cr_expect_eq(pshm_box_read(b, out, sizeof(out)), 1);
+	cr_assert_eq(waitpid(live, NULL, 0), live);
+	pshm_box_close(b);
+}
+
+Test(box, writer_in_another_pid_namespace_is_alive, .timeout = 60)
+{
+	const char *n = th_name("box");
+	pshm_box *b;
+	cr_assert_eq(pshm_box_create(n, 32, 0, 0, &b), 0);
+	pid_t tid;
+	pid_t p = stuck_writer(n, true, &tid);
+	if (p < 0) {
+		pshm_box_close(b);
+		cr_skip_test("cannot make a PID namespace here");
+	}
+	stuck_writer_holds_the_box(n, b, tid);
+	kill(p, SIGKILL); /* its child, the writer, gets SIGKILL too */
+	cr_assert_eq(waitpid(p, NULL, 0), p);
+	int64_t t0 = pshm__now_ns();
+	int r;
+	while ((r = pshm_box_write(b, "y", 1)) == -EAGAIN && pshm__now_ns() - t0 < 5000000000)
+		;
+	cr_expect_eq(r, 0);
 	pshm_box_close(b);
 }
 
@@ -297,9 +390,14 @@ Test(box, writer_killed_for_real_mid_write, .timeout = 60)
 		pid_t p = fork();
 		cr_assert_geq(p, 0);
 		if (p == 0) {
+			/* Its own handle: a forked child that wrote through the
+			 * parent's would share its liveness lock (pshm(7)). */
+			pshm_box *w;
+			if (pshm_box_open(n, 0, &w) < 0)
+				_exit(1);
 			memset(big, round, CAP);
 			for (;;)
-				pshm_box_write(b, big, CAP);
+				pshm_box_write(w, big, CAP);
 		}
 		struct timespec ts = { 0, 1000000L * (1 + round % 5) };
 		nanosleep(&ts, NULL);
@@ -314,6 +412,41 @@ Test(box, writer_killed_for_real_mid_write, .timeout = 60)
 		memset(big, 0xa5, 100);
 		cr_assert_eq(pshm_box_write(b, big, 100), 0, "a new write repairs");
 		cr_assert_eq(pshm_box_read(b, out, CAP), 100);
+	}
+	free(big);
+	free(out);
+	pshm_box_close(b);
+}
+
+/* A fork() child that writes through its parent's handle (sharing its
+ * file description) takes a writer id of its own: its death frees it. */
+Test(box, child_killed_mid_write_through_the_parents_handle, .timeout = 60)
+{
+	const char *n = th_name("box");
+	enum { CAP = 1 << 20 };
+	pshm_box *b;
+	cr_assert_eq(pshm_box_create(n, CAP, 0, 0, &b), 0);
+	unsigned char *big = malloc(CAP), *out = malloc(CAP);
+	cr_assert(big && out);
+	for (int round = 0; round < 10; round++) {
+		pid_t p = fork();
+		cr_assert_geq(p, 0);
+		if (p == 0) {
+			memset(big, round, CAP);
+			for (;;)
+				pshm_box_write(b, big, CAP);
+		}
+		struct timespec ts = { 0, 1000000L * (1 + round % 5) };
+		nanosleep(&ts, NULL);
+		kill(p, SIGKILL);
+		siginfo_t si;
+		cr_assert_eq(waitid(P_PID, (id_t)p, &si, WEXITED | WNOWAIT), 0);
+		memset(big, 0xa5, 100);
+		int64_t t0 = pshm__now_ns();
+		cr_assert_eq(pshm_box_write(b, big, 100), 0, "a new write repairs (round %d)", round);
+		cr_expect_lt(pshm__now_ns() - t0, 1000000000, "the dead child is not waited for");
+		cr_assert_eq(pshm_box_read(b, out, CAP), 100);
+		cr_assert_eq(waitpid(p, NULL, 0), p);
 	}
 	free(big);
 	free(out);

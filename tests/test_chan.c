@@ -92,6 +92,11 @@ Test(chan, create_refuses_bad_configs)
 		{ 4096, 0, PSHM_CHAN_MPSC, PSHM_CHAN_MAX_PRODUCERS + 1, 0 },
 		{ 4096, 0, PSHM_CHAN_SPSC, 2, 0 },
 		{ 4096, 0, 0, 0, 010000 },      /* not permission bits */
+		/* 8 + max_msg rounded up to 8 wraps to 0: an alignment overflow */
+		{ 4096, (size_t)18446744073709551608u, 0, 0, 0 },
+		{ 4096, SIZE_MAX, 0, 0, 0 },
+		{ 4096, SIZE_MAX - 8, 0, 0, 0 },
+		{ (size_t)1 << 31, (size_t)1 << 32, 0, 0, 0 }, /* beyond the u32 field */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct pshm_chan_config c = { bad[i].ring, bad[i].max_msg, bad[i].mode, bad[i].prod };
