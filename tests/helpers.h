@@ -23,6 +23,15 @@ void th_cleanup(void);
 void th_setup(void);
 #define TH_FIXTURE .init = th_setup, .fini = th_cleanup
 
+/* Skip the test, removing its segments first: Criterion does not run a
+ * fixture's .fini after cr_skip_test(), so a skipped test would leave in
+ * /dev/shm every name it had made. Use it instead of cr_skip_test(). */
+#define th_skip(...)                                                         \
+	do {                                                                 \
+		th_cleanup();                                                \
+		cr_skip_test(__VA_ARGS__);                                   \
+	} while (0)
+
 /* Path in /dev/shm of a segment name ("/x" -> "/dev/shm/x"), written into
  * @buf; returns @buf. */
 const char *th_path(const char *name, char *buf, size_t len);
