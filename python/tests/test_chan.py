@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: MIT
 """Channels from Python: copy and zero-copy paths, errors, timeouts."""
 import errno
+import os
+import signal
 import struct
 import threading
 import time
@@ -198,3 +200,41 @@ def test_stat_ls_unlink(name):
     pshm.unlink(name)
     with pytest.raises(pshm.NotFound):
         pshm.stat(name)
+
+
+def test_ctrl_c_interrupts_a_blocking_recv(name):
+    pshm.chan_create(name, size=1 << 16)
+    with pshm.Producer(name), pshm.Consumer(name) as c:
+        threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+        t = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            c.recv()
+        assert time.monotonic() - t < 3
+
+
+def test_a_handled_signal_does_not_end_the_wait(name):
+    pshm.chan_create(name, size=1 << 16)
+    seen = []
+    old = signal.signal(signal.SIGUSR1, lambda *a: seen.append(1))
+    try:
+        with pshm.Producer(name) as p, pshm.Consumer(name) as c:
+            threading.Timer(0.1, lambda: os.kill(os.getpid(), signal.SIGUSR1)).start()
+            threading.Timer(0.3, lambda: p.send(b"late")).start()
+            assert c.recv(timeout=5) == b"late"
+            assert seen == [1]
+            with pytest.raises(pshm.Timeout):
+                threading.Timer(0.1, lambda: os.kill(os.getpid(), signal.SIGUSR1)).start()
+                c.recv(timeout=0.3)  # the deadline holds across the retry
+    finally:
+        signal.signal(signal.SIGUSR1, old)
+
+
+def test_library_search_honours_pshm_lib():
+    import subprocess
+    import sys
+    from conftest import child_env
+    env = child_env()
+    env["PSHM_LIB"] = "/nonexistent/libpshm.so"
+    r = subprocess.run([sys.executable, "-c", "import pshm"], env=env, capture_output=True)
+    assert r.returncode != 0 and b"/nonexistent/libpshm.so" in r.stderr
+    assert "ctypes" in (pshm.__doc__ or "") and "Topics and services" in pshm.__doc__
