@@ -114,11 +114,17 @@ def view(handle: Handle, addr: int, n: int, readonly: bool) -> Tuple[Any, memory
 
 
 def release(arr: Any, mv: memoryview) -> bool:
-    """Release @mv; True if no view of @arr is left (CPython reference counts:
-    the caller's reference and getrefcount's argument are all there is)."""
+    """Release @mv; True if no view of @arr is left.
+
+    Every view made from @mv shares its managed buffer, which holds one
+    reference to @arr until the last of those views goes: releasing @mv
+    drops that reference only if no other view is left (CPython reference
+    counts, compared before and after, so whatever else refers to @arr
+    does not matter)."""
+    before = sys.getrefcount(arr)
     try:
         mv.release()
-    except BufferError:
+    except BufferError:  # an object holds a buffer export of mv itself
         return False
     del mv
-    return sys.getrefcount(arr) <= 3
+    return sys.getrefcount(arr) < before
