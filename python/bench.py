@@ -331,6 +331,7 @@ def main() -> None:
     ap.add_argument("--out", help="write a Markdown report there (e.g. bench/python.md)")
     args = ap.parse_args()
     pin(0)
+    load0 = open("/proc/loadavg").read().strip()
     cases = []
     t0 = time.monotonic()
     # Calibration: a short run of each case sets its message count, so that
@@ -390,12 +391,18 @@ def main() -> None:
                     f"({sys.executable}); libpshm {pshm.lib_version}\n")
             f.write(f"- rounds: {args.rounds}, each running every case once in a rotated order; "
                     f"{time.monotonic() - t0:.0f} s in all\n")
+            f.write(f"- load at start: {load0} (/proc/loadavg)\n")
             f.write(f"- load at end: {open('/proc/loadavg').read().strip()} (/proc/loadavg)\n\n")
             f.write("## Results (medians)\n\n")
             f.write("\n".join(lines) + "\n\n")
             f.write("Streams: messages per second received (and MB/s for 1 MiB). "
                     "Round trips: microseconds, one message each way.\n\n")
             f.write("## Goals\n\n" + "\n".join(goals) + "\n\n")
+            f.write("pshm and pshm-zc wait as libpshm does by default (spin about 4 µs, "
+                    "then sleep on a futex); shm-raw spins for ever, so its round trips "
+                    "never pay for a wake-up. On a loaded machine every transport that "
+                    "sleeps pays the scheduler's latency: compare the load average with "
+                    "the CPU count before trusting a figure.\n\n")
             f.write("## Spread (every round)\n\n")
             f.write("\n".join(f"- {x}" for x in spread) + "\n")
 

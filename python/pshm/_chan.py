@@ -244,9 +244,12 @@ class Reservation:
         prod = self._prod
         p = prod._ptr()
         ptr = c_void_p()
-        n = self._n
-        check(_retry(lambda ns: _lib.pshm_chan_reserve(p, n, byref(ptr), ns), self._timeout),
-              prod.name)
+        n, t = self._n, self._timeout
+        r = _lib.pshm_chan_reserve(p, n, byref(ptr), -1 if t is None else timeout_ns(t))
+        if r:
+            if r == -errno.EINTR:
+                r = _retry(lambda ns: _lib.pshm_chan_reserve(p, n, byref(ptr), ns), t)
+            check(r, prod.name)
         self._arr, self._mv = view(prod._h, ptr.value or 0, n,  # type: ignore[arg-type]
                                    readonly=False)
         return self._mv
@@ -361,8 +364,12 @@ class Peek:
         cons = self._cons
         p = cons._ptr()
         ptr = c_void_p()
-        n = check(_retry(lambda ns: _lib.pshm_chan_peek(p, byref(ptr), ns), self._timeout),
-                  cons.name)
+        t = self._timeout
+        n = _lib.pshm_chan_peek(p, byref(ptr), -1 if t is None else timeout_ns(t))
+        if n < 0:
+            if n == -errno.EINTR:
+                n = _retry(lambda ns: _lib.pshm_chan_peek(p, byref(ptr), ns), t)
+            check(n, cons.name)
         self._arr, self._mv = view(cons._h, ptr.value or 0, n,  # type: ignore[arg-type]
                                    readonly=True)
         return self._mv
