@@ -375,7 +375,7 @@ def main() -> None:
         f"- 64 B messages, streamed, at >= 3x multiprocessing.Pipe's rate: pshm {g2:.1f}x: "
         f"{'met' if g2 >= 3 else 'NOT met'} (64 B round trip: {r1:.1f}x faster than mp.Pipe)",
     ]
-    cmd = "PYTHONPATH=python python3 python/bench.py " + " ".join(sys.argv[1:])
+    cmd = f"PYTHONPATH=python {sys.executable} python/bench.py " + " ".join(sys.argv[1:])
     print("\n".join(lines + [""] + goals))
     if args.out:
         with open(args.out, "w") as f:
