@@ -30,7 +30,6 @@ import multiprocessing as mp
 import os
 import platform
 import statistics
-import struct
 import sys
 import time
 from multiprocessing import shared_memory

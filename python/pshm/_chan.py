@@ -225,8 +225,10 @@ class Producer(_Chan):
                     self.set_wait(poll=True)
             except OSError:
                 self._h = None
-        if old is not None:
-            old.close()
+        # Dropped, not closed: if views of the reservation are still alive
+        # (the BufferError case), the handle, and so the reservation, goes
+        # when they do, and they never see the mapping go from under them.
+        del old
 
 
 class Reservation:

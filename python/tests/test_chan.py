@@ -116,6 +116,19 @@ def test_views_that_outlive_the_block_are_refused(name):
         assert c.recv(0) == b"keep"  # not released: delivered again
 
 
+def test_a_view_kept_after_an_abort_stays_mapped(name):
+    pshm.chan_create(name, size=1 << 16, mpsc=True)
+    with pshm.Producer(name) as p, pshm.Consumer(name) as c:
+        with pytest.raises(BufferError):
+            with p.reserve(16) as mv:
+                kept = mv[:4]
+        kept[:] = b"safe"  # still mapped: no crash
+        assert bytes(kept) == b"safe"
+        p.send(b"after")
+        del kept  # the dropped reservation goes with the last view
+        assert c.recv(timeout=5) == b"after"
+
+
 def test_iteration_ends_when_producers_are_gone(name):
     pshm.chan_create(name, size=1 << 16)
     with pshm.Consumer(name) as c:
