@@ -18,6 +18,7 @@ unread data.
 Transports:
   pshm       Producer.send(bytes) / Consumer.recv() -> bytes (one copy each side)
   pshm-zc    reserve() + one copy in / peek() read in place (zero copy out)
+  pshm-poll  as pshm, both handles busy-polling (poll=True) instead of sleeping
   mp.Queue   multiprocessing.Queue put()/get() (pickle, a feeder thread, a pipe)
   mp.Pipe    multiprocessing.Pipe send_bytes()/recv_bytes()
   shm-raw    one multiprocessing.shared_memory buffer, a sequence word and an
@@ -63,6 +64,7 @@ def check(msg, size: int) -> None:
 class Pshm:
     name = "pshm"
     zc = False
+    poll = False
 
     def setup(self, size: int) -> None:
         self.ch = [f"pshm-bench-{os.getpid()}-{size}-{k}" for k in ("a", "b")]
@@ -90,12 +92,12 @@ class Pshm:
 
     def produce(self, size: int, n: int) -> None:
         msg = payload(size, 7)
-        with pshm.Producer(self.ch[0]) as p:
+        with pshm.Producer(self.ch[0], poll=self.poll) as p:
             for _ in range(n):
                 self._send(p, msg)
 
     def consume(self, size: int, n: int) -> float:
-        with pshm.Consumer(self.ch[0]) as c:
+        with pshm.Consumer(self.ch[0], poll=self.poll) as c:
             self._recv(c, size)
             t = time.perf_counter()
             for _ in range(n - 1):
@@ -103,7 +105,7 @@ class Pshm:
             return time.perf_counter() - t
 
     def echo(self, size: int, n: int) -> None:
-        with pshm.Consumer(self.ch[0]) as c, pshm.Producer(self.ch[1]) as p:
+        with pshm.Consumer(self.ch[0], poll=self.poll) as c, pshm.Producer(self.ch[1], poll=self.poll) as p:
             for _ in range(n):
                 if self.zc:
                     with c.peek() as mv:
@@ -114,7 +116,7 @@ class Pshm:
 
     def ping(self, size: int, n: int) -> float:
         msg = payload(size, 9)
-        with pshm.Producer(self.ch[0]) as p, pshm.Consumer(self.ch[1]) as c:
+        with pshm.Producer(self.ch[0], poll=self.poll) as p, pshm.Consumer(self.ch[1], poll=self.poll) as c:
             self._send(p, msg)
             self._recv(c, size)
             t = time.perf_counter()
@@ -127,6 +129,11 @@ class Pshm:
 class PshmZc(Pshm):
     name = "pshm-zc"
     zc = True
+
+
+class PshmPoll(Pshm):
+    name = "pshm-poll"
+    poll = True
 
 
 class Queue:
@@ -280,7 +287,7 @@ class ShmRaw:
         return dt
 
 
-TRANSPORTS = [Pshm(), PshmZc(), Queue(), Pipe(), ShmRaw()]
+TRANSPORTS = [Pshm(), PshmZc(), PshmPoll(), Queue(), Pipe(), ShmRaw()]
 # (kind, size, messages of the calibration run)
 KINDS = [("stream", SMALL, 2000), ("stream", BIG, 20), ("rtt", SMALL, 200), ("rtt", BIG, 10)]
 TARGET_S = 0.2  # each measurement runs about this long (after calibration)
@@ -398,8 +405,8 @@ def main() -> None:
                     "Round trips: microseconds, one message each way.\n\n")
             f.write("## Goals\n\n" + "\n".join(goals) + "\n\n")
             f.write("pshm and pshm-zc wait as libpshm does by default (spin about 4 µs, "
-                    "then sleep on a futex); shm-raw spins for ever, so its round trips "
-                    "never pay for a wake-up. On a loaded machine every transport that "
+                    "then sleep on a futex); pshm-poll and shm-raw spin for ever, so their "
+                    "round trips never pay for a wake-up. On a loaded machine every transport that "
                     "sleeps pays the scheduler's latency: compare the load average with "
                     "the CPU count before trusting a figure.\n\n")
             f.write("## Spread (every round)\n\n")
