@@ -6,8 +6,9 @@ and a raw multiprocessing.shared_memory buffer.
     PYTHONPATH=python python3 python/bench.py [--rounds N] [--out bench/python.md]
 
 Cases: 64 B and 1 MiB messages, streamed (messages/s and MB/s, timed in the
-consumer from the first message to the last) and in round trips (µs,
-ping-pong between the two processes). Two processes, pinned to CPUs 0 and 1
+consumer from the first message to the last) and in round trips (the
+median of every ping-pong's time, in µs, so a preemption now and then
+does not weigh on it; streams are totals and do pay for them). Two processes, pinned to CPUs 0 and 1
 (os.sched_setaffinity). A calibration run of each case first sets its
 message count so that each measurement lasts about 0.2 s. Every round runs every case once, in an order
 rotated by one each round, so a slow spell of the machine spreads over all
@@ -119,11 +120,13 @@ class Pshm:
         with pshm.Producer(self.ch[0], poll=self.poll) as p, pshm.Consumer(self.ch[1], poll=self.poll) as c:
             self._send(p, msg)
             self._recv(c, size)
-            t = time.perf_counter()
+            ts = []
             for _ in range(n - 1):
+                t = time.perf_counter()
                 self._send(p, msg)
                 self._recv(c, size)
-            return time.perf_counter() - t
+                ts.append(time.perf_counter() - t)
+            return statistics.median(ts)
 
 
 class PshmZc(Pshm):
@@ -167,11 +170,13 @@ class Queue:
         msg = payload(size, 9)
         self.q[0].put(msg)
         check(self.q[1].get(), size)
-        t = time.perf_counter()
+        ts = []
         for _ in range(n - 1):
+            t = time.perf_counter()
             self.q[0].put(msg)
             check(self.q[1].get(), size)
-        return time.perf_counter() - t
+            ts.append(time.perf_counter() - t)
+        return statistics.median(ts)
 
 
 class Pipe:
@@ -204,11 +209,13 @@ class Pipe:
         msg = payload(size, 9)
         self.a.send_bytes(msg)
         check(self.a.recv_bytes(), size)
-        t = time.perf_counter()
+        ts = []
         for _ in range(n - 1):
+            t = time.perf_counter()
             self.a.send_bytes(msg)
             check(self.a.recv_bytes(), size)
-        return time.perf_counter() - t
+            ts.append(time.perf_counter() - t)
+        return statistics.median(ts)
 
 
 class ShmRaw:
@@ -277,14 +284,15 @@ class ShmRaw:
         (ob, ow), (ib, iw) = self._slot(0), self._slot(1)
         self._put(ob, ow, msg)
         check(self._get(ib, iw), size)
-        t = time.perf_counter()
+        ts = []
         for _ in range(n - 1):
+            t = time.perf_counter()
             self._put(ob, ow, msg)
             check(self._get(ib, iw), size)
-        dt = time.perf_counter() - t
+            ts.append(time.perf_counter() - t)
         iw.release()
         ow.release()
-        return dt
+        return statistics.median(ts)
 
 
 TRANSPORTS = [Pshm(), PshmZc(), PshmPoll(), Queue(), Pipe(), ShmRaw()]
@@ -299,7 +307,7 @@ def _child(fn: Callable[[int, int], None], size: int, n: int) -> None:
 
 
 def measure(t, kind: str, size: int, n: int) -> float:
-    """One measurement: messages/s for a stream, µs per round trip."""
+    """One measurement: messages/s for a stream, the median round trip in µs."""
     t.setup(size)
     try:
         side = t.produce if kind == "stream" else t.echo
@@ -311,7 +319,7 @@ def measure(t, kind: str, size: int, n: int) -> float:
             raise RuntimeError(f"{t.name} {kind} {size}: child exit {child.exitcode}")
     finally:
         t.teardown()
-    return (n - 1) / dt if kind == "stream" else dt / (n - 1) * 1e6
+    return (n - 1) / dt if kind == "stream" else dt * 1e6
 
 
 def fmt_rate(v: float, size: int) -> str:
@@ -402,7 +410,7 @@ def main() -> None:
             f.write("## Results (medians)\n\n")
             f.write("\n".join(lines) + "\n\n")
             f.write("Streams: messages per second received (and MB/s for 1 MiB). "
-                    "Round trips: microseconds, one message each way.\n\n")
+                    "Round trips: the median of the round trips of a run, in microseconds (one message each way), then the median over the rounds.\n\n")
             f.write("## Goals\n\n" + "\n".join(goals) + "\n\n")
             f.write("pshm and pshm-zc wait as libpshm does by default (spin about 4 µs, "
                     "then sleep on a futex); pshm-poll and shm-raw spin for ever, so their "
