@@ -181,6 +181,25 @@ check: all $(TEST_BIN)
 check-man:
 	$(Q)tests/check-man.sh
 
+# The Python package (python/): its pytest suite against this build's
+# library and binaries, with an interpreter that has pytest (the script
+# says which, and skips loudly when none has it). A sanitized libpshm.so
+# cannot be loaded by python without preloading the sanitizer's runtime.
+check-python: lib cli examples
+ifeq ($(SANITIZE),)
+	$(Q)PSHM_BUILD='$(abspath $(B))' PSHM_LIB='$(abspath $(B)/lib/libpshm.so)' python/run-tests.sh
+else
+	@echo "check-python: skipped under SANITIZE=$(SANITIZE) (python cannot load a sanitized libpshm)"
+endif
+check: check-python
+
+# pip install ./python, offline (setuptools from the system); PYTHON=, and
+# PIP_FLAGS= for e.g. --user, --prefix or --break-system-packages.
+PYTHON ?= python3
+install-python:
+	$(PYTHON) -m pip install --no-build-isolation --no-index $(PIP_FLAGS) ./python
+.PHONY: check-python install-python
+
 # ThreadSanitizer: the concurrent scenarios, threads variants, through a
 # plain driver (see STRESS_SRC above).
 $(B)/tsan_main: $(B)/obj/tests/tsan_main.o $(STRESS_OBJ) $(LIBA)
