@@ -35,7 +35,7 @@ multiprocessing's resource tracker: nothing it names is deleted behind
 your back when a process exits.
 
 libpshm is found through $PSHM_LIB, then build/lib/libpshm.so of the
-source tree, then the installed libpshm.so.0. Topics and services do not
+source tree, then the installed libpshm.so.0.2. Topics and services do not
 exist in libpshm yet, so not here either.
 """
 from __future__ import annotations

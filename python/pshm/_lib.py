@@ -7,7 +7,8 @@ The library is looked for, in order:
 2. ``build/lib/libpshm.so`` of the source tree this package sits in
    (``python/pshm/`` next to ``build/``), so that
    ``PYTHONPATH=python python3 -c 'import pshm'`` works after ``make``;
-3. the installed library: ``libpshm.so.0`` through the dynamic loader
+3. the installed library: ``libpshm.so.0.2`` (the soname of the 0.2 ABI)
+   through the dynamic loader
    (``LD_LIBRARY_PATH``, ``ld.so.cache``), then ``ctypes.util.find_library``.
 
 Every function is called through :class:`ctypes.CDLL`, which releases the
@@ -103,6 +104,11 @@ class CBoxInfo(Structure):
     ]
 
 
+# While libpshm's major version is 0 its soname follows the minor: this
+# package speaks the 0.2 ABI.
+SONAME = "libpshm.so.0.2"
+
+
 def _candidates() -> List[str]:
     out = []
     env = os.environ.get("PSHM_LIB")
@@ -111,7 +117,7 @@ def _candidates() -> List[str]:
     tree = Path(__file__).resolve().parent.parent.parent / "build" / "lib" / "libpshm.so"
     if tree.exists():
         out.append(str(tree))
-    out.append("libpshm.so.0")
+    out.append(SONAME)
     found = ctypes.util.find_library("pshm")
     if found:
         out.append(found)
