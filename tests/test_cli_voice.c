@@ -24,9 +24,14 @@ static const char *const commands[] = {
 	"get", "verify", "publish", "fetch", "chan create", "chan stat", "send", "recv",
 };
 
-/* The commands that open a segment to act on it or read it. */
+/* The commands that write to a segment or attach to it: the policy applies. */
 static const char *const openers[] = {
-	"cat", "dump", "create", "write", "put", "get", "verify", "send", "recv",
+	"create", "write", "put", "get", "verify", "send", "recv",
+};
+
+/* The inspection commands: they never refuse on policy, so take no option. */
+static const char *const inspectors[] = {
+	"ls", "stat", "who", "cat", "dump", "chan stat",
 };
 
 /* ---- options and help -------------------------------------------------- */
@@ -43,6 +48,14 @@ Test(cli_voice, every_help_lists_h_and_the_policy_options_where_a_segment_is_ope
 		cr_expect_eq(pshm(NULL, "%s --help", openers[i]), 0);
 		cr_expect(strstr(out, "--allow-foreign") && strstr(out, "--allow-shared-write"),
 			  "%s: %s", openers[i], out);
+	}
+	for (size_t i = 0; i < sizeof(inspectors) / sizeof(inspectors[0]); i++) {
+		cr_expect_eq(pshm(NULL, "%s --help", inspectors[i]), 0);
+		cr_expect_null(strstr(out, "  --allow-"), "%s: %s", inspectors[i], out);
+		cr_expect_eq(pshm(NULL, "%s --allow-foreign x", inspectors[i]), 2, "%s",
+			     inspectors[i]);
+		cr_expect(strstr(err, "unknown option '--allow-foreign'"), "%s: %s", inspectors[i],
+			  err);
 	}
 }
 
