@@ -105,7 +105,7 @@ static int create_opt(void *ctx, enum cli_opt id, const char *arg)
 		o->cfg.max_msg = (size_t)v;
 		return r;
 	case CLI_O_PRODUCERS:
-		r = cli_opt_number(&create_cmd, id, arg, 1, PSHM_CHAN_MAX_PRODUCERS, &v);
+		r = cli_opt_count(&create_cmd, id, arg, 1, PSHM_CHAN_MAX_PRODUCERS, &v);
 		o->cfg.max_producers = (unsigned)v;
 		return r;
 	case CLI_O_MODE:
@@ -464,7 +464,7 @@ static int recv_opt(void *ctx, enum cli_opt id, const char *arg)
 	double secs;
 	int r = 0;
 	if (id == CLI_O_COUNT)
-		r = cli_opt_number(&recv_cmd, id, arg, 1, UINT64_MAX, &o->count);
+		r = cli_opt_count(&recv_cmd, id, arg, 1, UINT64_MAX, &o->count);
 	else if (id == CLI_O_TIMEOUT && (r = cli_opt_duration(&recv_cmd, id, arg, &secs)) == 0)
 		o->timeout = timeout_ns(secs);
 	else if (id == CLI_O_FOLLOW)

@@ -117,6 +117,10 @@ int cli_bad_value(const struct cli_cmd *cmd, enum cli_opt id, const char *arg,
  * status. A number: cli_parse_number()'s forms, from @min to @max. */
 int cli_opt_number(const struct cli_cmd *cmd, enum cli_opt id, const char *arg, uint64_t min,
 		   uint64_t max, uint64_t *out);
+/* The same for a count of things (producers, messages): its error speaks
+ * of a whole number, not of sizes. */
+int cli_opt_count(const struct cli_cmd *cmd, enum cli_opt id, const char *arg, uint64_t min,
+		  uint64_t max, uint64_t *out);
 int cli_opt_mode(const struct cli_cmd *cmd, enum cli_opt id, const char *arg, mode_t *out);
 int cli_opt_duration(const struct cli_cmd *cmd, enum cli_opt id, const char *arg, double *out);
 /* "--mode": the option's name as typed in its long form. */

@@ -137,6 +137,20 @@ int cli_opt_number(const struct cli_cmd *cmd, enum cli_opt id, const char *arg, 
 	return cli_bad_value(cmd, id, arg, why);
 }
 
+int cli_opt_count(const struct cli_cmd *cmd, enum cli_opt id, const char *arg, uint64_t min,
+		  uint64_t max, uint64_t *out)
+{
+	char why[96];
+	if (cli_parse_number(arg, out) == 0 && *out >= min && *out <= max)
+		return 0;
+	if (max == UINT64_MAX)
+		snprintf(why, sizeof(why), "a whole number, %llu or more", (unsigned long long)min);
+	else
+		snprintf(why, sizeof(why), "a whole number from %llu to %llu",
+			 (unsigned long long)min, (unsigned long long)max);
+	return cli_bad_value(cmd, id, arg, why);
+}
+
 int cli_opt_mode(const struct cli_cmd *cmd, enum cli_opt id, const char *arg, mode_t *out)
 {
 	if (cli_parse_mode(arg, out) == 0)

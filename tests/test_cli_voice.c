@@ -181,7 +181,10 @@ Test(cli_voice, chan_create_says_the_bounds)
 	cr_expect_eq(pshm(NULL, "chan create %s --size 4G", th_name("b")), 2);
 	cr_expect(strstr(err, "from 1K to 2G"), "%s", err);
 	cr_expect_eq(pshm(NULL, "chan create %s --mpsc --producers 65", th_name("b")), 2);
-	cr_expect(strstr(err, "bad --producers '65' (a number from 1 to 64"), "%s", err);
+	cr_expect(strstr(err, "bad --producers '65' (a whole number from 1 to 64)"), "%s", err);
+	cr_expect_null(strstr(err, "64K"), "a count, not a size: %s", err);
+	cr_expect_eq(pshm(NULL, "recv -n 0 %s", th_name("b")), 2);
+	cr_expect(strstr(err, "bad --count '0' (a whole number, 1 or more)"), "%s", err);
 	cr_expect_eq(pshm(NULL, "chan create %s --size 4K --max-msg 8K", th_name("b")), 2);
 	cr_expect(strstr(err, "too large for a ring of 4096 bytes (at most 4080)"), "%s", err);
 }
