@@ -263,7 +263,8 @@ int cmd_chan(int argc, char **argv)
 
 static const struct cli_optdoc send_opts[] = {
 	{ CLI_O_TIMEOUT, "give up when a message cannot be sent within\n"
-			 "SECONDS (default: wait for ever)" },
+			 "SECONDS (default: wait for ever): 0.5, 90s, 10m,\n"
+			 "2h, 7d; at most 36500d" },
 	{ CLI_O_END, NULL },
 };
 
@@ -363,7 +364,8 @@ static const struct cli_optdoc recv_opts[] = {
 			"(SIGINT, SIGTERM) or until the producers are gone" },
 	{ CLI_O_TIMEOUT, "how long to wait for each message (default: 0\n"
 			 "without -n or --follow, for ever with them); when it\n"
-			 "expires, -n fails, the other modes stop" },
+			 "expires, -n fails, the other modes stop; as for\n"
+			 "send: 0.5, 90s, 10m, 2h, 7d, at most 36500d" },
 	{ CLI_O_END, NULL },
 };
 
