@@ -98,9 +98,11 @@ static int put_value(const struct cli_args *a, char **val, size_t *len, bool *ow
 	return cli_read_all(0, val, len);
 }
 
-/* A box made by this command, and how to take it back. */
+/* A box made by this command, and how to take it back: @st is taken right
+ * after the create (@st_err: why it could not be, 0 if it was). */
 struct made {
 	bool created;
+	int st_err;
 	struct pshm_stat st;
 };
 
@@ -122,13 +124,23 @@ static int put_open(const char *name, const struct put_opts *o, unsigned flags, 
 					 "capacity asked for (%llu bytes): nothing created", len,
 					 (unsigned long long)cap);
 		r = pshm_box_create(name, (size_t)cap, o->mode, flags, box);
-		m->created = r == 0 && pshm_seg_stat(name, &m->st) == 0;
+		m->created = r == 0;
+		m->st_err = m->created ? pshm_seg_stat(name, &m->st) : 0;
 		if (r == -EEXIST)
 			r = -ENOENT; /* made by someone else meanwhile: open theirs */
 	}
 	if (r == -EPROTO)
 		return cli_failn("put", name, "%s: refused", not_a_box(name, false, why, sizeof(why)));
 	return r < 0 ? cli_seg_fail("put", name, r, flags) : 0;
+}
+
+/* Take back the box this command created; say so if it stays. */
+static void put_undo(const char *name, const struct made *m)
+{
+	int r = m->st_err ? m->st_err : pshm_seg_unlink_same(name, &m->st);
+	if (r < 0 && r != -ENOENT)
+		cli_failn("put", name, "the box it created is left behind: %s%s",
+			  pshm_strerror(r), r == -ESTALE ? " (changed since it was created)" : "");
 }
 
 static int put_fail(const char *name, pshm_box *box, size_t len, int r)
@@ -161,7 +173,7 @@ int cmd_put(int argc, char **argv)
 	if (rc == 0 && (r = pshm_box_write(box, val, len)) < 0) {
 		rc = put_fail(name, box, len, r);
 		if (m.created)
-			pshm_seg_unlink_same(name, &m.st);
+			put_undo(name, &m);
 	}
 	pshm_box_close(box);
 	if (owned)
