@@ -234,9 +234,10 @@ static void chan_usage(FILE *f)
 {
 	fprintf(f, "usage: pshm chan <create|stat> [options] NAME\n\n"
 		   "Message channels between processes (see also pshm send, pshm recv).\n\n"
-		   "  create NAME [--size 1M] [--max-msg 256K] [--mpsc]   create a channel\n"
-		   "  stat NAME...                                        describe channels\n"
-		   "  -h, --help                                          this help\n\n"
+		   "  create NAME [--size 1M] [--max-msg 256K] [--mpsc] [--producers N]\n"
+		   "              [--mode MODE]       create a channel\n"
+		   "  stat NAME...                    describe channels\n"
+		   "  -h, --help                      this help\n\n"
 		   "'pshm chan <verb> --help' describes a verb.\n");
 }
 
@@ -256,7 +257,9 @@ int cmd_chan(int argc, char **argv)
 	if (!strcmp(verb, "stat"))
 		return chan_stat(argc - 1, argv + 1);
 	char esc[CLI_ESC_MAX];
-	return cli_usage("chan", "unknown verb '%s' (create, stat)", cli_esc(verb, esc, sizeof(esc)));
+	return cli_usage("chan", verb[0] == '-' ? "unknown option '%s'"
+						: "unknown verb '%s' (create, stat)",
+			 cli_esc(verb, esc, sizeof(esc)));
 }
 
 /* ---- pshm send ---------------------------------------------------------------- */

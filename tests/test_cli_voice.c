@@ -110,6 +110,26 @@ Test(cli_voice, an_unknown_option_is_named_exactly)
 	cr_expect(strstr(err, "Try 'pshm dump --help'."), "%s", err);
 }
 
+/* The top level and `chan` speak like every subcommand: one line naming
+ * the problem, then where to look. */
+Test(cli_voice, top_level_usage_errors_are_short_and_exact)
+{
+	cr_expect_eq(pshm(NULL, "-h"), 0);
+	cr_expect(strstr(out, "usage: pshm [-h | --help | -V | --version]"), "%s", out);
+	cr_expect_eq(pshm(NULL, "bogus"), 2);
+	cr_expect_str_eq(err, "pshm: unknown command 'bogus'\nTry 'pshm --help'.\n");
+	cr_expect_eq(pshm(NULL, "-x"), 2);
+	cr_expect_str_eq(err, "pshm: unknown option '-x'\nTry 'pshm --help'.\n");
+	cr_expect_eq(pshm(NULL, "--version extra"), 2);
+	cr_expect(strstr(err, "pshm: unexpected argument 'extra' after --version"), "%s", err);
+	cr_expect_str_empty(out);
+	cr_expect_eq(pshm(NULL, "chan -x"), 2);
+	cr_expect(strstr(err, "pshm chan: unknown option '-x'"), "%s", err);
+	cr_expect_null(strstr(err, "verb"), "%s", err);
+	cr_expect_eq(pshm(NULL, "chan --help"), 0);
+	cr_expect(strstr(out, "--producers N") && strstr(out, "--mode MODE"), "%s", out);
+}
+
 /* sizes, offsets and counts: decimal, hexadecimal, binary units; never a
  * space or a sign. */
 Test(cli_voice, numbers_parse_the_same_way_everywhere)
