@@ -15,31 +15,27 @@
 
 /* ---- shared helpers -------------------------------------------------------- */
 
-/* -EPROTO: not a box at all (what it is instead), or a box whose header is
- * corrupted. For `get`, whose words for a failed check are "integrity
- * check failed", a raw segment is one too: it may be a box whose header
- * was overwritten. */
-static const char *not_a_box(const char *name, bool check_words, char *buf, size_t len)
+/* -EPROTO: not a box at all (what it is instead: a raw segment may be a
+ * box whose header was overwritten, and the message says so), or a box
+ * whose header is corrupted. The same words for put, get and verify. */
+static const char *not_a_box(const char *name, char *buf, size_t len)
 {
 	struct pshm_stat st;
 	if (pshm_seg_stat(name, &st) < 0 || st.kind == PSHM_KIND_BOX)
 		return "integrity check failed (not a box, or its header is corrupted)";
-	if (st.kind == PSHM_KIND_RAW && check_words)
-		return "integrity check failed (no box header: a raw segment, or a box whose "
-		       "header was overwritten)";
 	return cli_kind_mismatch(name, PSHM_KIND_BOX, buf, len);
 }
 
 /* Why a box read failed, in the words of `pshm get` and `pshm verify`. */
 static const char *read_failure(const char *name, int err, const struct pshm_box_info *in,
-				bool check_words, char *buf, size_t len)
+				char *buf, size_t len)
 {
 	switch (-err) {
 	case EBADMSG:
 		return "integrity check failed (checksum mismatch: the value was changed "
 		       "behind pshm's back)";
 	case EPROTO:
-		return not_a_box(name, check_words, buf, len);
+		return not_a_box(name, buf, len);
 	case EFAULT:
 		return "integrity check failed (the box was truncated while being read)";
 	case EAGAIN:
@@ -130,7 +126,7 @@ static int put_open(const char *name, const struct put_opts *o, unsigned flags, 
 			r = -ENOENT; /* made by someone else meanwhile: open theirs */
 	}
 	if (r == -EPROTO)
-		return cli_failn("put", name, "%s: refused", not_a_box(name, false, why, sizeof(why)));
+		return cli_failn("put", name, "%s: refused", not_a_box(name, why, sizeof(why)));
 	return r < 0 ? cli_seg_fail("put", name, r, flags) : 0;
 }
 
@@ -248,7 +244,7 @@ int cmd_get(int argc, char **argv)
 			pshm_box_stat(name, &info);
 		char why[512];
 		rc = cli_failn("get", name, "%s",
-			       read_failure(name, (int)n, &info, true, why, sizeof(why)));
+			       read_failure(name, (int)n, &info, why, sizeof(why)));
 		if (force && box && n != -ENOMEM)
 			rc = get_forced(name, box);
 	}
@@ -288,7 +284,7 @@ static bool verify_one(const char *name, unsigned flags)
 	/* An open that failed gets the words of every command; a read, box's. */
 	const char *msg = r == -EPERM || r == -ENOTSUP || r == -EINVAL || r == -ENAMETOOLONG
 				  ? cli_seg_why(name, r, flags, why, sizeof(why))
-				  : read_failure(name, r, &info, false, why, sizeof(why));
+				  : read_failure(name, r, &info, why, sizeof(why));
 	printf("%s: FAILED: %s\n", esc, msg);
 	return false;
 }

@@ -90,7 +90,7 @@ static const struct cli_optdoc write_opts[] = {
 };
 
 static const struct cli_cmd write_cmd = {
-	"write", "NAME [--offset OFFSET] [--create] [TEXT | -]",
+	"write", "NAME [--offset OFFSET] [--create] [--force] [TEXT | -]",
 	"Write TEXT (or standard input, with '-' or no TEXT) into the existing\n"
 	"segment NAME at OFFSET (default 0), byte for byte: no newline or NUL\n"
 	"is added unless asked for. Writing past the end grows the segment.\n"
@@ -113,6 +113,10 @@ struct writer {
 
 static int write_fail(struct writer *w, int err)
 {
+	if (err == -EFBIG)
+		return cli_failn("write", w->name, "the data would end beyond %" PRId64 " bytes, "
+				 "the largest size a segment can have (%" PRIu64 " byte%s written)", INT64_MAX,
+				 w->written, w->written == 1 ? "" : "s");
 	if (err == -EPERM)
 		return cli_seg_fail("write", w->name, err, w->flags);
 	if (err == -ENOENT && !w->seg)
@@ -162,6 +166,8 @@ static int write_open(struct writer *w, size_t first)
 static int write_bytes(struct writer *w, const void *buf, size_t len)
 {
 	const char *p = buf;
+	if (len > (uint64_t)INT64_MAX - w->off)
+		return -EFBIG;
 	while (len) {
 		ssize_t n = pshm_seg_pwrite(w->seg, p, len, w->off);
 		if (n < 0)

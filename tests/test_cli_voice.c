@@ -305,6 +305,34 @@ Test(cli_voice, write_into_a_box_or_a_channel_needs_force)
 	cr_expect_eq(pshm(NULL, "get %s", box), 1, "the box notices");
 }
 
+Test(cli_voice, get_on_a_raw_segment_says_so_as_verify_does)
+{
+	const char *raw = th_name("graw");
+	char bytes[64];
+	memset(bytes, 'x', sizeof(bytes));
+	th_write_file(raw, bytes, sizeof(bytes), 0600);
+	cr_expect_eq(pshm(NULL, "get %s", raw), 1);
+	cr_expect(strstr(err, "': is a raw segment, not a box"), "%s", err);
+	cr_expect_null(strstr(err, "integrity check failed"), "%s", err);
+}
+
+Test(cli_voice, write_help_and_offset_limit)
+{
+	cr_expect_eq(pshm(NULL, "write --help"), 0);
+	cr_expect(strstr(out, "usage: pshm write NAME [--offset OFFSET] [--create] [--force]"),
+		  "%s", out);
+	const char *s = th_name("wlim");
+	cr_assert_eq(pshm(NULL, "create %s 1K", s), 0, "%s", err);
+	cr_expect_eq(pshm(NULL, "write -o 9223372036854775807 %s x", s), 1);
+	cr_expect(strstr(err, "beyond 9223372036854775807 bytes, the largest size a segment"),
+		  "%s", err);
+	cr_expect_null(strstr(err, "invalid argument"), "%s", err);
+	const char *n = th_name("wlim");
+	cr_expect_eq(pshm(NULL, "write -c -o 9223372036854775807 %s x", n), 1);
+	cr_expect(strstr(err, "the largest size a segment can have"), "%s", err);
+	cr_expect_not(th_exists(n), "nothing created");
+}
+
 /* ---- nothing changes on failure ------------------------------------------ */
 
 Test(cli_voice, a_failed_put_leaves_no_box_behind)
