@@ -351,6 +351,51 @@ Test(cli_voice, a_failed_put_leaves_no_box_behind)
 	cr_expect_str_eq(out, "0123456789");
 }
 
+/* A pread() that, once, empties the segment PSHM_TEST_SHRINK right after
+ * reading it: put's write into the box it just created then fails, and
+ * so does taking the box back (it changed since it was created). */
+static const char shrink_src[] =
+	"#define _GNU_SOURCE\n"
+	"#include <dlfcn.h>\n#include <stdlib.h>\n#include <unistd.h>\n"
+	"ssize_t pread(int fd, void *b, size_t n, off_t o) {\n"
+	"  static int done;\n"
+	"  ssize_t (*real)(int, void *, size_t, off_t) = "
+	"(ssize_t (*)(int, void *, size_t, off_t))dlsym(RTLD_NEXT, \"pread\");\n"
+	"  ssize_t r = real(fd, b, n, o);\n"
+	"  const char *p = getenv(\"PSHM_TEST_SHRINK\");\n"
+	"  if (p && !done && truncate(p, 0) == 0) done = 1;\n"
+	"  return r;\n}\n";
+
+Test(cli_voice, a_put_that_cannot_take_its_box_back_says_so)
+{
+	char dir[] = "/tmp/pshm-shrink-XXXXXX", src[64], so[64], cmd[512], p[128];
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(src, sizeof(src), "%s/shrink.c", dir);
+	snprintf(so, sizeof(so), "%s/shrink.so", dir);
+	FILE *f = fopen(src, "w");
+	cr_assert_not_null(f);
+	fputs(shrink_src, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "cc -shared -fPIC -o %s %s -ldl", so, src);
+	int built = th_run(cmd, NULL, NULL, NULL);
+	unlink(src);
+	if (built != 0) {
+		rmdir(dir);
+		cr_skip_test("no C compiler to build the pread shim");
+	}
+	const char *n = th_name("undo");
+	snprintf(cmd, sizeof(cmd), "PSHM_TEST_SHRINK=%s LD_PRELOAD=%s "
+		 "ASAN_OPTIONS=verify_asan_link_order=0 \"$P\" put \"$Q\" value",
+		 th_path(n, p, sizeof(p)), so);
+	int r = script(n, cmd);
+	unlink(so);
+	rmdir(dir);
+	cr_expect_eq(r, 1, "%s", err);
+	cr_expect(strstr(err, "the box it created is left behind: "), "%s", err);
+	cr_expect(th_exists(n), "the message is true: %s", err);
+	pshm_seg_unlink(n);
+}
+
 /* ---- names as people write them ------------------------------------------ */
 
 Test(cli_voice, utf8_names_print_as_they_are_and_hostile_bytes_stay_escaped)
