@@ -15,31 +15,27 @@
 
 /* ---- shared helpers -------------------------------------------------------- */
 
-/* -EPROTO: not a box at all (what it is instead), or a box whose header is
- * corrupted. For `get`, whose words for a failed check are "integrity
- * check failed", a raw segment is one too: it may be a box whose header
- * was overwritten. */
-static const char *not_a_box(const char *name, bool check_words, char *buf, size_t len)
+/* -EPROTO: not a box at all (what it is instead: a raw segment may be a
+ * box whose header was overwritten, and the message says so), or a box
+ * whose header is corrupted. The same words for put, get and verify. */
+static const char *not_a_box(const char *name, char *buf, size_t len)
 {
 	struct pshm_stat st;
 	if (pshm_seg_stat(name, &st) < 0 || st.kind == PSHM_KIND_BOX)
 		return "integrity check failed (not a box, or its header is corrupted)";
-	if (st.kind == PSHM_KIND_RAW && check_words)
-		return "integrity check failed (no box header: a raw segment, or a box whose "
-		       "header was overwritten)";
 	return cli_kind_mismatch(name, PSHM_KIND_BOX, buf, len);
 }
 
 /* Why a box read failed, in the words of `pshm get` and `pshm verify`. */
 static const char *read_failure(const char *name, int err, const struct pshm_box_info *in,
-				bool check_words, char *buf, size_t len)
+				char *buf, size_t len)
 {
 	switch (-err) {
 	case EBADMSG:
 		return "integrity check failed (checksum mismatch: the value was changed "
 		       "behind pshm's back)";
 	case EPROTO:
-		return not_a_box(name, check_words, buf, len);
+		return not_a_box(name, buf, len);
 	case EFAULT:
 		return "integrity check failed (the box was truncated while being read)";
 	case EAGAIN:
@@ -98,9 +94,11 @@ static int put_value(const struct cli_args *a, char **val, size_t *len, bool *ow
 	return cli_read_all(0, val, len);
 }
 
-/* A box made by this command, and how to take it back. */
+/* A box made by this command, and how to take it back: @st is taken right
+ * after the create (@st_err: why it could not be, 0 if it was). */
 struct made {
 	bool created;
+	int st_err;
 	struct pshm_stat st;
 };
 
@@ -122,13 +120,23 @@ static int put_open(const char *name, const struct put_opts *o, unsigned flags, 
 					 "capacity asked for (%llu bytes): nothing created", len,
 					 (unsigned long long)cap);
 		r = pshm_box_create(name, (size_t)cap, o->mode, flags, box);
-		m->created = r == 0 && pshm_seg_stat(name, &m->st) == 0;
+		m->created = r == 0;
+		m->st_err = m->created ? pshm_seg_stat(name, &m->st) : 0;
 		if (r == -EEXIST)
 			r = -ENOENT; /* made by someone else meanwhile: open theirs */
 	}
 	if (r == -EPROTO)
-		return cli_failn("put", name, "%s: refused", not_a_box(name, false, why, sizeof(why)));
+		return cli_failn("put", name, "%s: refused", not_a_box(name, why, sizeof(why)));
 	return r < 0 ? cli_seg_fail("put", name, r, flags) : 0;
+}
+
+/* Take back the box this command created; say so if it stays. */
+static void put_undo(const char *name, const struct made *m)
+{
+	int r = m->st_err ? m->st_err : pshm_seg_unlink_same(name, &m->st);
+	if (r < 0 && r != -ENOENT)
+		cli_failn("put", name, "the box it created is left behind: %s%s",
+			  pshm_strerror(r), r == -ESTALE ? " (changed since it was created)" : "");
 }
 
 static int put_fail(const char *name, pshm_box *box, size_t len, int r)
@@ -161,7 +169,7 @@ int cmd_put(int argc, char **argv)
 	if (rc == 0 && (r = pshm_box_write(box, val, len)) < 0) {
 		rc = put_fail(name, box, len, r);
 		if (m.created)
-			pshm_seg_unlink_same(name, &m.st);
+			put_undo(name, &m);
 	}
 	pshm_box_close(box);
 	if (owned)
@@ -236,7 +244,7 @@ int cmd_get(int argc, char **argv)
 			pshm_box_stat(name, &info);
 		char why[512];
 		rc = cli_failn("get", name, "%s",
-			       read_failure(name, (int)n, &info, true, why, sizeof(why)));
+			       read_failure(name, (int)n, &info, why, sizeof(why)));
 		if (force && box && n != -ENOMEM)
 			rc = get_forced(name, box);
 	}
@@ -276,7 +284,7 @@ static bool verify_one(const char *name, unsigned flags)
 	/* An open that failed gets the words of every command; a read, box's. */
 	const char *msg = r == -EPERM || r == -ENOTSUP || r == -EINVAL || r == -ENAMETOOLONG
 				  ? cli_seg_why(name, r, flags, why, sizeof(why))
-				  : read_failure(name, r, &info, false, why, sizeof(why));
+				  : read_failure(name, r, &info, why, sizeof(why));
 	printf("%s: FAILED: %s\n", esc, msg);
 	return false;
 }

@@ -105,7 +105,7 @@ static int create_opt(void *ctx, enum cli_opt id, const char *arg)
 		o->cfg.max_msg = (size_t)v;
 		return r;
 	case CLI_O_PRODUCERS:
-		r = cli_opt_number(&create_cmd, id, arg, 1, PSHM_CHAN_MAX_PRODUCERS, &v);
+		r = cli_opt_count(&create_cmd, id, arg, 1, PSHM_CHAN_MAX_PRODUCERS, &v);
 		o->cfg.max_producers = (unsigned)v;
 		return r;
 	case CLI_O_MODE:
@@ -234,9 +234,10 @@ static void chan_usage(FILE *f)
 {
 	fprintf(f, "usage: pshm chan <create|stat> [options] NAME\n\n"
 		   "Message channels between processes (see also pshm send, pshm recv).\n\n"
-		   "  create NAME [--size 1M] [--max-msg 256K] [--mpsc]   create a channel\n"
-		   "  stat NAME...                                        describe channels\n"
-		   "  -h, --help                                          this help\n\n"
+		   "  create NAME [--size 1M] [--max-msg 256K] [--mpsc] [--producers N]\n"
+		   "              [--mode MODE]       create a channel\n"
+		   "  stat NAME...                    describe channels\n"
+		   "  -h, --help                      this help\n\n"
 		   "'pshm chan <verb> --help' describes a verb.\n");
 }
 
@@ -256,14 +257,17 @@ int cmd_chan(int argc, char **argv)
 	if (!strcmp(verb, "stat"))
 		return chan_stat(argc - 1, argv + 1);
 	char esc[CLI_ESC_MAX];
-	return cli_usage("chan", "unknown verb '%s' (create, stat)", cli_esc(verb, esc, sizeof(esc)));
+	return cli_usage("chan", verb[0] == '-' ? "unknown option '%s'"
+						: "unknown verb '%s' (create, stat)",
+			 cli_esc(verb, esc, sizeof(esc)));
 }
 
 /* ---- pshm send ---------------------------------------------------------------- */
 
 static const struct cli_optdoc send_opts[] = {
 	{ CLI_O_TIMEOUT, "give up when a message cannot be sent within\n"
-			 "SECONDS (default: wait for ever)" },
+			 "SECONDS (default: wait for ever): 0.5, 90s, 10m,\n"
+			 "2h, 7d; at most 36500d" },
 	{ CLI_O_END, NULL },
 };
 
@@ -363,7 +367,8 @@ static const struct cli_optdoc recv_opts[] = {
 			"(SIGINT, SIGTERM) or until the producers are gone" },
 	{ CLI_O_TIMEOUT, "how long to wait for each message (default: 0\n"
 			 "without -n or --follow, for ever with them); when it\n"
-			 "expires, -n fails, the other modes stop" },
+			 "expires, -n fails, the other modes stop; as for\n"
+			 "send: 0.5, 90s, 10m, 2h, 7d, at most 36500d" },
 	{ CLI_O_END, NULL },
 };
 
@@ -464,7 +469,7 @@ static int recv_opt(void *ctx, enum cli_opt id, const char *arg)
 	double secs;
 	int r = 0;
 	if (id == CLI_O_COUNT)
-		r = cli_opt_number(&recv_cmd, id, arg, 1, UINT64_MAX, &o->count);
+		r = cli_opt_count(&recv_cmd, id, arg, 1, UINT64_MAX, &o->count);
 	else if (id == CLI_O_TIMEOUT && (r = cli_opt_duration(&recv_cmd, id, arg, &secs)) == 0)
 		o->timeout = timeout_ns(secs);
 	else if (id == CLI_O_FOLLOW)

@@ -117,6 +117,10 @@ int cli_bad_value(const struct cli_cmd *cmd, enum cli_opt id, const char *arg,
  * status. A number: cli_parse_number()'s forms, from @min to @max. */
 int cli_opt_number(const struct cli_cmd *cmd, enum cli_opt id, const char *arg, uint64_t min,
 		   uint64_t max, uint64_t *out);
+/* The same for a count of things (producers, messages): its error speaks
+ * of a whole number, not of sizes. */
+int cli_opt_count(const struct cli_cmd *cmd, enum cli_opt id, const char *arg, uint64_t min,
+		  uint64_t max, uint64_t *out);
 int cli_opt_mode(const struct cli_cmd *cmd, enum cli_opt id, const char *arg, mode_t *out);
 int cli_opt_duration(const struct cli_cmd *cmd, enum cli_opt id, const char *arg, double *out);
 /* "--mode": the option's name as typed in its long form. */
@@ -180,7 +184,11 @@ const char *cli_user_name(uid_t uid, char *buf, size_t len);
  * "KB" and lower case too). */
 int cli_parse_number(const char *s, uint64_t *out);
 /* A duration in seconds: decimal digits and a point ("1.5"), then an
- * optional unit: s, m, h, d. */
+ * optional unit: s, m, h, d. At most CLI_DURATION_MAX seconds (100 years:
+ * far beyond any age or timeout, and exact as int64 nanoseconds): -ERANGE
+ * above it, -EINVAL if malformed. */
+#define CLI_DURATION_MAX_DAYS 36500
+#define CLI_DURATION_MAX (CLI_DURATION_MAX_DAYS * 86400.0)
 int cli_parse_duration(const char *s, double *out);
 /* A permission mode: octal digits, 1 to 777 ("600", "0640"). */
 int cli_parse_mode(const char *s, mode_t *out);

@@ -16,7 +16,8 @@
 #define GC_DEFAULT_AGE 3600.0
 
 static const struct cli_optdoc gc_opts[] = {
-	{ CLI_O_OLDER_THAN, "unchanged for at least AGE: 90, 90s, 10m, 2h, 7d" },
+	{ CLI_O_OLDER_THAN, "unchanged for at least AGE: seconds (90, 0.5)\n"
+			    "or with a unit (90s, 10m, 2h, 7d), at most 36500d" },
 	{ CLI_O_YES, "remove them" },
 	{ CLI_O_JSON, "a JSON array of what was found (and removed)" },
 	{ CLI_O_END, NULL },
@@ -42,7 +43,8 @@ static const struct cli_cmd gc_cmd = {
 /* "3h", "2d", "45m", "10s": how long ago, roughly. */
 static const char *age_str(double s, char *buf, size_t len)
 {
-	if (s >= 86400 && (long long)s % 86400 == 0)
+	/* The cast only in range: an age from a file's mtime may not fit. */
+	if (s >= 86400 && s < 9e18 && (long long)s % 86400 == 0)
 		snprintf(buf, len, "%.0fd", s / 86400);
 	else if (s >= 3600 && s < 2 * 86400 && (long long)s % 3600 == 0)
 		snprintf(buf, len, "%.0fh", s / 3600);

@@ -33,12 +33,23 @@ static const struct {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: pshm [--help | --version] <command> [options] [args]\n\n"
+	fprintf(f, "usage: pshm [-h | --help | -V | --version] <command> [options] [args]\n\n"
 		   "POSIX shared memory from the shell: see, read, write and clean /dev/shm.\n\n"
 		   "commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\n'pshm <command> --help' describes a command. See pshm(1).\n");
+}
+
+/* "pshm: <what>" about @arg (escaped) and the hint to --help: EXIT_USAGE. */
+static int top_usage(const char *fmt, const char *arg, const char *arg2)
+{
+	char esc[CLI_ESC_MAX];
+	fflush(stdout);
+	fprintf(stderr, "pshm: ");
+	fprintf(stderr, fmt, cli_esc(arg, esc, sizeof(esc)), arg2);
+	fprintf(stderr, "\nTry 'pshm --help'.\n");
+	return EXIT_USAGE;
 }
 
 int main(int argc, char **argv)
@@ -55,14 +66,14 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+		if (argc > 2)
+			return top_usage("unexpected argument '%s' after %s", argv[2], cmd);
 		printf("pshm %s (libpshm %s)\n", PSHM_VERSION_STRING, pshm_version());
 		return EXIT_OK;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(cmd, commands[i].name))
 			return commands[i].fn(argc - 1, argv + 1);
-	char esc[CLI_ESC_MAX];
-	fprintf(stderr, "pshm: unknown command '%s'\n", cli_esc(cmd, esc, sizeof(esc)));
-	usage(stderr);
-	return EXIT_USAGE;
+	return top_usage(cmd[0] == '-' ? "unknown option '%s'" : "unknown command '%s'", cmd,
+			 NULL);
 }

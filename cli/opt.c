@@ -4,6 +4,7 @@
  * subcommand: each option is defined once here, so a letter cannot mean
  * two things and no two help texts or error messages can drift apart.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -137,6 +138,20 @@ int cli_opt_number(const struct cli_cmd *cmd, enum cli_opt id, const char *arg, 
 	return cli_bad_value(cmd, id, arg, why);
 }
 
+int cli_opt_count(const struct cli_cmd *cmd, enum cli_opt id, const char *arg, uint64_t min,
+		  uint64_t max, uint64_t *out)
+{
+	char why[96];
+	if (cli_parse_number(arg, out) == 0 && *out >= min && *out <= max)
+		return 0;
+	if (max == UINT64_MAX)
+		snprintf(why, sizeof(why), "a whole number, %llu or more", (unsigned long long)min);
+	else
+		snprintf(why, sizeof(why), "a whole number from %llu to %llu",
+			 (unsigned long long)min, (unsigned long long)max);
+	return cli_bad_value(cmd, id, arg, why);
+}
+
 int cli_opt_mode(const struct cli_cmd *cmd, enum cli_opt id, const char *arg, mode_t *out)
 {
 	if (cli_parse_mode(arg, out) == 0)
@@ -146,8 +161,12 @@ int cli_opt_mode(const struct cli_cmd *cmd, enum cli_opt id, const char *arg, mo
 
 int cli_opt_duration(const struct cli_cmd *cmd, enum cli_opt id, const char *arg, double *out)
 {
-	if (cli_parse_duration(arg, out) == 0)
+	int r = cli_parse_duration(arg, out);
+	if (r == 0)
 		return 0;
+	if (r == -ERANGE)
+		return cli_bad_value(cmd, id, arg, "at most " CLI_STR(CLI_DURATION_MAX_DAYS)
+					"d, 100 years");
 	return cli_bad_value(cmd, id, arg, "seconds, or with a unit: 0.5, 90s, 10m, 2h, 7d");
 }
 

@@ -84,6 +84,8 @@ int cli_parse_duration(const char *s, double *out)
 			unit = units[i].secs;
 	if (!unit)
 		return -EINVAL;
+	if (v * unit > CLI_DURATION_MAX)
+		return -ERANGE;
 	*out = v * unit;
 	return 0;
 }

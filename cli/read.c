@@ -4,8 +4,8 @@
  * chunks, never mapping it, so memory use stays bounded and a sparse
  * segment gets no pages allocated. They open read-only and accept a
  * segment owned by another user or writable by group/others: they only
- * show bytes, never act on them (the policy options are accepted, and
- * change nothing). Nothing is ever followed: a symlink or a non-regular
+ * show bytes, never act on them, so they refuse nothing on policy and
+ * take no policy option. Nothing is ever followed: a symlink or a non-regular
  * file is refused, and the message says what is really there.
  */
 #include <errno.h>
@@ -38,8 +38,10 @@ static const struct cli_cmd cat_cmd = {
 	"Copy the bytes of the segment NAME to standard output, whatever its size,\n"
 	"in 64 KiB chunks read from the segment's file (never mapped, so memory\n"
 	"use stays bounded). If another process truncates the segment meanwhile,\n"
-	"pshm stops with an error and exit status 1.\n",
-	cat_opts, true, 1, 1, 0, "segment name",
+	"pshm stops with an error and exit status 1. Like every inspection command,\n"
+	"it reads a segment owned by another user or writable by others without\n"
+	"asking: the policy options are for commands that write or attach.\n",
+	cat_opts, false, 1, 1, 0, "segment name",
 };
 
 static int cat_stream(pshm_seg *seg, const char *name, bool text)
@@ -96,8 +98,10 @@ static const struct cli_cmd dump_cmd = {
 	"identical lines is shown once, followed by a line with '*'. The last line\n"
 	"is the offset of the end. Bytes are read from the segment's file (never\n"
 	"mapped: dumping a sparse segment allocates nothing); a segment truncated\n"
-	"meanwhile gives an error (exit 1).\n",
-	dump_opts, true, 1, 1, 0, "segment name",
+	"meanwhile gives an error (exit 1). Like every inspection command, it\n"
+	"reads a segment owned by another user or writable by others without\n"
+	"asking: the policy options are for commands that write or attach.\n",
+	dump_opts, false, 1, 1, 0, "segment name",
 };
 
 /* hexdump -C state: the previous full line, to fold repeats into '*'. */

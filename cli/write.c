@@ -90,7 +90,7 @@ static const struct cli_optdoc write_opts[] = {
 };
 
 static const struct cli_cmd write_cmd = {
-	"write", "NAME [--offset OFFSET] [--create] [TEXT | -]",
+	"write", "NAME [--offset OFFSET] [--create] [--force] [TEXT | -]",
 	"Write TEXT (or standard input, with '-' or no TEXT) into the existing\n"
 	"segment NAME at OFFSET (default 0), byte for byte: no newline or NUL\n"
 	"is added unless asked for. Writing past the end grows the segment.\n"
@@ -113,6 +113,10 @@ struct writer {
 
 static int write_fail(struct writer *w, int err)
 {
+	if (err == -EFBIG)
+		return cli_failn("write", w->name, "the data would end beyond %" PRId64 " bytes, "
+				 "the largest size a segment can have (%" PRIu64 " byte%s written)", INT64_MAX,
+				 w->written, w->written == 1 ? "" : "s");
 	if (err == -EPERM)
 		return cli_seg_fail("write", w->name, err, w->flags);
 	if (err == -ENOENT && !w->seg)
@@ -124,25 +128,25 @@ static int write_fail(struct writer *w, int err)
 	return cli_seg_fail("write", w->name, err, w->flags);
 }
 
-/* A box or a channel, unless --force: raw bytes would break its header. */
-static int write_kind_check(const struct writer *w)
+/* A box or a channel, unless --force: raw bytes would break its header.
+ * Decided on the opened handle (the policy has been applied), not the name. */
+static int write_kind_check(struct writer *w)
 {
-	struct pshm_stat st;
-	if (w->force || pshm_seg_stat(w->name, &st) < 0 ||
-	    (st.kind != PSHM_KIND_BOX && st.kind != PSHM_KIND_CHAN))
+	int kind = w->force ? PSHM_KIND_RAW : pshm_seg_kind(w->seg);
+	if (kind != PSHM_KIND_BOX && kind != PSHM_KIND_CHAN)
 		return 0;
+	pshm_seg_close(w->seg);
+	w->seg = NULL;
 	return cli_failn("write", w->name, "is a %s: raw bytes would overwrite its header or "
-			 "contents; refused (--force writes anyway)", cli_kind_name(&st));
+			 "contents; refused (--force writes anyway)",
+			 kind == PSHM_KIND_BOX ? "box" : "channel");
 }
 
 /* Get the segment, creating it with room for @first bytes if asked to.
  * Returns 0, or the exit status after reporting the failure. */
 static int write_open(struct writer *w, size_t first)
 {
-	int r = write_kind_check(w);
-	if (r)
-		return r;
-	r = pshm_seg_open(w->name, w->flags | PSHM_NOMAP, &w->seg);
+	int r = pshm_seg_open(w->name, w->flags | PSHM_NOMAP, &w->seg);
 	if (r == -ENOENT && w->create) {
 		uint64_t size = w->off + first;
 		if (size == 0)
@@ -156,12 +160,14 @@ static int write_open(struct writer *w, size_t first)
 		if (r == -ENOSPC)
 			return cli_nospc_fail("write", w->name, size);
 	}
-	return r < 0 ? write_fail(w, r) : 0;
+	return r < 0 ? write_fail(w, r) : write_kind_check(w);
 }
 
 static int write_bytes(struct writer *w, const void *buf, size_t len)
 {
 	const char *p = buf;
+	if (len > (uint64_t)INT64_MAX - w->off)
+		return -EFBIG;
 	while (len) {
 		ssize_t n = pshm_seg_pwrite(w->seg, p, len, w->off);
 		if (n < 0)

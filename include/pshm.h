@@ -292,6 +292,15 @@ enum pshm_kind {
 	PSHM_KIND_OTHER = 3, /**< not a regular file: symlink, directory, FIFO... */
 };
 
+/**
+ * The kind of the segment open in @seg (PSHM_KIND_RAW, PSHM_KIND_BOX or
+ * PSHM_KIND_CHAN), read from its first 8 bytes with pread(2) on the
+ * handle's own descriptor: it describes the file actually opened, whatever
+ * the name refers to now. A segment too short or unreadable is
+ * PSHM_KIND_RAW. Errors: -EINVAL (@seg NULL or anonymous).
+ */
+int pshm_seg_kind(const pshm_seg *seg);
+
 /** What pshm_seg_stat() reports: one entry of /dev/shm, not followed. */
 struct pshm_stat {
 	char name[PSHM_NAME_MAX + 2]; /**< canonical name, "/x" */

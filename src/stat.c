@@ -594,3 +594,10 @@ ssize_t pshm_seg_users(const char *name, struct pshm_user **out, int *complete)
 	*out = l.v;
 	return (ssize_t)l.n;
 }
+
+int pshm_seg_kind(const pshm_seg *seg)
+{
+	if (!seg || seg->fd < 0)
+		return -EINVAL;
+	return (int)pshm__kind_of_fd(seg->fd);
+}

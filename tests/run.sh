@@ -9,8 +9,9 @@
 # terminal as usual; its results are read from the TAP report Criterion
 # writes beside it (BINARY.tap). The last line is the total:
 #
-#   check: N passed, N failed
+#   check: N passed, N failed[, N skipped]
 #
+# (the skipped count only when some test was skipped)
 # and the exit status is 0 only if every test passed and every binary
 # exited cleanly. A binary that dies before reporting all its tests counts
 # its missing tests (at least one) as failed. With --filter=PATTERN (or
@@ -46,7 +47,7 @@ has_match() {
 	return 1
 }
 
-pass=0 fail=0 bad=0 ran=0
+pass=0 fail=0 skipped=0 bad=0 ran=0
 for t in "${bins[@]}"; do
 	if [ -n "$pat" ] && ! has_match "$t"; then
 		continue
@@ -74,11 +75,16 @@ for t in "${bins[@]}"; do
 			"$t" "$rc" "$missing" >&2
 	fi
 	pass=$((pass + ok))
+	skipped=$((skipped + skip))
 	fail=$((fail + notok + missing))
 	[ $rc -eq 0 ] || bad=1
 done
 
 [ $fail -eq 0 ] || bad=1
 [ $ran -gt 0 ] || [ -z "$pat" ] || echo "run.sh: no test matches --filter=$pat" >&2
-echo "check: $pass passed, $fail failed"
+if [ $skipped -gt 0 ]; then
+	echo "check: $pass passed, $fail failed, $skipped skipped"
+else
+	echo "check: $pass passed, $fail failed"
+fi
 exit $bad

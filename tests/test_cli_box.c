@@ -78,7 +78,7 @@ Test(box_cli, get_missing_and_not_a_box)
 	const char *raw = th_name("raw");
 	th_write_file(raw, "raw bytes, definitely not a pshm box header..........................", 70, 0600);
 	cr_expect_eq(th_pshm(NULL, NULL, &err, "get %s", raw), 1);
-	cr_expect(strstr(err, "integrity check failed (no box header: a raw segment"), "%s", err);
+	cr_expect(strstr(err, ": is a raw segment, not a box (no pshm header"), "as verify: %s", err);
 	free(err);
 	cr_expect_eq(th_pshm(NULL, NULL, &err, "put %s x", raw), 1);
 	cr_expect(strstr(err, "is a raw segment, not a box"), "%s", err);
@@ -105,7 +105,8 @@ Test(box_cli, force_prints_unverified_bytes_and_says_so)
 	cr_assert_eq(th_run(cmd, NULL, NULL, NULL), 0);
 	cr_expect_eq(th_pshm(NULL, &out, &err, "get --force %s", n), 1);
 	cr_expect_str_eq(out, "HACKEDr tout le monde");
-	cr_expect(strstr(err, "no box header: a raw segment, or a box whose header was overwritten"), "%s", err);
+	cr_expect(strstr(err, "is a raw segment, not a box (no pshm header: plain bytes, or a "
+			      "header overwritten)"), "%s", err);
 	free(out);
 	free(err);
 }

@@ -386,3 +386,20 @@ Test(cli_seg, rm_removes_many_and_f_ignores_missing_ones)
 	cr_expect_not(th_exists(a));
 }
 
+
+/* The policy is applied first, by the open; the kind is read from the
+ * opened segment, so a refused write names the flag, not --force. */
+Test(cli_seg, write_refuses_on_policy_before_looking_at_the_kind)
+{
+	if (!th_is_root())
+		cr_skip_test("needs root to run as nobody");
+	const char *b = th_name("sharedbox");
+	cr_assert_eq(pshm(NULL, "put %s -m 666 value", b), 0, "%s", err);
+	expect_fail(nobody("write %s x", b), "write", b, "--allow-");
+	cr_expect_null(strstr(err, "is a box"), "policy first: %s", err);
+	cr_expect_null(strstr(err, "--force"), "%s", err);
+	expect_fail(nobody("write --allow-foreign --allow-shared-write %s x", b), "write", b,
+		    "is a box: raw bytes would overwrite");
+	cr_assert_eq(pshm(NULL, "get --allow-shared-write %s", b), 0, "%s", err);
+	cr_expect_str_eq(out, "value", "unchanged");
+}

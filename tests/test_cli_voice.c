@@ -24,9 +24,14 @@ static const char *const commands[] = {
 	"get", "verify", "publish", "fetch", "chan create", "chan stat", "send", "recv",
 };
 
-/* The commands that open a segment to act on it or read it. */
+/* The commands that write to a segment or attach to it: the policy applies. */
 static const char *const openers[] = {
-	"cat", "dump", "create", "write", "put", "get", "verify", "send", "recv",
+	"create", "write", "put", "get", "verify", "send", "recv",
+};
+
+/* The inspection commands: they never refuse on policy, so take no option. */
+static const char *const inspectors[] = {
+	"ls", "stat", "who", "cat", "dump", "chan stat",
 };
 
 /* ---- options and help -------------------------------------------------- */
@@ -43,6 +48,14 @@ Test(cli_voice, every_help_lists_h_and_the_policy_options_where_a_segment_is_ope
 		cr_expect_eq(pshm(NULL, "%s --help", openers[i]), 0);
 		cr_expect(strstr(out, "--allow-foreign") && strstr(out, "--allow-shared-write"),
 			  "%s: %s", openers[i], out);
+	}
+	for (size_t i = 0; i < sizeof(inspectors) / sizeof(inspectors[0]); i++) {
+		cr_expect_eq(pshm(NULL, "%s --help", inspectors[i]), 0);
+		cr_expect_null(strstr(out, "  --allow-"), "%s: %s", inspectors[i], out);
+		cr_expect_eq(pshm(NULL, "%s --allow-foreign x", inspectors[i]), 2, "%s",
+			     inspectors[i]);
+		cr_expect(strstr(err, "unknown option '--allow-foreign'"), "%s: %s", inspectors[i],
+			  err);
 	}
 }
 
@@ -97,6 +110,26 @@ Test(cli_voice, an_unknown_option_is_named_exactly)
 	cr_expect(strstr(err, "Try 'pshm dump --help'."), "%s", err);
 }
 
+/* The top level and `chan` speak like every subcommand: one line naming
+ * the problem, then where to look. */
+Test(cli_voice, top_level_usage_errors_are_short_and_exact)
+{
+	cr_expect_eq(pshm(NULL, "-h"), 0);
+	cr_expect(strstr(out, "usage: pshm [-h | --help | -V | --version]"), "%s", out);
+	cr_expect_eq(pshm(NULL, "bogus"), 2);
+	cr_expect_str_eq(err, "pshm: unknown command 'bogus'\nTry 'pshm --help'.\n");
+	cr_expect_eq(pshm(NULL, "-x"), 2);
+	cr_expect_str_eq(err, "pshm: unknown option '-x'\nTry 'pshm --help'.\n");
+	cr_expect_eq(pshm(NULL, "--version extra"), 2);
+	cr_expect(strstr(err, "pshm: unexpected argument 'extra' after --version"), "%s", err);
+	cr_expect_str_empty(out);
+	cr_expect_eq(pshm(NULL, "chan -x"), 2);
+	cr_expect(strstr(err, "pshm chan: unknown option '-x'"), "%s", err);
+	cr_expect_null(strstr(err, "verb"), "%s", err);
+	cr_expect_eq(pshm(NULL, "chan --help"), 0);
+	cr_expect(strstr(out, "--producers N") && strstr(out, "--mode MODE"), "%s", out);
+}
+
 /* sizes, offsets and counts: decimal, hexadecimal, binary units; never a
  * space or a sign. */
 Test(cli_voice, numbers_parse_the_same_way_everywhere)
@@ -117,6 +150,19 @@ Test(cli_voice, numbers_parse_the_same_way_everywhere)
 		cr_expect_eq(pshm(NULL, "put --capacity %s %s v", bad[i], b), 2, "%s", bad[i]);
 		cr_expect_eq(pshm(NULL, "send -t %s %s v", bad[i], q), 2, "send -t %s", bad[i]);
 	}
+}
+
+/* Durations have a ceiling, and the error says it: a huge --older-than
+ * must not reach gc's arithmetic. */
+Test(cli_voice, a_duration_beyond_100_years_is_refused_with_the_bound)
+{
+	cr_expect_eq(pshm(NULL, "gc --older-than 99999999999999999999999999999999d"), 2);
+	cr_expect(strstr(err, "(at most 36500d, 100 years)"), "%s", err);
+	cr_expect_eq(pshm(NULL, "gc --older-than 36501d"), 2);
+	cr_expect(strstr(err, "at most 36500d"), "%s", err);
+	cr_expect_eq(pshm(NULL, "send -t 3153600001 %s x", th_name("d")), 2);
+	cr_expect(strstr(err, "bad --timeout '3153600001' (at most 36500d"), "%s", err);
+	cr_expect_eq(pshm(NULL, "gc --older-than 36500d"), 0, "%s", err);
 }
 
 /* ---- channels from the shell -------------------------------------------- */
@@ -168,7 +214,10 @@ Test(cli_voice, chan_create_says_the_bounds)
 	cr_expect_eq(pshm(NULL, "chan create %s --size 4G", th_name("b")), 2);
 	cr_expect(strstr(err, "from 1K to 2G"), "%s", err);
 	cr_expect_eq(pshm(NULL, "chan create %s --mpsc --producers 65", th_name("b")), 2);
-	cr_expect(strstr(err, "bad --producers '65' (a number from 1 to 64"), "%s", err);
+	cr_expect(strstr(err, "bad --producers '65' (a whole number from 1 to 64)"), "%s", err);
+	cr_expect_null(strstr(err, "64K"), "a count, not a size: %s", err);
+	cr_expect_eq(pshm(NULL, "recv -n 0 %s", th_name("b")), 2);
+	cr_expect(strstr(err, "bad --count '0' (a whole number, 1 or more)"), "%s", err);
 	cr_expect_eq(pshm(NULL, "chan create %s --size 4K --max-msg 8K", th_name("b")), 2);
 	cr_expect(strstr(err, "too large for a ring of 4096 bytes (at most 4080)"), "%s", err);
 }
@@ -256,6 +305,34 @@ Test(cli_voice, write_into_a_box_or_a_channel_needs_force)
 	cr_expect_eq(pshm(NULL, "get %s", box), 1, "the box notices");
 }
 
+Test(cli_voice, get_on_a_raw_segment_says_so_as_verify_does)
+{
+	const char *raw = th_name("graw");
+	char bytes[64];
+	memset(bytes, 'x', sizeof(bytes));
+	th_write_file(raw, bytes, sizeof(bytes), 0600);
+	cr_expect_eq(pshm(NULL, "get %s", raw), 1);
+	cr_expect(strstr(err, "': is a raw segment, not a box"), "%s", err);
+	cr_expect_null(strstr(err, "integrity check failed"), "%s", err);
+}
+
+Test(cli_voice, write_help_and_offset_limit)
+{
+	cr_expect_eq(pshm(NULL, "write --help"), 0);
+	cr_expect(strstr(out, "usage: pshm write NAME [--offset OFFSET] [--create] [--force]"),
+		  "%s", out);
+	const char *s = th_name("wlim");
+	cr_assert_eq(pshm(NULL, "create %s 1K", s), 0, "%s", err);
+	cr_expect_eq(pshm(NULL, "write -o 9223372036854775807 %s x", s), 1);
+	cr_expect(strstr(err, "beyond 9223372036854775807 bytes, the largest size a segment"),
+		  "%s", err);
+	cr_expect_null(strstr(err, "invalid argument"), "%s", err);
+	const char *n = th_name("wlim");
+	cr_expect_eq(pshm(NULL, "write -c -o 9223372036854775807 %s x", n), 1);
+	cr_expect(strstr(err, "the largest size a segment can have"), "%s", err);
+	cr_expect_not(th_exists(n), "nothing created");
+}
+
 /* ---- nothing changes on failure ------------------------------------------ */
 
 Test(cli_voice, a_failed_put_leaves_no_box_behind)
@@ -272,6 +349,51 @@ Test(cli_voice, a_failed_put_leaves_no_box_behind)
 	cr_expect_eq(pshm(NULL, "put %s 01234567890123456789", n), 1, "too large for the box");
 	cr_expect_eq(pshm(NULL, "get %s", n), 0, "the existing box is kept");
 	cr_expect_str_eq(out, "0123456789");
+}
+
+/* A pread() that, once, empties the segment PSHM_TEST_SHRINK right after
+ * reading it: put's write into the box it just created then fails, and
+ * so does taking the box back (it changed since it was created). */
+static const char shrink_src[] =
+	"#define _GNU_SOURCE\n"
+	"#include <dlfcn.h>\n#include <stdlib.h>\n#include <unistd.h>\n"
+	"ssize_t pread(int fd, void *b, size_t n, off_t o) {\n"
+	"  static int done;\n"
+	"  ssize_t (*real)(int, void *, size_t, off_t) = "
+	"(ssize_t (*)(int, void *, size_t, off_t))dlsym(RTLD_NEXT, \"pread\");\n"
+	"  ssize_t r = real(fd, b, n, o);\n"
+	"  const char *p = getenv(\"PSHM_TEST_SHRINK\");\n"
+	"  if (p && !done && truncate(p, 0) == 0) done = 1;\n"
+	"  return r;\n}\n";
+
+Test(cli_voice, a_put_that_cannot_take_its_box_back_says_so)
+{
+	char dir[] = "/tmp/pshm-shrink-XXXXXX", src[64], so[64], cmd[512], p[128];
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(src, sizeof(src), "%s/shrink.c", dir);
+	snprintf(so, sizeof(so), "%s/shrink.so", dir);
+	FILE *f = fopen(src, "w");
+	cr_assert_not_null(f);
+	fputs(shrink_src, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "cc -shared -fPIC -o %s %s -ldl", so, src);
+	int built = th_run(cmd, NULL, NULL, NULL);
+	unlink(src);
+	if (built != 0) {
+		rmdir(dir);
+		cr_skip_test("no C compiler to build the pread shim");
+	}
+	const char *n = th_name("undo");
+	snprintf(cmd, sizeof(cmd), "PSHM_TEST_SHRINK=%s LD_PRELOAD=%s "
+		 "ASAN_OPTIONS=verify_asan_link_order=0 \"$P\" put \"$Q\" value",
+		 th_path(n, p, sizeof(p)), so);
+	int r = script(n, cmd);
+	unlink(so);
+	rmdir(dir);
+	cr_expect_eq(r, 1, "%s", err);
+	cr_expect(strstr(err, "the box it created is left behind: "), "%s", err);
+	cr_expect(th_exists(n), "the message is true: %s", err);
+	pshm_seg_unlink(n);
 }
 
 /* ---- names as people write them ------------------------------------------ */

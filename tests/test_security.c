@@ -81,7 +81,8 @@ Test(security, lab_dd_hack_is_detected, .timeout = 30)
 		snprintf(args, sizeof(args), "get %s", n);
 		cr_expect_eq(th_pshm(NULL, &out, &err, "%s", args), 1);
 		cr_expect_str_empty(out, "no value printed: %s", out);
-		snprintf(cmd, sizeof(cmd), "pshm: get '%s': integrity check failed (", n);
+		snprintf(cmd, sizeof(cmd), seek ? "pshm: get '%s': integrity check failed ("
+					    : "pshm: get '%s': is a raw segment, not a box (", n);
 		cr_expect(strstr(err, cmd) != NULL, "stderr: %s", err);
 		free(out);
 		free(err);

@@ -1098,3 +1098,44 @@ Test(seg, create_init_publishes_a_complete_segment)
 	cr_expect_eq(pshm__seg_create_init(m, 0, 0, NULL, NULL, &s), -EINVAL);
 	cr_expect_eq(pshm__seg_create_init("a/b", 10, 0, NULL, NULL, &s), -EINVAL);
 }
+
+/* ---- kind of an open segment ---------------------------------------- */
+
+Test(seg, kind_is_read_through_the_handle)
+{
+	const char *n = th_name("kind");
+	pshm_seg *s = mk(n, 4096);
+	cr_expect_eq(pshm_seg_kind(s), PSHM_KIND_RAW);
+	pshm_seg_close(s);
+
+	const char *b = th_name("kind");
+	pshm_box *box;
+	cr_assert_eq(pshm_box_create(b, 16, 0, 0, &box), 0);
+	pshm_box_close(box);
+	cr_assert_eq(pshm_seg_open(b, PSHM_RDONLY | PSHM_NOMAP, &s), 0);
+	cr_expect_eq(pshm_seg_kind(s), PSHM_KIND_BOX);
+	/* The handle, not the name: replaced by a raw segment, still a box. */
+	cr_assert_eq(pshm_seg_unlink(b), 0);
+	pshm_seg *t = mk(b, 16);
+	cr_expect_eq(pshm_seg_kind(s), PSHM_KIND_BOX);
+	cr_expect_eq(pshm_seg_kind(t), PSHM_KIND_RAW);
+	pshm_seg_close(t);
+	pshm_seg_close(s);
+
+	const char *c = th_name("kind");
+	struct pshm_chan_config cfg = { 0 };
+	cr_assert_eq(pshm_chan_create(c, &cfg, 0, 0), 0);
+	cr_assert_eq(pshm_seg_open(c, 0, &s), 0);
+	cr_expect_eq(pshm_seg_kind(s), PSHM_KIND_CHAN);
+	pshm_seg_close(s);
+
+	const char *e = th_name("kind");
+	cr_assert_eq(pshm_seg_create(e, 4, 0, 0, &s), 0);
+	cr_expect_eq(pshm_seg_kind(s), PSHM_KIND_RAW, "shorter than a magic number");
+	pshm_seg_close(s);
+
+	cr_expect_eq(pshm_seg_kind(NULL), -EINVAL);
+	cr_assert_eq(pshm_seg_anon(4096, &s), 0);
+	cr_expect_eq(pshm_seg_kind(s), -EINVAL);
+	pshm_seg_close(s);
+}
