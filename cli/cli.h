@@ -184,10 +184,11 @@ const char *cli_user_name(uid_t uid, char *buf, size_t len);
  * "KB" and lower case too). */
 int cli_parse_number(const char *s, uint64_t *out);
 /* A duration in seconds: decimal digits and a point ("1.5"), then an
- * optional unit: s, m, h, d. At most CLI_DURATION_MAX seconds (100 years:
- * far beyond any age or timeout, and exact as int64 nanoseconds): -ERANGE
- * above it, -EINVAL if malformed. */
-#define CLI_DURATION_MAX_DAYS 36500
+ * optional unit: s, m, h, d. At most CLI_DURATION_MAX seconds (1000 years:
+ * beyond any file's age, even one backdated to 1900, and any useful
+ * timeout; a timeout past int64 nanoseconds waits for ever): -ERANGE above
+ * it, -EINVAL if malformed. */
+#define CLI_DURATION_MAX_DAYS 365000
 #define CLI_DURATION_MAX (CLI_DURATION_MAX_DAYS * 86400.0)
 int cli_parse_duration(const char *s, double *out);
 /* A permission mode: octal digits, 1 to 777 ("600", "0640"). */

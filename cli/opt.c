@@ -166,7 +166,7 @@ int cli_opt_duration(const struct cli_cmd *cmd, enum cli_opt id, const char *arg
 		return 0;
 	if (r == -ERANGE)
 		return cli_bad_value(cmd, id, arg, "at most " CLI_STR(CLI_DURATION_MAX_DAYS)
-					"d, 100 years");
+					"d, 1000 years");
 	return cli_bad_value(cmd, id, arg, "seconds, or with a unit: 0.5, 90s, 10m, 2h, 7d");
 }
 
