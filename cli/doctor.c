@@ -425,8 +425,8 @@ static void check_namespaces(struct doctor *d)
 	int p1 = ns_initial("1", "pid", INIT_PID_NS, &pid_1);
 	ns_initial("1", "ipc", INIT_IPC_NS, &ipc_1);
 	d->pid_depth = pid_depth();
-	if (d->pid_depth >= 0)
-		d->pid_init = d->pid_depth == 0;
+	if (d->pid_depth > 0) /* NSpid shows only the levels this /proc sees */
+		d->pid_init = 0;
 	container_hints(d);
 	count_procs(d);
 
