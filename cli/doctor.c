@@ -312,7 +312,7 @@ static void check_remove_ipc(struct doctor *d)
 	}
 	if (!yes)
 		add(d, "remove-ipc", OK, NULL, "systemd-logind: RemoveIPC=no");
-	else if (geteuid() >= 1000)
+	else if (geteuid() >= 1000 && geteuid() < 60000) /* a regular user (login.defs) */
 		add(d, "remove-ipc", PROBLEM,
 		    "set RemoveIPC=no in /etc/systemd/logind.conf.d/ipc.conf, run the programs "
 		    "as a system user, or keep the user logged in: loginctl enable-linger USER",
@@ -320,8 +320,8 @@ static void check_remove_ipc(struct doctor *d)
 		    "in /dev/shm are removed, even those in use", d->remove_ipc);
 	else
 		add(d, "remove-ipc", NOTE, NULL,
-		    "systemd-logind: RemoveIPC=%s: segments of regular users (uid 1000 and "
-		    "up) are removed when their last session ends; yours are not", d->remove_ipc);
+		    "systemd-logind: RemoveIPC=%s: segments of regular users (uid 1000 to "
+		    "59999) are removed when their last session ends; yours are not", d->remove_ipc);
 }
 
 /* ---- namespaces and processes ------------------------------------------ */
