@@ -8,6 +8,7 @@
 #define PSHM_TEST_ROOM_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/statvfs.h>
 
 /* Bytes free in /dev/shm for an unprivileged writer; UINT64_MAX if unknown. */
@@ -23,9 +24,13 @@ static inline uint64_t th_shm_free(void)
 #define TH_NEED_SHM_MIB(mib)                                                              \
 	do {                                                                              \
 		uint64_t th_free_ = th_shm_free();                                        \
-		if (th_free_ < (uint64_t)(mib) << 20)                                     \
+		if (th_free_ < (uint64_t)(mib) << 20) {                                   \
+			/* on stderr too: Criterion shows skip reasons only with --verbose */ \
+			fprintf(stderr, "%s: skipped: needs %d MiB free in /dev/shm, %llu MiB free\n", \
+				__func__, (int)(mib), (unsigned long long)(th_free_ >> 20));   \
 			cr_skip_test("needs %d MiB free in /dev/shm, %llu MiB free",     \
 				     (int)(mib), (unsigned long long)(th_free_ >> 20));  \
+		}                                                                         \
 	} while (0)
 
 #endif
