@@ -6,6 +6,7 @@
 #                      and check that every manual page renders (check-man)
 #   make check SANITIZE=address,undefined     the same suite under ASan + UBSan
 #   make check-tsan    the concurrent tests under ThreadSanitizer
+#   make check-small-shm  make check with a 64 MiB /dev/shm, as in Docker (root)
 #   make demo          walk through the lab, narrated, then clean up
 #   make fuzz          run every libFuzzer harness for FUZZ_SECONDS each (clang)
 #   make bench         the IPC benchmark (writes bench/RESULTS.md)
@@ -91,8 +92,8 @@ PC       := $(B)/pshm.pc
 CRITERION_CFLAGS := $(shell pkg-config --cflags criterion 2>/dev/null)
 CRITERION_LIBS   := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 
-.PHONY: all lib cli lab examples check check-man check-criterion check-tsan tsan-run demo \
-	fuzz fuzz-smoke bench bench-deps install uninstall clean FORCE
+.PHONY: all lib cli lab examples check check-man check-criterion check-small-shm check-tsan \
+	tsan-run demo fuzz fuzz-smoke bench bench-deps install uninstall clean FORCE
 
 all: lib cli examples lab
 
@@ -199,6 +200,17 @@ PYTHON ?= python3
 install-python:
 	$(PYTHON) -m pip install --no-build-isolation --no-index $(PIP_FLAGS) ./python
 .PHONY: check-python install-python
+
+# The whole suite with a /dev/shm as small as Docker's default (64 MiB): a
+# private tmpfs in a mount namespace of its own, so the machine's /dev/shm
+# and whatever uses it are left alone. Tests that need more room skip
+# themselves and say how much they need. Needs root (or CAP_SYS_ADMIN).
+SMALL_SHM ?= 64m
+check-small-shm: all $(TEST_BIN)
+	$(Q)unshare -m sh -c 'mount --make-rprivate / && \
+		mount -t tmpfs -o size=$(SMALL_SHM),mode=1777 tmpfs /dev/shm && \
+		echo "check-small-shm: /dev/shm is a private $(SMALL_SHM) tmpfs" && \
+		exec $(MAKE) --no-print-directory check'
 
 # ThreadSanitizer: the concurrent scenarios, threads variants, through a
 # plain driver (see STRESS_SRC above).

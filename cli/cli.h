@@ -9,6 +9,7 @@
  *   why.c    errors explained: policy, kinds, file types
  *   ls.c     ls, stat, who          read.c   cat, dump
  *   write.c  create, write, rm      gc.c     gc
+ *   doctor.c doctor (the system around /dev/shm; gc for the leftovers)
  *   box.c    put, get, verify, publish, fetch
  *   chan.c   chan create|stat, send, recv
  */
@@ -239,6 +240,7 @@ int cmd_create(int argc, char **argv);
 int cmd_write(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
 
 int cmd_put(int argc, char **argv);
 int cmd_get(int argc, char **argv);

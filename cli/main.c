@@ -21,6 +21,7 @@ static const struct {
 	{ "write", cmd_write, "write bytes into a segment" },
 	{ "rm", cmd_rm, "remove segments" },
 	{ "gc", cmd_gc, "find (and remove) abandoned segments" },
+	{ "doctor", cmd_doctor, "check /dev/shm, namespaces and limits; say what to fix" },
 	{ "put", cmd_put, "store a value in a checked box" },
 	{ "get", cmd_get, "print a box's value after checking it" },
 	{ "verify", cmd_verify, "check the integrity of boxes" },

@@ -5,6 +5,7 @@
  * hexdump and Python see.
  */
 #include "cli_seg.h"
+#include "room.h"
 
 /* ---- cat ---------------------------------------------------------------- */
 
@@ -29,6 +30,7 @@ Test(cli_seg, cat_copies_every_byte)
 
 Test(cli_seg, cat_streams_a_large_segment_in_bounded_memory)
 {
+	TH_NEED_SHM_MIB(256 + 1);
 	const char *n = th_name("big");
 	mkseg(n, "256M");
 	cr_assert_eq(pshm(NULL, "write %s --offset 268435450 ending", n), 0);
@@ -106,6 +108,7 @@ static void truncate_elsewhere(const char *name)
 
 Test(cli_seg, cat_truncated_while_streaming_fails_cleanly)
 {
+	TH_NEED_SHM_MIB(64 + 1);
 	const char *n = th_name("cattrunc");
 	mkseg(n, "64M"); /* far more than the pipe and one chunk hold */
 	char *argv[] = { "pshm", "cat", (char *)n, NULL };

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_containers.c — the README's container recipes, run: a producer
+ * and a consumer each in a "container" of its own (a mount namespace
+ * whose /dev/shm is one tmpfs they share, as a shared volume, --ipc=host
+ * or --ipc=container: give), with PID namespaces of their own or one
+ * shared (--pid=host, --pid=container:). Every message must arrive, and
+ * each side must see the other alive.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_helpers.h"
+
+/*
+ * $1: "separate" (a PID namespace per container) or "shared" (one, as
+ * --pid=host gives); $2: which side starts later, after burning PIDs so
+ * that its PID in its namespace is not one the other side's namespace
+ * holds: "producer" or "consumer". $P: pshm; $Q: the channel.
+ * Prints what the three containers said; exit 77 if namespaces are
+ * out of reach here.
+ */
+static const char ct_script[] =
+	"D=$(mktemp -d /tmp/pshm-ct-XXXXXX) || exit 77\n"
+	"unshare -m sh -c '\n"
+	"  P=$1 Q=$2 pid=$3 late=$4 D=$5\n"
+	"  mount --make-rprivate / && mount -t tmpfs -o size=64m,mode=1777 tmpfs \"$D\" || exit 77\n"
+	"  box() { # box BURN CMD...: CMD in a container sharing the tmpfs on $D\n"
+	"    if [ \"$pid\" = separate ]; then set -- unshare -p -f --mount-proc -m \"$@\"\n"
+	"    else set -- unshare -m \"$@\"; fi\n"
+	"    \"$@\"\n"
+	"  }\n"
+	"  inside=\"mount --bind \\\"\\$0\\\" /dev/shm || exit 77\n"
+	"    i=0; while [ \\$i -lt \\$1 ]; do /bin/true; i=\\$((i + 1)); done; shift; \\\"\\$@\\\"\"\n"
+	"  run() { box sh -c \"$inside\" \"$D\" \"$@\"; }\n"
+	"  pb=0 cb=0; if [ \"$late\" = producer ]; then pb=20; else cb=20; fi\n"
+	"  run 0 \"$P\" chan create \"$Q\" || exit 1\n"
+	"  run $cb timeout 30 \"$P\" recv \"$Q\" --follow > \"$D.out\" 2> \"$D.err\" < /dev/null &\n"
+	"  cons=$!\n"
+	"  sleep 0.5\n"
+	"  (printf \"1\\n2\\n3\\n\"; sleep 3; printf \"4\\n5\\n6\\n\") | run $pb timeout 30 \"$P\" send \"$Q\" &\n"
+	"  prod=$!\n"
+	"  sleep 1.5\n"
+	"  echo \"== stat\"; run 5 \"$P\" chan stat \"$Q\" < /dev/null\n"
+	"  echo \"== doctor\"; run 0 \"$P\" doctor < /dev/null | grep pid-ns\n"
+	"  wait $prod; echo \"== send $?\"\n"
+	"  wait $cons; echo \"== recv $?\"\n"
+	"  cat \"$D.out\"; cat \"$D.err\" >&2; rm -f \"$D.out\" \"$D.err\"\n"
+	"' sh \"$P\" \"$Q\" \"$1\" \"$2\" \"$D\"\n"
+	"r=$?; rmdir \"$D\"; exit $r\n";
+
+static void run_recipe(const char *pid, const char *late)
+{
+	if (!th_is_root())
+		cr_skip_test("needs root for namespaces");
+	if (th_run("unshare -p -f --mount-proc -m true", NULL, NULL, NULL) != 0)
+		cr_skip_test("cannot make PID and mount namespaces here");
+	const char *q = th_name("ct");
+	setenv("PSHM_CT_SCRIPT", ct_script, 1);
+	char body[256];
+	snprintf(body, sizeof(body), "export P Q; sh -c \"$PSHM_CT_SCRIPT\" ct %s %s", pid, late);
+	int r = script(q, body);
+	if (r == 77)
+		cr_skip_test("cannot mount a private tmpfs here");
+	cr_assert_eq(r, 0, "%s\n%s", out, err);
+	cr_expect(strstr(out, "== send 0\n"), "the producer succeeded:\n%s\n%s", out, err);
+	cr_expect(strstr(out, "== recv 0\n1\n2\n3\n4\n5\n6\n"), "every message received:\n%s\n%s",
+		  out, err);
+	const char *st = strstr(out, "== stat");
+	cr_assert(st, "%s", out);
+	cr_expect(strstr(st, "producer") && !strstr(st, "dead") && strstr(st, "(alive)"),
+		  "during the producer's pause, both sides are alive:\n%s", out);
+	cr_expect(strstr(st, "consumer ") && strstr(strstr(st, "consumer "), "(alive)"),
+		  "the consumer is alive:\n%s", out);
+	if (!strcmp(pid, "separate"))
+		cr_expect(strstr(out, "note     pid-ns "), "doctor sees the PID namespace:\n%s", out);
+}
+
+Test(containers, shared_dev_shm_shared_pid_namespace, .timeout = 60)
+{
+	run_recipe("shared", "producer");
+}
+
+Test(containers, shared_dev_shm_separate_pid_namespaces, .timeout = 60)
+{
+	run_recipe("separate", "producer");
+}
+
+Test(containers, shared_dev_shm_separate_pid_namespaces_consumer_later, .timeout = 60)
+{
+	run_recipe("separate", "consumer");
+}
