@@ -78,18 +78,6 @@ static bool old_and_own(const struct pshm_stat *st, double min_age, double now)
 	return S_ISREG(st->mode) && st->uid == geteuid() && age_of(st, now) >= min_age;
 }
 
-/*
- * Does a libpshm handle hold @name open now, in any process and any PID
- * namespace (pshm's own formats, and any segment opened through
- * libpshm)? 1: held, 0: unknown. This is the library's liveness lock,
- * through pshm_seg_held(); it can only prove "in use", never "unused".
- */
-static int held_by_pshm(const char *name)
-{
-	(void)name; /* pshm_seg_held(name) == 1 once the library has it */
-	return 0;
-}
-
 /* Is this process in a PID namespace of its own (a container), where the
  * processes outside it cannot be seen? Only for saying why. */
 static bool in_pid_namespace(void)
@@ -108,18 +96,29 @@ struct gc_users {
 };
 
 /*
- * Does the scan of /proc prove that nobody uses @st (entry @i)? Not if a
- * process that the scan missed may use it (one of its owner's, or one
- * that could not be identified, or any outside our PID namespace). A scan
- * that missed only other users' processes proves it only for a segment
- * that no other user may open: one with no group or other permission bits.
+ * Does anything prove that nobody uses @st (entry @i)?
+ * - A process seen using it in /proc: in use.
+ * - A libpshm handle open on it, in any process and any PID namespace (the
+ *   library's liveness lock, pshm_seg_held()): in use; a failed query
+ *   proves nothing.
+ * - A box or a channel with no such handle: unused. Every program that
+ *   uses pshm's own formats does so through libpshm, whose handles hold
+ *   the lock for their lifetime, so this holds even where the scan of
+ *   /proc is blind (a container, a hidden process).
+ * - A raw segment, which any program may map without libpshm: unused only
+ *   if the scan saw every process that may use it. A scan that missed only
+ *   other users' processes proves it only for a segment that no other user
+ *   may open: one with no group or other permission bits.
  */
 static enum verdict verdict(const struct pshm_stat *st, const struct gc_users *u, size_t i)
 {
 	if (u->count[i] != 0)
 		return u->count[i] > 0 ? USED : UNSURE;
-	if (held_by_pshm(st->name) == 1)
-		return USED;
+	int held = pshm_seg_held(st->name);
+	if (held != 0)
+		return held > 0 ? USED : UNSURE;
+	if (st->kind == PSHM_KIND_BOX || st->kind == PSHM_KIND_CHAN)
+		return UNUSED;
 	if (u->unseen[i])
 		return UNSURE;
 	return u->complete || !(st->mode & 077) ? UNUSED : UNSURE;

@@ -241,7 +241,7 @@ void th_nobody(uid_t *uid, gid_t *gid)
 int th_as_nobody(int (*fn)(void *), void *arg)
 {
 	if (!th_is_root())
-		cr_skip_test("needs root to play another user");
+		th_skip("needs root to play another user");
 	uid_t uid;
 	gid_t gid;
 	th_nobody(&uid, &gid);

@@ -28,7 +28,7 @@ static inline uint64_t th_shm_free(void)
 			/* on stderr too: Criterion shows skip reasons only with --verbose */ \
 			fprintf(stderr, "%s: skipped: needs %d MiB free in /dev/shm, %llu MiB free\n", \
 				__func__, (int)(mib), (unsigned long long)(th_free_ >> 20));   \
-			cr_skip_test("needs %d MiB free in /dev/shm, %llu MiB free",     \
+			th_skip("needs %d MiB free in /dev/shm, %llu MiB free",     \
 				     (int)(mib), (unsigned long long)(th_free_ >> 20));  \
 		}                                                                         \
 	} while (0)

@@ -365,7 +365,7 @@ Test(box, writer_in_another_pid_namespace_is_alive, .timeout = 60)
 	pid_t p = stuck_writer(n, true, &tid);
 	if (p < 0) {
 		pshm_box_close(b);
-		cr_skip_test("cannot make a PID namespace here");
+		th_skip("cannot make a PID namespace here");
 	}
 	stuck_writer_holds_the_box(n, b, tid);
 	kill(p, SIGKILL); /* its child, the writer, gets SIGKILL too */

@@ -233,14 +233,8 @@ Test(chan_cli, send_keeps_a_channel_out_of_gc)
 	char p[128];
 	struct timespec ts[2] = { { 946684800, 0 }, { 946684800, 0 } };
 	cr_assert_eq(utimensat(AT_FDCWD, th_path(q, p, sizeof(p)), ts, 0), 0);
-	struct pshm_stat st;
-	long users;
-	int unseen = 1, complete;
-	cr_assert_eq(pshm_seg_stat(q, &st), 0);
-	cr_assert_eq(pshm_seg_scan(&st, 1, &users, &unseen, &complete), 0);
-	if (unseen)
-		cr_skip_test("a process that may use our segments is hidden from /proc here: "
-			     "gc proves nothing unused");
+	/* A channel is proven unused by its liveness lock alone, even where
+	 * the scan of /proc is blind (a container): no skip here. */
 	cr_assert_eq(pshm(NULL, "gc --older-than 9000d"), 0, "%s", err);
 	cr_expect(strstr(out, q), "backdated channel listed: %s", out);
 	cr_assert_eq(pshm(NULL, "send %s hello", q), 0, "%s", err);

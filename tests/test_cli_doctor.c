@@ -15,14 +15,14 @@
 static int in_tmpfs(const char *opts, const char *body)
 {
 	if (!th_is_root())
-		cr_skip_test("needs root for a private tmpfs");
+		th_skip("needs root for a private tmpfs");
 	char cmd[2048];
 	snprintf(cmd, sizeof(cmd),
 		 "unshare --mount sh -c 'mount --make-rprivate / && "
 		 "mount -t tmpfs -o %s tmpfs /dev/shm || exit 77; %s' \"$P\"", opts, body);
 	int r = script("", cmd);
 	if (r == 77)
-		cr_skip_test("cannot mount a private tmpfs here");
+		th_skip("cannot mount a private tmpfs here");
 	return r;
 }
 
@@ -77,6 +77,9 @@ Test(cli_doctor, leftovers_are_what_gc_would_remove)
 			 "/dev/shm/pshm-test-old && touch -d \"2 hours ago\" /dev/shm/pshm-test-old && "
 			 "\"$0\" doctor; echo \"rc=$?\"; \"$0\" doctor --json; ls /dev/shm");
 	cr_assert_eq(r, 0, "%s", err);
+	if (strstr(out, "gc-skipped") && !strstr(out, "problem  leftovers"))
+		th_skip("a process that may use a raw segment is hidden from /proc here: "
+			"gc, and so doctor, proves nothing unused");
 	cr_expect(strstr(out, "problem  leftovers          1 abandoned segment of yours (8.0K"),
 		  "%s", out);
 	cr_expect(strstr(out, "pshm gc --yes"), "%s", out);

@@ -121,7 +121,7 @@ Test(cli_seg, who_and_gc_see_a_thread_whose_main_thread_exited)
 Test(cli_seg, gc_skips_what_an_unreadable_process_of_its_own_user_may_use)
 {
 	if (!th_is_root())
-		cr_skip_test("needs root to play nobody");
+		th_skip("needs root to play nobody");
 	uid_t uid;
 	gid_t gid;
 	th_nobody(&uid, &gid);
@@ -242,9 +242,9 @@ Test(cli_seg, gc_never_removes_a_segment_replaced_under_the_same_name, .timeout 
 Test(cli_seg, gc_in_a_pid_namespace_removes_nothing)
 {
 	if (!th_is_root() || !has("unshare"))
-		cr_skip_test("needs root and unshare");
+		th_skip("needs root and unshare");
 	if (sh(NULL, "unshare -p -f --mount-proc true"))
-		cr_skip_test("cannot make a PID namespace here: %s", err);
+		th_skip("cannot make a PID namespace here: %s", err);
 	/* The host's /dev/shm stays visible, as in a container that shares it:
 	 * processes of the host may use the segment, and cannot be seen. */
 	const char *n = ancient_seg("gc-pidns", getuid(), getgid());
@@ -261,6 +261,49 @@ Test(cli_seg, gc_in_a_pid_namespace_removes_nothing)
 	cr_expect_eq(r, 0, "%s", err);
 	cr_expect(th_exists(n), "kept: %s", out);
 
+}
+
+/* Boxes and channels are decided by the liveness lock that every libpshm
+ * handle holds, which the kernel keeps across PID namespaces: gc removes an
+ * unused one even where /proc is blind, and never one a process it cannot
+ * see holds open. */
+Test(cli_seg, gc_in_a_pid_namespace_decides_channels_by_their_lock)
+{
+	if (!th_is_root() || !has("unshare"))
+		th_skip("needs root and unshare");
+	if (sh(NULL, "unshare -p -f --mount-proc true"))
+		th_skip("cannot make a PID namespace here: %s", err);
+	const char *held = th_name("gc-held"), *idle = th_name("gc-idle");
+	const char *raw = ancient_seg("gc-raw", getuid(), getgid());
+	cr_assert_eq(sh(NULL, P " chan create %s --size 4K && " P " chan create %s --size 4K",
+			held, idle), 0, "%s", err);
+	/* The holder: a consumer in a PID namespace of its own, waiting; it
+	 * dies with unshare (--kill-child). */
+	pid_t holder = fork();
+	cr_assert_neq(holder, -1);
+	if (holder == 0) {
+		execlp("unshare", "unshare", "--kill-child", "-p", "-f", "--mount-proc", P, "recv", held,
+		       "--follow", (char *)NULL);
+		_exit(127);
+	}
+	int attached = 0;
+	for (int i = 0; i < 200 && !attached; i++) {
+		struct pshm_chan_info in;
+		attached = pshm_chan_stat(held, &in) == 0 && in.n_peers > 0 && in.peers[0].alive;
+		if (!attached)
+			usleep(10000);
+	}
+	cr_expect(attached, "the consumer attached");
+	make_ancient(held);
+	make_ancient(idle);
+	int r = sh(NULL, "unshare -p -f --mount-proc " P " gc --yes " GC_ANCIENT);
+	kill(holder, SIGKILL); /* and --kill-child takes the consumer with it */
+	waitpid(holder, NULL, 0);
+	cr_expect_eq(r, 0, "%s", err);
+	cr_expect(th_exists(held), "a channel held open from another namespace is kept: %s", out);
+	cr_expect_not(th_exists(idle), "an unused channel is removed, blind scan or not: %s%s",
+		      out, err);
+	cr_expect(th_exists(raw), "a raw segment is still only removed on proof: %s", out);
 }
 
 /* ---- the library's scan ------------------------------------------------- */

@@ -152,7 +152,7 @@ Test(cli_seg, dump_truncated_while_streaming_fails_cleanly)
 Test(cli_seg, dump_matches_hexdump_C)
 {
 	if (!has("hexdump"))
-		cr_skip_test("hexdump is not installed");
+		th_skip("hexdump is not installed");
 	const char *n = th_name("dump");
 	/* Text, a run of zeros, a repeated pattern, an odd tail. */
 	cr_assert_eq(sh(NULL,
@@ -249,7 +249,7 @@ static const char py_write[] =
 Test(cli_seg, segments_interoperate_with_python_shared_memory)
 {
 	if (!has_python())
-		cr_skip_test("python3 with multiprocessing.shared_memory is not installed");
+		th_skip("python3 with multiprocessing.shared_memory is not installed");
 	const char *n = th_name("py");
 	mkseg(n, "4K");
 	cr_assert_eq(pshm(NULL, "write %s 'made by pshm'", n), 0);

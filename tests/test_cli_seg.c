@@ -210,7 +210,7 @@ Test(cli_seg, write_creates_only_when_asked)
 Test(cli_seg, write_reports_a_partial_write_on_a_full_dev_shm)
 {
 	if (!th_is_root())
-		cr_skip_test("needs root for a private tmpfs");
+		th_skip("needs root for a private tmpfs");
 	int r = sh(NULL,
 		   "unshare --mount sh -c 'mount --make-rprivate / && "
 		   "mount -t tmpfs -o size=64k tmpfs /dev/shm || exit 77; "
@@ -219,7 +219,7 @@ Test(cli_seg, write_reports_a_partial_write_on_a_full_dev_shm)
 		   "%s cat full | tr -d x | wc -c; %s create more 4K; echo \"rc=$?\"; ls /dev/shm'",
 		   P, P, P, P);
 	if (r == 77)
-		cr_skip_test("cannot mount a private tmpfs here");
+		th_skip("cannot mount a private tmpfs here");
 	cr_assert_eq(r, 0, "status %d: %s %s", r, out, err);
 	cr_expect_not_null(strstr(out, "rc=1\n0\nrc=1\nfull\n"), "output: %s", out);
 	const char *m = strstr(err, "pshm: write 'full': no space left in /dev/shm (");
@@ -254,7 +254,7 @@ Test(cli_seg, another_users_private_segment_is_permission_denied)
 Test(cli_seg, write_applies_the_owner_and_mode_policy_and_says_which_flag_lifts_it)
 {
 	if (!th_is_root())
-		cr_skip_test("needs root to give a file away");
+		th_skip("needs root to give a file away");
 	uid_t uid;
 	gid_t gid;
 	th_nobody(&uid, &gid);
@@ -392,7 +392,7 @@ Test(cli_seg, rm_removes_many_and_f_ignores_missing_ones)
 Test(cli_seg, write_refuses_on_policy_before_looking_at_the_kind)
 {
 	if (!th_is_root())
-		cr_skip_test("needs root to run as nobody");
+		th_skip("needs root to run as nobody");
 	const char *b = th_name("sharedbox");
 	cr_assert_eq(pshm(NULL, "put %s -m 666 value", b), 0, "%s", err);
 	expect_fail(nobody("write %s x", b), "write", b, "--allow-");

@@ -184,7 +184,7 @@ Test(cli_voice, a_shared_channel_works_with_the_policy_options)
 Test(cli_voice, the_permission_error_suggests_only_the_flags_not_given)
 {
 	if (!th_is_root())
-		cr_skip_test("needs root to give a segment to nobody");
+		th_skip("needs root to give a segment to nobody");
 	uid_t uid;
 	gid_t gid;
 	th_nobody(&uid, &gid);
@@ -381,7 +381,7 @@ Test(cli_voice, a_put_that_cannot_take_its_box_back_says_so)
 	unlink(src);
 	if (built != 0) {
 		rmdir(dir);
-		cr_skip_test("no C compiler to build the pread shim");
+		th_skip("no C compiler to build the pread shim");
 	}
 	const char *n = th_name("undo");
 	snprintf(cmd, sizeof(cmd), "PSHM_TEST_SHRINK=%s LD_PRELOAD=%s "
@@ -428,12 +428,12 @@ Test(cli_voice, utf8_names_print_as_they_are_and_hostile_bytes_stay_escaped)
 Test(cli_voice, ls_on_an_empty_dev_shm_says_so)
 {
 	if (!th_is_root())
-		cr_skip_test("needs root for a private tmpfs");
+		th_skip("needs root for a private tmpfs");
 	int r = script("", "unshare --mount sh -c 'mount --make-rprivate / && "
 			   "mount -t tmpfs -o size=64k tmpfs /dev/shm || exit 77; "
 			   "\"$0\" ls; \"$0\" ls --json' \"$P\"");
 	if (r == 77)
-		cr_skip_test("cannot mount a private tmpfs here");
+		th_skip("cannot mount a private tmpfs here");
 	cr_assert_eq(r, 0, "%s", err);
 	cr_expect_str_eq(out, "/dev/shm is empty: no segment\n[]\n");
 }

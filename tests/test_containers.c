@@ -53,16 +53,16 @@ static const char ct_script[] =
 static void run_recipe(const char *pid, const char *late)
 {
 	if (!th_is_root())
-		cr_skip_test("needs root for namespaces");
+		th_skip("needs root for namespaces");
 	if (th_run("unshare -p -f --mount-proc -m true", NULL, NULL, NULL) != 0)
-		cr_skip_test("cannot make PID and mount namespaces here");
+		th_skip("cannot make PID and mount namespaces here");
 	const char *q = th_name("ct");
 	setenv("PSHM_CT_SCRIPT", ct_script, 1);
 	char body[256];
 	snprintf(body, sizeof(body), "export P Q; sh -c \"$PSHM_CT_SCRIPT\" ct %s %s", pid, late);
 	int r = script(q, body);
 	if (r == 77)
-		cr_skip_test("cannot mount a private tmpfs here");
+		th_skip("cannot mount a private tmpfs here");
 	cr_assert_eq(r, 0, "%s\n%s", out, err);
 	cr_expect(strstr(out, "== send 0\n"), "the producer succeeded:\n%s\n%s", out, err);
 	cr_expect(strstr(out, "== recv 0\n1\n2\n3\n4\n5\n6\n"), "every message received:\n%s\n%s",

@@ -114,7 +114,7 @@ Test(lab, literal_commands_in_a_private_dev_shm)
 {
 	if (th_run("unshare --mount sh -c 'mount -t tmpfs tmpfs /dev/shm' 2>/dev/null", NULL, NULL,
 		   NULL) != 0)
-		cr_skip_test("cannot mount a private /dev/shm (needs root and unshare)");
+		th_skip("cannot mount a private /dev/shm (needs root and unshare)");
 	char *out, *err;
 	/* cat prints the NUL bytes too; tr drops them so the text compares. */
 	int st = lab(&out, &err,
@@ -362,7 +362,7 @@ Test(lab, pages_are_allocated_when_touched_through_a_mapping)
 Test(lab, shm_open_is_openat_in_strace)
 {
 	if (th_run("command -v strace && strace -e trace=openat true", NULL, NULL, NULL) != 0)
-		cr_skip_test("strace is not installed or cannot trace here");
+		th_skip("strace is not installed or cannot trace here");
 	const char *n = th_name("lab");
 	char *err, *want;
 	/* LeakSanitizer cannot run under ptrace, should lab/ be built with it. */
@@ -409,7 +409,7 @@ static bool protected_regular_applies(uid_t owner)
 Test(lab, squatted_name_and_protected_regular)
 {
 	if (!th_is_root())
-		cr_skip_test("needs root to make a segment belong to another user");
+		th_skip("needs root to make a segment belong to another user");
 	const char *n = th_name("lab");
 	char p[128];
 	uid_t uid;

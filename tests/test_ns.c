@@ -19,7 +19,7 @@ TestSuite(ns, TH_FIXTURE, .timeout = 60);
 static void need_pid_ns(void)
 {
 	if (th_run("unshare -p -f --mount-proc true", NULL, NULL, NULL) != 0)
-		cr_skip_test("cannot make a PID namespace here (needs root and unshare -p)");
+		th_skip("cannot make a PID namespace here (needs root and unshare -p)");
 }
 
 /*

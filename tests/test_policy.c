@@ -59,7 +59,7 @@ static void expect_check(const char *name, unsigned need)
 Test(policy, check_every_owner_mode_and_flag)
 {
 	if (!th_is_root())
-		cr_skip_test("needs root to give a segment to another user");
+		th_skip("needs root to give a segment to another user");
 	struct {
 		mode_t mode;
 		bool foreign;
@@ -136,7 +136,7 @@ static int check_as_nobody(void *arg)
 Test(policy, check_as_nobody_sees_root_as_foreign)
 {
 	if (!th_is_root())
-		cr_skip_test("needs root to play another user");
+		th_skip("needs root to play another user");
 	const char *n[4] = { th_name("root600"), th_name("root666"), th_name("own600"),
 			     th_name("own660") };
 	plant(n[0], 0600, false);

@@ -192,7 +192,7 @@ static int unlink_as_nobody(void *arg)
 Test(remove, nobody_cannot_remove_roots)
 {
 	if (!th_is_root())
-		cr_skip_test("needs root to play another user");
+		th_skip("needs root to play another user");
 	const char *n[4] = { th_name("c600"), th_name("b600"), th_name("c644"), th_name("b644") };
 	mkchan(n[0], 0600);
 	mkbox(n[1], 0600);

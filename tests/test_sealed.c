@@ -326,7 +326,7 @@ Test(sealed, a_publisher_that_never_answers_times_out, .timeout = 60)
 Test(sealed, server_of_another_uid_is_refused)
 {
 	if (!th_is_root())
-		cr_skip_test("needs root to play another user");
+		th_skip("needs root to play another user");
 	uid_t nobody;
 	gid_t gid;
 	th_nobody(&nobody, &gid);
@@ -418,10 +418,10 @@ Test(sealed, another_user_fetches_a_shared_snapshot, .timeout = 60)
 	/* daemon publishes for everyone (mode 666): its socket directory is
 	 * then 0711, which nobody may traverse but not read. */
 	if (!th_is_root())
-		cr_skip_test("needs root to play daemon and nobody");
+		th_skip("needs root to play daemon and nobody");
 	if (th_run("command -v setpriv >/dev/null 2>&1 && id daemon >/dev/null 2>&1", NULL, NULL,
 		   NULL))
-		cr_skip_test("needs setpriv and a 'daemon' user");
+		th_skip("needs setpriv and a 'daemon' user");
 	char bin[300], pub[128], cmd[2048], *out, *err;
 	th_public_copy(PSHM_BIN, bin, sizeof(bin));
 	snprintf(pub, sizeof(pub), "/tmp/pshm-test-xuser-%d", (int)getpid());

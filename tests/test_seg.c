@@ -339,7 +339,7 @@ Test(seg, private_segment_is_eacces_for_another_user)
 Test(seg, foreign_owner_is_eperm_unless_allowed)
 {
 	if (!th_is_root())
-		cr_skip_test("needs root to give a file away");
+		th_skip("needs root to give a file away");
 	const char *n = th_name("foreign");
 	char p[300];
 	uid_t uid;
@@ -584,7 +584,7 @@ static int grow_without_address_space(const char *n)
 Test(seg, failed_remap_puts_the_file_back_as_it_was)
 {
 	if (UNDER_ASAN)
-		cr_skip_test("AddressSanitizer needs an unlimited address space");
+		th_skip("AddressSanitizer needs an unlimited address space");
 	const char *n = th_name("remapfail");
 	pshm_seg_close(mk(n, 4096));
 	fflush(NULL);
@@ -669,7 +669,7 @@ static int full_dev_shm(void)
 Test(seg, partial_write_on_a_full_dev_shm)
 {
 	if (!th_is_root())
-		cr_skip_test("needs root for a private tmpfs");
+		th_skip("needs root for a private tmpfs");
 	fflush(NULL);
 	pid_t pid = fork();
 	cr_assert_geq(pid, 0);
@@ -677,7 +677,7 @@ Test(seg, partial_write_on_a_full_dev_shm)
 		_exit(full_dev_shm());
 	int r = wait_status(pid);
 	if (r == 77)
-		cr_skip_test("cannot mount a private tmpfs here (unshare refused)");
+		th_skip("cannot mount a private tmpfs here (unshare refused)");
 	cr_expect_eq(r, 0, "step %d failed", r);
 }
 
