@@ -59,7 +59,9 @@ static __attribute__((unused)) void cli_fini(void)
 	th_cleanup();
 }
 
-TestSuite(cli_seg, .init = th_setup, .fini = cli_fini, .timeout = 60);
+/* Each file that includes this one names its suite after itself:
+ * CLI_SEG_SUITE(cli_ls) in test_cli_ls.c. */
+#define CLI_SEG_SUITE(suite) TestSuite(suite, .init = th_setup, .fini = cli_fini, .timeout = 60)
 
 /* Run a shell command line; stdout and stderr land in `out` and `err`. */
 __attribute__((format(printf, 2, 3), unused)) static int sh(const char *in, const char *fmt, ...)

@@ -68,7 +68,7 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-TestSuite(crash, .init = crash_setup, .fini = th_cleanup, .timeout = 120);
+TestSuite(chan_crash, .init = crash_setup, .fini = th_cleanup, .timeout = 120);
 
 /* ---- peers in child processes ------------------------------------------ */
 
@@ -299,14 +299,14 @@ static void kill_producers_round(const char *name, unsigned mode, unsigned nprod
 	pshm_chan_close(c);
 }
 
-Test(crash, mpsc_producers_killed_at_random)
+Test(chan_crash, mpsc_producers_killed_at_random)
 {
 	const char *name = th_name("killp");
 	for (unsigned r = 0; r < rounds(80); r++)
 		kill_producers_round(name, PSHM_CHAN_MPSC, 3, 1 + (r % 4 == 0), r);
 }
 
-Test(crash, mpsc_all_producers_killed_then_epipe)
+Test(chan_crash, mpsc_all_producers_killed_then_epipe)
 {
 	const char *name = th_name("killall");
 	for (unsigned r = 0; r < rounds(20); r++)
@@ -315,7 +315,7 @@ Test(crash, mpsc_all_producers_killed_then_epipe)
 
 /* SPSC: kill the producer, check its prefix and EPIPE, then a new producer
  * continues the stream where the dead one stopped. */
-Test(crash, spsc_producer_killed_then_a_new_one_continues)
+Test(chan_crash, spsc_producer_killed_then_a_new_one_continues)
 {
 	const char *name = th_name("killsp");
 	for (unsigned r = 0; r < rounds(40); r++) {
@@ -407,14 +407,14 @@ static void kill_consumer_round(const char *name, unsigned mode, unsigned nprod,
 	pshm_chan_close(c);
 }
 
-Test(crash, mpsc_consumer_killed_then_a_new_one_resumes)
+Test(chan_crash, mpsc_consumer_killed_then_a_new_one_resumes)
 {
 	const char *name = th_name("killc");
 	for (unsigned r = 0; r < rounds(40); r++)
 		kill_consumer_round(name, PSHM_CHAN_MPSC, 2, r);
 }
 
-Test(crash, spsc_consumer_killed_then_a_new_one_resumes)
+Test(chan_crash, spsc_consumer_killed_then_a_new_one_resumes)
 {
 	const char *name = th_name("killcs");
 	for (unsigned r = 0; r < rounds(20); r++)
@@ -422,7 +422,7 @@ Test(crash, spsc_consumer_killed_then_a_new_one_resumes)
 }
 
 /* Producers blocked on a full ring get -EPIPE once the consumer is dead. */
-Test(crash, producers_get_epipe_when_the_consumer_is_killed)
+Test(chan_crash, producers_get_epipe_when_the_consumer_is_killed)
 {
 	const char *name = th_name("epipe");
 	for (unsigned r = 0; r < rounds(20); r++) {
@@ -493,7 +493,7 @@ static void expect_next(pshm_chan *c, const char *want)
 	cr_assert_eq(memcmp(b, want, (size_t)n), 0);
 }
 
-Test(crash, dead_producer_busy_claim_is_skipped)
+Test(chan_crash, dead_producer_busy_claim_is_skipped)
 {
 	const char *n = new_chan(th_name("busy"), 4096, 1024, PSHM_CHAN_MPSC);
 	pshm_chan *c, *p;
@@ -508,7 +508,7 @@ Test(crash, dead_producer_busy_claim_is_skipped)
 
 /* The claimer died between its CAS on tail and its BUSY store: no header,
  * only its intent says where the claim ends. */
-Test(crash, dead_producer_claim_without_header_is_skipped)
+Test(chan_crash, dead_producer_claim_without_header_is_skipped)
 {
 	const char *n = new_chan(th_name("nohdr"), 4096, 1024, PSHM_CHAN_MPSC);
 	pshm_chan *c, *p;
@@ -560,9 +560,9 @@ static void ambiguous(size_t winner, size_t loser_span)
 	pshm_chan_close(c);
 }
 
-Test(crash, dead_claim_with_a_shorter_dead_loser) { ambiguous(400, 64); }
-Test(crash, dead_claim_with_a_longer_dead_loser) { ambiguous(100, 1024); }
-Test(crash, dead_claim_with_a_loser_reaching_the_next_record) { ambiguous(100, 112 + 16); }
+Test(chan_crash, dead_claim_with_a_shorter_dead_loser) { ambiguous(400, 64); }
+Test(chan_crash, dead_claim_with_a_longer_dead_loser) { ambiguous(100, 1024); }
+Test(chan_crash, dead_claim_with_a_loser_reaching_the_next_record) { ambiguous(100, 112 + 16); }
 
 /* A consumer killed while wiping a released record: its successor must
  * finish that release, not deliver the half-wiped record. */
@@ -591,12 +591,12 @@ static void mid_release(unsigned mode)
 	pshm_chan_close(c);
 }
 
-Test(crash, mpsc_consumer_killed_mid_release_is_finished_by_the_next)
+Test(chan_crash, mpsc_consumer_killed_mid_release_is_finished_by_the_next)
 {
 	mid_release(PSHM_CHAN_MPSC);
 }
 
-Test(crash, spsc_consumer_killed_mid_release_is_finished_by_the_next)
+Test(chan_crash, spsc_consumer_killed_mid_release_is_finished_by_the_next)
 {
 	mid_release(PSHM_CHAN_SPSC);
 }

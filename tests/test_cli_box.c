@@ -12,10 +12,10 @@
 #include "helpers.h"
 #include "pshm.h"
 
-TestSuite(box_cli, TH_FIXTURE, .timeout = 60);
+TestSuite(cli_box, TH_FIXTURE, .timeout = 60);
 
 /* Run "pshm <args>" with @in on stdin; stdout and stderr into *out, *err. */
-Test(box_cli, put_then_get_round_trip)
+Test(cli_box, put_then_get_round_trip)
 {
 	const char *n = th_name("cli");
 	char *out, *err;
@@ -35,7 +35,7 @@ Test(box_cli, put_then_get_round_trip)
 	cr_expect_eq(st.size, 64 + 4096, "default capacity 4096");
 }
 
-Test(box_cli, put_from_stdin_binary_safe)
+Test(cli_box, put_from_stdin_binary_safe)
 {
 	const char *n = th_name("cli");
 	char *out;
@@ -49,7 +49,7 @@ Test(box_cli, put_from_stdin_binary_safe)
 	free(out);
 }
 
-Test(box_cli, capacity_and_too_long_values)
+Test(cli_box, capacity_and_too_long_values)
 {
 	const char *n = th_name("cli");
 	char *err;
@@ -68,7 +68,7 @@ Test(box_cli, capacity_and_too_long_values)
 	cr_expect_eq(st.size, 64 + 10000, "a new box fits a value larger than the default");
 }
 
-Test(box_cli, get_missing_and_not_a_box)
+Test(cli_box, get_missing_and_not_a_box)
 {
 	char *err;
 	const char *n = th_name("none");
@@ -85,7 +85,7 @@ Test(box_cli, get_missing_and_not_a_box)
 	free(err);
 }
 
-Test(box_cli, force_prints_unverified_bytes_and_says_so)
+Test(cli_box, force_prints_unverified_bytes_and_says_so)
 {
 	const char *n = th_name("force");
 	char p[128], *out, *err, cmd[256];
@@ -111,7 +111,7 @@ Test(box_cli, force_prints_unverified_bytes_and_says_so)
 	free(err);
 }
 
-Test(box_cli, verify_one_line_per_box)
+Test(cli_box, verify_one_line_per_box)
 {
 	const char *a = th_name("va"), *b = th_name("vb"), *c = th_name("vc");
 	char *out, p[128], cmd[256];
@@ -134,7 +134,7 @@ Test(box_cli, verify_one_line_per_box)
 	free(out);
 }
 
-Test(box_cli, usage_and_help)
+Test(cli_box, usage_and_help)
 {
 	char *out;
 	const char *cmds[] = { "put", "get", "verify", "publish", "fetch" };
@@ -150,7 +150,7 @@ Test(box_cli, usage_and_help)
 	cr_expect_eq(th_pshm(NULL, NULL, NULL, "get --bogus x"), 2);
 }
 
-Test(box_cli, options_may_follow_names_as_in_every_other_command)
+Test(cli_box, options_may_follow_names_as_in_every_other_command)
 {
 	const char *n = th_name("opts");
 	char *out, *err;
@@ -176,7 +176,7 @@ Test(box_cli, options_may_follow_names_as_in_every_other_command)
 	free(out);
 }
 
-Test(box_cli, a_bad_option_is_reported_once)
+Test(cli_box, a_bad_option_is_reported_once)
 {
 	const char *forms[] = { "get --bogus x", "put x v --bogus", "verify -q x", "fetch --bogus x",
 				"publish --bogus x y", "put --capacity", "put x v -m" };
@@ -200,7 +200,7 @@ Test(box_cli, a_bad_option_is_reported_once)
 	}
 }
 
-Test(box_cli, modes_are_octal_from_1_to_777)
+Test(cli_box, modes_are_octal_from_1_to_777)
 {
 	const char *bad[] = { "0", "000", "1000", "999", "rw", "-600", " 600", "" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -214,7 +214,7 @@ Test(box_cli, modes_are_octal_from_1_to_777)
 	}
 }
 
-Test(box_cli, hostile_names_never_reach_the_terminal)
+Test(cli_box, hostile_names_never_reach_the_terminal)
 {
 	char *out, *err;
 	const char *cmds[] = { "get %s", "put %s v", "verify %s", "get --force %s" };
@@ -235,7 +235,7 @@ Test(box_cli, hostile_names_never_reach_the_terminal)
 
 /* A write error on standard output is an error (exit 1), said in the
  * words of the C library: it is not about shared memory. */
-Test(box_cli, standard_output_errors_are_reported)
+Test(cli_box, standard_output_errors_are_reported)
 {
 	const char *n = th_name("full");
 	cr_assert_eq(th_pshm(NULL, NULL, NULL, "put %s 'hello'", n), 0);

@@ -15,7 +15,7 @@
 #include "pshm.h"
 #include "test_chan.h"
 
-TestSuite(chan_cli, TH_FIXTURE, .timeout = 60);
+TestSuite(cli_chan, TH_FIXTURE, .timeout = 60);
 
 static const char *new_chan(const char *tag, const char *opts)
 {
@@ -24,7 +24,7 @@ static const char *new_chan(const char *tag, const char *opts)
 	return q;
 }
 
-Test(chan_cli, create_then_stat)
+Test(cli_chan, create_then_stat)
 {
 	const char *q = new_chan("create", "--size 4K --max-msg 1K");
 	cr_expect_eq(pshm(NULL, "chan stat %s", q), 0);
@@ -45,7 +45,7 @@ Test(chan_cli, create_then_stat)
 	cr_expect_eq(st.mode & 0777, 0640);
 }
 
-Test(chan_cli, usage_errors_and_help)
+Test(cli_chan, usage_errors_and_help)
 {
 	cr_expect_eq(pshm(NULL, "chan"), 2);
 	cr_expect_eq(pshm(NULL, "chan --help"), 0);
@@ -75,7 +75,7 @@ Test(chan_cli, usage_errors_and_help)
 	cr_expect_eq(pshm(NULL, "chan stat %s", absent), 1);
 }
 
-Test(chan_cli, send_arguments_then_recv_drains)
+Test(cli_chan, send_arguments_then_recv_drains)
 {
 	const char *q = new_chan("args", "--size 4K");
 	/* After the first message every argument is a message; "--" lets
@@ -90,7 +90,7 @@ Test(chan_cli, send_arguments_then_recv_drains)
 	cr_expect_str_eq(out, "");
 }
 
-Test(chan_cli, send_stdin_lines)
+Test(cli_chan, send_stdin_lines)
 {
 	const char *q = new_chan("lines", "--size 4K");
 	cr_assert_eq(pshm("a\nb\n\nlast", "send %s -", q), 0, "%s", err);
@@ -99,7 +99,7 @@ Test(chan_cli, send_stdin_lines)
 	cr_expect_str_eq(out, "a\nb\n\nlast\nfrom stdin\n");
 }
 
-Test(chan_cli, recv_count)
+Test(cli_chan, recv_count)
 {
 	const char *q = new_chan("count", "--size 4K");
 	cr_assert_eq(pshm(NULL, "send %s one two three", q), 0);
@@ -109,7 +109,7 @@ Test(chan_cli, recv_count)
 	cr_expect_str_eq(out, "three\n");
 }
 
-Test(chan_cli, recv_count_fails_on_timeout_or_when_producers_left)
+Test(cli_chan, recv_count_fails_on_timeout_or_when_producers_left)
 {
 	const char *q = new_chan("short", "--size 4K");
 	cr_assert_eq(pshm(NULL, "send %s only", q), 0);
@@ -124,7 +124,7 @@ Test(chan_cli, recv_count_fails_on_timeout_or_when_producers_left)
 	cr_expect_eq(pshm(NULL, "recv --timeout 0.1 %s", q2), 0, "without -n, running dry ends it");
 }
 
-Test(chan_cli, send_refuses_too_long_and_times_out_when_full)
+Test(cli_chan, send_refuses_too_long_and_times_out_when_full)
 {
 	const char *q = new_chan("full", "--size 1K --max-msg 100");
 	char line[200];
@@ -142,7 +142,7 @@ Test(chan_cli, send_refuses_too_long_and_times_out_when_full)
 	cr_expect_geq(strlen(out), 100 * 8, "what fitted was sent");
 }
 
-Test(chan_cli, follow_ends_when_the_producers_leave)
+Test(cli_chan, follow_ends_when_the_producers_leave)
 {
 	const char *q = new_chan("follow", "--size 1K");
 	cr_assert_eq(script(q, "o=$(mktemp); \"$P\" recv \"$Q\" --follow > \"$o\" & r=$!; sleep 0.2; "
@@ -152,7 +152,7 @@ Test(chan_cli, follow_ends_when_the_producers_leave)
 	cr_expect_str_eq(out, "same\n");
 }
 
-Test(chan_cli, follow_stops_on_sigterm)
+Test(cli_chan, follow_stops_on_sigterm)
 {
 	const char *q = new_chan("term", "--size 4K");
 	cr_assert_eq(script(q, "\"$P\" recv \"$Q\" --follow & r=$!; sleep 0.3; "
@@ -161,7 +161,7 @@ Test(chan_cli, follow_stops_on_sigterm)
 	cr_expect_str_eq(out, "hi\n");
 }
 
-Test(chan_cli, pipeline_through_a_small_ring)
+Test(cli_chan, pipeline_through_a_small_ring)
 {
 	const char *q = new_chan("pipe", "--size 1K --max-msg 64");
 	cr_assert_eq(script(q, "seq 1 5000 | \"$P\" send \"$Q\" & s=$!; "
@@ -172,7 +172,7 @@ Test(chan_cli, pipeline_through_a_small_ring)
 	cr_expect_eq(strncmp(out, nl + 1, (size_t)(nl - out)), 0, "same lines, same order: %s", out);
 }
 
-Test(chan_cli, a_failed_write_leaves_the_message_queued)
+Test(cli_chan, a_failed_write_leaves_the_message_queued)
 {
 	const char *q = new_chan("closed", "--size 4K");
 	cr_assert_eq(pshm(NULL, "send %s keep", q), 0);
@@ -182,7 +182,7 @@ Test(chan_cli, a_failed_write_leaves_the_message_queued)
 	cr_expect_str_eq(out, "keep\n");
 }
 
-Test(chan_cli, the_examples_talk)
+Test(cli_chan, the_examples_talk)
 {
 	const char *q = th_name("example");
 	char cmd[1024];
@@ -202,7 +202,7 @@ static blkcnt_t blocks_of(const char *name)
 	return st.st_blocks;
 }
 
-Test(chan_cli, ls_and_stat_describe_a_huge_sparse_channel_without_reading_it)
+Test(cli_chan, ls_and_stat_describe_a_huge_sparse_channel_without_reading_it)
 {
 	/* A planted file: a channel header claiming 1 GiB of ring, 32 records
 	 * of 16 MiB, then holes. Describing it must allocate none of them. */
@@ -225,7 +225,7 @@ Test(chan_cli, ls_and_stat_describe_a_huge_sparse_channel_without_reading_it)
 	}
 }
 
-Test(chan_cli, send_keeps_a_channel_out_of_gc)
+Test(cli_chan, send_keeps_a_channel_out_of_gc)
 {
 	/* 2000-01-01, and gc without --yes (other tests run gc concurrently
 	 * with ages of their own; a listing removes nothing). */
@@ -242,7 +242,7 @@ Test(chan_cli, send_keeps_a_channel_out_of_gc)
 	cr_expect_null(strstr(out, q), "a channel just sent to is not abandoned: %s", out);
 }
 
-Test(chan_cli, usage_errors_exit_2_and_name_the_problem)
+Test(cli_chan, usage_errors_exit_2_and_name_the_problem)
 {
 	const char *q = new_chan("usage", "--size 4K");
 	cr_expect_eq(pshm(NULL, "chan bogus %s", q), 2);
@@ -257,7 +257,7 @@ Test(chan_cli, usage_errors_exit_2_and_name_the_problem)
 	cr_expect(strstr(err, "timed out after 0 of 2 messages"), "%s", err);
 }
 
-Test(chan_cli, chan_stat_reports_standard_output_errors)
+Test(cli_chan, chan_stat_reports_standard_output_errors)
 {
 	const char *q = new_chan("full", "--size 4K");
 	cr_expect_eq(pshm(NULL, "chan stat %s >/dev/full", q), 1);

@@ -10,6 +10,8 @@
 
 #include "cli_helpers.h"
 
+TestSuite(cli_doctor, TH_FIXTURE, .timeout = 60);
+
 /* Run @body with $P the pshm command, in a mount namespace of its own
  * whose /dev/shm is a fresh tmpfs mounted with @opts. Skips without root. */
 static int in_tmpfs(const char *opts, const char *body)

@@ -12,6 +12,8 @@
 
 #include "cli_seg.h"
 
+CLI_SEG_SUITE(cli_gc);
+
 /* 1906: older than anything another test makes (they use 1970 and 1980),
  * so that a gc --yes here never removes another test's segment. */
 #define ANCIENT (-2000000000LL)
@@ -92,7 +94,7 @@ static pid_t hold_from_thread(const char *name)
 	return pid;
 }
 
-Test(cli_seg, who_and_gc_see_a_thread_whose_main_thread_exited)
+Test(cli_gc, who_and_gc_see_a_thread_whose_main_thread_exited)
 {
 	const char *n = ancient_seg("gc-thread", getuid(), getgid());
 	pid_t kid = hold_from_thread(n);
@@ -118,7 +120,7 @@ Test(cli_seg, who_and_gc_see_a_thread_whose_main_thread_exited)
 
 /* ---- the caller's own process, not dumpable ----------------------------- */
 
-Test(cli_seg, gc_skips_what_an_unreadable_process_of_its_own_user_may_use)
+Test(cli_gc, gc_skips_what_an_unreadable_process_of_its_own_user_may_use)
 {
 	if (!th_is_root())
 		th_skip("needs root to play nobody");
@@ -162,7 +164,7 @@ Test(cli_seg, gc_skips_what_an_unreadable_process_of_its_own_user_may_use)
 
 /* ---- a scan that runs out of descriptors --------------------------------- */
 
-Test(cli_seg, gc_that_cannot_scan_proc_removes_nothing)
+Test(cli_gc, gc_that_cannot_scan_proc_removes_nothing)
 {
 	const char *n = ancient_seg("gc-emfile", getuid(), getgid());
 	/* 5 descriptors: /dev/shm can be listed, /proc not scanned. */
@@ -194,7 +196,7 @@ static pid_t spawn_gc(void)
 	return pid;
 }
 
-Test(cli_seg, gc_never_removes_a_segment_replaced_under_the_same_name, .timeout = 120)
+Test(cli_gc, gc_never_removes_a_segment_replaced_under_the_same_name, .timeout = 120)
 {
 	/* A program replaces a stale segment with a fresh one it maps, while
 	 * gc runs: whatever the timing, the fresh one survives. */
@@ -239,7 +241,7 @@ Test(cli_seg, gc_never_removes_a_segment_replaced_under_the_same_name, .timeout 
 
 /* ---- a PID namespace that hides processes ------------------------------- */
 
-Test(cli_seg, gc_in_a_pid_namespace_removes_nothing)
+Test(cli_gc, gc_in_a_pid_namespace_removes_nothing)
 {
 	if (!th_is_root() || !has("unshare"))
 		th_skip("needs root and unshare");
@@ -267,7 +269,7 @@ Test(cli_seg, gc_in_a_pid_namespace_removes_nothing)
  * handle holds, which the kernel keeps across PID namespaces: gc removes an
  * unused one even where /proc is blind, and never one a process it cannot
  * see holds open. */
-Test(cli_seg, gc_in_a_pid_namespace_decides_channels_by_their_lock)
+Test(cli_gc, gc_in_a_pid_namespace_decides_channels_by_their_lock)
 {
 	if (!th_is_root() || !has("unshare"))
 		th_skip("needs root and unshare");
@@ -308,7 +310,7 @@ Test(cli_seg, gc_in_a_pid_namespace_decides_channels_by_their_lock)
 
 /* ---- the library's scan ------------------------------------------------- */
 
-Test(cli_seg, seg_scan_says_which_entries_a_missed_process_may_use)
+Test(cli_gc, seg_scan_says_which_entries_a_missed_process_may_use)
 {
 	const char *a = th_name("scan"), *link = th_name("scanlink");
 	th_write_file(a, "x", 1, 0600);

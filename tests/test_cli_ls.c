@@ -5,6 +5,8 @@
  */
 #include "cli_seg.h"
 
+CLI_SEG_SUITE(cli_ls);
+
 /* ---- ls, stat, who ------------------------------------------------------ */
 
 static const char *line_of(const char *text, const char *name)
@@ -22,7 +24,7 @@ static const char *line_of(const char *text, const char *name)
 	return line;
 }
 
-Test(cli_seg, ls_lists_segments_with_their_users)
+Test(cli_ls, ls_lists_segments_with_their_users)
 {
 	const char *n = th_name("ls"), *b = th_name("lsbox");
 	mkseg(n, "64K");
@@ -70,7 +72,7 @@ Test(cli_seg, ls_lists_segments_with_their_users)
 	expect_json();
 }
 
-Test(cli_seg, ls_escapes_hostile_names)
+Test(cli_ls, ls_escapes_hostile_names)
 {
 	char name[128], p[300];
 	snprintf(name, sizeof(name), "/pshm-test-esc-%d-\033[31mred\n", (int)getpid());
@@ -92,7 +94,7 @@ Test(cli_seg, ls_escapes_hostile_names)
 	cr_expect_not_null(strstr(err, "\\x1b]0;x\\x07"), "%s", err);
 }
 
-Test(cli_seg, stat_describes_a_segment)
+Test(cli_ls, stat_describes_a_segment)
 {
 	const char *n = th_name("stat");
 	cr_assert_eq(pshm(NULL, "create %s 10000 --mode 640", n), 0);
@@ -111,7 +113,7 @@ Test(cli_seg, stat_describes_a_segment)
 	cr_expect_not_null(strstr(out, "\"mode\": \"0640\""), "%s", out);
 }
 
-Test(cli_seg, who_lists_the_processes_that_map_or_hold_a_segment)
+Test(cli_ls, who_lists_the_processes_that_map_or_hold_a_segment)
 {
 	const char *n = th_name("who");
 	mkseg(n, "4K");
@@ -168,7 +170,7 @@ static bool gc_blind(void)
 				     "test_cli_gc)");                                         \
 	} while (0)
 
-Test(cli_seg, gc_lists_and_removes_only_old_unused_own_segments)
+Test(cli_ls, gc_lists_and_removes_only_old_unused_own_segments)
 {
 	const char *old = th_name("gc-old"), *young = th_name("gc-young");
 	const char *mapped = th_name("gc-mapped"), *held = th_name("gc-held");
@@ -233,7 +235,7 @@ static void make_older(const char *name)
 
 #define GC_OLDER "--older-than 19000d" /* only matches segments made older above */
 
-Test(cli_seg, gc_keeps_a_box_that_was_just_written)
+Test(cli_ls, gc_keeps_a_box_that_was_just_written)
 {
 	/* Stores through a mapping leave a tmpfs file's mtime alone: the
 	 * library must set it, or a busy box looks abandoned. */
@@ -251,7 +253,7 @@ Test(cli_seg, gc_keeps_a_box_that_was_just_written)
 	cr_expect_str_eq(out, "second");
 }
 
-Test(cli_seg, gc_as_another_user_skips_what_it_cannot_prove_unused)
+Test(cli_ls, gc_as_another_user_skips_what_it_cannot_prove_unused)
 {
 	if (!th_is_root())
 		th_skip("needs root to give files away and hold one as root");
@@ -282,7 +284,7 @@ Test(cli_seg, gc_as_another_user_skips_what_it_cannot_prove_unused)
 	cr_expect_not_null(strstr(err, want), "says why: %s", err);
 }
 
-Test(cli_seg, ls_and_stat_describe_a_huge_sparse_box_without_reading_it)
+Test(cli_ls, ls_and_stat_describe_a_huge_sparse_box_without_reading_it)
 {
 	/* 64 MiB of holes behind a valid box header whose length claims all
 	 * of it: describing it must not read (and so allocate) the value. */
@@ -301,7 +303,7 @@ Test(cli_seg, ls_and_stat_describe_a_huge_sparse_box_without_reading_it)
 	cr_expect_eq(pshm(NULL, "verify %s", n), 1, "verify reads the value (and fails)");
 }
 
-Test(cli_seg, json_stays_valid_with_any_bytes_in_names)
+Test(cli_ls, json_stays_valid_with_any_bytes_in_names)
 {
 	char bad[128], utf8[128], p[300];
 	snprintf(bad, sizeof(bad), "/pshm-test-json-%d-\xff\xfe-end", (int)getpid());
@@ -337,7 +339,7 @@ Test(cli_seg, json_stays_valid_with_any_bytes_in_names)
 	}
 }
 
-Test(cli_seg, numbers_must_start_with_a_digit)
+Test(cli_ls, numbers_must_start_with_a_digit)
 {
 	const char *n = th_name("digits");
 	mkseg(n, "4096");
@@ -362,7 +364,7 @@ Test(cli_seg, numbers_must_start_with_a_digit)
 }
 
 
-Test(cli_seg, ls_describes_a_box_from_its_header_and_verify_checks_it)
+Test(cli_ls, ls_describes_a_box_from_its_header_and_verify_checks_it)
 {
 	/* pshm(7): ls stays cheap and never reads a box's value, so bytes
 	 * changed behind pshm's back (the lab's dd) show only in verify. */

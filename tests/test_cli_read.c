@@ -5,11 +5,13 @@
  * hexdump and Python see.
  */
 #include "cli_seg.h"
+
+CLI_SEG_SUITE(cli_read);
 #include "room.h"
 
 /* ---- cat ---------------------------------------------------------------- */
 
-Test(cli_seg, cat_copies_every_byte)
+Test(cli_read, cat_copies_every_byte)
 {
 	const char *n = th_name("cat");
 	cr_assert_eq(sh(NULL, "head -c 300000 /dev/urandom > %s", path(n)), 0);
@@ -28,7 +30,7 @@ Test(cli_seg, cat_copies_every_byte)
 	cr_expect_str_empty(out);
 }
 
-Test(cli_seg, cat_streams_a_large_segment_in_bounded_memory)
+Test(cli_read, cat_streams_a_large_segment_in_bounded_memory)
 {
 	TH_NEED_SHM_MIB(256 + 1);
 	const char *n = th_name("big");
@@ -106,7 +108,7 @@ static void truncate_elsewhere(const char *name)
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
-Test(cli_seg, cat_truncated_while_streaming_fails_cleanly)
+Test(cli_read, cat_truncated_while_streaming_fails_cleanly)
 {
 	TH_NEED_SHM_MIB(64 + 1);
 	const char *n = th_name("cattrunc");
@@ -134,7 +136,7 @@ static void fill_lines(const char *name, size_t size)
 	pshm_seg_close(s);
 }
 
-Test(cli_seg, dump_truncated_while_streaming_fails_cleanly)
+Test(cli_read, dump_truncated_while_streaming_fails_cleanly)
 {
 	const char *n = th_name("dumptrunc");
 	fill_lines(n, 16 << 20);
@@ -149,7 +151,7 @@ Test(cli_seg, dump_truncated_while_streaming_fails_cleanly)
 
 /* ---- dump --------------------------------------------------------------- */
 
-Test(cli_seg, dump_matches_hexdump_C)
+Test(cli_read, dump_matches_hexdump_C)
 {
 	if (!has("hexdump"))
 		th_skip("hexdump is not installed");
@@ -184,7 +186,7 @@ Test(cli_seg, dump_matches_hexdump_C)
 			      "|................|\n00010000\n");
 }
 
-Test(cli_seg, inspection_allocates_nothing_in_a_sparse_segment)
+Test(cli_read, inspection_allocates_nothing_in_a_sparse_segment)
 {
 	const char *n = th_name("sparse");
 	th_write_file(n, "", 0, 0600);
@@ -203,7 +205,7 @@ Test(cli_seg, inspection_allocates_nothing_in_a_sparse_segment)
 
 /* ---- the same bytes for every tool -------------------------------------- */
 
-Test(cli_seg, segments_interoperate_with_cat_and_dd)
+Test(cli_read, segments_interoperate_with_cat_and_dd)
 {
 	const char *n = th_name("interop");
 	mkseg(n, "4K");
@@ -246,7 +248,7 @@ static const char py_write[] =
 	"s.buf[:11] = b'from python'\n"
 	"s.close()\n";
 
-Test(cli_seg, segments_interoperate_with_python_shared_memory)
+Test(cli_read, segments_interoperate_with_python_shared_memory)
 {
 	if (!has_python())
 		th_skip("python3 with multiprocessing.shared_memory is not installed");

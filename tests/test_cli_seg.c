@@ -5,6 +5,8 @@
  */
 #include "cli_seg.h"
 
+CLI_SEG_SUITE(cli_seg);
+
 /* ---- every subcommand: --help, usage errors ----------------------------- */
 
 static const char *const cmds[] = { "ls", "stat", "who", "cat", "dump",

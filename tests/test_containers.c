@@ -13,6 +13,8 @@
 
 #include "cli_helpers.h"
 
+TestSuite(containers, TH_FIXTURE, .timeout = 120);
+
 /*
  * $1: "separate" (a PID namespace per container) or "shared" (one, as
  * --pid=host gives); $2: which side starts later, after burning PIDs so

@@ -65,7 +65,7 @@ Test(name, odd_but_valid_names_are_accepted)
 		cr_expect_eq(pshm_name_check(ok[i]), 0, "name '%s'", ok[i]);
 }
 
-Test(strerror, every_code_has_a_message)
+Test(name, strerror_gives_every_code_has_a_message)
 {
 	int codes[] = { 0, EINVAL, ENAMETOOLONG, ENOENT, EEXIST, EACCES, EPERM, ENOTSUP, ENOSPC,
 			EFBIG, EFAULT, EBADMSG, EPROTO, EAGAIN, ETIMEDOUT, EPIPE, EMSGSIZE, ENOMEM,
@@ -84,7 +84,7 @@ Test(strerror, every_code_has_a_message)
 	cr_expect_str_eq(pshm_version(), PSHM_VERSION_STRING);
 }
 
-Test(strerror, emsgsize_is_about_channels_and_boxes)
+Test(name, strerror_emsgsize_is_about_channels_and_boxes)
 {
 	/* Both return it: a message too large, a value larger than a box. */
 	const char *m = pshm_strerror(-EMSGSIZE);

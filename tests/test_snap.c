@@ -1,5 +1,5 @@
 /*
- * test_sealed.c — sealed snapshots: round trip, immutability of the received
+ * test_snap.c — sealed snapshots: round trip, immutability of the received
  * descriptor (write, ftruncate, mprotect, writable mapping, dd through
  * /proc), unsafe socket directories, a server of another uid, hostile
  * servers (unsealed, several descriptors, no descriptor), the commands.
@@ -40,7 +40,7 @@ static void teardown(void)
 	th_cleanup();
 }
 
-TestSuite(sealed, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(snap, .init = setup, .fini = teardown, .timeout = 60);
 
 struct server {
 	pshm_snap *snap;
@@ -70,7 +70,7 @@ static void stop(struct server *s)
 	pshm_snap_close(s->snap);
 }
 
-Test(sealed, publish_fetch_round_trip)
+Test(snap, publish_fetch_round_trip)
 {
 	struct server s;
 	const char *msg = "a snapshot nobody can change";
@@ -94,7 +94,7 @@ Test(sealed, publish_fetch_round_trip)
 	cr_expect_eq(pshm_snap_fetch("snap", PSHM_SNAP_SELF, dir, &seg), -ENOENT);
 }
 
-Test(sealed, empty_snapshot)
+Test(snap, empty_snapshot)
 {
 	struct server s;
 	start(&s, "empty", "");
@@ -105,7 +105,7 @@ Test(sealed, empty_snapshot)
 	stop(&s);
 }
 
-Test(sealed, received_descriptor_cannot_be_changed)
+Test(snap, received_descriptor_cannot_be_changed)
 {
 	struct server s;
 	const char *msg = "immutable bytes";
@@ -148,7 +148,7 @@ Test(sealed, received_descriptor_cannot_be_changed)
 	stop(&s);
 }
 
-Test(sealed, unsafe_directories_are_refused)
+Test(snap, unsafe_directories_are_refused)
 {
 	struct server s;
 	start(&s, "d", "data");
@@ -269,7 +269,7 @@ static void reap(pid_t pid)
 	waitpid(pid, NULL, 0);
 }
 
-Test(sealed, hostile_servers_are_refused)
+Test(snap, hostile_servers_are_refused)
 {
 	struct { enum srv_kind kind; int err; const char *what; } cases[] = {
 		{ SRV_OK, 0, "well-behaved" },
@@ -295,7 +295,7 @@ Test(sealed, hostile_servers_are_refused)
 
 /* A publisher that never accepts, its backlog full: fetch gives up with
  * -ETIMEDOUT (connect() alone would wait for ever). */
-Test(sealed, a_publisher_that_never_answers_times_out, .timeout = 60)
+Test(snap, a_publisher_that_never_answers_times_out, .timeout = 60)
 {
 	char path[100];
 	snprintf(path, sizeof(path), "%s/%s", dir, "stuck");
@@ -323,7 +323,7 @@ Test(sealed, a_publisher_that_never_answers_times_out, .timeout = 60)
 	unlink(path);
 }
 
-Test(sealed, server_of_another_uid_is_refused)
+Test(snap, server_of_another_uid_is_refused)
 {
 	if (!th_is_root())
 		th_skip("needs root to play another user");
@@ -342,7 +342,7 @@ Test(sealed, server_of_another_uid_is_refused)
 	reap(pid);
 }
 
-Test(sealed, stale_socket_is_replaced_live_one_is_not)
+Test(snap, stale_socket_is_replaced_live_one_is_not)
 {
 	char path[100];
 	snprintf(path, sizeof(path), "%s/stale", dir);
@@ -369,7 +369,7 @@ Test(sealed, stale_socket_is_replaced_live_one_is_not)
 	cr_expect(S_ISREG(st.st_mode), "the file is still there");
 }
 
-Test(sealed, bad_arguments)
+Test(snap, bad_arguments)
 {
 	pshm_snap *s;
 	pshm_seg *seg;
@@ -390,7 +390,7 @@ Test(sealed, bad_arguments)
 
 /* ---- the commands ---------------------------------------------------------------------- */
 
-Test(sealed, publish_and_fetch_commands, .timeout = 60)
+Test(snap, publish_and_fetch_commands, .timeout = 60)
 {
 	char cmd[1024], *out, *err;
 	snprintf(cmd, sizeof(cmd),
@@ -413,7 +413,7 @@ Test(sealed, publish_and_fetch_commands, .timeout = 60)
 	free(err);
 }
 
-Test(sealed, another_user_fetches_a_shared_snapshot, .timeout = 60)
+Test(snap, another_user_fetches_a_shared_snapshot, .timeout = 60)
 {
 	/* daemon publishes for everyone (mode 666): its socket directory is
 	 * then 0711, which nobody may traverse but not read. */
