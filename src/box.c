@@ -65,8 +65,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "box.h"
 #include "guard.h"
-#include "internal.h"
 
 enum {
 	OFF_MAGIC = 0,
@@ -87,19 +87,7 @@ enum {
 /* At most one mtime update a second per handle (see touch()). */
 #define TOUCH_EVERY_NS (1000 * 1000 * 1000LL)
 
-struct pshm_box {
-	pshm_seg *seg;
-	uint32_t wid;      /* writer id (its liveness lock held), 0 before the first write */
-	unsigned gen;      /* the fork generation (fork_gen) wid belongs to */
-	int wfd;           /* own file description for the writer lock, -1: the segment's */
-	pthread_mutex_t wid_lock; /* taken only to claim wid */
-	unsigned char *base;
-	size_t size;       /* mapping size */
-	uint64_t capacity; /* validated at open; 0 if opened unchecked and bad */
-	bool writable;
-	int64_t touched_ns; /* CLOCK_MONOTONIC of the last mtime update, 0: never;
-			       atomic: threads may write through one handle */
-};
+/* struct pshm_box is in box.h. */
 
 /* ---- field access: every shared load is one atomic load into a local --- */
 
@@ -230,66 +218,6 @@ static bool backoff(struct backoff *b)
 	return true;
 }
 
-/*
- * This thread's id, which every write stores in the sequence word. gettid()
- * is a system call each time (glibc does not cache it), as costly as the
- * rest of a small write, so it is kept per thread; a fork() child, whose
- * one thread has a new id, forgets the parent's.
- */
-static __thread uint32_t tid_cache;
-static pthread_once_t tid_once = PTHREAD_ONCE_INIT;
-
-/* fork() children seen in this process's line: a handle opened before the
- * last fork shares its file description, and so its locks, with the
- * parent (see claim_writer()). */
-static unsigned fork_gen;
-
-static void tid_forget(void)
-{
-	tid_cache = 0;
-	fork_gen++;
-}
-
-static void tid_init(void)
-{
-	pthread_atfork(NULL, NULL, tid_forget);
-}
-
-static uint32_t self_tid(void)
-{
-	if (__builtin_expect(!tid_cache, 0)) {
-		pthread_once(&tid_once, tid_init);
-		tid_cache = (uint32_t)gettid();
-	}
-	return tid_cache;
-}
-
-/* The writer field (high 32 bits of an odd sequence word): the writer id
- * in the top 10 bits, the thread id (every tid is below 2^22, Linux's
- * PID_MAX_LIMIT) in the rest. */
-#define WID_SHIFT 22
-#define WID_MAX 1023u
-#define TID_MASK ((UINT32_C(1) << WID_SHIFT) - 1)
-
-static uint32_t writer_field(uint32_t wid)
-{
-	return wid << WID_SHIFT | (self_tid() & TID_MASK);
-}
-
-/* Is the writer named by @field (asked through @fd, the box's file, -1 for
- * none; @wid is our own writer id, 0 if none) still running? Its id's
- * liveness lock says (live.c). A field naming this thread is stale: we are
- * not writing now. */
-static bool writer_alive(int fd, uint32_t wid, uint32_t field)
-{
-	uint32_t id = field >> WID_SHIFT;
-	if (id == 0 || field == writer_field(wid))
-		return false;
-	if (id == wid)
-		return true; /* another thread writing through our handle */
-	return fd >= 0 && pshm__live_byte(fd, PSHM__LOCK_ROLE(id));
-}
-
 /* ---- reading ------------------------------------------------------------- */
 
 /* Copy @len payload bytes with acquire loads (8-byte words, then bytes). */
@@ -373,7 +301,7 @@ static ssize_t read_value(struct read_op *op)
 		if (s1 & 1) {
 			uint32_t field = (uint32_t)(s1 >> 32);
 			op->info.writer = (pid_t)(field & TID_MASK);
-			op->info.writer_alive = writer_alive(op->fd, op->wid, field);
+			op->info.writer_alive = pshm__box_writer_alive(op->fd, op->wid, field);
 			/* A dead writer never finishes: say so now. */
 			if (!op->info.writer_alive || !backoff(&b))
 				return -EAGAIN;
@@ -424,12 +352,12 @@ struct write_op {
  * or a negative error. */
 static int64_t lock_box(struct write_op *op)
 {
-	uint64_t me = (uint64_t)writer_field(op->wid) << 32;
+	uint64_t me = (uint64_t)pshm__box_writer_of(op->wid) << 32;
 	struct backoff b = { .wait_ns = op->wait_ns };
 	for (;;) {
 		uint64_t s = acq64(op->base, OFF_SEQ);
 		uint32_t c = (uint32_t)s;
-		bool take = !(s & 1) || !writer_alive(op->fd, op->wid, (uint32_t)(s >> 32));
+		bool take = !(s & 1) || !pshm__box_writer_alive(op->fd, op->wid, (uint32_t)(s >> 32));
 		/* Odd and stale: keep the odd counter, become its owner. */
 		uint64_t want = me | (s & 1 ? c : c + 1u);
 		if (take && __atomic_compare_exchange_n(u64_at(op->base, OFF_SEQ), &s, want, false,
@@ -503,8 +431,7 @@ static int guarded_check(void *arg)
 static void box_fill(pshm_box *box, pshm_seg *seg, uint64_t cap, bool writable, pshm_box **out)
 {
 	box->seg = seg;
-	pthread_once(&tid_once, tid_init);
-	box->gen = fork_gen;
+	box->gen = pshm__box_fork_gen();
 	box->wfd = -1;
 	pthread_mutex_init(&box->wid_lock, NULL);
 	box->base = pshm_seg_addr(seg);
@@ -641,66 +568,6 @@ static void touch(pshm_box *box)
 	errno = e;
 }
 
-/* The descriptor whose file description holds our writer lock, and
- * through which liveness is asked. */
-static int lock_fd(const pshm_box *box)
-{
-	int fd = __atomic_load_n(&box->wfd, __ATOMIC_ACQUIRE);
-	return fd >= 0 ? fd : pshm_seg_fd(box->seg);
-}
-
-/*
- * Take a writer id for @box: the first id whose liveness lock is free.
- * Once per handle, under its mutex (threads of one handle share one open
- * file description, for which the lock of an id it holds is no obstacle).
- * In a fork() child, the handle's file description is the parent's: the
- * child then takes its id through a description of its own, so that its
- * death frees it.
- */
-static int claim_writer(pshm_box *box)
-{
-	pthread_mutex_lock(&box->wid_lock);
-	int r = 0;
-	if (box->gen != fork_gen) {
-		char path[40];
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", pshm_seg_fd(box->seg));
-		int fd = open(path, O_RDWR | O_CLOEXEC);
-		if (fd < 0) {
-			r = -errno;
-			goto out;
-		}
-		if (box->wfd >= 0)
-			close(box->wfd); /* the parent's, shared */
-		__atomic_store_n(&box->wfd, fd, __ATOMIC_RELEASE);
-		box->gen = fork_gen;
-		__atomic_store_n(&box->wid, 0, __ATOMIC_RELEASE);
-	}
-	if (!box->wid) {
-		int fd = lock_fd(box);
-		r = -EUSERS;
-		for (uint32_t id = 1; id <= WID_MAX; id++) {
-			int t = pshm__lock_take(fd, PSHM__LOCK_ROLE(id), true);
-			if (t == -EAGAIN)
-				continue;
-			if (t == 0)
-				__atomic_store_n(&box->wid, id, __ATOMIC_RELEASE);
-			r = t;
-			break;
-		}
-	}
-out:
-	pthread_mutex_unlock(&box->wid_lock);
-	return r;
-}
-
-int pshm__box_writer_field(pshm_box *box, uint32_t *field)
-{
-	int r = box->wid && box->gen == fork_gen ? 0 : claim_writer(box);
-	if (r == 0)
-		*field = writer_field(box->wid);
-	return r;
-}
-
 int pshm_box_write(pshm_box *box, const void *data, size_t len)
 {
 	if (!box || (!data && len))
@@ -712,15 +579,15 @@ int pshm_box_write(pshm_box *box, const void *data, size_t len)
 	if (len > box->capacity)
 		return -EMSGSIZE;
 	uint32_t wid = __atomic_load_n(&box->wid, __ATOMIC_ACQUIRE);
-	if (__builtin_expect(!wid || box->gen != __atomic_load_n(&fork_gen, __ATOMIC_RELAXED), 0)) {
-		int e = claim_writer(box);
+	if (__builtin_expect(!wid || box->gen != __atomic_load_n(&pshm__box_forks, __ATOMIC_RELAXED), 0)) {
+		int e = pshm__box_claim_writer(box);
 		if (e < 0)
 			return e;
 		wid = box->wid;
 	}
 	struct write_op op = { .base = box->base, .size = box->size, .expect_cap = box->capacity,
 			       .data = data, .len = len, .crc = pshm__crc32c(0, data, len),
-			       .wait_ns = WRITE_WAIT_NS, .fd = lock_fd(box), .wid = wid };
+			       .wait_ns = WRITE_WAIT_NS, .fd = pshm__box_lock_fd(box), .wid = wid };
 	int r = pshm__guarded_call(box->base, box->size, guarded_write, &op);
 	if (r == 0)
 		touch(box);
@@ -730,7 +597,7 @@ int pshm_box_write(pshm_box *box, const void *data, size_t len)
 /* Run a read on @box under the guard; zero what it copied unverified. */
 static ssize_t box_read(pshm_box *box, struct read_op *op)
 {
-	op->fd = lock_fd(box);
+	op->fd = pshm__box_lock_fd(box);
 	op->wid = __atomic_load_n(&box->wid, __ATOMIC_ACQUIRE);
 	op->base = box->base;
 	op->size = box->size;
@@ -824,7 +691,7 @@ static int stat_header(const uint64_t *hdr, uint64_t size, int fd, struct pshm_b
 	if (seq & 1) {
 		uint32_t field = (uint32_t)(seq >> 32);
 		info->writer = (pid_t)(field & TID_MASK);
-		info->writer_alive = writer_alive(fd, 0, field);
+		info->writer_alive = pshm__box_writer_alive(fd, 0, field);
 		return 0;
 	}
 	return len > cap ? -EPROTO : 0;
