@@ -466,6 +466,13 @@ the comparison when changing the code they justify.
 | producer copies 8 KiB and more with a loop of 16-byte loads and stores (\`copy_in()\`, src/chan.c) | glibc \`memcpy()\` (REP MOVSB from 8 KiB to about the L2 size); non-temporal stores | 1 MiB messages, ring lines last held by the other core: loop 44 GB/s, \`memcpy()\` 8–9, non-temporal 16; the loop won at every size tried from 8 KiB to 1 MiB; within one core's L1 \`memcpy()\` is faster (8 KiB: 101 against 53 GB/s) |
 | copies and clears of up to 64 bytes inline (src/smallcopy.h) | calls to \`memcpy()\`/\`memset()\` | a send and a receive of 64 bytes on one core: 40 ns against 57 |
 | waiting side pauses once in eight polls (\`spin()\`, src/chan.c) | a pause every poll | a PAUSE costs about as much as the cache-line transfer waited for (65 cycles on recent AMD cores) |
+
+## Python
+
+The Python package's benchmark (64 B and 1 MiB messages through pshm
+against \`multiprocessing.Queue\`, \`multiprocessing.Pipe\` and a raw
+\`multiprocessing.shared_memory\` buffer, interleaved rounds) has its own
+page, written by \`python/bench.py\`: [python.md](python.md).
 EOF
 } > "$md.tmp"
 mv "$md.tmp" "$md"
