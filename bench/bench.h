@@ -64,7 +64,7 @@ struct tp_ops {
 	void (*detach)(struct bctx *c);
 	void (*cleanup)(struct bctx *c);
 	/* A whole run of a kind, replacing the generic loops (hardware cases);
-	 * same contract as those (see "generic runs" in ipcbench.c). */
+	 * same contract as those (see "generic runs" in worker.c). */
 	int (*run)(struct bctx *c, struct run *run);
 };
 
@@ -132,12 +132,22 @@ static inline uint64_t tick(void)
 #endif
 extern double ns_per_tick;
 
-/* ipcbench.c */
+/* ipcbench.c: the settings the workers read */
+extern int opt_reps;
+extern int opt_rep_ms;
+extern int opt_cpu[2];
+
+/* worker.c */
 uint64_t now_ns(void);
 void berr(struct bctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int env_int(const char *name, int def);
 void pattern_fill(unsigned char *p, size_t len);
 uint64_t line_sum(const unsigned char *p, size_t len);
+void calibrate_tick(void);
+int is_rtt(enum kind k);
+void pin(int cpu);
+/* One side of a case, in its own process. Never returns. */
+void worker(struct bctx *c, int side) __attribute__((noreturn));
 
 /* transports: hw.c, kern.c, pshm.c, iox.c */
 extern const struct transport hw_transports[];
@@ -155,7 +165,7 @@ void iox_stop(void);
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 
-/* Ending a run: see "generic runs" in ipcbench.c. */
+/* Ending a run: see "generic runs" in worker.c. */
 static inline int a_last(struct bctx *c, const struct run *r, uint64_t i, uint64_t now)
 {
 	if (i + 1 < r->nmax && now < r->deadline)
