@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # pshm — top-level GNU Makefile.
 #
 #   make               library (static + shared), the pshm command, examples, the lab

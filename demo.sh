@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # demo.sh — a narrated walk through the course lab (lab/README.md), then a
 # glimpse of the pshm command. Run by `make demo` after building everything.
 # Non-interactive; removes the segment it creates, even on failure or Ctrl-C,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The hardware limits, measured with the same harness as the transports:
  *   cacheline-1        round trip through one shared cache line: A writes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Eclipse iceoryx through its C binding (iceoryx_binding_c), compiled only
  * when its headers are installed (Debian: iceoryx, libiceoryx-binding-c-dev;

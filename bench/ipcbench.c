@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ipcbench — the pshm IPC benchmark driver.
  *

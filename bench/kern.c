@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The kernel's IPC: pipe, UNIX-domain sockets (stream and seqpacket),
  * POSIX message queues. Created by the driver before the fork and inherited

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pshm channels (include/pshm.h, "Channels"): one SPSC channel per
  * direction, created by the driver, opened by name in each worker as an

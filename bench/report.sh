@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # report.sh DATA.tsv RESULTS.md CHART.png [README.md]
 #
 # Turns the raw data of ipcbench (one line per case and repetition) into

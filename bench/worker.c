@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * worker.c — ipcbench's measurement: one side of a case in its worker
  * process (see bench.h), the generic runs of each kind over a transport's

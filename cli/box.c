@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli/box.c — boxes and sealed snapshots: put, get, verify, publish, fetch,
  * and what `pshm ls` says about a box.

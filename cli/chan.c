@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli/chan.c — `pshm chan create|stat`, `pshm send`, `pshm recv`, and the
  * one-line description of a channel for `pshm ls` / `pshm stat`.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli.h — shared by the pshm command's source files. The command is a pure
  * client of <pshm.h>: it has no shared-memory logic of its own.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * main.c — `pshm <subcommand>`: dispatch, --help, --version.
  */

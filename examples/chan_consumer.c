@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * chan_consumer.c — print the messages of a channel until its producers
  * are gone.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * chan_producer.c — send numbered messages to a channel.
  *

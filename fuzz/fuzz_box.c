@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_box.c — libFuzzer harness for everything that interprets a box:
  * header validation, the seqlock read path with its CRC check, and the

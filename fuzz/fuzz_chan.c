@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_chan.c — libFuzzer harness for what a channel reads from shared
  * memory: header validation, the consumer's read path (recv, peek, release,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_kind.c — libFuzzer harness for kind detection (stat.c), which reads
  * the first bytes of any segment in /dev/shm to tell a box, a channel or a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pshm.h — POSIX shared memory on Linux, easy to learn, safe to use, fast.
  *

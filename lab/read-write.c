@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * read-write.c — mémoire partagée anonyme entre un processus et son fils.
  *

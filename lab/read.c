@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * read.c — lit le message d'un segment de mémoire partagée POSIX.
  *

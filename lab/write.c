@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * write.c — écrit un message dans un segment de mémoire partagée POSIX.
  *

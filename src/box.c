@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * box.c — boxes: one checked value in a segment.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * chan.c — the channel fast path: sending, receiving, waiting. The layout,
  * the record format and the crash rules are described in chan.h.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * crc32c.c — CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the
  * checksum of boxes. The same function as iSCSI, ext4 and SSE4.2's crc32

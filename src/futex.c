@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * futex.c — the few system calls a waiting channel side makes: futex
  * wait/wake on a word of a shared segment, and the asymmetric memory barrier

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * guard.c — copies out of a mapping that survive a concurrent truncation.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * internal.h — private to libpshm. Nothing here is exported (see libpshm.map).
  * The SIGBUS guard has its own header (guard.h), channels theirs (chan.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * name.c — segment names, following shm_open(3)'s rules (as musl does).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * seg.c — named and anonymous segments: create, open, map, resize, unlink.
  *

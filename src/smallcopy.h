@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * smallcopy.h — copies and clears of up to 64 bytes, inline.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * snap.c — sealed snapshots: immutable data handed over as a memfd.
  *

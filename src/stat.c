@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stat.c — describe, list and find the users of segments in /dev/shm.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * helpers.c — unique names, clean-up, subprocesses and user switching for
  * the Criterion tests.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stress.h — concurrent scenarios shared by the Criterion tests and the
  * ThreadSanitizer driver (tests/tsan_main.c). Plain C, no Criterion: each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stress_box.c — many writers and readers hammer one box; no reader may
  * ever get a torn or unverifiable value. Shared by tests/test_box.c

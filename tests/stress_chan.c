@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stress_chan.c — producers send sequence-numbered, checksummed messages of
  * random sizes through one channel; the consumer checks that none is lost,

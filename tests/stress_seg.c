@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stress_seg.c — the SIGBUS guard with threads: one thread reads a segment
  * that was truncated under it, another a segment that was not; the fault of

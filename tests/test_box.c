@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_box.c — boxes: CRC-32C, round trips, limits, concurrent hammering
  * (processes, and threads for ThreadSanitizer), writers that die mid-write.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_chan.h — shared by the channel tests: the channel format as pshm(7)
  * documents it (for the tests that forge hostile headers or crashed

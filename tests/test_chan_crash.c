@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_chan_crash.c — channels under kill -9: producers and consumers killed
  * at random moments, then the guarantees of pshm(7) checked:

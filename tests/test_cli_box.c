@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_cli_box.c — `pshm put`, `pshm get`, `pshm verify` from the shell.
  */

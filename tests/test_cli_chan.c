@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_cli_chan.c — `pshm chan create|stat`, `pshm send`, `pshm recv`: from
  * the shell, as pipelines use them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_cli_seg.c — the segment subcommands of the pshm command that change
  * things (create, write, rm), and what every one of them shares: --help,

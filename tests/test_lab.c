@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_lab.c — the course lab (lab/), end to end: its programs run as a
  * student runs them, from the shell, including the `dd` hack.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_live.c — liveness locks (src/live.c), which channels and boxes use
  * to tell a dead peer or writer from a slow one, and pshm_seg_held().

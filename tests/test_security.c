@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_security.c — boxes against an attacker: tampering (the lab's dd hack,
  * a flipped byte at every offset), truncation while reading, squatting by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_snap.c — sealed snapshots: round trip, immutability of the received
  * descriptor (write, ftruncate, mprotect, writable mapping, dd through

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tsan_main.c — runs the threaded concurrent scenarios (tests/stress_*.c)
  * outside Criterion, for ThreadSanitizer: `make check-tsan`.
