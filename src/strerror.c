@@ -23,7 +23,7 @@ const char *pshm_strerror(int err)
 	case 0: return "success";
 	case EBADMSG: return "integrity check failed: the data was changed behind pshm's back";
 	case EPROTO: return "not a pshm segment of the expected format, or a corrupted header";
-	case EPERM: return "refused by the safety policy (segment owned by another user or writable by group/others)";
+	case EPERM: return "not permitted: refused by the safety policy (segment owned by another user or writable by group/others), or, for a removal, another user's segment in the sticky /dev/shm";
 	case EFAULT: return "the segment was truncated while being read";
 	case ENOTSUP: return "not a regular file (symlink, directory, FIFO, ...): refused";
 	case EPIPE: return "the peer is gone";
