@@ -143,8 +143,10 @@ static __attribute__((unused)) void expect_fail(int r, const char *action, const
 	cr_expect(err[0] && err[strlen(err) - 1] == '\n', "a complete line: %s", err);
 }
 
-/* A child that maps @name (map) or holds it open (fd) until killed. */
-static __attribute__((unused)) pid_t hold(const char *name, bool map)
+/* A child that runs @body(@arg) (nonzero: failed), says it is ready, then
+ * waits until killed; it dies with the test, even one killed before its
+ * .fini. Returns its pid, remembered for the fixture to kill. */
+static __attribute__((unused)) pid_t spawn_holder(int (*body)(void *), void *arg)
 {
 	int ready[2];
 	cr_assert_eq(pipe(ready), 0);
@@ -152,19 +154,9 @@ static __attribute__((unused)) pid_t hold(const char *name, bool map)
 	pid_t pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
-		/* Gone with the test, even if it is killed before its .fini. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		close(ready[0]);
-		pshm_seg *s;
-		if (pshm_seg_open(name, PSHM_NOMAP | PSHM_ALLOW_FOREIGN | PSHM_ALLOW_SHARED_WRITE,
-				  &s) < 0)
-			_exit(1);
-		if (map) {
-			if (mmap(NULL, 4096, PROT_READ, MAP_SHARED, pshm_seg_fd(s), 0) == MAP_FAILED)
-				_exit(1);
-			pshm_seg_close(s);
-		}
-		if (write(ready[1], "r", 1) != 1)
+		if (body(arg) != 0 || write(ready[1], "r", 1) != 1)
 			_exit(1);
 		for (;;)
 			pause();
@@ -176,6 +168,34 @@ static __attribute__((unused)) pid_t hold(const char *name, bool map)
 	cr_assert_lt(n_kids, 8);
 	kids[n_kids++] = pid;
 	return pid;
+}
+
+struct hold_arg {
+	const char *name;
+	bool map;
+};
+
+/* Open @name through libpshm and, with map, map it too; keep it. */
+static __attribute__((unused)) int hold_body(void *arg)
+{
+	const struct hold_arg *h = arg;
+	pshm_seg *s;
+	if (pshm_seg_open(h->name, PSHM_NOMAP | PSHM_ALLOW_FOREIGN | PSHM_ALLOW_SHARED_WRITE,
+			  &s) < 0)
+		return -1;
+	if (h->map) {
+		if (mmap(NULL, 4096, PROT_READ, MAP_SHARED, pshm_seg_fd(s), 0) == MAP_FAILED)
+			return -1;
+		pshm_seg_close(s);
+	}
+	return 0;
+}
+
+/* A child that maps @name (map) or holds it open (fd) until killed. */
+static __attribute__((unused)) pid_t hold(const char *name, bool map)
+{
+	struct hold_arg h = { name, map };
+	return spawn_holder(hold_body, &h);
 }
 
 

@@ -120,6 +120,27 @@ Test(cli_gc, who_and_gc_see_a_thread_whose_main_thread_exited)
 
 /* ---- the caller's own process, not dumpable ----------------------------- */
 
+struct nobody_map {
+	const char *name;
+	uid_t uid;
+	gid_t gid;
+};
+
+/* Become @uid, non-dumpable as ssh-agent is (its /proc files are then
+ * root's), and map the segment. */
+static int map_undumpable(void *arg)
+{
+	const struct nobody_map *m = arg;
+	if (setgroups(0, NULL) || setgid(m->gid) || setuid(m->uid))
+		return -1;
+	prctl(PR_SET_DUMPABLE, 0);
+	int fd = shm_open(m->name, O_RDONLY, 0);
+	if (fd < 0 || mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0) == MAP_FAILED)
+		return -1;
+	close(fd);
+	return 0;
+}
+
 Test(cli_gc, gc_skips_what_an_unreadable_process_of_its_own_user_may_use)
 {
 	if (!th_is_root())
@@ -128,32 +149,8 @@ Test(cli_gc, gc_skips_what_an_unreadable_process_of_its_own_user_may_use)
 	gid_t gid;
 	th_nobody(&uid, &gid);
 	const char *n = ancient_seg("gc-undumpable", uid, gid);
-	int ready[2];
-	cr_assert_eq(pipe(ready), 0);
-	fflush(NULL);
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		close(ready[0]);
-		if (setgroups(0, NULL) || setgid(gid) || setuid(uid))
-			_exit(1);
-		/* As ssh-agent does: its /proc files are then root's. */
-		prctl(PR_SET_DUMPABLE, 0);
-		int fd = shm_open(n, O_RDONLY, 0);
-		if (fd < 0 || mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0) == MAP_FAILED)
-			_exit(1);
-		close(fd);
-		if (write(ready[1], "r", 1) != 1)
-			_exit(1);
-		for (;;)
-			pause();
-	}
-	close(ready[1]);
-	char c;
-	cr_assert_eq(read(ready[0], &c, 1), 1, "holder started");
-	close(ready[0]);
-	kids[n_kids++] = pid;
+	struct nobody_map m = { n, uid, gid };
+	spawn_holder(map_undumpable, &m);
 
 	cr_expect_eq(nobody("gc --yes " GC_ANCIENT "%s", ""), 0, "%s", err);
 	cr_expect(th_exists(n), "nobody's own unreadable process may use it: kept");
