@@ -379,6 +379,29 @@ Test(box, writer_in_another_pid_namespace_is_alive, .timeout = 60)
 	pshm_box_close(b);
 }
 
+/* Fork a child that writes @cap bytes of @round to the box @n for ever,
+ * through @shared (the parent's handle) or, if NULL, a handle of its own;
+ * let it run 1 to 5 ms, then SIGKILL it, most likely mid-write. The child
+ * is left unreaped: its pid is returned. */
+static pid_t kill_writer_mid_write(const char *n, pshm_box *shared, unsigned char *big,
+				   size_t cap, int round)
+{
+	pid_t p = fork();
+	cr_assert_geq(p, 0);
+	if (p == 0) {
+		pshm_box *w = shared;
+		if (!w && pshm_box_open(n, 0, &w) < 0)
+			_exit(1);
+		memset(big, round, cap);
+		for (;;)
+			pshm_box_write(w, big, cap);
+	}
+	struct timespec ts = { 0, 1000000L * (1 + round % 5) };
+	nanosleep(&ts, NULL);
+	kill(p, SIGKILL);
+	return p;
+}
+
 Test(box, writer_killed_for_real_mid_write, .timeout = 60)
 {
 	const char *n = th_name("box");
@@ -388,21 +411,9 @@ Test(box, writer_killed_for_real_mid_write, .timeout = 60)
 	unsigned char *big = malloc(CAP), *out = malloc(CAP);
 	cr_assert(big && out);
 	for (int round = 0; round < 20; round++) {
-		pid_t p = fork();
-		cr_assert_geq(p, 0);
-		if (p == 0) {
-			/* Its own handle: a forked child that wrote through the
-			 * parent's would share its liveness lock (pshm(7)). */
-			pshm_box *w;
-			if (pshm_box_open(n, 0, &w) < 0)
-				_exit(1);
-			memset(big, round, CAP);
-			for (;;)
-				pshm_box_write(w, big, CAP);
-		}
-		struct timespec ts = { 0, 1000000L * (1 + round % 5) };
-		nanosleep(&ts, NULL);
-		kill(p, SIGKILL);
+		/* Its own handle: a forked child that wrote through the parent's
+		 * would share its liveness lock (pshm(7)). */
+		pid_t p = kill_writer_mid_write(n, NULL, big, CAP, round);
 		waitpid(p, NULL, 0);
 		ssize_t r = pshm_box_read(b, out, CAP);
 		/* Killed mid-write, after a whole write, or before its first
@@ -430,16 +441,7 @@ Test(box, child_killed_mid_write_through_the_parents_handle, .timeout = 60)
 	unsigned char *big = malloc(CAP), *out = malloc(CAP);
 	cr_assert(big && out);
 	for (int round = 0; round < 10; round++) {
-		pid_t p = fork();
-		cr_assert_geq(p, 0);
-		if (p == 0) {
-			memset(big, round, CAP);
-			for (;;)
-				pshm_box_write(b, big, CAP);
-		}
-		struct timespec ts = { 0, 1000000L * (1 + round % 5) };
-		nanosleep(&ts, NULL);
-		kill(p, SIGKILL);
+		pid_t p = kill_writer_mid_write(n, b, big, CAP, round);
 		siginfo_t si;
 		cr_assert_eq(waitid(P_PID, (id_t)p, &si, WEXITED | WNOWAIT), 0);
 		memset(big, 0xa5, 100);
