@@ -108,6 +108,13 @@ def _retry(call: Any, timeout: Optional[float]) -> int:
             ns = max(0, int((deadline - time.monotonic()) * 1e9))
 
 
+def _wait(fn: Any, timeout: Optional[float], *args: Any) -> int:
+    """fn(*args, timeout_ns): once directly (the common case costs no
+    closure), then through _retry() if a signal interrupted it."""
+    r = fn(*args, -1 if timeout is None else timeout_ns(timeout))
+    return _retry(lambda ns: fn(*args, ns), timeout) if r == -errno.EINTR else r
+
+
 class _Chan:
     _role = 0
 
@@ -189,10 +196,8 @@ class Producer(_Chan):
         """
         p = self._ptr()
         buf, n = readable(data)
-        r = _lib.pshm_chan_send(p, buf, n, -1 if timeout is None else timeout_ns(timeout))
+        r = _wait(_lib.pshm_chan_send, timeout, p, buf, n)
         if r:
-            r = _retry(lambda ns: _lib.pshm_chan_send(p, buf, n, ns), timeout) \
-                if r == -errno.EINTR else r
             check(r, self.name)
 
     def reserve(self, n: int, timeout: Optional[float] = None) -> "Reservation":
@@ -247,10 +252,8 @@ class Reservation:
         p = prod._ptr()
         ptr = c_void_p()
         n, t = self._n, self._timeout
-        r = _lib.pshm_chan_reserve(p, n, byref(ptr), -1 if t is None else timeout_ns(t))
+        r = _wait(_lib.pshm_chan_reserve, t, p, n, byref(ptr))
         if r:
-            if r == -errno.EINTR:
-                r = _retry(lambda ns: _lib.pshm_chan_reserve(p, n, byref(ptr), ns), t)
             check(r, prod.name)
         self._arr, self._mv = view(prod._h, ptr.value or 0, n,  # type: ignore[arg-type]
                                    readonly=False)
@@ -305,13 +308,9 @@ class Consumer(_Chan):
         """
         p = self._ptr()
         buf, cap = self._buf, self._cap
-        r = _lib.pshm_chan_recv(p, buf, cap, -1 if timeout is None else timeout_ns(timeout))
+        r = _wait(_lib.pshm_chan_recv, timeout, p, buf, cap)
         if r >= 0:
             return self._bufmv[:r].tobytes()
-        if r == -errno.EINTR:
-            r = _retry(lambda ns: _lib.pshm_chan_recv(p, buf, cap, ns), timeout)
-            if r >= 0:
-                return self._bufmv[:r].tobytes()
         if r != -errno.EMSGSIZE:
             raise error(r, self.name)
         # Larger than our buffer: copy it straight out of the ring.
@@ -327,7 +326,7 @@ class Consumer(_Chan):
         stays queued)."""
         p = self._ptr()
         buf, n = writable(buffer)
-        return check(_retry(lambda ns: _lib.pshm_chan_recv(p, buf, n, ns), timeout), self.name)
+        return check(_wait(_lib.pshm_chan_recv, timeout, p, buf, n), self.name)
 
     def peek(self, timeout: Optional[float] = None) -> "Peek":
         """Zero-copy receive: ``with c.peek() as mv:`` read the next message in
@@ -367,10 +366,8 @@ class Peek:
         p = cons._ptr()
         ptr = c_void_p()
         t = self._timeout
-        n = _lib.pshm_chan_peek(p, byref(ptr), -1 if t is None else timeout_ns(t))
+        n = _wait(_lib.pshm_chan_peek, t, p, byref(ptr))
         if n < 0:
-            if n == -errno.EINTR:
-                n = _retry(lambda ns: _lib.pshm_chan_peek(p, byref(ptr), ns), t)
             check(n, cons.name)
         self._arr, self._mv = view(cons._h, ptr.value or 0, n,  # type: ignore[arg-type]
                                    readonly=True)
