@@ -117,8 +117,9 @@ static enum verdict verdict(const struct pshm_stat *st, const struct gc_users *u
 	int held = pshm_seg_held(st->name);
 	if (held != 0)
 		return held > 0 ? USED : UNSURE;
-	if (st->kind == PSHM_KIND_BOX || st->kind == PSHM_KIND_CHAN)
-		return UNUSED;
+	if (st->kind == PSHM_KIND_BOX || st->kind == PSHM_KIND_CHAN ||
+	    st->kind == PSHM_KIND_TOPIC || st->kind == PSHM_KIND_SERVICE)
+		return UNUSED; /* every handle of these holds the presence lock */
 	if (u->unseen[i])
 		return UNSURE;
 	return u->complete || !(st->mode & 077) ? UNUSED : UNSURE;

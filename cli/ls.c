@@ -24,6 +24,8 @@ static const char *kind_word(const struct pshm_stat *st)
 	case PSHM_KIND_RAW: return "raw";
 	case PSHM_KIND_BOX: return "box";
 	case PSHM_KIND_CHAN: return "channel";
+	case PSHM_KIND_TOPIC: return "topic";
+	case PSHM_KIND_SERVICE: return "service";
 	default: return cli_type_word(st->mode);
 	}
 }

@@ -45,6 +45,8 @@ const char *cli_kind_name(const struct pshm_stat *st)
 	case PSHM_KIND_RAW: return "raw segment";
 	case PSHM_KIND_BOX: return "box";
 	case PSHM_KIND_CHAN: return "channel";
+	case PSHM_KIND_TOPIC: return "topic";
+	case PSHM_KIND_SERVICE: return "service";
 	default: return cli_type_name(st->mode);
 	}
 }

@@ -291,11 +291,13 @@ enum pshm_kind {
 	PSHM_KIND_BOX = 1,   /**< a pshm box (see Boxes) */
 	PSHM_KIND_CHAN = 2,  /**< a pshm channel (see Channels) */
 	PSHM_KIND_OTHER = 3, /**< not a regular file: symlink, directory, FIFO... */
+	PSHM_KIND_TOPIC = 4, /**< a pshm topic (see Topics) */
+	PSHM_KIND_SERVICE = 5, /**< a pshm service (see Services) */
 };
 
 /**
- * The kind of the segment open in @seg (PSHM_KIND_RAW, PSHM_KIND_BOX or
- * PSHM_KIND_CHAN), read from its first 8 bytes with pread(2) on the
+ * The kind of the segment open in @seg (PSHM_KIND_RAW, _BOX, _CHAN, _TOPIC
+ * or _SERVICE), read from its first 8 bytes with pread(2) on the
  * handle's own descriptor: it describes the file actually opened, whatever
  * the name refers to now. A segment too short or unreadable is
  * PSHM_KIND_RAW. Errors: -EINVAL (@seg NULL or anonymous).

@@ -105,6 +105,8 @@ unsigned pshm__kind_of_fd(int fd);
 /* Magic numbers of pshm formats (first 8 bytes of the segment, little end). */
 #define PSHM_BOX_MAGIC  UINT64_C(0x31584f424d485350)  /* "PSHMBOX1" */
 #define PSHM_CHAN_MAGIC UINT64_C(0x314e414843485350)  /* "PSHCHAN1" */
+#define PSHM_TOPIC_MAGIC UINT64_C(0x3143504f54485350) /* "PSHTOPC1" */
+#define PSHM_SERVICE_MAGIC UINT64_C(0x3143565253485350) /* "PSHSRVC1" */
 
 /* ---- I/O ---------------------------------------------------------------- */
 

@@ -25,6 +25,10 @@ unsigned pshm__kind_of_fd(int fd)
 		return PSHM_KIND_BOX;
 	if (magic == PSHM_CHAN_MAGIC)
 		return PSHM_KIND_CHAN;
+	if (magic == PSHM_TOPIC_MAGIC)
+		return PSHM_KIND_TOPIC;
+	if (magic == PSHM_SERVICE_MAGIC)
+		return PSHM_KIND_SERVICE;
 	return PSHM_KIND_RAW;
 }
 
