@@ -357,3 +357,200 @@ Test(topic, history_join_mid_stream_has_no_gap_or_duplicate)
 	cr_assert_eq(waitpid(kid, &st, 0), kid);
 	cr_expect(WIFSIGNALED(st), "publisher: %#x", st);
 }
+
+/* ---- lossy subscribers -------------------------------------------------- */
+
+/* A stopped subscriber never slows a lossy publisher: every publish
+ * succeeds without waiting (timeout 0); resumed, the subscriber learns the
+ * exact number it missed, then gets the rest in order. */
+Test(topic, lossy_stopped_subscriber_counts_exactly_what_it_missed)
+{
+	const size_t max = 100;
+	const uint64_t total = 5000;
+	const char *n = mktopic("lossy", 4096, max, 0, PSHM_TOPIC_LOSSY); /* 32 slots */
+	int res[2];
+	cr_assert_eq(pipe(res), 0);
+	pid_t kid = fork();
+	cr_assert_geq(kid, 0);
+	if (kid == 0) {
+		pshm_topic *s;
+		if (pshm_topic_open(n, PSHM_SUBSCRIBER, 0, &s) < 0)
+			_exit(10);
+		tready_say();
+		unsigned char out[100];
+		uint64_t got = 0, gaps = 0, prev = 0, missed = 0;
+		while (prev < total) {
+			ssize_t r = pshm_topic_recv(s, out, sizeof(out), 10000 * MS);
+			if (r < 0)
+				_exit(11);
+			uint64_t k = pshm_topic_seq(s), m = pshm_topic_missed(s);
+			if (!tmsg_ok(out, (size_t)r, k, max))
+				_exit(12);
+			/* A gap is exactly what the missed count grew by. */
+			if (k != prev + 1 + (m - missed))
+				_exit(13);
+			gaps += m != missed;
+			missed = m;
+			prev = k;
+			got++;
+		}
+		uint64_t v[3] = { got, missed, gaps };
+		(void)!write(res[1], v, sizeof(v));
+		pshm_topic_close(s);
+		_exit(0);
+	}
+	tready_wait(1);
+	pshm_topic *p = topen(n, PSHM_PUBLISHER, 0);
+	unsigned char m[100];
+	cr_assert_eq(pshm_topic_publish(p, m, tmsg_make(m, 1, max), 0), 0);
+	usleep(20000); /* let it receive the first one and wait for the next */
+	cr_assert_eq(kill(kid, SIGSTOP), 0);
+	for (uint64_t k = 2; k <= total; k++) {
+		int r = pshm_topic_publish(p, m, tmsg_make(m, k, max), 0);
+		cr_assert_eq(r, 0, "publish %llu waited: %s", (unsigned long long)k, pshm_strerror(r));
+	}
+	struct pshm_topic_info in;
+	cr_assert_eq(pshm_topic_stat(n, &in), 0);
+	cr_expect_eq(in.n_subs, 1);
+	cr_expect_geq(in.subs[0].lag, total - 2, "the stopped one lags");
+	cr_assert_eq(kill(kid, SIGCONT), 0);
+	uint64_t v[3];
+	cr_assert_eq(read(res[0], v, sizeof(v)), (ssize_t)sizeof(v));
+	int st;
+	cr_assert_eq(waitpid(kid, &st, 0), kid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "subscriber: %#x", st);
+	cr_expect_eq(v[0] + v[1], total, "received %llu + missed %llu", (unsigned long long)v[0],
+		     (unsigned long long)v[1]);
+	cr_expect_gt(v[1], 0);
+	cr_expect_eq(v[2], 1, "one gap");
+	cr_expect_leq(v[0], 32, "then the ring's worth, in order");
+	pshm_topic_close(p);
+	close(res[0]);
+	close(res[1]);
+}
+
+/* In lossy mode a peeked message overwritten before its release is
+ * reported (-ESTALE) and counted as missed. */
+Test(topic, lossy_release_reports_an_overwritten_message)
+{
+	const char *n = mktopic("stale", 4096, 48, 0, PSHM_TOPIC_LOSSY); /* 64 slots */
+	pshm_topic *p = topen(n, PSHM_PUBLISHER, 0), *s = topen(n, PSHM_SUBSCRIBER, 0);
+	cr_assert_eq(pshm_topic_publish(p, "first", 5, 0), 0);
+	const void *ptr;
+	cr_assert_eq(pshm_topic_peek(s, &ptr, 0), 5);
+	for (int i = 0; i < 64; i++)
+		cr_assert_eq(pshm_topic_publish(p, "later", 5, 0), 0);
+	cr_expect_eq(pshm_topic_release(s), -ESTALE);
+	cr_expect_eq(pshm_topic_missed(s), 1);
+	char out[48];
+	/* Message 2 is still there: the next one received. */
+	cr_assert_eq(pshm_topic_recv(s, out, sizeof(out), 0), 5);
+	cr_expect_eq(pshm_topic_seq(s) - 1, pshm_topic_missed(s));
+	pshm_topic_close(s);
+	pshm_topic_close(p);
+}
+
+/* ---- waiting ------------------------------------------------------------ */
+
+Test(topic, poll_descriptor_wakes_an_event_loop)
+{
+	const char *n = mktopic("fd", 4096, 48, 0, 0);
+	pshm_topic *s = topen(n, PSHM_SUBSCRIBER, 0);
+	int fd = pshm_topic_fd(s);
+	cr_assert_geq(fd, 0);
+	cr_expect_eq(pshm_topic_fd(s), fd, "the same one again");
+	struct pollfd pf = { .fd = fd, .events = POLLIN };
+	cr_expect_eq(poll(&pf, 1, 50), 0, "no publisher, nothing to read");
+	pid_t kid = fork();
+	cr_assert_geq(kid, 0);
+	if (kid == 0) {
+		pshm_topic *p;
+		if (pshm_topic_open(n, PSHM_PUBLISHER, 0, &p) < 0)
+			_exit(10);
+		for (int i = 0; i < 3; i++) {
+			usleep(30000);
+			if (pshm_topic_publish(p, "tick", 4, 0) < 0)
+				_exit(11);
+		}
+		usleep(30000);
+		_exit(0); /* gone: the descriptor says so too */
+	}
+	int got = 0, epipe = 0;
+	char out[48];
+	while (!epipe) {
+		pf.revents = 0;
+		cr_assert_eq(poll(&pf, 1, 10000), 1, "woken");
+		cr_assert(pf.revents & POLLIN);
+		for (;;) {
+			ssize_t r = pshm_topic_recv(s, out, sizeof(out), 0);
+			if (r == -EAGAIN)
+				break;
+			if (r == -EPIPE) {
+				epipe = 1;
+				break;
+			}
+			cr_assert_eq(r, 4);
+			got++;
+		}
+	}
+	cr_expect_eq(got, 3);
+	int st;
+	cr_assert_eq(waitpid(kid, &st, 0), kid);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	pshm_topic_close(s); /* stops the thread */
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+Test(topic, a_signal_interrupts_a_wait_with_eintr)
+{
+	const char *n = mktopic("eintr", 4096, 48, 0, 0);
+	pshm_topic *s = topen(n, PSHM_SUBSCRIBER, 0);
+	struct sigaction sa = { .sa_handler = on_alarm }, old; /* without SA_RESTART */
+	sigemptyset(&sa.sa_mask);
+	cr_assert_eq(sigaction(SIGALRM, &sa, &old), 0);
+	alarm(1);
+	char out[48];
+	cr_expect_eq(pshm_topic_recv(s, out, sizeof(out), PSHM_FOREVER), -EINTR);
+	sigaction(SIGALRM, &old, NULL);
+	pshm_topic_close(s);
+}
+
+/* ---- many subscribers --------------------------------------------------- */
+
+Test(topic, sixty_four_subscribers_at_once_then_eusers)
+{
+	const char *n = mktopic("many", 8192, 48, 0, 0);
+	pshm_topic *s[PSHM_TOPIC_SUBSCRIBERS_DEFAULT], *x;
+	for (int i = 0; i < PSHM_TOPIC_SUBSCRIBERS_DEFAULT; i++)
+		s[i] = topen(n, PSHM_SUBSCRIBER, 0);
+	cr_expect_eq(pshm_topic_open(n, PSHM_SUBSCRIBER, 0, &x), -EUSERS);
+	pshm_topic *p = topen(n, PSHM_PUBLISHER, 0);
+	for (int k = 0; k < 300; k++) { /* past the ring: everyone reads along */
+		cr_assert_eq(pshm_topic_publish(p, &k, sizeof(k), 0), 0, "%d", k);
+		for (int i = 0; i < PSHM_TOPIC_SUBSCRIBERS_DEFAULT; i++) {
+			int v = -1;
+			cr_assert_eq(pshm_topic_recv(s[i], &v, sizeof(v), 0), (ssize_t)sizeof(v));
+			cr_assert_eq(v, k);
+		}
+	}
+	cr_assert_eq(pshm_topic_publish(p, "x", 1, 0), 0);
+	struct pshm_topic_info in;
+	cr_assert_eq(pshm_topic_stat(n, &in), 0);
+	cr_expect_eq(in.n_subs, PSHM_TOPIC_SUBSCRIBERS_DEFAULT);
+	for (int i = 0; i < PSHM_TOPIC_SUBSCRIBERS_DEFAULT; i++) {
+		cr_expect_eq(in.subs[i].alive, 1);
+		cr_expect_eq(in.subs[i].lag, 1);
+		cr_expect_eq(in.subs[i].next, 301);
+	}
+	pshm_topic_close(s[7]);
+	x = topen(n, PSHM_SUBSCRIBER, 0); /* a slot is free again */
+	pshm_topic_close(x);
+	pshm_topic_close(p);
+	for (int i = 0; i < PSHM_TOPIC_SUBSCRIBERS_DEFAULT; i++)
+		if (i != 7)
+			pshm_topic_close(s[i]);
+}
