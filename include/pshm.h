@@ -964,8 +964,9 @@ int pshm_chan_stat(const char *name, struct pshm_chan_info *info);
  *  - PSHM_TOPIC_BLOCKING: the publisher waits for the slowest live
  *    subscriber; nothing is lost.
  *  - PSHM_TOPIC_LOSSY: the publisher never waits; a subscriber that falls
- *    a whole ring behind skips ahead to the oldest message still kept and
- *    counts exactly how many it skipped (pshm_topic_missed()).
+ *    a whole ring behind skips ahead (to half a ring behind the publisher,
+ *    so that it can catch up) and counts exactly how many it skipped
+ *    (pshm_topic_missed()).
  *
  * History: a topic keeps the last `history` messages (0 allowed; less than
  * the number of slots) for subscribers that join later. A subscriber opened

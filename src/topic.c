@@ -331,14 +331,17 @@ static void sub_advance(pshm_topic *t, uint64_t to)
 }
 
 /*
- * The publisher lapped us: skip to the oldest message that may still be
- * whole (the one after the slot being written now), and count the rest.
+ * The publisher lapped us: skip ahead, and count what we skipped. Not to
+ * the oldest message that may still be whole (the one after the slot being
+ * written now): the publisher is about to write over that one too, and a
+ * subscriber a little slower than it would be lapped again at every
+ * message. Half a ring behind the publisher leaves it room to catch up.
  */
 static void sub_skip(pshm_topic *t)
 {
-	uint64_t s = t->next, n = t->g.nslots;
+	uint64_t s = t->next, half = t->g.nslots / 2;
 	uint64_t p = T_LOAD_ACQ(&t->h->pub_seq);
-	uint64_t to = p >= n && p <= UINT64_MAX / 4 ? p - n + 1 : 0;
+	uint64_t to = p >= half && p <= UINT64_MAX / 4 ? p - half : 0;
 	if (to <= s)
 		to = s + 1;
 	t->missed += to - s;
