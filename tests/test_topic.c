@@ -194,10 +194,7 @@ Test(topic, zero_copy_peek_release_and_recv_after_peek)
 /* A subscriber child: every message in order, whole, then -EPIPE. */
 static int fan_sub(const char *n, uint64_t count, size_t max)
 {
-	pshm_topic *s;
-	if (pshm_topic_open(n, PSHM_SUBSCRIBER, 0, &s) < 0)
-		return 10;
-	tready_say();
+	pshm_topic *s = tchild_open(n, PSHM_SUBSCRIBER);
 	unsigned char buf[4096];
 	for (uint64_t k = 1; k <= count; k++) {
 		ssize_t r = pshm_topic_recv(s, buf, sizeof(buf), 10000 * MS);
@@ -220,8 +217,7 @@ static void fan_out(unsigned nsubs)
 	const char *n = mktopic("fan", 16384, max, 0, PSHM_TOPIC_BLOCKING);
 	pid_t kids[8];
 	for (unsigned i = 0; i < nsubs; i++) {
-		kids[i] = fork();
-		cr_assert_geq(kids[i], 0);
+		kids[i] = tfork();
 		if (kids[i] == 0)
 			_exit(fan_sub(n, FAN_MSGS, max));
 	}
@@ -319,13 +315,9 @@ Test(topic, history_join_mid_stream_has_no_gap_or_duplicate)
 {
 	const size_t max = 64;
 	const char *n = mktopic("midjoin", 8192, max, 50, PSHM_TOPIC_BLOCKING);
-	pid_t kid = fork();
-	cr_assert_geq(kid, 0);
+	pid_t kid = tfork();
 	if (kid == 0) {
-		pshm_topic *p;
-		if (pshm_topic_open(n, PSHM_PUBLISHER, 0, &p) < 0)
-			_exit(10);
-		tready_say();
+		pshm_topic *p = tchild_open(n, PSHM_PUBLISHER);
 		unsigned char m[64];
 		for (uint64_t k = 1;; k++) /* until killed */
 			if (pshm_topic_publish(p, m, tmsg_make(m, k, max), 10000 * MS) < 0)
@@ -370,13 +362,9 @@ Test(topic, lossy_stopped_subscriber_counts_exactly_what_it_missed)
 	const char *n = mktopic("lossy", 4096, max, 0, PSHM_TOPIC_LOSSY); /* 32 slots */
 	int res[2];
 	cr_assert_eq(pipe(res), 0);
-	pid_t kid = fork();
-	cr_assert_geq(kid, 0);
+	pid_t kid = tfork();
 	if (kid == 0) {
-		pshm_topic *s;
-		if (pshm_topic_open(n, PSHM_SUBSCRIBER, 0, &s) < 0)
-			_exit(10);
-		tready_say();
+		pshm_topic *s = tchild_open(n, PSHM_SUBSCRIBER);
 		unsigned char out[100];
 		uint64_t got = 0, gaps = 0, prev = 0, missed = 0;
 		while (prev < total) {
@@ -461,8 +449,7 @@ Test(topic, poll_descriptor_wakes_an_event_loop)
 	cr_expect_eq(pshm_topic_fd(s), fd, "the same one again");
 	struct pollfd pf = { .fd = fd, .events = POLLIN };
 	cr_expect_eq(poll(&pf, 1, 50), 0, "no publisher, nothing to read");
-	pid_t kid = fork();
-	cr_assert_geq(kid, 0);
+	pid_t kid = tfork();
 	if (kid == 0) {
 		pshm_topic *p;
 		if (pshm_topic_open(n, PSHM_PUBLISHER, 0, &p) < 0)

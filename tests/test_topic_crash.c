@@ -62,15 +62,10 @@ static void reap(pid_t pid, bool killed)
  * dead one) and publishes until killed, copying or in place. */
 static pid_t spawn_publisher(const char *n)
 {
-	fflush(NULL);
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
+	pid_t pid = tfork();
 	if (pid)
 		return pid;
-	pshm_topic *p;
-	if (pshm_topic_open(n, PSHM_PUBLISHER, 0, &p) < 0)
-		_exit(10);
-	tready_say();
+	pshm_topic *p = tchild_open(n, PSHM_PUBLISHER);
 	unsigned char m[MAX];
 	for (;;) {
 		uint64_t k = pshm_topic_seq(p) + 1;
@@ -139,8 +134,7 @@ Test(topic_crash, a_half_written_reservation_is_never_delivered)
 {
 	const char *n = mktopic("halfres", 4096, MAX, 0, PSHM_TOPIC_LOSSY);
 	pshm_topic *s = topen(n, PSHM_SUBSCRIBER, 0);
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
+	pid_t pid = tfork();
 	if (pid == 0) {
 		pshm_topic *p;
 		void *w;
@@ -174,15 +168,10 @@ Test(topic_crash, a_half_written_reservation_is_never_delivered)
  * 1..@total exactly. */
 static pid_t spawn_subscriber(const char *n, uint64_t total)
 {
-	fflush(NULL);
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
+	pid_t pid = tfork();
 	if (pid)
 		return pid;
-	pshm_topic *s;
-	if (pshm_topic_open(n, PSHM_SUBSCRIBER, 0, &s) < 0)
-		_exit(10);
-	tready_say();
+	pshm_topic *s = tchild_open(n, PSHM_SUBSCRIBER);
 	unsigned char out[MAX];
 	uint64_t k = 1;
 	for (;;) {
@@ -242,13 +231,9 @@ Test(topic_crash, subscribers_killed_at_random_never_block_the_publisher)
 Test(topic_crash, a_zombie_subscriber_does_not_block_the_publisher)
 {
 	const char *n = mktopic("zombie", 4096, MAX, 0, PSHM_TOPIC_BLOCKING);
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
+	pid_t pid = tfork();
 	if (pid == 0) {
-		pshm_topic *s;
-		if (pshm_topic_open(n, PSHM_SUBSCRIBER, 0, &s) < 0)
-			_exit(10);
-		tready_say();
+		(void)tchild_open(n, PSHM_SUBSCRIBER);
 		_exit(0); /* and is never reaped until the end */
 	}
 	tready_wait(1);
