@@ -13,6 +13,7 @@
  * PSHM_TEST_SEED to replay a run's kill schedule (timing still varies).
  */
 #include <criterion/criterion.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/wait.h>
@@ -289,4 +290,37 @@ Test(topic_crash, dead_subscribers_slots_are_taken_over)
 	cr_expect_eq(pshm_topic_open(n, PSHM_SUBSCRIBER, 0, &x), -EUSERS);
 	pshm_topic_close(s1);
 	pshm_topic_close(s2);
+}
+
+/* Liveness does not go by pid: a publisher in another PID namespace (pid
+ * 1 there, some other process here) is alive while it runs, and gone,
+ * with -EPIPE for its subscriber, once killed. */
+Test(topic_crash, publisher_in_another_pid_namespace)
+{
+	if (unshare(CLONE_NEWPID) != 0)
+		th_skip("cannot make a PID namespace here (needs root)");
+	const char *n = mktopic("pidns", 4096, MAX, 0, PSHM_TOPIC_BLOCKING);
+	pshm_topic *s = topen(n, PSHM_SUBSCRIBER, 0);
+	pid_t pid = tfork();
+	if (pid == 0) {
+		pshm_topic *p = tchild_open(n, PSHM_PUBLISHER);
+		unsigned char m[MAX];
+		if (getpid() != 1 || pshm_topic_publish(p, m, tmsg_make(m, 1, MAX), 0) < 0)
+			_exit(11);
+		pause();
+		_exit(12);
+	}
+	tready_wait(1);
+	unsigned char out[MAX];
+	ssize_t r = pshm_topic_recv(s, out, sizeof(out), 5000 * MS);
+	cr_assert(r >= 0 && tmsg_ok(out, (size_t)r, 1, MAX));
+	struct pshm_topic_info in;
+	cr_assert_eq(pshm_topic_stat(n, &in), 0);
+	cr_expect_eq(in.publisher, 1, "the pid it has in its own namespace");
+	cr_expect_eq(in.publisher_alive, 1);
+	cr_expect_eq(pshm_topic_recv(s, out, sizeof(out), 100 * MS), -ETIMEDOUT, "alive: waited for");
+	kill(pid, SIGKILL);
+	reap(pid, true);
+	cr_expect_eq(pshm_topic_recv(s, out, sizeof(out), 5000 * MS), -EPIPE);
+	pshm_topic_close(s);
 }
