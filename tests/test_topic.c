@@ -5,6 +5,7 @@
  * descriptor, and describing a topic.
  */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -93,6 +94,16 @@ Test(topic, open_errors)
 	cr_expect_eq(pshm_topic_open(th_name("absent"), PSHM_SUBSCRIBER, 0, &t), -ENOENT);
 	cr_expect_null(t);
 	cr_expect_eq(pshm_topic_open("a/b", PSHM_SUBSCRIBER, 0, &t), -EINVAL);
+	cr_expect_eq(pshm_topic_subscribe("..", 0, &t), -EINVAL);
+	struct pshm_topic_info in;
+	cr_expect_eq(pshm_topic_stat("", &in), -EINVAL);
+	cr_expect_eq(pshm_topic_unlink("/a/b"), -EINVAL);
+	char longname[PSHM_NAME_MAX + 2];
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = 0;
+	cr_expect_eq(pshm_topic_open(longname, PSHM_SUBSCRIBER, 0, &t), -ENAMETOOLONG);
+	cr_expect_eq(pshm_topic_stat(th_name("absent"), &in), -ENOENT);
+	cr_expect_eq(pshm_topic_unlink(th_name("absent")), -ENOENT);
 	const char *n = mktopic("roles", 4096, 0, 0, 0);
 	cr_expect_eq(pshm_topic_open(n, PSHM_CONSUMER, 0, &t), -EINVAL);
 	cr_expect_eq(pshm_topic_open(n, PSHM_SUBSCRIBER, PSHM_RDONLY, &t), -EINVAL);
@@ -111,7 +122,6 @@ Test(topic, open_errors)
 	cr_expect_eq(pshm_topic_open(ch, PSHM_SUBSCRIBER, 0, &t), -EPROTO);
 	cr_expect_eq(pshm_topic_unlink(ch), -EPROTO, "a channel is not removed as a topic");
 	cr_expect_eq(pshm_chan_unlink(n), -EPROTO, "nor a topic as a channel");
-	struct pshm_topic_info in;
 	cr_expect_eq(pshm_topic_stat(ch, &in), -EPROTO);
 	cr_expect_eq(pshm_topic_stat(n, NULL), -EINVAL);
 	cr_expect_eq(pshm_topic_create(ch, NULL, 0, PSHM_OPEN_EXISTING), -EPROTO);
@@ -121,6 +131,38 @@ Test(topic, open_errors)
 	th_write_file(raw, junk, sizeof(junk), 0600);
 	cr_expect_eq(pshm_topic_open(raw, PSHM_SUBSCRIBER, 0, &t), -EPROTO);
 	cr_expect_eq(pshm_topic_stat(raw, &in), -EPROTO);
+}
+
+Test(topic, open_policy_refuses_a_group_writable_topic)
+{
+	const char *n = th_name("perm");
+	cr_assert_eq(pshm_topic_create(n, NULL, 0660, 0), 0);
+	pshm_topic *t;
+	cr_expect_eq(pshm_topic_open(n, PSHM_SUBSCRIBER, 0, &t), -EPERM);
+	cr_expect_eq(pshm_topic_create(n, NULL, 0, PSHM_OPEN_EXISTING), -EPERM);
+	cr_expect_eq(pshm_topic_create(n, NULL, 0, PSHM_OPEN_EXISTING | PSHM_ALLOW_SHARED_WRITE), 0);
+	cr_assert_eq(pshm_topic_open(n, PSHM_SUBSCRIBER, PSHM_ALLOW_SHARED_WRITE, &t), 0);
+	pshm_topic_close(t);
+}
+
+/* Traffic goes through the mapping, which leaves the mtime alone: the
+ * handles set it, so `pshm gc` does not take a busy topic for abandoned. */
+Test(topic, traffic_updates_the_mtime)
+{
+	const char *n = mktopic("mtime", 4096, 48, 0, 0);
+	char path[300];
+	th_path(n, path, sizeof(path));
+	struct timespec old[2] = { { 1000, 0 }, { 1000, 0 } };
+	pshm_topic *p = topen(n, PSHM_PUBLISHER, 0), *s = topen(n, PSHM_SUBSCRIBER, 0);
+	cr_assert_eq(utimensat(AT_FDCWD, path, old, 0), 0);
+	cr_assert_eq(pshm_topic_publish(p, "x", 1, 0), 0);
+	cr_expect_gt(th_lstat(n).st_mtime, 1000, "the publisher sets it");
+	cr_assert_eq(utimensat(AT_FDCWD, path, old, 0), 0);
+	char out[48];
+	cr_assert_eq(pshm_topic_recv(s, out, sizeof(out), 0), 1);
+	cr_expect_gt(th_lstat(n).st_mtime, 1000, "the subscriber sets it");
+	pshm_topic_close(s);
+	pshm_topic_close(p);
 }
 
 Test(topic, wrong_role_and_state_is_einval_or_ebusy)
