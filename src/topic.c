@@ -396,9 +396,15 @@ static ssize_t sub_take(pshm_topic *t, void *buf, size_t cap)
 		int r = sub_poll(t, &sl, &len);
 		if (r <= 0)
 			return r == 0 ? -EAGAIN : r;
-		if (len > cap)
-			return -EMSGSIZE;
 		uint64_t s = t->next;
+		if (len > cap) {
+			/* The length of a message overwritten meanwhile? */
+			if (!sub_intact(sl, s)) {
+				sub_skip(t);
+				continue;
+			}
+			return -EMSGSIZE;
+		}
 		if (len)
 			COPY_OUT(buf, payload_of(sl), len);
 		if (!sub_intact(sl, s)) {
