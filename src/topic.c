@@ -387,10 +387,12 @@ static bool sub_intact(const struct topic_slot *sl, uint64_t s)
 	return T_LOAD(&sl->stamp) == 2 * s + 2;
 }
 
-/* Try once: the length of the message copied, -EAGAIN when none is there. */
+/* Try once: the length of the message copied, -EAGAIN when none is there
+ * (or when the publisher kept lapping us: the caller's wait, bounded by
+ * its timeout, then tries again). */
 static ssize_t sub_take(pshm_topic *t, void *buf, size_t cap)
 {
-	for (;;) {
+	for (int round = 0; round < 64; round++) {
 		struct topic_slot *sl;
 		uint32_t len;
 		int r = sub_poll(t, &sl, &len);
@@ -415,6 +417,7 @@ static ssize_t sub_take(pshm_topic *t, void *buf, size_t cap)
 		sub_advance(t, s + 1);
 		return len;
 	}
+	return -EAGAIN;
 }
 
 static ssize_t sub_recv(pshm_topic *t, void *buf, size_t cap, int64_t timeout_ns)
