@@ -252,7 +252,8 @@ static int collect(pshm_service *s, struct collect_args *a)
 	struct svc_cslot *cs = cslot_at(s, s->slot);
 	int64_t start = pshm__now_ns(), deadline = pshm__svc_deadline(a->timeout);
 	int64_t spin_end = start + (int64_t)(s->spin_ns < INT64_MAX / 2 ? s->spin_ns : 0);
-	int64_t next_check = start + SVC_CHECK_NS;
+	/* The first check when the spin ends, before the first sleep. */
+	int64_t next_check = spin_end;
 	for (;;) {
 		int64_t now = pshm__now_ns();
 		bool check = now >= next_check;
