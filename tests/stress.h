@@ -65,4 +65,8 @@ int stress_chan_consume(const struct stress_load *l, char *err, size_t errlen);
 int stress_chan_mpsc_threads(char *err, size_t errlen);
 int stress_chan_spsc_threads(char *err, size_t errlen);
 
+/* ---- services (stress_service.c) ---- */
+/* Threads: 2 servers, 3 clients with 4 requests in flight each. */
+int stress_service_threads(char *err, size_t errlen);
+
 #endif

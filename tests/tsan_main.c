@@ -12,6 +12,7 @@ static const struct stress_case cases[] = {
 	{ "box: writers and readers threads hammer one box", stress_box_threads },
 	{ "chan: MPSC, 4 producer threads, order and integrity", stress_chan_mpsc_threads },
 	{ "chan: SPSC, producer thread, order and integrity", stress_chan_spsc_threads },
+	{ "service: 2 server and 3 client threads, replies matched", stress_service_threads },
 	{ NULL, NULL },
 };
 
