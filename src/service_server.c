@@ -118,26 +118,22 @@ static bool any_ready(const pshm_service *s)
 static int recv_wait(pshm_service *s, struct take *t, int64_t timeout)
 {
 	struct svc_hdr *h = s->h;
-	int64_t start = pshm__now_ns(), deadline = pshm__svc_deadline(timeout);
-	int64_t spin_end = start + (int64_t)(s->spin_ns < INT64_MAX / 2 ? s->spin_ns : 0);
+	struct svc_waiter wt;
+	pshm__svc_wait_start(s, &wt, timeout);
 	/* Bounded: a stale bit is cleared by the look that finds nothing. */
 	for (;;) {
 		int r = take_one(s, t);
 		if (r != 0)
 			return r;
-		int64_t now = pshm__now_ns();
-		if (timeout == 0)
-			return -EAGAIN;
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		if (now < spin_end) {
-			pshm__cpu_relax();
+		r = pshm__svc_wait_next(&wt, pshm__now_ns());
+		if (r < 0)
+			return r;
+		if (r > 0)
 			continue;
-		}
 		__atomic_fetch_add(&h->srv_sleep, 1, __ATOMIC_SEQ_CST);
 		SVC_FENCE();
 		uint32_t seen = SVC_LOAD_ACQ(&h->req_seq);
-		r = any_ready(s) ? 0 : pshm__svc_sleep(&h->req_seq, seen, deadline);
+		r = any_ready(s) ? 0 : pshm__svc_sleep(&h->req_seq, seen, wt.deadline);
 		__atomic_fetch_sub(&h->srv_sleep, 1, __ATOMIC_SEQ_CST);
 		if (r < 0)
 			return r;
