@@ -309,16 +309,26 @@ static int cancel(pshm_service *s, unsigned c)
 	return 0;
 }
 
+struct cancel_arg {
+	pshm_service *s;
+	unsigned cell;
+};
+
+static int cancel_call(void *arg)
+{
+	struct cancel_arg *a = arg;
+	return cancel(a->s, a->cell);
+}
+
 int pshm_service_cancel(pshm_service *s, uint64_t id)
 {
-	int r = client_ok(s);
-	if (r < 0)
-		return r;
+	if (client_ok(s) < 0)
+		return -EINVAL;
 	int c = cell_of(s, id);
 	if (c < 0)
 		return c;
-	SVC_GUARDED(r, s, cancel(s, (unsigned)c));
-	return r;
+	struct cancel_arg a = { s, (unsigned)c };
+	return pshm__guarded_call(s->base, s->size, cancel_call, &a);
 }
 
 void pshm__svc_client_drop_all(pshm_service *s)

@@ -55,7 +55,8 @@ static int take_from(pshm_service *s, unsigned i, struct take *t)
 	};
 	if (bad) {
 		static const char why[] = "request of an impossible length";
-		answer(s, t->req->id, why, sizeof(why) - 1, true);
+		size_t n = sizeof(why) - 1 < s->g.max_rep ? sizeof(why) - 1 : s->g.max_rep - 1;
+		answer(s, t->req->id, why, n, true);
 		return -EBADMSG;
 	}
 	if (len)
@@ -193,15 +194,20 @@ static int answer(pshm_service *s, uint64_t id, const void *rep, size_t len, boo
 	return -ECANCELED;
 }
 
+static int answer_guarded(pshm_service *s, uint64_t id, const void *rep, size_t len, bool err)
+{
+	int r;
+	SVC_GUARDED(r, s, answer(s, id, rep, len, err));
+	return r;
+}
+
 int pshm_service_reply(pshm_service *s, uint64_t id, const void *rep, size_t len)
 {
 	if (!s || s->role != PSHM_SERVER || (!rep && len))
 		return -EINVAL;
 	if (len > s->g.max_rep)
 		return -EMSGSIZE;
-	int r;
-	SVC_GUARDED(r, s, answer(s, id, rep, len, false));
-	return r;
+	return answer_guarded(s, id, rep, len, false);
 }
 
 int pshm_service_fail(pshm_service *s, uint64_t id, const char *msg)
@@ -209,9 +215,5 @@ int pshm_service_fail(pshm_service *s, uint64_t id, const char *msg)
 	if (!s || s->role != PSHM_SERVER)
 		return -EINVAL;
 	size_t len = msg ? strlen(msg) : 0;
-	if (len > s->g.max_rep - 1)
-		len = s->g.max_rep - 1;
-	int r;
-	SVC_GUARDED(r, s, answer(s, id, msg, len, true));
-	return r;
+	return answer_guarded(s, id, msg, len < s->g.max_rep ? len : s->g.max_rep - 1, true);
 }
