@@ -13,6 +13,7 @@
  *   doctor.c doctor (the system around /dev/shm; gc for the leftovers)
  *   box.c    put, get, verify, publish, fetch
  *   chan.c   chan create|stat, send, recv
+ *   topic.c  topic create|stat|rm, pub, sub
  */
 #ifndef PSHM_CLI_H
 #define PSHM_CLI_H
@@ -65,6 +66,13 @@ enum cli_opt {
 	CLI_O_FOLLOW,
 	CLI_O_ALLOW_FOREIGN,
 	CLI_O_ALLOW_SHARED_WRITE,
+	/* topics: --history is a count for `topic create` (CLI_O_HISTORY: the
+	 * messages kept) and a flag for `sub` (CLI_O_FROM_HISTORY: start from
+	 * them); one long name, two kinds, and no command takes both. */
+	CLI_O_HISTORY,
+	CLI_O_FROM_HISTORY,
+	CLI_O_LOSSY,
+	CLI_O_SUBSCRIBERS,
 	CLI_O_COUNT_OF
 };
 
@@ -253,10 +261,15 @@ int cmd_chan(int argc, char **argv);
 int cmd_send(int argc, char **argv);
 int cmd_recv(int argc, char **argv);
 
+int cmd_topic(int argc, char **argv);
+int cmd_pub(int argc, char **argv);
+int cmd_sub(int argc, char **argv);
+
 /* What `pshm ls` / `pshm stat` print about a box or a channel, in one short
  * phrase (e.g. "box, 12/64 bytes, seq 42"). Implemented by the box and
  * channel groups. */
 void cli_describe_box(const char *name, char *buf, size_t len);
 void cli_describe_chan(const char *name, char *buf, size_t len);
+void cli_describe_topic(const char *name, char *buf, size_t len);
 
 #endif

@@ -31,6 +31,9 @@ static const struct {
 	{ "chan", cmd_chan, "create or describe a message channel" },
 	{ "send", cmd_send, "send messages to a channel" },
 	{ "recv", cmd_recv, "receive messages from a channel" },
+	{ "topic", cmd_topic, "create, describe or remove a publish/subscribe topic" },
+	{ "pub", cmd_pub, "publish messages to a topic (publish is for snapshots)" },
+	{ "sub", cmd_sub, "receive a topic's messages" },
 };
 
 static void usage(FILE *f)
