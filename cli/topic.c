@@ -61,7 +61,7 @@ static int topic_attach(const char *action, const char *name, unsigned role, uns
 			pshm_topic **t)
 {
 	int r = pshm_topic_open(name, role, flags, t);
-	return r < 0 ? open_fail(action, name, r, flags) : 0;
+	return r < 0 ? open_fail(action, name, r, flags & ~PSHM_TOPIC_HISTORY) : 0;
 }
 
 /* ---- pshm topic create --------------------------------------------------- */
