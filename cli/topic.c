@@ -17,16 +17,6 @@
 
 #include "cli.h"
 
-#define NS_PER_S 1000000000.0
-/* sub waits in slices this long, to notice a SIGINT or SIGTERM that
- * arrives while it spins rather than sleeps. */
-#define SLICE_NS INT64_C(100000000)
-
-static int64_t topic_timeout_ns(double s)
-{
-	return s * NS_PER_S >= (double)INT64_MAX ? PSHM_FOREVER : (int64_t)(s * NS_PER_S);
-}
-
 static const char *policy_name(unsigned policy)
 {
 	return policy == PSHM_TOPIC_LOSSY ? "lossy" : "blocking";
@@ -371,8 +361,9 @@ struct publisher {
 	unsigned long long sent;
 };
 
-static int pub_one(struct publisher *p, const void *msg, size_t len)
+static int pub_one(void *ctx, const void *msg, size_t len)
 {
+	struct publisher *p = ctx;
 	int r = pshm_topic_publish(p->t, msg, len, p->timeout);
 	if (r == 0) {
 		p->sent++;
@@ -387,22 +378,6 @@ static int pub_one(struct publisher *p, const void *msg, size_t len)
 	return cli_fail("publish to", p->name, r);
 }
 
-/* Each record of standard input: a line, or with -z what ends with a NUL
- * byte; the last one may lack its end. */
-static int pub_records(struct publisher *p)
-{
-	char *rec = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	int end = p->nul ? '\0' : '\n', status = EXIT_OK;
-	while (status == EXIT_OK && (n = getdelim(&rec, &cap, end, stdin)) >= 0)
-		status = pub_one(p, rec, (size_t)n - (n > 0 && rec[n - 1] == end));
-	if (status == EXIT_OK && ferror(stdin))
-		status = cli_failn("read standard input for", p->name, "%s", strerror(errno));
-	free(rec);
-	return status;
-}
-
 static int pub_opt(void *ctx, enum cli_opt id, const char *arg)
 {
 	struct publisher *p = ctx;
@@ -411,7 +386,7 @@ static int pub_opt(void *ctx, enum cli_opt id, const char *arg)
 	if (id == CLI_O_NUL)
 		p->nul = true;
 	else if ((r = cli_opt_duration(&pub_cmd, id, arg, &secs)) == 0)
-		p->timeout = topic_timeout_ns(secs);
+		p->timeout = cli_timeout_ns(secs);
 	return r;
 }
 
@@ -420,21 +395,12 @@ int cmd_pub(int argc, char **argv)
 	struct publisher p = { .timeout = PSHM_FOREVER };
 	struct cli_args a;
 	int r = cli_options(&pub_cmd, argc, argv, pub_opt, &p, &a);
-	if (r >= 0)
+	if (r >= 0 || (r = cli_msg_check("pub", &a)) >= 0)
 		return r;
 	p.name = a.v[0];
-	bool records = a.n == 1 || (a.n == 2 && !strcmp(a.v[1], "-"));
-	for (int i = 1; i < a.n && !records; i++)
-		if (!strcmp(a.v[i], "-"))
-			return cli_usage("pub", "'-' (standard input) must be the only message argument");
 	if ((r = topic_attach("publish to", p.name, PSHM_PUBLISHER, a.flags, &p.t)))
 		return r;
-	int status = EXIT_OK;
-	if (records)
-		status = pub_records(&p);
-	else
-		for (int i = 1; status == EXIT_OK && i < a.n; i++)
-			status = pub_one(&p, a.v[i], strlen(a.v[i]));
+	int status = cli_msg_send(&a, p.nul, pub_one, &p);
 	pshm_topic_close(p.t);
 	return status;
 }
@@ -467,11 +433,10 @@ static const struct cli_cmd sub_cmd = {
 struct subscriber {
 	pshm_topic *t;
 	const char *name;
-	uint64_t count;  /* 0: no limit */
-	bool follow, nul;
+	struct cli_recv o;
+	bool nul;
 	unsigned flags;  /* PSHM_TOPIC_HISTORY */
-	int64_t timeout; /* per message */
-	char *buf;       /* the message being written, and its end */
+	char *buf;       /* the message being written */
 	size_t cap;
 	uint64_t missed; /* the handle's missed count, as last reported */
 };
@@ -486,44 +451,29 @@ static void report_gap(struct subscriber *s)
 	s->missed = now;
 }
 
-/* Copy the peeked message @len bytes at @msg, and its end, into s->buf. */
+/* Copy the peeked message, @len bytes at @msg, into s->buf. */
 static int sub_copy(struct subscriber *s, const void *msg, size_t len)
 {
-	if (len + 1 > s->cap) {
-		char *b = realloc(s->buf, len + 1);
+	if (len > s->cap) {
+		char *b = realloc(s->buf, len);
 		if (!b)
 			return -ENOMEM;
 		s->buf = b;
-		s->cap = len + 1;
+		s->cap = len;
 	}
 	memcpy(s->buf, msg, len);
-	s->buf[len] = s->nul ? '\0' : '\n';
 	return 0;
 }
 
-/* sub_one()'s answer when standard output failed (errno in *werr). */
-#define WRITE_FAILED (-100000)
-
-/*
- * Wait for the next message (in slices, so that SIGINT or SIGTERM arriving
- * between two waits is seen), copy it out of the ring, release it, and
- * only then write it: a message the publisher of a lossy topic overwrote
- * while it was copied is never written (it counts as missed).
- */
-static int sub_one(struct subscriber *s, int *werr)
+/* A cli_msg_get: copy the next message out of the ring, release it, and
+ * only then write it, so that a message the publisher of a lossy topic
+ * overwrote while it was copied is never written (it counts as missed). */
+static int sub_one(void *ctx, int64_t timeout, int *werr)
 {
-	int64_t left = s->timeout;
+	struct subscriber *s = ctx;
 	for (;;) {
-		if (cli_stop)
-			return -EINTR;
-		int64_t t = left < 0 || left > SLICE_NS ? SLICE_NS : left;
 		const void *msg;
-		ssize_t n = pshm_topic_peek(s->t, &msg, t);
-		if (n == -ETIMEDOUT && t != left) {
-			if (left > 0)
-				left -= t;
-			continue;
-		}
+		ssize_t n = pshm_topic_peek(s->t, &msg, timeout);
 		if (n < 0)
 			return (int)n;
 		int r = sub_copy(s, msg, (size_t)n);
@@ -533,68 +483,37 @@ static int sub_one(struct subscriber *s, int *werr)
 			continue;
 		if (r < 0 || rel < 0)
 			return r < 0 ? r : rel;
-		*werr = -cli_write_all(1, s->buf, (size_t)n + 1);
-		return *werr ? WRITE_FAILED : 0;
+		*werr = -cli_msg_write(s->buf, (size_t)n, s->nul ? '\0' : '\n');
+		return *werr ? CLI_WRITE_FAILED : 0;
 	}
-}
-
-static int sub_loop(struct subscriber *s)
-{
-	uint64_t got = 0;
-	int r = 0, werr = 0;
-	while ((!s->count || got < s->count) && (r = sub_one(s, &werr)) == 0)
-		got++;
-	if (r == 0)
-		return EXIT_OK;
-	if (r == WRITE_FAILED)
-		return cli_failn("write standard output for", s->name, "%s", strerror(werr));
-	/* Without -n, running dry, the publisher leaving or an interruption
-	 * is the normal end; with -n, stopping short is a failure. */
-	bool end = r == -EAGAIN || r == -ETIMEDOUT || r == -EPIPE || r == -EINTR;
-	if (end && !s->count)
-		return EXIT_OK;
-	if (end)
-		return cli_failn("receive from", s->name, "%s after %llu of %llu messages",
-				 r == -EPIPE ? "the publisher is gone"
-				 : r == -EINTR ? "interrupted" : "timed out",
-				 (unsigned long long)got, (unsigned long long)s->count);
-	return cli_fail("receive from", s->name, r);
 }
 
 static int sub_opt(void *ctx, enum cli_opt id, const char *arg)
 {
 	struct subscriber *s = ctx;
-	double secs;
-	int r = 0;
-	if (id == CLI_O_COUNT)
-		r = cli_opt_count(&sub_cmd, id, arg, 1, UINT64_MAX, &s->count);
-	else if (id == CLI_O_TIMEOUT && (r = cli_opt_duration(&sub_cmd, id, arg, &secs)) == 0)
-		s->timeout = topic_timeout_ns(secs);
-	else if (id == CLI_O_FOLLOW)
-		s->follow = true;
-	else if (id == CLI_O_NUL)
+	if (id == CLI_O_NUL)
 		s->nul = true;
 	else if (id == CLI_O_FROM_HISTORY)
 		s->flags |= PSHM_TOPIC_HISTORY;
-	return r;
+	else
+		return cli_recv_opt(&sub_cmd, &s->o, id, arg);
+	return 0;
 }
 
 int cmd_sub(int argc, char **argv)
 {
-	struct subscriber s = { .timeout = -2 };
+	struct subscriber s = { .o.timeout = CLI_TIMEOUT_UNSET };
 	struct cli_args a;
 	int r = cli_options(&sub_cmd, argc, argv, sub_opt, &s, &a);
 	if (r >= 0)
 		return r;
 	s.name = a.v[0];
-	if (s.timeout == -2)
-		s.timeout = s.count || s.follow ? PSHM_FOREVER : 0;
 	/* A closed output pipe is an error to report, not a signal to die of. */
 	signal(SIGPIPE, SIG_IGN);
 	cli_catch_stop();
 	if ((r = topic_attach("receive from", s.name, PSHM_SUBSCRIBER, a.flags | s.flags, &s.t)))
 		return r;
-	int status = sub_loop(&s);
+	int status = cli_msg_recv(s.name, &s.o, "the publisher is gone", sub_one, &s);
 	pshm_topic_close(s.t);
 	free(s.buf);
 	return status;
