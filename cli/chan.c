@@ -10,21 +10,9 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
-#include <unistd.h>
 
 #include "cli.h"
-
-#define NS_PER_S 1000000000.0
-/* recv waits in slices this long, to notice a SIGINT or SIGTERM that
- * arrives while it spins rather than sleeps. */
-#define SLICE_NS INT64_C(100000000)
-static int64_t timeout_ns(double s)
-{
-	return s * NS_PER_S >= (double)INT64_MAX ? PSHM_FOREVER : (int64_t)(s * NS_PER_S);
-}
 
 /* Why attaching to the channel @name as @role failed, in the most useful
  * words: what it is if not a channel, who holds a busy role. */
@@ -288,8 +276,9 @@ struct sender {
 	long long total; /* messages to send; -1: lines of standard input */
 };
 
-static int send_one(struct sender *s, const void *msg, size_t len)
+static int send_one(void *ctx, const void *msg, size_t len)
 {
+	struct sender *s = ctx;
 	int r = pshm_chan_send(s->ch, msg, len, s->timeout);
 	if (r == 0) {
 		s->sent++;
@@ -308,29 +297,12 @@ static int send_one(struct sender *s, const void *msg, size_t len)
 	return cli_fail("send to", s->name, r);
 }
 
-static int send_lines(struct sender *s)
-{
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	int status = EXIT_OK;
-	while (status == EXIT_OK && (n = getline(&line, &cap, stdin)) >= 0) {
-		if (n > 0 && line[n - 1] == '\n')
-			n--;
-		status = send_one(s, line, (size_t)n);
-	}
-	if (status == EXIT_OK && ferror(stdin))
-		status = cli_failn("read standard input for", s->name, "%s", strerror(errno));
-	free(line);
-	return status;
-}
-
 static int timeout_opt(void *ctx, enum cli_opt id, const char *arg)
 {
 	double secs;
 	int r = cli_opt_duration(&send_cmd, id, arg, &secs);
 	if (r == 0)
-		*(int64_t *)ctx = timeout_ns(secs);
+		*(int64_t *)ctx = cli_timeout_ns(secs);
 	return r;
 }
 
@@ -339,23 +311,13 @@ int cmd_send(int argc, char **argv)
 	struct sender s = { .timeout = PSHM_FOREVER };
 	struct cli_args a;
 	int r = cli_options(&send_cmd, argc, argv, timeout_opt, &s.timeout, &a);
-	if (r >= 0)
+	if (r >= 0 || (r = cli_msg_check("send", &a)) >= 0)
 		return r;
 	s.name = a.v[0];
-	bool lines = a.n == 1 || (a.n == 2 && !strcmp(a.v[1], "-"));
-	for (int i = 1; i < a.n && !lines; i++)
-		if (!strcmp(a.v[i], "-"))
-			return cli_usage("send", "'-' (standard input) must be the only message argument");
-	unsigned flags = a.flags;
-	if ((r = chan_attach("send to", s.name, PSHM_PRODUCER, flags, &s.ch)))
+	if ((r = chan_attach("send to", s.name, PSHM_PRODUCER, a.flags, &s.ch)))
 		return r;
-	s.total = lines ? -1 : a.n - 1;
-	int status = EXIT_OK;
-	if (lines)
-		status = send_lines(&s);
-	else
-		for (int i = 1; status == EXIT_OK && i < a.n; i++)
-			status = send_one(&s, a.v[i], strlen(a.v[i]));
+	s.total = cli_msg_total(&a);
+	int status = cli_msg_send(&a, false, send_one, &s);
 	pshm_chan_close(s.ch);
 	return status;
 }
@@ -381,113 +343,34 @@ static const struct cli_cmd recv_cmd = {
 	recv_opts, true, 1, 1, 0, "channel name",
 };
 
-/* Write one message and its newline, whole. 0 or -errno. */
-static int put_msg(const void *msg, size_t len)
-{
-	struct iovec v[2] = { { (void *)msg, len }, { "\n", 1 } };
-	int i = 0;
-	while (i < 2) {
-		ssize_t n = writev(1, v + i, 2 - i);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		while (i < 2 && (size_t)n >= v[i].iov_len)
-			n -= (ssize_t)v[i++].iov_len;
-		if (i < 2) {
-			v[i].iov_base = (char *)v[i].iov_base + n;
-			v[i].iov_len -= (size_t)n;
-		}
-	}
-	return 0;
-}
-
-struct recv_opts {
-	uint64_t count;  /* 0: no limit */
-	bool follow;
-	int64_t timeout; /* per message */
-};
-
-/* recv_one()'s answer when standard output failed (errno in *werr). */
-#define WRITE_FAILED (-100000)
-
 /*
- * Wait for the next message (in slices, so that SIGINT or SIGTERM arriving
- * between two waits is seen), print it, then release it: a message is taken
- * from the channel only once written out, so a failed write (a closed pipe)
- * leaves it for the next consumer.
+ * A cli_msg_get: wait for the next message, print it, then release it: a
+ * message is taken from the channel only once written out, so a failed
+ * write (a closed pipe) leaves it for the next consumer.
  */
-static int recv_one(pshm_chan *ch, const struct recv_opts *o, int *werr)
+static int recv_one(void *ctx, int64_t timeout, int *werr)
 {
-	int64_t left = o->timeout;
-	for (;;) {
-		if (cli_stop)
-			return -EINTR;
-		int64_t t = left < 0 || left > SLICE_NS ? SLICE_NS : left;
-		const void *msg;
-		ssize_t n = pshm_chan_peek(ch, &msg, t);
-		if (n == -ETIMEDOUT && t != left) {
-			if (left > 0)
-				left -= t;
-			continue;
-		}
-		if (n < 0)
-			return (int)n;
-		*werr = -put_msg(msg, (size_t)n);
-		if (*werr)
-			return WRITE_FAILED;
-		return pshm_chan_release(ch);
-	}
-}
-
-static int recv_loop(pshm_chan *ch, const char *name, const struct recv_opts *o)
-{
-	uint64_t got = 0;
-	int r = 0, werr = 0;
-	while ((!o->count || got < o->count) && (r = recv_one(ch, o, &werr)) == 0)
-		got++;
-	if (r == 0)
-		return EXIT_OK;
-	if (r == WRITE_FAILED)
-		return cli_failn("write standard output for", name, "%s", strerror(werr));
-	/* Without -n, running dry, the producers leaving or an interruption
-	 * is the normal end; with -n, stopping short is a failure. */
-	bool end = r == -EAGAIN || r == -ETIMEDOUT || r == -EPIPE || r == -EINTR;
-	if (end && !o->count)
-		return EXIT_OK;
-	if (end)
-		return cli_failn("receive from", name, "%s after %llu of %llu messages",
-				 r == -EPIPE ? "the producers are gone"
-				 : r == -EINTR ? "interrupted" : "timed out",
-				 (unsigned long long)got, (unsigned long long)o->count);
-	return cli_fail("receive from", name, r);
+	const void *msg;
+	ssize_t n = pshm_chan_peek(ctx, &msg, timeout);
+	if (n < 0)
+		return (int)n;
+	*werr = -cli_msg_write(msg, (size_t)n, '\n');
+	return *werr ? CLI_WRITE_FAILED : pshm_chan_release(ctx);
 }
 
 static int recv_opt(void *ctx, enum cli_opt id, const char *arg)
 {
-	struct recv_opts *o = ctx;
-	double secs;
-	int r = 0;
-	if (id == CLI_O_COUNT)
-		r = cli_opt_count(&recv_cmd, id, arg, 1, UINT64_MAX, &o->count);
-	else if (id == CLI_O_TIMEOUT && (r = cli_opt_duration(&recv_cmd, id, arg, &secs)) == 0)
-		o->timeout = timeout_ns(secs);
-	else if (id == CLI_O_FOLLOW)
-		o->follow = true;
-	return r;
+	return cli_recv_opt(&recv_cmd, ctx, id, arg);
 }
 
 int cmd_recv(int argc, char **argv)
 {
-	struct recv_opts o = { .timeout = -2 };
+	struct cli_recv o = { .timeout = CLI_TIMEOUT_UNSET };
 	struct cli_args a;
 	int r = cli_options(&recv_cmd, argc, argv, recv_opt, &o, &a);
 	if (r >= 0)
 		return r;
 	const char *name = a.v[0];
-	if (o.timeout == -2)
-		o.timeout = o.count || o.follow ? PSHM_FOREVER : 0;
 	/* A closed output pipe is an error to report, not a reason to die
 	 * with a message taken but not written. */
 	signal(SIGPIPE, SIG_IGN);
@@ -495,7 +378,7 @@ int cmd_recv(int argc, char **argv)
 	pshm_chan *ch;
 	if ((r = chan_attach("receive from", name, PSHM_CONSUMER, a.flags, &ch)))
 		return r;
-	int status = recv_loop(ch, name, &o);
+	int status = cli_msg_recv(name, &o, "the producers are gone", recv_one, ch);
 	pshm_chan_close(ch);
 	return status;
 }
