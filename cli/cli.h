@@ -15,6 +15,7 @@
  *   chan.c   chan create|stat, send, recv
  *   topic.c  topic create|stat|rm, pub, sub
  *   msg.c    messages in and out, for send, recv, pub and sub
+ *   service.c service create|stat|rm, serve, call
  */
 #ifndef PSHM_CLI_H
 #define PSHM_CLI_H
@@ -74,6 +75,10 @@ enum cli_opt {
 	CLI_O_FROM_HISTORY,
 	CLI_O_LOSSY,
 	CLI_O_SUBSCRIBERS,
+	/* services */
+	CLI_O_CLIENTS,
+	CLI_O_SERVERS,
+	CLI_O_PERSISTENT,
 	CLI_O_COUNT_OF
 };
 
@@ -310,6 +315,9 @@ int cmd_recv(int argc, char **argv);
 int cmd_topic(int argc, char **argv);
 int cmd_pub(int argc, char **argv);
 int cmd_sub(int argc, char **argv);
+int cmd_service(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_call(int argc, char **argv);
 
 /* What `pshm ls` / `pshm stat` print about a box or a channel, in one short
  * phrase (e.g. "box, 12/64 bytes, seq 42"). Implemented by the box and

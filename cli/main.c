@@ -34,6 +34,9 @@ static const struct {
 	{ "topic", cmd_topic, "create, describe or remove a publish/subscribe topic" },
 	{ "pub", cmd_pub, "publish messages to a topic (publish is for snapshots)" },
 	{ "sub", cmd_sub, "receive a topic's messages" },
+	{ "service", cmd_service, "create, describe or remove a request/response service" },
+	{ "serve", cmd_serve, "answer a service's requests with a command" },
+	{ "call", cmd_call, "send a request to a service and print the reply" },
 };
 
 static void usage(FILE *f)

@@ -56,6 +56,9 @@ static const struct {
 	[CLI_O_FROM_HISTORY] = { 0, "history", false, NULL, "start from the oldest kept message" },
 	[CLI_O_LOSSY] = { 0, "lossy", false, NULL, "never wait for slow subscribers" },
 	[CLI_O_SUBSCRIBERS] = { 0, "subscribers", true, "N", "subscribers attached at once" },
+	[CLI_O_CLIENTS] = { 0, "clients", true, "N", "clients" },
+	[CLI_O_SERVERS] = { 0, "servers", true, "N", "servers" },
+	[CLI_O_PERSISTENT] = { 0, "persistent", false, NULL, "keep one process" },
 };
 
 static const struct cli_optdoc help_doc = { CLI_O_HELP, NULL };
