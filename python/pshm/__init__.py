@@ -46,6 +46,16 @@ late joiners; blocking or lossy)::
             ...
         select.select([sub], [], [])             # fileno(): an event loop waits
 
+Services (request/response: a reply reaches only the client that asked)::
+
+    pshm.service_create("upper")
+    with pshm.Server("upper") as srv:             # in one process (or a pool)
+        srv.serve(lambda req: req.upper())       # an exception fails the call
+    with pshm.Client("upper") as cli:             # in others
+        cli.call(b"hello", timeout=1)            # b"HELLO"
+        ids = [cli.send(b"a"), cli.send(b"b")]   # many in flight
+        cli.collect(ids[0], timeout=1)           # (id, reply)
+
 libpshm is found through $PSHM_LIB, then build/lib/libpshm.so of the
 source tree, then the installed libpshm.so.0.2. Topics and services are
 built on the same rings as channels.
@@ -59,6 +69,8 @@ from ._chan import (ChanInfo, Consumer, Peek, Peer, Producer, Reservation, chan_
 from ._errors import (Busy, Error, Exists, FormatError, IntegrityError, MessageTooLong,
                       NotFound, PeerGone, PermissionDenied, Timeout, WouldBlock, strerror)
 from ._seg import Stat, ls, stat, unlink
+from ._service import (Client, RemoteError, Request, Server, ServiceInfo, service_call,
+                       service_create, service_stat, service_unlink)
 from ._topic import (Overwritten, Publisher, Subscriber, SubscriberInfo, TopicInfo,
                      topic_create, topic_stat, topic_unlink)
 
@@ -75,6 +87,8 @@ __all__ = [
     "Stat", "ls", "stat", "unlink",
     "topic_create", "topic_unlink", "topic_stat", "TopicInfo", "SubscriberInfo",
     "Publisher", "Subscriber", "Overwritten",
+    "service_create", "service_unlink", "service_stat", "ServiceInfo",
+    "Client", "Server", "Request", "RemoteError", "service_call",
     "Error", "IntegrityError", "FormatError", "PeerGone", "Timeout", "WouldBlock",
     "NotFound", "Exists", "PermissionDenied", "MessageTooLong", "Busy", "strerror",
     "lib_version", "lib_path",

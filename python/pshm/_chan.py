@@ -17,8 +17,8 @@ from typing import Any, Iterator, List, Optional, Tuple, Type
 
 from . import _lib
 from ._errors import PeerGone, check, error
-from ._util import (Handle, Name, cname, policy, readable, release, show, timeout_ns, view,
-                    writable)
+from ._util import (Attached, Handle, Name, cname, policy, readable, release, show,
+                    timeout_ns, view, writable)
 
 RING_DEFAULT = 1 << 20
 RING_MIN = 1 << 10
@@ -115,7 +115,7 @@ def _wait(fn: Any, timeout: Optional[float], *args: Any) -> int:
     return _retry(lambda ns: fn(*args, ns), timeout) if r == -errno.EINTR else r
 
 
-class _Chan:
+class _Chan(Attached):
     """A handle on a channel, or on anything else that works like one (a
     topic): the library calls it makes are class attributes, which the
     topic handles of _topic.py replace."""
@@ -134,10 +134,8 @@ class _Chan:
 
     def __init__(self, name: Name, *, allow_foreign: bool = False,
                  allow_shared_write: bool = False, poll: bool = False) -> None:
-        self.name = show(name)
-        self._cname = cname(name)
+        super().__init__(name)
         self._flags = policy(allow_foreign, allow_shared_write)
-        self._h: Optional[Handle] = None
         self._h = self._open()
         self.max_msg: int = self._max_msg_fn(self._h.ptr)
         if poll:
@@ -148,38 +146,14 @@ class _Chan:
         check(self._open_fn(self._cname, self._role, self._flags, byref(p)), self.name)
         return Handle(p.value, self._close_fn)
 
-    def _ptr(self) -> int:
-        h = self._h
-        if h is None or not h.ptr:
-            raise ValueError(f"{self._what} '{self.name}': the handle is closed")
-        return h.ptr
-
     def set_wait(self, poll: bool = False, spin_ns: int = 4000) -> None:
         """How this handle waits: spin @spin_ns then sleep on a futex (default),
         or busy-poll (poll=True: lowest latency, burns a core)."""
         check(self._set_wait_fn(self._ptr(), _lib.WAIT_POLL if poll else _lib.WAIT_BLOCK,
                                 spin_ns))
 
-    def close(self) -> None:
-        """Detach. Idempotent. The mapping goes when no memoryview of it is left."""
-        h, self._h = self._h, None
-        if h is not None:
-            del h  # closed now, unless a view still holds it (then when it goes)
-
-    @property
-    def closed(self) -> bool:
-        return self._h is None
-
-    def __enter__(self):  # type: ignore[no-untyped-def]
-        return self
-
-    def __exit__(self, et: Optional[Type[BaseException]], ev: Optional[BaseException],
-                 tb: Optional[TracebackType]) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        state = "closed" if self.closed else f"max_msg={self.max_msg}"
-        return f"<pshm.{type(self).__name__} '{self.name}' {state}>"
+    def _state(self) -> str:
+        return f"max_msg={self.max_msg}"
 
 
 class Producer(_Chan):
