@@ -179,6 +179,23 @@ Test(cli_topic, a_blocking_topic_waits_for_a_stopped_subscriber)
 	cr_expect(strstr(err, "timed out"), "%s", err);
 }
 
+Test(cli_topic, busy_roles_say_who_holds_them)
+{
+	const char *t = new_topic("busy", "--subscribers 1 --size 1K --max-msg 64");
+	/* The subscriber is stopped, so the blocking publisher, a ring
+	 * ahead, waits and holds its role while the second one tries. */
+	cr_assert_eq(script(t, SUB_BG("--follow") "kill -STOP $s; "
+			       "seq 1 100 | \"$P\" pub \"$Q\" & p=$!; for i in $(seq 100); do "
+			       "\"$P\" topic stat \"$Q\" | grep -q '(alive)$' && break; sleep 0.05; done; "
+			       "\"$P\" pub \"$Q\" second; a=$?; \"$P\" sub \"$Q\"; b=$?; "
+			       "kill $p; kill -CONT $s; kill -TERM $s; wait $s; rm -f \"$o\"; "
+			       "echo $a $b"),
+		     0, "%s", err);
+	cr_expect_str_eq(out, "1 1\n");
+	cr_expect(strstr(err, "the publisher role is held by process "), "%s", err);
+	cr_expect(strstr(err, "all 1 subscriber slots are taken"), "%s", err);
+}
+
 Test(cli_topic, pub_refuses_a_message_too_large)
 {
 	const char *t = new_topic("large", "--size 1K --max-msg 100");
