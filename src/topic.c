@@ -5,6 +5,8 @@
  * topic.h.
  */
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "topic.h"
 
@@ -140,6 +142,31 @@ static int wait_step(pshm_topic *t, struct waiter *wt, uint32_t *flag, ready_fn 
 	return sleep_on(t, wt, flag, ready, now);
 }
 
+/* ---- modification time ------------------------------------------------- */
+
+/*
+ * As channels do (chan.c): traffic goes through the mapping, which leaves
+ * the file's mtime alone on tmpfs, and `pshm gc` judges abandonment by it.
+ * Each handle sets it at most once per second of CLOCK_MONOTONIC_COARSE
+ * (a vDSO load): the publisher after a message is out, a subscriber on
+ * entering recv or peek. Best effort: a failure changes nothing.
+ */
+static __attribute__((noinline)) void touch_slow(pshm_topic *t, int64_t sec)
+{
+	t->touched_sec = sec;
+	int e = errno;
+	futimens(pshm_seg_fd(t->seg), NULL);
+	errno = e;
+}
+
+static inline void touch(pshm_topic *t)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	if (__builtin_expect(ts.tv_sec != t->touched_sec, 0) && t->seg)
+		touch_slow(t, ts.tv_sec);
+}
+
 /* ---- the publisher ------------------------------------------------------ */
 
 /*
@@ -262,6 +289,8 @@ int pshm_topic_publish(pshm_topic *t, const void *msg, size_t len, int64_t timeo
 	if (!msg && len)
 		return -EINVAL;
 	TOPIC_GUARDED(r, t, pub_publish(t, msg, len, timeout_ns));
+	if (r == 0)
+		touch(t);
 	return r;
 }
 
@@ -282,6 +311,8 @@ int pshm_topic_commit(pshm_topic *t, size_t len)
 		return -EINVAL;
 	int r;
 	TOPIC_GUARDED(r, t, pub_commit(t, len));
+	if (r == 0)
+		touch(t);
 	return r;
 }
 
@@ -440,6 +471,7 @@ ssize_t pshm_topic_recv(pshm_topic *t, void *buf, size_t cap, int64_t timeout_ns
 		return -EINVAL;
 	/* A message peeked at and not released is received again, whole. */
 	t->peeked = false;
+	touch(t);
 	ssize_t r;
 	TOPIC_GUARDED(r, t, sub_recv(t, buf, cap, timeout_ns));
 	return sub_done(t, r);
@@ -453,6 +485,7 @@ ssize_t pshm_topic_peek(pshm_topic *t, const void **ptr, int64_t timeout_ns)
 		*ptr = payload_of(slot_of(t, t->next));
 		return t->peek_len;
 	}
+	touch(t);
 	ssize_t r;
 	TOPIC_GUARDED(r, t, sub_peek(t, ptr, timeout_ns));
 	return sub_done(t, r);

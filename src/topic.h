@@ -136,6 +136,7 @@ struct pshm_topic {
 	unsigned wait;
 	uint64_t spin_ns;
 	int64_t next_check;
+	int64_t touched_sec; /* CLOCK_MONOTONIC_COARSE second of the last mtime update */
 	bool seen_peer;
 	uint64_t attaches0; /* publisher attach count when we attached */
 	bool peer_gone;     /* the last check found the publisher gone... */

@@ -199,6 +199,7 @@ static int topic_new(void *addr, size_t size, unsigned role, bool detached, pshm
 	t->lock_fd = -1;
 	t->wait = PSHM_WAIT_BLOCK;
 	t->spin_ns = PSHM_SPIN_DEFAULT_NS;
+	t->touched_sec = -1;
 	*out = t;
 	return 0;
 }

@@ -554,3 +554,17 @@ Test(topic, sixty_four_subscribers_at_once_then_eusers)
 		if (i != 7)
 			pshm_topic_close(s[i]);
 }
+
+/* ---- threads ------------------------------------------------------------ */
+
+Test(topic, threads_blocking_every_subscriber_every_message)
+{
+	char err[256] = "";
+	cr_expect_eq(stress_topic_blocking_threads(err, sizeof(err)), 0, "%s", err);
+}
+
+Test(topic, threads_lossy_gaps_match_the_missed_counts)
+{
+	char err[256] = "";
+	cr_expect_eq(stress_topic_lossy_threads(err, sizeof(err)), 0, "%s", err);
+}

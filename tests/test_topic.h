@@ -16,6 +16,7 @@
 
 #include "helpers.h"
 #include "pshm.h"
+#include "stress.h"
 
 #define MS INT64_C(1000000)
 
@@ -40,32 +41,16 @@ static inline pshm_topic *topen(const char *n, unsigned role, unsigned flags)
 	return t;
 }
 
-/*
- * Message number @k (1-based) of at most @max bytes: its length depends on
- * @k (at least 12), it starts with k and a checksum of the rest, so a torn,
- * mixed or misnumbered message is told from a good one.
- */
+/* Self-checking message number @k (1-based) of at most @max bytes (see
+ * stress.h), and whether @b is it, whole. */
 static inline size_t tmsg_make(unsigned char *b, uint64_t k, size_t max)
 {
-	size_t len = 12 + (size_t)((k * 2654435761u) % (max - 11));
-	memcpy(b, &k, 8);
-	uint32_t sum = 0;
-	for (size_t i = 12; i < len; i++) {
-		b[i] = (unsigned char)(k * 131 + i * 7);
-		sum = sum * 33 + b[i];
-	}
-	memcpy(b + 8, &sum, 4);
-	return len;
+	return stress_topic_make(b, k, max);
 }
 
-/* Is @b (of @len bytes) message @k, whole? */
 static inline bool tmsg_ok(const unsigned char *b, size_t len, uint64_t k, size_t max)
 {
-	unsigned char want[65536];
-	if (max > sizeof(want))
-		return false;
-	size_t wl = tmsg_make(want, k, max);
-	return len == wl && memcmp(b, want, len) == 0;
+	return stress_topic_ok(b, len, k, max);
 }
 
 /* Children write one byte here when attached (tready_wait() reads it). */
