@@ -84,7 +84,7 @@ struct svc_hdr {
 	/* line 0: written once, before the name appears */
 	uint64_t magic;
 	uint32_t version;
-	uint32_t mode;
+	uint32_t reserved1;
 	uint64_t total_size;
 	uint32_t max_req, max_rep;
 	uint32_t max_clients, max_servers;

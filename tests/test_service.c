@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "service_helpers.h"
+#include "stress.h"
 
 TestSuite(service, TH_FIXTURE, .timeout = 60);
 
@@ -524,4 +525,10 @@ Test(service, a_dead_clients_slot_is_reclaimed_without_its_replies)
 	cr_expect_eq(in.late_dropped, 2);
 	pshm_service_close(c);
 	pshm_service_close(s);
+}
+
+Test(service, threads_keep_requests_in_flight_and_get_their_own_replies)
+{
+	char err[256] = "";
+	cr_expect_eq(stress_service_threads(err, sizeof(err)), 0, "%s", err);
 }
