@@ -92,27 +92,40 @@ def chan_stat(name: Name) -> ChanInfo:
                     bool(info.pending_capped))
 
 
-def _retry(call: Any, timeout: Optional[float]) -> int:
-    """Run call(timeout_ns), again after a signal interrupts it (-EINTR).
+# A wait longer than this is made in slices of it: see _retry().
+_SLICE_NS = 100_000_000
 
-    Python runs its signal handlers when the call returns, so Ctrl-C
-    raises KeyboardInterrupt here instead of being deferred; a handler that
-    returns lets the wait go on with the time that is left."""
+
+def _retry(call: Any, timeout: Optional[float]) -> int:
+    """Run call(timeout_ns) until it is done or @timeout expires, in slices
+    of at most _SLICE_NS, and again after a signal interrupts it (-EINTR).
+
+    Python runs its signal handlers between two slices, so Ctrl-C raises
+    KeyboardInterrupt within a slice, even when the signal came while the
+    library spun or was about to sleep, which no -EINTR reports; a handler
+    that returns lets the wait go on with the time that is left."""
     ns = timeout_ns(timeout)
     deadline = None if ns < 0 else time.monotonic() + ns / 1e9
     while True:
-        r = call(ns)
-        if r != -errno.EINTR:
+        left = _SLICE_NS if deadline is None else int((deadline - time.monotonic()) * 1e9)
+        if left <= 0:
+            return -errno.ETIMEDOUT
+        t = min(left, _SLICE_NS)
+        r = call(t)
+        if r != -errno.EINTR and (r != -errno.ETIMEDOUT or (deadline is not None and t == left)):
             return r
-        if deadline is not None:
-            ns = max(0, int((deadline - time.monotonic()) * 1e9))
 
 
 def _wait(fn: Any, timeout: Optional[float], *args: Any) -> int:
-    """fn(*args, timeout_ns): once directly (the common case costs no
-    closure), then through _retry() if a signal interrupted it."""
-    r = fn(*args, -1 if timeout is None else timeout_ns(timeout))
-    return _retry(lambda ns: fn(*args, ns), timeout) if r == -errno.EINTR else r
+    """fn(*args, timeout_ns): a short wait (0 included) in one call, the
+    common case, which costs no closure; a longer one, or one a signal
+    interrupted, through _retry()."""
+    ns = -1 if timeout is None else timeout_ns(timeout)
+    if 0 <= ns <= _SLICE_NS:
+        r = fn(*args, ns)
+        if r != -errno.EINTR:
+            return r
+    return _retry(lambda t: fn(*args, t), timeout)
 
 
 class _Chan(Attached):

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Topics from Python: fan-out, history, lossy gaps, zero copy, poll, errors."""
 import errno
+import os
 import select
 import signal
 import subprocess
@@ -269,3 +270,13 @@ def test_the_command_and_python_talk(name):
         assert r.returncode == 0, r.stderr
         assert s.recv(timeout=5) == b"from the shell"
     assert pshm.topic_stat(name).published == 2
+
+
+def test_ctrl_c_interrupts_a_polling_recv(name):
+    # A polling wait never sleeps, so no -EINTR ends it: the wait is made
+    # in slices, between which Python runs its signal handlers.
+    pshm.topic_create(name, size=1 << 14, max_msg=64)
+    with pshm.Subscriber(name, poll=True) as s:
+        threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+        with pytest.raises(KeyboardInterrupt):
+            s.recv()
