@@ -13,6 +13,8 @@
  *   doctor.c doctor (the system around /dev/shm; gc for the leftovers)
  *   box.c    put, get, verify, publish, fetch
  *   chan.c   chan create|stat, send, recv
+ *   topic.c  topic create|stat|rm, pub, sub
+ *   msg.c    messages in and out, for send, recv, pub and sub
  *   service.c service create|stat|rm, serve, call
  */
 #ifndef PSHM_CLI_H
@@ -66,6 +68,13 @@ enum cli_opt {
 	CLI_O_FOLLOW,
 	CLI_O_ALLOW_FOREIGN,
 	CLI_O_ALLOW_SHARED_WRITE,
+	/* topics: --history is a count for `topic create` (CLI_O_HISTORY: the
+	 * messages kept) and a flag for `sub` (CLI_O_FROM_HISTORY: start from
+	 * them); one long name, two kinds, and no command takes both. */
+	CLI_O_HISTORY,
+	CLI_O_FROM_HISTORY,
+	CLI_O_LOSSY,
+	CLI_O_SUBSCRIBERS,
 	/* services */
 	CLI_O_CLIENTS,
 	CLI_O_SERVERS,
@@ -236,6 +245,51 @@ int cli_users_of(const struct pshm_stat *v, size_t n, struct cli_users *u);
  * on (the caller frees *v and u->count), or the exit status. */
 int cli_listing(const char *cmd, struct pshm_stat **v, size_t *n, struct cli_users *u);
 
+/* ---- messages between the shell and a ring (msg.c) ------------------------
+ * For the commands that send (send, pub: NAME [MSG... | -]) and receive
+ * (recv, sub: one message a line on standard output). */
+/* Seconds, as cli_opt_duration() gives them, as a library timeout in
+ * nanoseconds (PSHM_FOREVER beyond what int64 holds). */
+int64_t cli_timeout_ns(double s);
+/* Send one message: EXIT_OK, or the exit status after saying why not. */
+typedef int (*cli_msg_put)(void *ctx, const void *msg, size_t len);
+/* A '-' among several MSG operands: EXIT_USAGE; -1 to go on. Run it
+ * before attaching. */
+int cli_msg_check(const char *cmd, const struct cli_args *a);
+/* put() each message of @a (operands: NAME then MSG...): the MSG operands,
+ * or with none or '-' alone, each record of standard input (a line, or
+ * with @nul a NUL-ended record) without its end. EXIT_OK or the status of
+ * the first failure. */
+int cli_msg_send(const struct cli_args *a, bool nul, cli_msg_put put, void *ctx);
+/* How many messages @a sends: the MSG operands, or -1 for standard input. */
+long long cli_msg_total(const struct cli_args *a);
+
+/* -n, --follow and --timeout of a receiving command. */
+#define CLI_TIMEOUT_UNSET INT64_MIN
+struct cli_recv {
+	uint64_t count;  /* stop after this many; 0: no limit */
+	bool follow;     /* wait for more until the senders are gone */
+	int64_t timeout; /* per message; CLI_TIMEOUT_UNSET: 0, or for ever with
+			  * -n or --follow */
+};
+/* A cli_opt_fn's work for -n, --follow and --timeout; 0 or EXIT_USAGE. */
+int cli_recv_opt(const struct cli_cmd *cmd, struct cli_recv *o, enum cli_opt id,
+		 const char *arg);
+/* Wait at most @timeout_ns for the next message, write it out, take it:
+ * 0, -errno from the library, or CLI_WRITE_FAILED with the write's errno
+ * in *@werr. */
+#define CLI_WRITE_FAILED (-100000)
+typedef int (*cli_msg_get)(void *ctx, int64_t timeout_ns, int *werr);
+/* get() messages as @o asks, stopping at SIGINT or SIGTERM (cli_catch_stop()
+ * first): without -n, running dry, the senders leaving (-EPIPE) or an
+ * interruption ends it with EXIT_OK; with -n, stopping short fails,
+ * saying "@gone after N of M messages" for -EPIPE. Returns the status. */
+int cli_msg_recv(const char *name, const struct cli_recv *o, const char *gone, cli_msg_get get,
+		 void *ctx);
+/* Write @len bytes of @msg and then @end to standard output, whole: 0 or
+ * -errno. */
+int cli_msg_write(const void *msg, size_t len, char end);
+
 /* ---- subcommands -------------------------------------------------------- */
 int cmd_ls(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
@@ -258,6 +312,9 @@ int cmd_chan(int argc, char **argv);
 int cmd_send(int argc, char **argv);
 int cmd_recv(int argc, char **argv);
 
+int cmd_topic(int argc, char **argv);
+int cmd_pub(int argc, char **argv);
+int cmd_sub(int argc, char **argv);
 int cmd_service(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_call(int argc, char **argv);
@@ -267,5 +324,6 @@ int cmd_call(int argc, char **argv);
  * channel groups. */
 void cli_describe_box(const char *name, char *buf, size_t len);
 void cli_describe_chan(const char *name, char *buf, size_t len);
+void cli_describe_topic(const char *name, char *buf, size_t len);
 
 #endif

@@ -30,7 +30,7 @@ static const char *kind_word(const struct pshm_stat *st)
 	}
 }
 
-/* The box/channel groups' one-line description; "" when there is none. */
+/* The box/channel/topic groups' one-line description; "" when there is none. */
 static void describe(const struct pshm_stat *st, char *buf, size_t len)
 {
 	buf[0] = '\0';
@@ -38,6 +38,8 @@ static void describe(const struct pshm_stat *st, char *buf, size_t len)
 		cli_describe_box(st->name, buf, len);
 	else if (st->kind == PSHM_KIND_CHAN)
 		cli_describe_chan(st->name, buf, len);
+	else if (st->kind == PSHM_KIND_TOPIC)
+		cli_describe_topic(st->name, buf, len);
 }
 
 /* "-rw-r--r--" */

@@ -33,7 +33,9 @@ static const struct {
 			 "permissions, octal, 1 to 777 (default 600: only you)" },
 	[CLI_O_EXIST_OK] = { 'e', "exist-ok", false, NULL, "keep NAME if it exists" },
 	[CLI_O_CREATE] = { 'c', "create", false, NULL, "create NAME if it does not exist" },
-	[CLI_O_NUL] = { 'z', "nul", false, NULL, "write a NUL byte after the data" },
+	/* "null" ("--nul" still works: getopt_long takes an unambiguous
+	 * prefix): NUL bytes end the data (write) or each message (pub, sub). */
+	[CLI_O_NUL] = { 'z', "null", false, NULL, "write a NUL byte after the data" },
 	[CLI_O_FORCE] = { 'f', "force", false, NULL, "go ahead anyway" },
 	[CLI_O_OLDER_THAN] = { 'a', "older-than", true, "AGE", "unchanged for at least AGE" },
 	[CLI_O_YES] = { 'y', "yes", false, NULL, "do it" },
@@ -50,6 +52,10 @@ static const struct {
 				  "accept a segment owned by another user" },
 	[CLI_O_ALLOW_SHARED_WRITE] = { 0, "allow-shared-write", false, NULL,
 				       "accept a segment writable by group or others" },
+	[CLI_O_HISTORY] = { 0, "history", true, "N", "keep the last N messages for late joiners" },
+	[CLI_O_FROM_HISTORY] = { 0, "history", false, NULL, "start from the oldest kept message" },
+	[CLI_O_LOSSY] = { 0, "lossy", false, NULL, "never wait for slow subscribers" },
+	[CLI_O_SUBSCRIBERS] = { 0, "subscribers", true, "N", "subscribers attached at once" },
 	[CLI_O_CLIENTS] = { 0, "clients", true, "N", "clients" },
 	[CLI_O_SERVERS] = { 0, "servers", true, "N", "servers" },
 	[CLI_O_PERSISTENT] = { 0, "persistent", false, NULL, "keep one process" },

@@ -53,9 +53,11 @@ const char *cli_kind_name(const struct pshm_stat *st)
 
 const char *cli_kind_mismatch(const char *name, int kind, char *buf, size_t len)
 {
-	static const char *const want[] = { "raw segment", "box", "channel", "segment" };
+	static const char *const want[] = { "raw segment", "box", "channel", "segment",
+					    "topic", "service" };
 	struct pshm_stat st;
-	if (pshm_seg_stat(name, &st) < 0 || (int)st.kind == kind || kind < 0 || kind > 3)
+	if (pshm_seg_stat(name, &st) < 0 || (int)st.kind == kind || kind < 0 ||
+	    kind >= (int)(sizeof(want) / sizeof(want[0])))
 		return NULL;
 	snprintf(buf, len, "is a %s, not a %s%s", cli_kind_name(&st), want[kind],
 		 st.kind == PSHM_KIND_RAW ? " (no pshm header: plain bytes, or a header "

@@ -2,8 +2,8 @@
 /*
  * write.c — changing /dev/shm: create, write, rm. `create` and `write`
  * apply the library's owner/mode policy, which --allow-foreign and
- * --allow-shared-write lift; `write` leaves a box or a channel alone
- * unless --force, since raw bytes would overwrite its header.
+ * --allow-shared-write lift; `write` leaves a box, channel, topic or
+ * service alone unless --force, since raw bytes would overwrite its header.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -85,7 +85,7 @@ static const struct cli_optdoc write_opts[] = {
 	{ CLI_O_CREATE, "create NAME if it does not exist, just large\nenough for what is written" },
 	{ CLI_O_MODE, "with --create: permissions, octal, 1 to 777\n(default 600)" },
 	{ CLI_O_NUL, "write a NUL byte after the data (for C strings)" },
-	{ CLI_O_FORCE, "write into a box or a channel too (their header\nmay be overwritten)" },
+	{ CLI_O_FORCE, "write into a box, channel, topic or service too\n(their header may be overwritten)" },
 	{ CLI_O_END, NULL },
 };
 
@@ -94,10 +94,10 @@ static const struct cli_cmd write_cmd = {
 	"Write TEXT (or standard input, with '-' or no TEXT) into the existing\n"
 	"segment NAME at OFFSET (default 0), byte for byte: no newline or NUL\n"
 	"is added unless asked for. Writing past the end grows the segment.\n"
-	"A missing segment is an error unless --create is given. A box or a\n"
-	"channel is refused unless --force. If /dev/shm fills up part way, pshm\n"
-	"says how many bytes were written (exit 1). Use -- before a TEXT that\n"
-	"starts with '-'.\n",
+	"A missing segment is an error unless --create is given. A box, channel,\n"
+	"topic or service is refused unless --force. If /dev/shm fills up part\n"
+	"way, pshm says how many bytes were written (exit 1). Use -- before a\n"
+	"TEXT that starts with '-'.\n",
 	write_opts, true, 1, 2, 0, "segment name",
 };
 
@@ -128,18 +128,19 @@ static int write_fail(struct writer *w, int err)
 	return cli_seg_fail("write", w->name, err, w->flags);
 }
 
-/* A box or a channel, unless --force: raw bytes would break its header.
- * Decided on the opened handle (the policy has been applied), not the name. */
+/* A box, channel, topic or service, unless --force: raw bytes would break
+ * its header. Decided on the opened handle (the policy has been applied),
+ * not the name. */
 static int write_kind_check(struct writer *w)
 {
-	int kind = w->force ? PSHM_KIND_RAW : pshm_seg_kind(w->seg);
-	if (kind != PSHM_KIND_BOX && kind != PSHM_KIND_CHAN)
+	struct pshm_stat st = { .kind = w->force ? PSHM_KIND_RAW : pshm_seg_kind(w->seg) };
+	if (st.kind != PSHM_KIND_BOX && st.kind != PSHM_KIND_CHAN && st.kind != PSHM_KIND_TOPIC &&
+	    st.kind != PSHM_KIND_SERVICE)
 		return 0;
 	pshm_seg_close(w->seg);
 	w->seg = NULL;
 	return cli_failn("write", w->name, "is a %s: raw bytes would overwrite its header or "
-			 "contents; refused (--force writes anyway)",
-			 kind == PSHM_KIND_BOX ? "box" : "channel");
+			 "contents; refused (--force writes anyway)", cli_kind_name(&st));
 }
 
 /* Get the segment, creating it with room for @first bytes if asked to.

@@ -34,9 +34,31 @@ a thread blocked in recv() lets the others run. The package never touches
 multiprocessing's resource tracker: nothing it names is deleted behind
 your back when a process exits.
 
+Topics (one publisher, every subscriber sees every message; history for
+late joiners; blocking or lossy)::
+
+    pshm.topic_create("prices", history=16, lossy=True)
+    with pshm.Publisher("prices") as pub:        # in one process
+        pub.publish(b"EUR 1.08")
+    with pshm.Subscriber("prices", history=True) as sub:   # in any number
+        print(sub.recv(timeout=1), sub.missed)   # missed: skipped (lossy)
+        with sub.peek() as mv:                   # read in place
+            ...
+        select.select([sub], [], [])             # fileno(): an event loop waits
+
+Services (request/response: a reply reaches only the client that asked)::
+
+    pshm.service_create("upper")
+    with pshm.Server("upper") as srv:             # in one process (or a pool)
+        srv.serve(lambda req: req.upper())       # an exception fails the call
+    with pshm.Client("upper") as cli:             # in others
+        cli.call(b"hello", timeout=1)            # b"HELLO"
+        ids = [cli.send(b"a"), cli.send(b"b")]   # many in flight
+        cli.collect(ids[0], timeout=1)           # (id, reply)
+
 libpshm is found through $PSHM_LIB, then build/lib/libpshm.so of the
-source tree, then the installed libpshm.so.0.2. Topics and services do not
-exist in libpshm yet, so not here either.
+source tree, then the installed libpshm.so.0.2. Topics and services are
+built on the same rings as channels.
 """
 from __future__ import annotations
 
@@ -47,6 +69,10 @@ from ._chan import (ChanInfo, Consumer, Peek, Peer, Producer, Reservation, chan_
 from ._errors import (Busy, Error, Exists, FormatError, IntegrityError, MessageTooLong,
                       NotFound, PeerGone, PermissionDenied, Timeout, WouldBlock, strerror)
 from ._seg import Stat, ls, stat, unlink
+from ._service import (Client, RemoteError, Request, Server, ServiceInfo, service_call,
+                       service_create, service_stat, service_unlink)
+from ._topic import (Overwritten, Publisher, Subscriber, SubscriberInfo, TopicInfo,
+                     topic_create, topic_stat, topic_unlink)
 
 __version__ = "0.2.0"
 #: The version of the loaded libpshm (may differ from __version__).
@@ -59,6 +85,10 @@ __all__ = [
     "Producer", "Consumer", "Reservation", "Peek",
     "Box", "BoxInfo", "box_put", "box_get", "box_stat", "box_unlink",
     "Stat", "ls", "stat", "unlink",
+    "topic_create", "topic_unlink", "topic_stat", "TopicInfo", "SubscriberInfo",
+    "Publisher", "Subscriber", "Overwritten",
+    "service_create", "service_unlink", "service_stat", "ServiceInfo",
+    "Client", "Server", "Request", "RemoteError", "service_call",
     "Error", "IntegrityError", "FormatError", "PeerGone", "Timeout", "WouldBlock",
     "NotFound", "Exists", "PermissionDenied", "MessageTooLong", "Busy", "strerror",
     "lib_version", "lib_path",

@@ -17,8 +17,8 @@ from typing import Any, Iterator, List, Optional, Tuple, Type
 
 from . import _lib
 from ._errors import PeerGone, check, error
-from ._util import (Handle, Name, cname, policy, readable, release, show, timeout_ns, view,
-                    writable)
+from ._util import (Attached, Handle, Name, cname, policy, readable, release, show,
+                    timeout_ns, view, writable)
 
 RING_DEFAULT = 1 << 20
 RING_MIN = 1 << 10
@@ -92,80 +92,81 @@ def chan_stat(name: Name) -> ChanInfo:
                     bool(info.pending_capped))
 
 
-def _retry(call: Any, timeout: Optional[float]) -> int:
-    """Run call(timeout_ns), again after a signal interrupts it (-EINTR).
+# A wait longer than this is made in slices of it: see _retry().
+_SLICE_NS = 100_000_000
 
-    Python runs its signal handlers when the call returns, so Ctrl-C
-    raises KeyboardInterrupt here instead of being deferred; a handler that
-    returns lets the wait go on with the time that is left."""
+
+def _retry(call: Any, timeout: Optional[float]) -> int:
+    """Run call(timeout_ns) until it is done or @timeout expires, in slices
+    of at most _SLICE_NS, and again after a signal interrupts it (-EINTR).
+
+    Python runs its signal handlers between two slices, so Ctrl-C raises
+    KeyboardInterrupt within a slice, even when the signal came while the
+    library spun or was about to sleep, which no -EINTR reports; a handler
+    that returns lets the wait go on with the time that is left."""
     ns = timeout_ns(timeout)
     deadline = None if ns < 0 else time.monotonic() + ns / 1e9
     while True:
-        r = call(ns)
-        if r != -errno.EINTR:
+        left = _SLICE_NS if deadline is None else int((deadline - time.monotonic()) * 1e9)
+        if left <= 0:
+            return -errno.ETIMEDOUT
+        t = min(left, _SLICE_NS)
+        r = call(t)
+        if r != -errno.EINTR and (r != -errno.ETIMEDOUT or (deadline is not None and t == left)):
             return r
-        if deadline is not None:
-            ns = max(0, int((deadline - time.monotonic()) * 1e9))
 
 
 def _wait(fn: Any, timeout: Optional[float], *args: Any) -> int:
-    """fn(*args, timeout_ns): once directly (the common case costs no
-    closure), then through _retry() if a signal interrupted it."""
-    r = fn(*args, -1 if timeout is None else timeout_ns(timeout))
-    return _retry(lambda ns: fn(*args, ns), timeout) if r == -errno.EINTR else r
+    """fn(*args, timeout_ns): a short wait (0 included) in one call, the
+    common case, which costs no closure; a longer one, or one a signal
+    interrupted, through _retry()."""
+    ns = -1 if timeout is None else timeout_ns(timeout)
+    if 0 <= ns <= _SLICE_NS:
+        r = fn(*args, ns)
+        if r != -errno.EINTR:
+            return r
+    return _retry(lambda t: fn(*args, t), timeout)
 
 
-class _Chan:
+class _Chan(Attached):
+    """A handle on a channel, or on anything else that works like one (a
+    topic): the library calls it makes are class attributes, which the
+    topic handles of _topic.py replace."""
+
     _role = 0
+    _what = "channel"
+    _open_fn = _lib.pshm_chan_open
+    _close_fn = _lib.pshm_chan_close
+    _max_msg_fn = _lib.pshm_chan_max_msg
+    _set_wait_fn = _lib.pshm_chan_set_wait
+    _reserve_fn = _lib.pshm_chan_reserve
+    _commit_fn = _lib.pshm_chan_commit
+    _recv_fn = _lib.pshm_chan_recv
+    _peek_fn = _lib.pshm_chan_peek
+    _release_fn = _lib.pshm_chan_release
 
     def __init__(self, name: Name, *, allow_foreign: bool = False,
                  allow_shared_write: bool = False, poll: bool = False) -> None:
-        self.name = show(name)
-        self._cname = cname(name)
+        super().__init__(name)
         self._flags = policy(allow_foreign, allow_shared_write)
-        self._h: Optional[Handle] = None
         self._h = self._open()
-        self.max_msg: int = _lib.pshm_chan_max_msg(self._h.ptr)
+        self.max_msg: int = self._max_msg_fn(self._h.ptr)
         if poll:
             self.set_wait(poll=True)
 
     def _open(self) -> Handle:
         p = c_void_p()
-        check(_lib.pshm_chan_open(self._cname, self._role, self._flags, byref(p)), self.name)
-        return Handle(p.value, _lib.pshm_chan_close)
-
-    def _ptr(self) -> int:
-        h = self._h
-        if h is None or not h.ptr:
-            raise ValueError(f"channel '{self.name}': the handle is closed")
-        return h.ptr
+        check(self._open_fn(self._cname, self._role, self._flags, byref(p)), self.name)
+        return Handle(p.value, self._close_fn)
 
     def set_wait(self, poll: bool = False, spin_ns: int = 4000) -> None:
         """How this handle waits: spin @spin_ns then sleep on a futex (default),
         or busy-poll (poll=True: lowest latency, burns a core)."""
-        check(_lib.pshm_chan_set_wait(self._ptr(), _lib.WAIT_POLL if poll else _lib.WAIT_BLOCK,
-                                      spin_ns))
+        check(self._set_wait_fn(self._ptr(), _lib.WAIT_POLL if poll else _lib.WAIT_BLOCK,
+                                spin_ns))
 
-    def close(self) -> None:
-        """Detach. Idempotent. The mapping goes when no memoryview of it is left."""
-        h, self._h = self._h, None
-        if h is not None:
-            del h  # closed now, unless a view still holds it (then when it goes)
-
-    @property
-    def closed(self) -> bool:
-        return self._h is None
-
-    def __enter__(self):  # type: ignore[no-untyped-def]
-        return self
-
-    def __exit__(self, et: Optional[Type[BaseException]], ev: Optional[BaseException],
-                 tb: Optional[TracebackType]) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        state = "closed" if self.closed else f"max_msg={self.max_msg}"
-        return f"<pshm.{type(self).__name__} '{self.name}' {state}>"
+    def _state(self) -> str:
+        return f"max_msg={self.max_msg}"
 
 
 class Producer(_Chan):
@@ -239,7 +240,7 @@ class Producer(_Chan):
 class Reservation:
     """The context manager Producer.reserve() returns (see there)."""
 
-    def __init__(self, prod: Producer, n: int, timeout: Optional[float]) -> None:
+    def __init__(self, prod: Any, n: int, timeout: Optional[float]) -> None:
         self._prod = prod
         self.length = n
         self._n = n
@@ -252,7 +253,7 @@ class Reservation:
         p = prod._ptr()
         ptr = c_void_p()
         n, t = self._n, self._timeout
-        r = _wait(_lib.pshm_chan_reserve, t, p, n, byref(ptr))
+        r = _wait(prod._reserve_fn, t, p, n, byref(ptr))
         if r:
             check(r, prod.name)
         self._arr, self._mv = view(prod._h, ptr.value or 0, n,  # type: ignore[arg-type]
@@ -276,18 +277,11 @@ class Reservation:
         if not 0 <= self.length <= self._n:
             self._prod._abort()
             raise ValueError(f"reservation length {self.length} outside 0..{self._n}")
-        check(_lib.pshm_chan_commit(self._prod._ptr(), self.length), self._prod.name)
+        check(self._prod._commit_fn(self._prod._ptr(), self.length), self._prod.name)
 
 
-class Consumer(_Chan):
-    """The consumer of the channel @name (a context manager, an iterator).
-
-    ``for msg in consumer:`` yields each message as bytes and ends when the
-    ring is empty and every producer is gone. allow_foreign /
-    allow_shared_write as for Producer.
-    """
-
-    _role = _lib.CONSUMER
+class _Reader(_Chan):
+    """What a channel's consumer and a topic's subscriber share: recv, peek."""
 
     def __init__(self, name: Name, *, allow_foreign: bool = False,
                  allow_shared_write: bool = False, poll: bool = False) -> None:
@@ -308,17 +302,25 @@ class Consumer(_Chan):
         """
         p = self._ptr()
         buf, cap = self._buf, self._cap
-        r = _wait(_lib.pshm_chan_recv, timeout, p, buf, cap)
+        r = _wait(self._recv_fn, timeout, p, buf, cap)
         if r >= 0:
             return self._bufmv[:r].tobytes()
         if r != -errno.EMSGSIZE:
             raise error(r, self.name)
-        # Larger than our buffer: copy it straight out of the ring.
+        return self._recv_large(p)
+
+    def _recv_large(self, p: int) -> bytes:
+        """The next message, larger than our buffer: copied straight out of
+        the ring."""
         ptr = c_void_p()
-        n = check(_lib.pshm_chan_peek(p, byref(ptr), 0), self.name)
+        n = check(self._peek_fn(p, byref(ptr), 0), self.name)
         data = ctypes.string_at(ptr.value or 0, n)
-        check(_lib.pshm_chan_release(p), self.name)
+        self._release()
         return data
+
+    def _release(self) -> None:
+        """Release the message peeked (it goes back to the producers)."""
+        check(self._release_fn(self._ptr()), self.name)
 
     def recv_into(self, buffer: Any, timeout: Optional[float] = None) -> int:
         """Receive the next message into @buffer (writable, C-contiguous) and
@@ -326,7 +328,7 @@ class Consumer(_Chan):
         stays queued)."""
         p = self._ptr()
         buf, n = writable(buffer)
-        return check(_wait(_lib.pshm_chan_recv, timeout, p, buf, n), self.name)
+        return check(_wait(self._recv_fn, timeout, p, buf, n), self.name)
 
     def peek(self, timeout: Optional[float] = None) -> "Peek":
         """Zero-copy receive: ``with c.peek() as mv:`` read the next message in
@@ -352,10 +354,21 @@ class Consumer(_Chan):
             raise StopIteration from None
 
 
+class Consumer(_Reader):
+    """The consumer of the channel @name (a context manager, an iterator).
+
+    ``for msg in consumer:`` yields each message as bytes and ends when the
+    ring is empty and every producer is gone. allow_foreign /
+    allow_shared_write as for Producer.
+    """
+
+    _role = _lib.CONSUMER
+
+
 class Peek:
     """The context manager Consumer.peek() returns (see there)."""
 
-    def __init__(self, cons: Consumer, timeout: Optional[float]) -> None:
+    def __init__(self, cons: _Reader, timeout: Optional[float]) -> None:
         self._cons = cons
         self._timeout = timeout
         self._mv: Optional[memoryview] = None
@@ -366,7 +379,7 @@ class Peek:
         p = cons._ptr()
         ptr = c_void_p()
         t = self._timeout
-        n = _wait(_lib.pshm_chan_peek, t, p, byref(ptr))
+        n = _wait(cons._peek_fn, t, p, byref(ptr))
         if n < 0:
             check(n, cons.name)
         self._arr, self._mv = view(cons._h, ptr.value or 0, n,  # type: ignore[arg-type]
@@ -383,7 +396,7 @@ class Peek:
                                   "(a slice, a numpy array made from it): delete it before "
                                   "the with block ends; the message was not released") from None
             return
-        check(_lib.pshm_chan_release(self._cons._ptr()), self._cons.name)
+        self._cons._release()
 
 
 __all__: List[str] = ["chan_create", "chan_unlink", "chan_stat", "ChanInfo", "Peer",

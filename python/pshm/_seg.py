@@ -11,7 +11,7 @@ from . import _lib
 from ._errors import check
 from ._util import Name, cname, show
 
-_KINDS = {0: "raw", 1: "box", 2: "chan", 3: "other"}
+_KINDS = {0: "raw", 1: "box", 2: "chan", 3: "other", 4: "topic", 5: "service"}
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class Stat:
     gid: int
     mode: int        # st_mode: file type and permission bits
     mtime: float     # seconds since the epoch
-    kind: str        # "raw", "box", "chan" or "other" (not a regular file)
+    kind: str        # "raw", "box", "chan", "topic", "service" or "other" (not a regular file)
     dev: int
     ino: int
 

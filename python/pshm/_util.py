@@ -5,7 +5,8 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
-from typing import Any, Optional, Tuple, Union
+from types import TracebackType
+from typing import Any, Optional, Tuple, Type, Union
 
 from . import _lib
 
@@ -128,3 +129,45 @@ def release(arr: Any, mv: memoryview) -> bool:
         return False
     del mv
     return sys.getrefcount(arr) < before
+
+
+class Attached:
+    """What every handle class (channel, topic, service) does with its
+    Handle: closed once, checked before each use, a context manager."""
+
+    _what = "segment"
+
+    def __init__(self, name: Name) -> None:
+        self.name = show(name)
+        self._cname = cname(name)
+        self._h: Optional[Handle] = None
+
+    def _ptr(self) -> int:
+        h = self._h
+        if h is None or not h.ptr:
+            raise ValueError(f"{self._what} '{self.name}': the handle is closed")
+        return h.ptr
+
+    def close(self) -> None:
+        """Detach. Idempotent. The mapping goes when no memoryview of it is left."""
+        h, self._h = self._h, None
+        if h is not None:
+            del h  # closed now, unless a view still holds it (then when it goes)
+
+    @property
+    def closed(self) -> bool:
+        return self._h is None
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        return self
+
+    def __exit__(self, et: Optional[Type[BaseException]], ev: Optional[BaseException],
+                 tb: Optional[TracebackType]) -> None:
+        self.close()
+
+    def _state(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else self._state()
+        return f"<pshm.{type(self).__name__} '{self.name}' {state}>"
