@@ -57,9 +57,17 @@ static char cfg_path[64], log_path[64];
  * hold or loan, and a spare. Sizes leave room for iceoryx's chunk header. */
 static const char roudi_cfg[] =
 	"[general]\nversion = 1\n\n[[segment]]\n\n"
-	"[[segment.mempool]]\nsize = 256\ncount = 2048\n\n"
-	"[[segment.mempool]]\nsize = 8192\ncount = 600\n\n"
-	"[[segment.mempool]]\nsize = 1052672\ncount = 48\n";
+	"[[segment.mempool]]\nsize = 256\ncount = 4096\n\n"
+	"[[segment.mempool]]\nsize = 8448\ncount = 600\n\n"
+	"[[segment.mempool]]\nsize = 66048\ncount = 300\n\n"
+	"[[segment.mempool]]\nsize = 1052672\ncount = 48\n\n"
+	"[[segment.mempool]]\nsize = 4198400\ncount = 16\n";
+
+/* Subscriber queue: deep for small messages, within the pools for large. */
+static int queue_for(size_t size)
+{
+	return size > (1 << 20) ? 4 : size > 65536 ? 16 : 256;
+}
 
 static int log_says(const char *what, char *last, size_t len)
 {
@@ -201,7 +209,7 @@ static int i_prepare(struct bctx *c)
 {
 	memset(&is, 0, sizeof is);
 	c->priv = &is;
-	snprintf(c->note, sizeof c->note, "queue %d", c->size > 65536 ? 16 : 256);
+	snprintf(c->note, sizeof c->note, "queue %d", queue_for(c->size));
 	return 0;
 }
 
@@ -226,7 +234,7 @@ static int i_attach(struct bctx *c)
 	if (!a || c->duplex) {
 		iox_sub_options_t so;
 		iox_sub_options_init(&so);
-		so.queueCapacity = c->size > 65536 ? 16 : 256;
+		so.queueCapacity = (uint64_t)queue_for(c->size);
 		so.historyRequest = 0;
 		so.queueFullPolicy = QueueFullPolicy_BLOCK_PRODUCER;
 		is.sub = iox_sub_init(&is.sub_st, "ipcbench", c->tag, rx, &so);
@@ -364,9 +372,11 @@ static const struct tp_ops i_ops = {
 	.detach = i_detach,
 };
 
+static const size_t s64_1m[] = {64, 1 << 20, 0};
+
 const struct transport iox_transports[] = {
-	{"iox-poll", &i_ops, V_POLL, K_ALL_COPY | K_ALL_ZC, "iceoryx publish/subscribe, polling take", 0},
-	{"iox-block", &i_ops, V_BLOCK, K_ALL_COPY | K_ALL_ZC, "iceoryx publish/subscribe, WaitSet", 0},
+	{"iox-poll", &i_ops, V_POLL, K_ALL_COPY | K_ALL_ZC, "iceoryx publish/subscribe, polling take", 0, NULL, 0},
+	{"iox-block", &i_ops, V_BLOCK, KBIT(K_RTT) | KBIT(K_RTT_ZC), "iceoryx publish/subscribe, WaitSet", 0, s64_1m, 0},
 	{0},
 };
 

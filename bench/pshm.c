@@ -32,13 +32,7 @@ static struct pst ps;
 
 static size_t ring_for(size_t max_msg)
 {
-	size_t ring = 1 << 20;
-	const char *env = getenv("BENCH_RING");
-	if (env && *env)
-		return (size_t)strtoull(env, NULL, 0);
-	while (ring < 4 * max_msg)
-		ring <<= 1;
-	return ring;
+	return (size_t)1 << ring_log2_for(max_msg);
 }
 
 static int p_prepare(struct bctx *c)
@@ -157,9 +151,20 @@ static const struct tp_ops p_ops = {
 	.detach = p_detach, .cleanup = p_cleanup,
 };
 
+/* The library's speed choices, for the report, where it says them. */
+void pshm_choices(FILE *out)
+{
+	fprintf(out, "# pshm choices: default spin %llu ns (PSHM_SPIN_DEFAULT_NS)\n",
+		(unsigned long long)PSHM_SPIN_DEFAULT_NS);
+}
+
+static const size_t s64[] = {64, 0}, s64_1m[] = {64, 1 << 20, 0};
+static const size_t zc_few[] = {64, 65528, 65544, 1 << 20, 1 << 22, 0};
+
 const struct transport pshm_transports[] = {
-	{"pshm-poll", &p_ops, V_POLL, K_ALL_COPY | K_ALL_ZC, "pshm channel, PSHM_WAIT_POLL (busy-poll)", 0},
-	{"pshm-block", &p_ops, V_BLOCK, K_ALL_COPY | K_ALL_ZC, "pshm channel, PSHM_WAIT_BLOCK, spin 0 (futex at once)", 0},
-	{"pshm-spin", &p_ops, V_SPIN, K_ALL_COPY, "pshm channel, PSHM_WAIT_BLOCK with the default spin", 0},
+	{"pshm-poll", &p_ops, V_POLL, K_ALL_COPY | K_ALL_ZC, "pshm channel, PSHM_WAIT_POLL (busy-poll)", 0, NULL, 0},
+	{"pshm-block", &p_ops, V_BLOCK, K_ALL_COPY, "pshm channel, PSHM_WAIT_BLOCK, spin 0 (futex at once)", 0, s64, 0},
+	{"pshm-block", &p_ops, V_BLOCK, KBIT(K_RTT_ZC), "pshm channel, PSHM_WAIT_BLOCK, spin 0 (futex at once)", 0, zc_few, 0},
+	{"pshm-spin", &p_ops, V_SPIN, K_ALL_COPY, "pshm channel, PSHM_WAIT_BLOCK with the default spin", 0, s64_1m, 0},
 	{0},
 };

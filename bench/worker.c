@@ -128,12 +128,12 @@ static long futex(uint32_t *uaddr, int op, uint32_t val, const struct timespec *
 	return syscall(SYS_futex, uaddr, op, val, ts, NULL, 0);
 }
 
-/* Two-party barrier: spin for a while (the peer is usually close), then
- * sleep on a futex so a slow peer (iceoryx start-up) costs no CPU. */
+/* Barrier of the case's workers: spin for a while (the peers are usually
+ * close), then sleep on a futex so a slow peer (iceoryx start-up) costs no CPU. */
 static void barrier(struct ctrl *ct)
 {
 	uint32_t gen = LOAD(&ct->bar_gen);
-	if (__atomic_add_fetch(&ct->bar_count, 1, __ATOMIC_ACQ_REL) == 2) {
+	if (__atomic_add_fetch(&ct->bar_count, 1, __ATOMIC_ACQ_REL) == (uint32_t)ct->nw) {
 		STORE(&ct->bar_count, 0);
 		__atomic_add_fetch(&ct->bar_gen, 1, __ATOMIC_RELEASE);
 		futex(&ct->bar_gen, FUTEX_WAKE, INT_MAX, NULL);
@@ -347,6 +347,37 @@ static int stream_zc(struct bctx *c, struct bufs *b, struct run *run)
 	return 0;
 }
 
+/* Fan-out round trip: A publishes one message; every receiving side
+ * (1..nsub) checks it and answers on its own path; A takes the answers in
+ * order of side. */
+static int rtt_fan(struct bctx *c, struct bufs *b, struct run *run)
+{
+	const struct tp_ops *o = c->tp->ops;
+	size_t sz = c->size;
+	ssize_t r;
+	uint64_t i;
+	int last = 0;
+
+	if (c->side != SIDE_A)
+		return rtt_copy(c, b, run);
+	uint64_t prev = tick();
+	for (i = 0; !last; i++, b->seq++) {
+		last = a_last(c, run, i, prev);
+		stamp(b->src, sz, b->seq);
+		if ((r = o->send(c, b->src, sz)) < 0)
+			FAIL(c, r, "publish: %s", strerror((int)-r));
+		for (c->peer = 1; c->peer < c->nw; c->peer++) {
+			r = o->recv(c, b->dst, sz);
+			if (r != (ssize_t)sz || !stamped(b->dst, sz, b->seq))
+				FAIL(c, r, "ping %llu: bad answer from side %d (len %zd)",
+				     (unsigned long long)b->seq, c->peer, r);
+		}
+		put_sample(run->samples, i, &prev);
+	}
+	run->count = i;
+	return 0;
+}
+
 static int run_kind(struct bctx *c, struct bufs *b, struct run *run)
 {
 	if (c->tp->ops->run)
@@ -357,19 +388,24 @@ static int run_kind(struct bctx *c, struct bufs *b, struct run *run)
 	case K_RTT_ZC_TOUCH: return rtt_zc(c, b, run, 1);
 	case K_STREAM: return stream_copy(c, b, run);
 	case K_STREAM_ZC: return stream_zc(c, b, run);
+	case K_RTT_FAN: return rtt_fan(c, b, run);
+	case K_STREAM_FAN: return stream_copy(c, b, run);
 	default: return -EINVAL;
 	}
 }
 
 int is_rtt(enum kind k)
 {
-	return k == K_RTT || k == K_RTT_ZC || k == K_RTT_ZC_TOUCH;
+	return k == K_RTT || k == K_RTT_ZC || k == K_RTT_ZC_TOUCH || k == K_RTT_FAN;
 }
 
 /* Side A's summary of a run: round trips from the samples; streams from
- * A's start to B's end (the time of the last message received). */
-static void summarise(struct bctx *c, struct rep_result *res, const struct run *run, uint64_t t1)
+ * A's start to the end (the time the last receiver had the last message). */
+static void summarise(struct bctx *c, struct rep_result *res, const struct run *run)
 {
+	uint64_t t1 = run->t1;
+	for (int s = 1; s < c->nw; s++)
+		t1 = c->ctrl->t1[s] > t1 ? c->ctrl->t1[s] : t1;
 	uint64_t n = run->count;
 	uint32_t *samples = run->samples;
 	res->n = n;
@@ -388,6 +424,23 @@ static void summarise(struct bctx *c, struct rep_result *res, const struct run *
 	res->p999_ns = pct(samples, n, 0.999) * f;
 	res->min_ns = samples[0] * f;
 	res->max_ns = samples[n - 1] * f;
+}
+
+/* log2 of the ring for messages of max_msg bytes: BENCH_RING if set, else
+ * max(1 MiB, 4 x max_msg) (the pshm rings and ring-raw alike). */
+int ring_log2_for(size_t max_msg)
+{
+	const char *env = getenv("BENCH_RING");
+	int l = 20;
+	if (env && *env) {
+		size_t r = (size_t)strtoull(env, NULL, 0);
+		for (l = 10; ((size_t)1 << l) < r && l < 31; l++)
+			;
+		return l;
+	}
+	while (((size_t)1 << l) < 4 * max_msg)
+		l++;
+	return l;
 }
 
 void pin(int cpu)
@@ -432,7 +485,7 @@ void worker(struct bctx *c, int side)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	pin(opt_cpu[side]);
+	pin(side_cpu(side));
 	c->side = side;
 	c->err = ct->err[side];
 
@@ -473,15 +526,15 @@ void worker(struct bctx *c, int side)
 				berr(c, "%s", strerror(-r));
 			exit(1);
 		}
-		if (side == SIDE_B) {
-			ct->b_nivcsw = csw;
-			if (!is_rtt(c->kind))
-				ct->t1 = run.t1;
-		}
+		ct->nivcsw[side] = csw;
+		if (side != SIDE_A)
+			ct->t1[side] = is_rtt(c->kind) ? 0 : run.t1;
 		barrier(ct);
 		if (side == SIDE_A) {
-			summarise(c, &ct->res[round], &run, run.t1 ? run.t1 : ct->t1);
-			ct->res[round].preempted = csw + ct->b_nivcsw;
+			summarise(c, &ct->res[round], &run);
+			ct->res[round].preempted = 0;
+			for (int s = 0; s < c->nw; s++)
+				ct->res[round].preempted += ct->nivcsw[s];
 		}
 	}
 	if (c->tp->ops->detach)
