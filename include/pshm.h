@@ -756,8 +756,16 @@ typedef struct pshm_chan pshm_chan;
 
 #define PSHM_FOREVER ((int64_t)-1)
 
-/** How long a PSHM_WAIT_BLOCK handle spins before it sleeps, by default. */
-#define PSHM_SPIN_DEFAULT_NS 4000
+/** How long a PSHM_WAIT_BLOCK handle spins before it sleeps when the
+ *  process could not measure what a sleep and wake-up cost (see
+ *  pshm_chan_tuning(); the default spin is that measurement, or the
+ *  environment variable PSHM_SPIN_NS). */
+#define PSHM_SPIN_DEFAULT_NS 30000
+/** pshm_chan_set_wait()'s @spin_ns for "the process's default spin". */
+#define PSHM_SPIN_AUTO UINT64_MAX
+/** Bounds of a measured default spin, in nanoseconds. */
+#define PSHM_SPIN_MIN_NS 4000
+#define PSHM_SPIN_MAX_NS 100000
 
 /** The most producers an MPSC channel takes (struct pshm_chan_config). */
 #define PSHM_CHAN_MAX_PRODUCERS 64
@@ -893,8 +901,10 @@ int pshm_chan_open(const char *name, unsigned role, unsigned flags, pshm_chan **
 void pshm_chan_close(pshm_chan *ch);
 
 /** Choose how @ch waits: PSHM_WAIT_BLOCK spins @spin_ns then sleeps
- *  (spin_ns 0: sleep at once); PSHM_WAIT_POLL never sleeps (@spin_ns is
- *  ignored). Errors: -EINVAL (NULL handle, unknown @wait). */
+ *  (spin_ns 0: sleep at once; PSHM_SPIN_AUTO: the process's default, the
+ *  setting of a new handle, see pshm_chan_tuning()); PSHM_WAIT_POLL never
+ *  sleeps (@spin_ns is ignored). Errors: -EINVAL (NULL handle, unknown
+ *  @wait). */
 int pshm_chan_set_wait(pshm_chan *ch, unsigned wait, uint64_t spin_ns);
 
 /** The largest message @ch carries (the channel's max_msg; 0 for NULL). */
@@ -933,9 +943,110 @@ int pshm_chan_commit(pshm_chan *ch, size_t len);
  *  live in shared memory: a hostile producer may still change them, so
  *  copy what must not change under you. Errors as pshm_chan_recv(). */
 ssize_t pshm_chan_peek(pshm_chan *ch, const void **ptr, int64_t timeout_ns);
-/** Release the peeked message, freeing its space for producers.
+/** Release the peeked message (or every message of a
+ *  pshm_chan_peek_batch()), freeing its space for producers. Clears
+ *  nothing in SPSC channels, so it costs the same at every size.
  *  Errors: -EINVAL (nothing peeked, not the consumer). */
 int pshm_chan_release(pshm_chan *ch);
+
+/**
+ * Batches. A stream of small messages pays the index updates, the SIGBUS
+ * guard and the check for a sleeping peer once per batch instead of once
+ * per message, as the LMAX Disruptor and Aeron do. A batch never holds a
+ * message back from a consumer that could take it: each record is
+ * published as soon as it is written, and a sleeping consumer is woken
+ * once the batch is written; a batch is taken from what is already there
+ * (no call waits to fill one). Latency first, batching when there is a
+ * backlog.
+ */
+
+/** struct iovec is <sys/uio.h>'s; this header declares it only by name. */
+struct iovec;
+
+/**
+ * Send the @n messages msgs[0..n-1] (iov_base, iov_len each), in order, as
+ * separate messages, like @n calls of pshm_chan_send(). Waits as
+ * @timeout_ns says for room for the first; sends the others while they fit
+ * without waiting. Returns how many were sent (1 to @n; 0 only when @n is
+ * 0): the caller sends the rest again, like write(2)'s short count. An
+ * error is returned only when nothing was sent: those of pshm_chan_send()
+ * (a message over max_msg is -EMSGSIZE if first, else the batch stops
+ * before it), -EINVAL also for NULL @msgs with @n > 0.
+ */
+ssize_t pshm_chan_send_batch(pshm_chan *ch, const struct iovec *msgs, size_t n,
+			     int64_t timeout_ns);
+
+/**
+ * Receive up to @max_msgs messages into @buf of @cap bytes, back to back
+ * (message i starts at the sum of lens[0..i-1]); lens[i] gets the length
+ * of message i. Waits as @timeout_ns says for the first message only, then
+ * takes those already there that fit. Returns the number of messages
+ * received (at least 1 when @max_msgs > 0). Consumes messages already
+ * peeked at (they are the first ones). Errors, only when nothing was received: those of
+ * pshm_chan_recv() (-EMSGSIZE: the first message is larger than @cap; it
+ * stays queued), -EINVAL also for NULL @lens with @max_msgs > 0.
+ */
+ssize_t pshm_chan_recv_batch(pshm_chan *ch, void *buf, size_t cap, size_t *lens,
+			     size_t max_msgs, int64_t timeout_ns);
+
+/**
+ * Zero-copy receive of up to @max_msgs messages: msgs[i].iov_base points
+ * at message i in the ring (read-only, as pshm_chan_peek() says) and
+ * msgs[i].iov_len is its length. Waits as @timeout_ns says for the first;
+ * returns how many were peeked (at least 1 when @max_msgs > 0). All stay
+ * valid until one pshm_chan_release() releases them all at once. Peeking
+ * again before releasing starts from the same first message. Errors as
+ * pshm_chan_peek(), -EINVAL also for NULL @msgs with @max_msgs > 0.
+ */
+ssize_t pshm_chan_peek_batch(pshm_chan *ch, struct iovec *msgs, size_t max_msgs,
+			     int64_t timeout_ns);
+
+/** How a process tuned its channels (pshm_chan_tuning()). */
+enum pshm_tune_source {
+	PSHM_TUNE_MEASURED = 0, /**< measured by this process */
+	PSHM_TUNE_ENV = 1,      /**< set by an environment variable */
+	PSHM_TUNE_FALLBACK = 2, /**< the measurement failed: the safe default */
+};
+
+/** Large-copy methods (a message body of PSHM_COPY_LARGE_MIN bytes or more). */
+enum pshm_copy_method {
+	PSHM_COPY_MEMCPY = 0, /**< the C library's memcpy() */
+	PSHM_COPY_LOOP = 1,   /**< pshm's loop of 16-byte loads and stores */
+};
+/** Message sizes from which the large-copy method applies. */
+#define PSHM_COPY_LARGE_MIN 8192
+
+/**
+ * The speed choices this process made for its channels, each measured once
+ * per process (at the first pshm_chan_open() or pshm_chan_tuning() call,
+ * in about a millisecond, with a helper thread) unless an environment
+ * variable sets it:
+ *  - PSHM_SPIN_NS=N: the default spin of PSHM_WAIT_BLOCK handles, in
+ *    nanoseconds (0: sleep at once). Otherwise the median round trip of a
+ *    futex wake between two threads (two sleeps and wake-ups), bounded to
+ *    [PSHM_SPIN_MIN_NS, PSHM_SPIN_MAX_NS]: a peer that answers within one
+ *    sleep/wake-up cost is never paid a sleep.
+ *  - PSHM_COPY=memcpy|loop: how a producer copies a large message into the
+ *    ring. Otherwise both are timed on lines another thread has just read,
+ *    as a consumer leaves them, and the loop is used only if it is clearly
+ *    (10%) faster.
+ * There is no wipe to choose: a consumer never clears what it releases,
+ * except in MPSC channels, where a copying receive clears the record it
+ * has just read (pshm(7), CHANNELS).
+ */
+struct pshm_chan_tuning {
+	uint64_t spin_ns;         /**< default spin of a PSHM_WAIT_BLOCK handle */
+	uint64_t wake_rtt_ns;     /**< measured futex wake round trip (0: none) */
+	unsigned spin_source;     /**< enum pshm_tune_source */
+	unsigned copy;            /**< enum pshm_copy_method */
+	unsigned copy_source;     /**< enum pshm_tune_source */
+	uint64_t copy_memcpy_ns;  /**< measured: one 64 KiB copy with memcpy() (0: none) */
+	uint64_t copy_loop_ns;    /**< measured: the same with the loop (0: none) */
+};
+
+/** Fill @t with this process's channel tuning, measuring it first if no
+ *  channel was opened yet. Errors: -EINVAL (NULL @t). */
+int pshm_chan_tuning(struct pshm_chan_tuning *t);
 
 /** Describe the channel @name without attaching (read-only; any owner's
  *  channel may be described). Reads the file with pread(2), never through
