@@ -1322,6 +1322,214 @@ int pshm_topic_fd(pshm_topic *t);
  *  header, truncated while read), -EINVAL (NULL @info), -ENOMEM. */
 int pshm_topic_stat(const char *name, struct pshm_topic_info *info);
 
+/* ------------------------------------------------------------------------
+ * Services
+ *
+ * A service is request/response in one named segment: clients send
+ * requests, a server (or a pool of servers sharing the work) receives them
+ * and answers each one; a reply reaches only the client that asked,
+ * matched by the request's id. No daemon, no system call on the fast path
+ * beyond the futex wake of a side that sleeps.
+ *
+ * Each client holds a slot with max_inflight request cells, each with room
+ * for one request and its reply (pshm(7), SERVICES, has the layout). A
+ * request id (uint64_t) names the client slot, the cell and a sequence
+ * number: the client and the server see the same id.
+ *
+ * Timeouts (nanoseconds) as for channels: 0 tries once and returns
+ * -EAGAIN, PSHM_FOREVER (any negative value) waits for ever, a positive
+ * value bounds the wait and returns -ETIMEDOUT.
+ *
+ * Peers and crashes (liveness as for channels: pshm(7), "Liveness"):
+ *  - A handle is used by one thread. Several server handles (threads or
+ *    processes) form a pool: each request goes to exactly one of them.
+ *  - A client that dies loses only its own requests and replies; its slot
+ *    is taken over by a later client, and replies still owed to it are
+ *    dropped and counted (late_dropped), never delivered to the new owner.
+ *  - A request taken by a server that then dies (or closes without
+ *    answering) fails with -EPIPE, noticed within about 20 ms of waiting; it
+ *    is never given to another server (at most once). A request not yet
+ *    taken waits for any live server of the pool; it fails with -EPIPE when
+ *    no server is alive and at least one has attached since the service
+ *    was created (a service that never had a server is waited for).
+ *  - A request given up (its call timed out, or pshm_service_cancel()) is
+ *    withdrawn if no server took it yet; otherwise its reply, when it
+ *    comes, is dropped and counted (late_dropped), never delivered to a
+ *    later request, and its cell is reused only after that.
+ *  - A segment written by a hostile peer yields -EPROTO, -EBADMSG or
+ *    -EFAULT (truncated), never a crash or an endless loop.
+ * ------------------------------------------------------------------------ */
+
+typedef struct pshm_service pshm_service;
+
+/** Limits of struct pshm_service_config. */
+#define PSHM_SERVICE_MAX_SERVERS 64
+#define PSHM_SERVICE_MAX_CLIENTS 1024
+#define PSHM_SERVICE_MAX_INFLIGHT 64
+#define PSHM_SERVICE_MSG_MAX ((size_t)1 << 24) /**< largest request or reply */
+
+/** Role of a service handle, chosen at pshm_service_open(). */
+enum pshm_service_role {
+	PSHM_SERVER = 5,
+	PSHM_CLIENT = 6,
+};
+
+/** Parameters of pshm_service_create(); zero fields take the defaults.
+ *  The segment holds max_clients * max_inflight cells of
+ *  max_request + max_reply bytes (rounded up to 64), reserved at once. */
+struct pshm_service_config {
+	size_t max_request;    /**< largest request, 1 to PSHM_SERVICE_MSG_MAX
+				    (default 4096) */
+	size_t max_reply;      /**< largest reply, 1 to PSHM_SERVICE_MSG_MAX
+				    (default 4096) */
+	unsigned max_clients;  /**< clients attached at once, 1 to
+				    PSHM_SERVICE_MAX_CLIENTS (default 64) */
+	unsigned max_servers;  /**< servers in the pool at once, 1 to
+				    PSHM_SERVICE_MAX_SERVERS (default 8) */
+	unsigned max_inflight; /**< requests in flight per client, 1 to
+				    PSHM_SERVICE_MAX_INFLIGHT (default 16) */
+};
+
+/** A received request, as pshm_service_recv() describes it. */
+struct pshm_service_req {
+	uint64_t id;     /**< pass it to pshm_service_reply() */
+	unsigned client; /**< the client's slot (0 to max_clients - 1) */
+	pid_t pid;       /**< the client's pid as it recorded it (display only) */
+};
+
+/** A service's state, as pshm_service_stat() reports it: a snapshot taken
+ *  while peers work, so counts may be a request apart. */
+struct pshm_service_info {
+	uint64_t max_request, max_reply;  /**< the configuration */
+	unsigned max_clients, max_servers, max_inflight;
+	unsigned servers;      /**< live servers now */
+	unsigned clients;      /**< live clients now */
+	uint64_t queued;       /**< requests waiting for a server */
+	uint64_t in_progress;  /**< requests taken by a server, not answered */
+	uint64_t answered;     /**< replies waiting to be collected */
+	uint64_t requests;     /**< requests taken by servers since creation */
+	uint64_t late_dropped; /**< replies dropped since creation: their
+				    request was given up or its client died */
+	uint64_t server_attaches, client_attaches; /**< opens since creation */
+};
+
+/**
+ * Create the service @name with permissions @mode (0 means 0600; set
+ * exactly). Complete before the name appears; does not attach. @cfg may be
+ * NULL for the defaults. Exclusive unless @flags has PSHM_OPEN_EXISTING
+ * (then an existing service passing the open policy is accepted as it is).
+ * @flags: PSHM_OPEN_EXISTING, PSHM_ALLOW_FOREIGN, PSHM_ALLOW_SHARED_WRITE.
+ * Errors: as pshm_chan_create() (-EINVAL for a bad @cfg, -EPROTO when the
+ * existing segment is not a service).
+ */
+int pshm_service_create(const char *name, const struct pshm_service_config *cfg, mode_t mode,
+			unsigned flags);
+
+/**
+ * Remove the service @name, only if it is one (by its magic number) and
+ * the name still refers to the file checked. Attached handles keep
+ * working. Errors: as pshm_chan_unlink() (-EPROTO: not a service).
+ */
+int pshm_service_unlink(const char *name);
+
+/**
+ * Attach to the service @name as @role (PSHM_SERVER or PSHM_CLIENT).
+ * @flags: the PSHM_ALLOW_* policy flags. The slot of a dead peer is taken
+ * over. Errors: those of pshm_seg_open(), -EINVAL (bad role or flags),
+ * -EPROTO (not a service, inconsistent header), -ENODATA (sparse file),
+ * -EUSERS (every slot of the role is held by a live peer), -ENOLCK (the
+ * filesystem refuses liveness locks), -EFAULT, -ENOMEM.
+ */
+int pshm_service_open(const char *name, unsigned role, unsigned flags, pshm_service **out);
+
+/** Detach and close (NULL is a no-op). A client's requests in flight are
+ *  given up; a server's requests taken but not answered fail with -EPIPE
+ *  at their clients. */
+void pshm_service_close(pshm_service *svc);
+
+/** The largest request and reply of the service (0 for NULL). */
+size_t pshm_service_max_request(const pshm_service *svc);
+size_t pshm_service_max_reply(const pshm_service *svc);
+
+/**
+ * Client: send @len bytes of @req and wait for the reply, copied into
+ * @reply of @cap bytes; returns the reply's length. If the wait ends
+ * (timeout, signal) the request is given up (see above). Errors: -EAGAIN,
+ * -ETIMEDOUT, -EINTR, -EPIPE (the server that took it died, or no server
+ * is left), -EREMOTEIO (the server answered with pshm_service_fail(): its
+ * message, NUL-terminated and truncated to @cap, is in @reply), -EMSGSIZE
+ * (@len > max_request, or the reply is larger than @cap: it is dropped),
+ * -ENOBUFS (max_inflight requests already in flight), -EBADMSG, -EPROTO,
+ * -EFAULT (hostile or truncated segment), -EINVAL (not a client, NULL
+ * @req with @len).
+ */
+ssize_t pshm_service_call(pshm_service *cli, const void *req, size_t len, void *reply,
+			  size_t cap, int64_t timeout_ns);
+
+/** pshm_service_call() through a client handle opened on @name for this
+ *  one call (flags: PSHM_ALLOW_*). Errors: those of pshm_service_open()
+ *  and pshm_service_call(). */
+ssize_t pshm_service_call_name(const char *name, unsigned flags, const void *req, size_t len,
+			       void *reply, size_t cap, int64_t timeout_ns);
+
+/**
+ * Client, asynchronous: post a request without waiting; its id goes to
+ * *@id. Up to max_inflight requests may be in flight; collect their
+ * replies with pshm_service_collect(). Errors: -ENOBUFS (none free:
+ * collect first), -EMSGSIZE, -EPROTO, -EFAULT, -EINVAL.
+ */
+int pshm_service_send(pshm_service *cli, const void *req, size_t len, uint64_t *id);
+
+/**
+ * Client: wait for the outcome of a request in flight: the one whose id is
+ * in *@id, or, when *@id is 0, any of them (the oldest ready first is not
+ * promised). On return *@id names the request the result belongs to, which
+ * is then no longer in flight: its reply's length, or -EPIPE,
+ * -EREMOTEIO, -EMSGSIZE as for pshm_service_call(). Errors that concern no
+ * request leave it in flight and set *@id to 0 for "any": -EAGAIN,
+ * -ETIMEDOUT, -EINTR, -ENOMSG (nothing in flight, or *@id is not in
+ * flight), -EPROTO, -EFAULT, -EINVAL.
+ */
+ssize_t pshm_service_collect(pshm_service *cli, uint64_t *id, void *reply, size_t cap,
+			     int64_t timeout_ns);
+
+/** Client: give up the request @id: withdrawn if no server took it yet,
+ *  else its reply is dropped when it comes (late_dropped).
+ *  Errors: -ENOMSG (not in flight), -EFAULT, -EINVAL. */
+int pshm_service_cancel(pshm_service *cli, uint64_t id);
+
+/**
+ * Server: take the next request into @buf of @cap bytes; returns its
+ * length and describes it in *@req (required: its id is the answer's
+ * address). Requests of all clients are served in turn. Each request
+ * received must be answered (pshm_service_reply() or pshm_service_fail()),
+ * in any order; until then its client waits. Errors: -EAGAIN, -ETIMEDOUT,
+ * -EINTR, -EMSGSIZE (@cap < the next request: it stays queued), -EBADMSG
+ * (a request with an impossible length: answered with an error and
+ * dropped), -EFAULT, -EINVAL (not a server, NULL @req).
+ */
+ssize_t pshm_service_recv(pshm_service *srv, void *buf, size_t cap,
+			  struct pshm_service_req *req, int64_t timeout_ns);
+
+/**
+ * Server: answer the request @id with @len bytes of @rep and wake its
+ * client. Errors: -ECANCELED (the client gave the request up or died: the
+ * reply is dropped and counted; not a failure of the server), -EMSGSIZE
+ * (@len > max_reply: nothing sent, answer again), -ESRCH (@id is not a
+ * request this handle holds), -EFAULT, -EINVAL.
+ */
+int pshm_service_reply(pshm_service *srv, uint64_t id, const void *rep, size_t len);
+
+/** Server: answer the request @id with an error: the client's call or
+ *  collect returns -EREMOTEIO with @msg (a string, truncated to
+ *  max_reply - 1 bytes) as its reply. Errors as pshm_service_reply(). */
+int pshm_service_fail(pshm_service *srv, uint64_t id, const char *msg);
+
+/** Describe the service @name without attaching (read-only, with pread(2)
+ *  only, any owner's service). Errors: those of pshm_seg_open(), -EPROTO
+ *  (not a service, inconsistent header), -EINVAL (NULL @info). */
+int pshm_service_stat(const char *name, struct pshm_service_info *info);
+
 #ifdef __cplusplus
 }
 #endif
