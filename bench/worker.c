@@ -188,7 +188,7 @@ static int rtt_copy(struct bctx *c, struct bufs *b, struct run *run)
 	uint64_t i;
 
 	int last = 0;
-	if (c->side == SIDE_B) {
+	if (c->side != SIDE_A) {
 		for (i = 0; !last; i++, b->seq++) {
 			r = o->recv(c, b->dst, sz);
 			if (r != (ssize_t)sz || !stamped(b->dst, sz, b->seq))
