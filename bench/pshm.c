@@ -7,7 +7,11 @@
  *   pshm-block  PSHM_WAIT_BLOCK with spin_ns 0: the waiting side sleeps on
  *               the channel's futex at once (the pure sleep/wake path);
  *   pshm-spin   PSHM_WAIT_BLOCK with the library's default spin, then sleep
- *               (a handle as pshm_chan_open() returns it).
+ *               (a handle as pshm_chan_open() returns it);
+ *   pshm-poll-batch  as pshm-poll, but the consumer takes what is there
+ *               with pshm_chan_recv_batch() (up to 64 messages) and hands
+ *               them out one by one (a copy of each from the batch buffer,
+ *               as an application reading a batch would).
  * Ring: BENCH_RING bytes if set, else max(1 MiB, 4 x the message size),
  * doubled if the library refuses the message size for that ring.
  */
@@ -18,14 +22,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/uio.h>
+
 #include "pshm.h"
 
-enum { V_POLL, V_BLOCK, V_SPIN };
+enum { V_POLL, V_BLOCK, V_SPIN, V_BATCH };
+
+#define BATCH 64
 
 struct pst {
 	pshm_chan *tx, *rx;
 	char name[2][96];  /* A->B, B->A */
 	int made[2];
+	/* V_BATCH consumer: the last batch and the next message in it */
+	unsigned char *bbuf;
+	size_t blen[BATCH], bn, bi, boff;
 };
 
 static struct pst ps;
@@ -59,6 +70,20 @@ static int p_prepare(struct bctx *c)
 		ps.made[i] = 1;
 	}
 	snprintf(c->note, sizeof c->note, "ring %zu KiB", cfg.ring_size >> 10);
+	if (c->tp->variant == V_BATCH) { /* is there a batch receive? */
+		pshm_chan *h;
+		size_t len;
+		unsigned char b[64];
+		int r = pshm_chan_open(ps.name[0], PSHM_CONSUMER, 0, &h);
+		if (r == 0) {
+			r = (int)pshm_chan_recv_batch(h, b, sizeof b, &len, 1, 0);
+			pshm_chan_close(h);
+		}
+		if (r != -EAGAIN) {
+			berr(c, "batch receive not available: pshm_chan_recv_batch: %s", pshm_strerror(r));
+			return r < 0 ? r : -EPROTO;
+		}
+	}
 	return 0;
 }
 
@@ -70,6 +95,7 @@ static int p_open(struct bctx *c, int i, unsigned role, pshm_chan **out)
 		return r;
 	}
 	switch (c->tp->variant) {
+	case V_BATCH:
 	case V_POLL: r = pshm_chan_set_wait(*out, PSHM_WAIT_POLL, 0); break;
 	case V_BLOCK: r = pshm_chan_set_wait(*out, PSHM_WAIT_BLOCK, 0); break;
 	default: break; /* the library's default */
@@ -89,6 +115,8 @@ static int p_attach(struct bctx *c)
 	if (!a || c->duplex)
 		if ((r = p_open(c, a ? 1 : 0, PSHM_CONSUMER, &ps.rx)) < 0)
 			return r;
+	if (c->tp->variant == V_BATCH && !(ps.bbuf = malloc(BATCH * c->max_msg)))
+		return -ENOMEM;
 	return 0;
 }
 
@@ -100,8 +128,22 @@ static int p_send(struct bctx *c, const void *buf, size_t len)
 
 static ssize_t p_recv(struct bctx *c, void *buf, size_t cap)
 {
-	(void)c;
-	return pshm_chan_recv(ps.rx, buf, cap, PSHM_FOREVER);
+	if (c->tp->variant != V_BATCH)
+		return pshm_chan_recv(ps.rx, buf, cap, PSHM_FOREVER);
+	if (ps.bi == ps.bn) {
+		ssize_t n = pshm_chan_recv_batch(ps.rx, ps.bbuf, BATCH * c->max_msg, ps.blen, BATCH,
+						 PSHM_FOREVER);
+		if (n <= 0)
+			return n < 0 ? n : -EIO;
+		ps.bn = (size_t)n;
+		ps.bi = ps.boff = 0;
+	}
+	size_t len = ps.blen[ps.bi++];
+	if (len > cap)
+		return -EMSGSIZE;
+	memcpy(buf, ps.bbuf + ps.boff, len);
+	ps.boff += len;
+	return (ssize_t)len;
 }
 
 static int p_reserve(struct bctx *c, size_t len, void **p)
@@ -134,6 +176,8 @@ static void p_detach(struct bctx *c)
 	pshm_chan_close(ps.tx);
 	pshm_chan_close(ps.rx);
 	ps.tx = ps.rx = NULL;
+	free(ps.bbuf);
+	ps.bbuf = NULL;
 }
 
 static void p_cleanup(struct bctx *c)
@@ -151,11 +195,29 @@ static const struct tp_ops p_ops = {
 	.detach = p_detach, .cleanup = p_cleanup,
 };
 
-/* The library's speed choices, for the report, where it says them. */
+static const char *source(unsigned s)
+{
+	return s == PSHM_TUNE_MEASURED ? "measured" : s == PSHM_TUNE_ENV ? "set by the environment"
+		: "fallback: not measured";
+}
+
+/* The library's speed choices, as pshm_chan_tuning() reports them in the
+ * driver's process (each worker process makes its own, the same way). */
 void pshm_choices(FILE *out)
 {
-	fprintf(out, "# pshm choices: default spin %llu ns (PSHM_SPIN_DEFAULT_NS)\n",
-		(unsigned long long)PSHM_SPIN_DEFAULT_NS);
+	struct pshm_chan_tuning t;
+	int r = pshm_chan_tuning(&t);
+	if (r < 0) {
+		fprintf(out, "# pshm choices: not reported (pshm_chan_tuning: %s)\n", pshm_strerror(r));
+		return;
+	}
+	fprintf(out, "# pshm choices: default spin %llu ns (%s; futex wake round trip %llu ns); "
+		     "large copies (from %u B) with %s (%s; 64 KiB: memcpy %llu ns, loop %llu ns); "
+		     "no wipe after a release\n",
+		(unsigned long long)t.spin_ns, source(t.spin_source), (unsigned long long)t.wake_rtt_ns,
+		(unsigned)PSHM_COPY_LARGE_MIN, t.copy == PSHM_COPY_LOOP ? "pshm's loop" : "memcpy()",
+		source(t.copy_source), (unsigned long long)t.copy_memcpy_ns,
+		(unsigned long long)t.copy_loop_ns);
 }
 
 static const size_t s64[] = {64, 0}, s64_1m[] = {64, 1 << 20, 0};
@@ -166,5 +228,6 @@ const struct transport pshm_transports[] = {
 	{"pshm-block", &p_ops, V_BLOCK, K_ALL_COPY, "pshm channel, PSHM_WAIT_BLOCK, spin 0 (futex at once)", 0, s64, 0},
 	{"pshm-block", &p_ops, V_BLOCK, KBIT(K_RTT_ZC), "pshm channel, PSHM_WAIT_BLOCK, spin 0 (futex at once)", 0, zc_few, 0},
 	{"pshm-spin", &p_ops, V_SPIN, K_ALL_COPY, "pshm channel, PSHM_WAIT_BLOCK with the default spin", 0, s64_1m, 0},
+	{"pshm-poll-batch", &p_ops, V_BATCH, KBIT(K_STREAM), "pshm channel, busy-poll, pshm_chan_recv_batch()", 0, s64, 0},
 	{0},
 };
