@@ -144,6 +144,8 @@ static inline uint64_t tick(void)
 #define TICK_NAME "CLOCK_MONOTONIC"
 #endif
 extern double ns_per_tick;
+/* MAX_RTT_SAMPLES of them, mapped shared and populated once by the driver */
+extern uint32_t *rtt_samples;
 
 /* ipcbench.c: the settings the workers read */
 extern int opt_reps;

@@ -438,6 +438,12 @@ int main(int argc, char **argv)
 	sigaddset(&driver_sigs, SIGHUP);
 	sigprocmask(SIG_BLOCK, &driver_sigs, NULL);
 
+	rtt_samples = mmap(NULL, MAX_RTT_SAMPLES * sizeof *rtt_samples, PROT_READ | PROT_WRITE,
+			   MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (rtt_samples == MAP_FAILED) {
+		fprintf(stderr, "ipcbench: mmap: %s\n", strerror(errno));
+		return 1;
+	}
 	calibrate_tick();
 	emit_meta(out);
 	pshm_choices(out);

@@ -199,7 +199,7 @@ static double canary(void)
 		pid[s] = fork();
 		if (pid[s] == 0) {
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			canary_side(&sh->x, s, 20000, s == SIDE_A ? &sh->ns : NULL);
+			canary_side(&sh->x, s, 5000, s == SIDE_A ? &sh->ns : NULL);
 		}
 	}
 	int ok = 1;

@@ -28,6 +28,7 @@
 /* ---------------------------------------------------------------- helpers */
 
 double ns_per_tick = 1.0;
+uint32_t *rtt_samples;
 
 void calibrate_tick(void)
 {
@@ -76,13 +77,13 @@ void pattern_fill(unsigned char *p, size_t len)
 		p[i] = (unsigned char)(i * 131 + 7 + (i >> 8));
 }
 
-/* Sum of the first 8-byte word of every 64-byte line but the first: the
- * zero-copy consumer's "read every cache line". The sequence stamps (first
- * and last 8 bytes) never fall on these words when len is a multiple of 64. */
+/* Sum of the first 8-byte word of every 64-byte line but the first, up
+ * to the last 8 bytes: the zero-copy consumer's "read every cache line".
+ * The sequence stamps (first and last 8 bytes) never fall on these words. */
 uint64_t line_sum(const unsigned char *p, size_t len)
 {
 	uint64_t s = 0, w;
-	for (size_t off = 64; off + 8 <= len; off += 64) {
+	for (size_t off = 64; off + 16 <= len; off += 64) {
 		memcpy(&w, p + off, 8);
 		s += w;
 	}
@@ -146,19 +147,47 @@ static void barrier(struct ctrl *ct)
 		futex(&ct->bar_gen, FUTEX_WAIT, gen, NULL);
 }
 
-static int cmp_u32(const void *a, const void *b)
+/* The k-th smallest (0-based) of a[0..n-1], which it partially orders
+ * (quickselect: linear time, where sorting millions of samples would take
+ * longer than the run). */
+static uint32_t select_k(uint32_t *a, uint64_t n, uint64_t k)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return (x > y) - (x < y);
+	uint64_t lo = 0, hi = n - 1;
+	while (lo < hi) {
+		uint32_t pivot = a[lo + (hi - lo) / 2];
+		uint64_t i = lo, j = hi;
+		while (i <= j) {
+			while (a[i] < pivot)
+				i++;
+			while (a[j] > pivot)
+				j--;
+			if (i <= j) {
+				uint32_t t = a[i];
+				a[i] = a[j];
+				a[j] = t;
+				i++;
+				if (j == 0)
+					break;
+				j--;
+			}
+		}
+		if (k <= j)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			break;
+	}
+	return a[k];
 }
 
-/* Nearest-rank percentile of sorted samples. */
-static double pct(const uint32_t *s, uint64_t n, double p)
+/* Nearest-rank percentile of n samples (reorders them). */
+static double pct(uint32_t *s, uint64_t n, double p)
 {
 	uint64_t k = (uint64_t)ceil(p * (double)n);
 	if (k < 1)
 		k = 1;
-	return s[k - 1];
+	return select_k(s, n, k - 1);
 }
 
 /* ------------------------------------------------------- generic runs */
@@ -414,16 +443,19 @@ static void summarise(struct bctx *c, struct rep_result *res, const struct run *
 		return;
 	}
 	double tot = 0, f = ns_per_tick;
-	for (uint64_t i = 0; i < n; i++)
+	uint32_t lo = UINT32_MAX, hi = 0;
+	for (uint64_t i = 0; i < n; i++) {
 		tot += samples[i];
-	qsort(samples, n, sizeof *samples, cmp_u32);
+		lo = samples[i] < lo ? samples[i] : lo;
+		hi = samples[i] > hi ? samples[i] : hi;
+	}
 	res->seconds = tot * f / 1e9;
 	res->mean_ns = tot * f / (double)n;
 	res->p50_ns = pct(samples, n, 0.50) * f;
 	res->p99_ns = pct(samples, n, 0.99) * f;
 	res->p999_ns = pct(samples, n, 0.999) * f;
-	res->min_ns = samples[0] * f;
-	res->max_ns = samples[n - 1] * f;
+	res->min_ns = lo * f;
+	res->max_ns = hi * f;
 }
 
 /* log2 of the ring for messages of max_msg bytes: BENCH_RING if set, else
@@ -492,7 +524,7 @@ void worker(struct bctx *c, int side)
 	b.src = xalloc(c->size);
 	b.dst = xalloc(c->size);
 	if (side == SIDE_A && is_rtt(c->kind))
-		samples = xalloc(MAX_RTT_SAMPLES * sizeof *samples);
+		samples = rtt_samples;
 	if (!b.src || !b.dst || (side == SIDE_A && is_rtt(c->kind) && !samples)) {
 		berr(c, "out of memory");
 		exit(1);
