@@ -38,6 +38,7 @@ enum kind {
 	K_STREAM_ZC,    /* one-way zero-copy streaming: A builds in place, B reads every line */
 	K_RTT_FAN,      /* A publishes, each of sides 1..N receives and answers on its own path */
 	K_STREAM_FAN,   /* A publishes, each of sides 1..N receives every message */
+	K_STREAM_MPSC,  /* sides 1..N produce into one channel, A consumes (bench-scale) */
 	K_NKINDS
 };
 
@@ -120,6 +121,8 @@ struct ctrl {
 	int pid[MAX_WORKERS];             /* the workers, for cleanup() */
 	long nivcsw[MAX_WORKERS];         /* their involuntary switches in the last run */
 	_Alignas(64) volatile uint32_t hw_line[16 * 4]; /* hardware ping-pong lines */
+	_Alignas(64) uint64_t mp_total;   /* MPSC: messages sent by producers that are done */
+	uint32_t mp_done;                 /* MPSC: producers done */
 	_Alignas(64) struct rep_result res[CALIB_ROUNDS + MAX_REPS];
 	char err[MAX_WORKERS][ERRLEN];
 };
@@ -182,6 +185,7 @@ extern const struct transport kern_transports[];
 extern const struct transport pshm_transports[];
 extern const struct transport fan_transports[];
 extern const struct transport iox_transports[];
+extern const struct tp_ops pshm_mpsc_ops;
 int iox_start(char *why, size_t len);
 void iox_stop(void);
 void pshm_choices(FILE *out);

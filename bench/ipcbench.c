@@ -2,7 +2,11 @@
 /*
  * ipcbench — the pshm IPC benchmark driver.
  *
- * Usage: ipcbench [-r ROUNDS] [-t MS] [-q] [-f FILTER] [-o FILE] [-l]
+ * Usage: ipcbench [-S] [-r ROUNDS] [-t MS] [-q] [-f FILTER] [-o FILE] [-l]
+ *   -S         the MPSC scaling cases instead of the others: 1, 2, 4, 8, 15
+ *              producers (as many as the CPUs allow, one CPU each, and the
+ *              consumer on the first) streaming 64-byte messages into one
+ *              pshm channel; default 7 rounds of 200 ms runs
  *   -r ROUNDS  rounds (env BENCH_ROUNDS, default 11): each round runs every
  *              case once, in an order rotated by 1/ROUNDS of the list from
  *              one round to the next
@@ -13,7 +17,8 @@
  *              comma-separated substrings (env BENCH_FILTER)
  *   -o FILE    raw results, tab-separated (default: standard output)
  *   -l         list the cases and exit
- * Other environment: BENCH_CPUS="0,1" (the two CPUs; the receivers of a
+ * Other environment: BENCH_PRODUCERS="1,2,4" (-S: these counts instead),
+ * BENCH_CPUS="0,1" (the two CPUs; the receivers of a
  * fan-out case take the CPUs after the second, when there are any),
  * BENCH_CASE_TIMEOUT (seconds per run; default 20 + three times its
  * planned duration), BENCH_IOX=0 (skip iceoryx), BENCH_RING (pshm ring
@@ -43,7 +48,7 @@
 #include "pshm.h"
 
 static const char *const kind_names[K_NKINDS] = {
-	"rtt", "rtt-zc", "rtt-zc-touch", "stream", "stream-zc", "rtt-fan", "stream-fan",
+	"rtt", "rtt-zc", "rtt-zc-touch", "stream", "stream-zc", "rtt-fan", "stream-fan", "stream-mpsc",
 };
 
 /* Settings, from the environment and the command line (the first three
@@ -80,6 +85,40 @@ static const size_t copy_sizes[] = {64, 4096, 65536, 1 << 20, 0};
 static const size_t touch_sizes[] = {1 << 20, 0};
 static const size_t fan_sizes[] = {64, 0};
 
+/* The scaling cases: 1, 2, 4, 8, 15 producers and the most the CPUs take
+ * (one each, the consumer on the first CPU; two CPUs: one producer). */
+static struct transport scale_tp[8];
+static char scale_names[8][32];
+
+static void add_scaling(void)
+{
+	static const int want[] = {1, 2, 4, 8, 15};
+	int most = ncpus > 1 ? (int)ncpus - 1 : 1, n = 0;
+	if (most > MAX_WORKERS - 1)
+		most = MAX_WORKERS - 1;
+	const char *env = getenv("BENCH_PRODUCERS"); /* e.g. "1,2,4": these instead */
+	if (env && *env) {
+		char buf[128], *save = NULL;
+		snprintf(buf, sizeof buf, "%s", env);
+		for (char *t = strtok_r(buf, ",", &save); t && n < 8; t = strtok_r(NULL, ",", &save))
+			if (atoi(t) >= 1 && atoi(t) < MAX_WORKERS)
+				scale_tp[n++].nsub = atoi(t);
+	}
+	for (size_t i = 0; !n && i < sizeof want / sizeof *want; i++)
+		if (want[i] <= most)
+			scale_tp[n++].nsub = want[i];
+	if (!env && scale_tp[n - 1].nsub != most)
+		scale_tp[n++].nsub = most;
+	for (int i = 0; i < n; i++) {
+		snprintf(scale_names[i], sizeof scale_names[i], "pshm-mpsc-%dp", scale_tp[i].nsub);
+		scale_tp[i].name = scale_names[i];
+		scale_tp[i].ops = &pshm_mpsc_ops;
+		scale_tp[i].kinds = KBIT(K_STREAM_MPSC);
+		scale_tp[i].what = "pshm MPSC channel, N producers, busy-poll";
+		scale_tp[i].sizes = fan_sizes;
+	}
+}
+
 static const size_t *sizes_of(const struct transport *t, enum kind k)
 {
 	if (t->sizes)
@@ -89,7 +128,8 @@ static const size_t *sizes_of(const struct transport *t, enum kind k)
 	case K_STREAM_ZC: return sweep;
 	case K_RTT_ZC_TOUCH: return touch_sizes;
 	case K_RTT_FAN:
-	case K_STREAM_FAN: return fan_sizes;
+	case K_STREAM_FAN:
+	case K_STREAM_MPSC: return fan_sizes;
 	default: return copy_sizes;
 	}
 }
@@ -377,8 +417,14 @@ static int iox_up(void)
 int main(int argc, char **argv)
 {
 	const char *outname = NULL;
-	int opt, listing = 0;
+	int opt, listing = 0, scaling = 0;
 
+	for (int i = 1; i < argc; i++)
+		scaling |= !strcmp(argv[i], "-S");
+	if (scaling) {
+		opt_rounds = 7;
+		opt_rep_ms = 200;
+	}
 	if (env_int("BENCH_QUICK", 0)) {
 		opt_rounds = 3;
 		opt_rep_ms = 20;
@@ -393,8 +439,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ipcbench: BENCH_CPUS=%s: want two CPU numbers, \"0,1\"\n", cpus);
 		return 2;
 	}
-	while ((opt = getopt(argc, argv, "r:t:qf:o:lh")) != -1) {
+	while ((opt = getopt(argc, argv, "Sr:t:qf:o:lh")) != -1) {
 		switch (opt) {
+		case 'S': break;
 		case 'r': opt_rounds = atoi(optarg); break;
 		case 't': opt_rep_ms = atoi(optarg); break;
 		case 'q': opt_rounds = 3; opt_rep_ms = 20; break;
@@ -413,11 +460,16 @@ int main(int argc, char **argv)
 	if (opt_timeout < 0)
 		opt_timeout = 20 + 3 * (CALIB_ROUNDS + opt_reps) * opt_rep_ms / 1000;
 
-	add_table(hw_transports, 0);
-	add_table(kern_transports, 0);
-	add_table(pshm_transports, 0);
-	add_table(fan_transports, 0);
-	add_table(iox_transports, 1);
+	if (scaling) {
+		add_scaling();
+		add_table(scale_tp, 0);
+	} else {
+		add_table(hw_transports, 0);
+		add_table(kern_transports, 0);
+		add_table(pshm_transports, 0);
+		add_table(fan_transports, 0);
+		add_table(iox_transports, 1);
+	}
 	if (listing) {
 		for (int i = 0; i < ncases; i++)
 			printf("%s\n", cases[i].id);

@@ -220,6 +220,97 @@ void pshm_choices(FILE *out)
 		(unsigned long long)t.copy_loop_ns);
 }
 
+/* ---- MPSC scaling (ipcbench -S) ----------------------------------------- */
+
+/* N producers (sides 1..N) stream 64-byte messages into one MPSC channel
+ * that side A consumes, all busy-polling. Each message carries its
+ * producer and that producer's sequence number; the consumer checks that
+ * each producer's messages come in order, none lost. A producer that is
+ * done adds its count to ctrl->mp_total, then counts itself in mp_done;
+ * the consumer stops when all are done and it has received them all. */
+struct mp_msg {
+	uint64_t seq;
+	uint32_t from;
+	unsigned char pad[52];
+};
+
+static int m_prepare(struct bctx *c)
+{
+	memset(&ps, 0, sizeof ps);
+	snprintf(ps.name[0], sizeof ps.name[0], "%s-m", c->tag);
+	struct pshm_chan_config cfg = {
+		.ring_size = ring_for(c->max_msg), .max_msg = c->max_msg, .mode = PSHM_CHAN_MPSC,
+	};
+	int r = pshm_chan_create(ps.name[0], &cfg, 0, 0);
+	if (r < 0) {
+		berr(c, "pshm_chan_create(MPSC): %s", pshm_strerror(r));
+		return r;
+	}
+	ps.made[0] = 1;
+	snprintf(c->note, sizeof c->note, "%d producer(s), ring %zu KiB", c->nw - 1, cfg.ring_size >> 10);
+	return 0;
+}
+
+static int m_attach(struct bctx *c)
+{
+	int a = c->side == SIDE_A;
+	return p_open(c, 0, a ? PSHM_CONSUMER : PSHM_PRODUCER, a ? &ps.rx : &ps.tx);
+}
+
+static int m_run(struct bctx *c, struct run *run)
+{
+	struct mp_msg m = {0};
+	uint64_t i;
+	ssize_t r;
+
+	if (c->side != SIDE_A) {
+		m.from = (uint32_t)c->side;
+		for (i = 0;; i++) {
+			if (!(i % 16) && tick() >= run->deadline)
+				break;
+			m.seq = i;
+			if ((r = pshm_chan_send(ps.tx, &m, sizeof m, PSHM_FOREVER)) < 0) {
+				berr(c, "send: %s", pshm_strerror((int)r));
+				return (int)r;
+			}
+		}
+		__atomic_add_fetch(&c->ctrl->mp_total, i, __ATOMIC_RELEASE);
+		__atomic_add_fetch(&c->ctrl->mp_done, 1, __ATOMIC_RELEASE);
+		run->count = i;
+		return 0;
+	}
+	uint64_t next[MAX_WORKERS] = {0}, got = 0;
+	run->t0 = now_ns();
+	for (;;) {
+		r = pshm_chan_recv(ps.rx, &m, sizeof m, 0);
+		if (r == (ssize_t)sizeof m) {
+			if (m.from == 0 || m.from >= (uint32_t)c->nw || m.seq != next[m.from]++) {
+				berr(c, "message %llu from producer %u out of order", (unsigned long long)m.seq, m.from);
+				return -EBADMSG;
+			}
+			got++;
+			continue;
+		}
+		if (r != -EAGAIN) {
+			berr(c, "recv: %s", r < 0 ? pshm_strerror((int)r) : "bad length");
+			return r < 0 ? (int)r : -EBADMSG;
+		}
+		if (LOAD(&c->ctrl->mp_done) == (uint32_t)(c->nw - 1) && got == LOAD(&c->ctrl->mp_total))
+			break;
+	}
+	run->t1 = now_ns();
+	run->count = got;
+	/* ready for the next run */
+	STORE(&c->ctrl->mp_total, 0);
+	STORE(&c->ctrl->mp_done, 0);
+	return 0;
+}
+
+const struct tp_ops pshm_mpsc_ops = {
+	.prepare = m_prepare, .attach = m_attach, .detach = p_detach, .cleanup = p_cleanup,
+	.run = m_run,
+};
+
 static const size_t s64[] = {64, 0}, s64_1m[] = {64, 1 << 20, 0};
 static const size_t zc_few[] = {64, 65528, 65544, 1 << 20, 1 << 22, 0};
 

@@ -1,6 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # report.sh DATA.tsv RESULTS.md CHART.png [README.md]
+# report.sh --scaling SCALING.tsv SCALING.md
 #
 # Turns the raw data of ipcbench (one line per case and round) into
 # RESULTS.md (the machine, the method, headline tables, zero-copy and
@@ -24,7 +25,7 @@ chartdat=${png%.png}.dat
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ipcbench-report.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
-[ -r "$data" ] || { echo "report.sh: $data: no such file (run the benchmark first)" >&2; exit 1; }
+[ "$data" = "--scaling" ] || [ -r "$data" ] || { echo "report.sh: $data: no such file (run the benchmark first)" >&2; exit 1; }
 
 chart=""
 if command -v gnuplot >/dev/null 2>&1; then
@@ -32,6 +33,50 @@ if command -v gnuplot >/dev/null 2>&1; then
 fi
 scaling=${SCALING:-}
 [ -n "$scaling" ] && [ ! -r "$scaling" ] && scaling=""
+
+# The MPSC scaling table (ipcbench -S): total messages per second by
+# number of producers, the median over rounds, and the per-round ratio to
+# one producer.
+scaling_table() { # data.tsv
+	awk -F "\t" '
+		/^# (cpu|cpus online|date|method|pshm choices): / { sub(/^# /, "- "); print; next }
+		/^#/ || $1 == "kind" { next }
+		$1 == "stream-mpsc" && $5 == "ok" {
+			p = $2; sub(/^pshm-mpsc-/, "", p); sub(/p$/, "", p); p += 0
+			v[p, $4 + 0] = $8 + 0; if (!(p in s)) { s[p] = 1; o[++no] = p }
+			if ($4 + 0 > nr) nr = $4 + 0
+		}
+		function isort(t, m,    a, b, x) { for (a = 2; a <= m; a++) { x = t[a]; for (b = a - 1; b >= 1 && t[b] > x; b--) t[b + 1] = t[b]; t[b + 1] = x } }
+		END {
+			for (i = 2; i <= no; i++) { x = o[i]; for (j = i - 1; j >= 1 && o[j] > x; j--) o[j + 1] = o[j]; o[j + 1] = x }
+			print ""
+			print "| producers | messages/s in all | lowest–highest round | per producer | × 1 producer (per round) |"
+			print "|---:|---:|---:|---:|---:|"
+			for (i = 1; i <= no; i++) {
+				p = o[i]; m = 0; q = 0
+				for (r = 1; r <= nr; r++) {
+					if ((p, r) in v) t[++m] = v[p, r]
+					if ((p, r) in v && (o[1], r) in v && v[o[1], r] > 0) u[++q] = v[p, r] / v[o[1], r]
+				}
+				if (!m) continue
+				isort(t, m); isort(u, q)
+				med = (m % 2) ? t[(m + 1) / 2] : (t[m / 2] + t[m / 2 + 1]) / 2
+				rr = !q ? "n/a" : sprintf("%.2f×", (q % 2) ? u[(q + 1) / 2] : (u[q / 2] + u[q / 2 + 1]) / 2)
+				printf("| %d | %.2f M | %.2f–%.2f M | %.2f M | %s |\n", p, med / 1e6, t[1] / 1e6, t[m] / 1e6, med / p / 1e6, rr)
+			}
+			print ""
+			print "Each producer on a CPU of its own when there are enough (the consumer on the"
+			print "first), all busy-polling; 64-byte messages, one MPSC channel."
+		}' "$1"
+}
+
+if [ "$data" = "--scaling" ]; then # report.sh --scaling DATA.tsv OUT.md
+	[ -r "$md" ] || { echo "report.sh: $md: no such file" >&2; exit 1; }
+	{ echo "# pshm MPSC scaling"; echo; scaling_table "$md"; } > "$png.tmp"
+	mv "$png.tmp" "$png"
+	echo "report: wrote $png"
+	exit 0
+fi
 
 awk -F "\t" -v dataname="$(basename "$data")" -v tmp="$tmp" -v png="$(basename "$png")" \
     -v chartdat="$(basename "$chartdat")" -v chart="$chart" '
@@ -435,27 +480,7 @@ function hrow(title, f, kind, size, fmt,    i, v, line) {
 ' "$data" > "$tmp/tables.md"
 
 if [ -n "$scaling" ]; then
-	{
-		echo "## MPSC scaling (\`make bench-scale\`)"
-		echo
-		awk -F "\t" '/^# / { sub(/^# /, "- "); print; next } END { print "" }' "$scaling"
-		echo "| producers | messages/s (total) | lowest–highest round | per producer | × 1 producer |"
-		echo "|---:|---:|---:|---:|---:|"
-		awk -F "\t" '
-			/^#/ || $1 == "producers" { next }
-			$3 == "ok" { v[$1, ++n[$1]] = $4 + 0; if (!($1 in s)) { s[$1] = 1; o[++no] = $1 } }
-			END {
-				for (i = 1; i <= no; i++) {
-					p = o[i]; m = n[p]
-					for (a = 1; a <= m; a++) t[a] = v[p, a]
-					for (a = 2; a <= m; a++) { x = t[a]; for (b = a - 1; b >= 1 && t[b] > x; b--) t[b + 1] = t[b]; t[b + 1] = x }
-					med = (m % 2) ? t[(m + 1) / 2] : (t[m / 2] + t[m / 2 + 1]) / 2
-					if (i == 1) base = med
-					printf("| %s | %.2f M | %.2f–%.2f M | %.2f M | %.2f× |\n", p, med / 1e6, t[1] / 1e6, t[m] / 1e6, med / p / 1e6, med / base)
-				}
-			}' "$scaling"
-		echo
-	} >> "$tmp/tables.md"
+	{ echo "## MPSC scaling (\`make bench-scale\`)"; echo; scaling_table "$scaling"; echo; } >> "$tmp/tables.md"
 fi
 
 {
