@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * chan.c — the channel fast path: sending, receiving, waiting. The layout,
- * the record format and the crash rules are described in chan.h.
+ * the record format and the crash rules are described in chan.h; batches
+ * are in chan_batch.c, the per-process speed choices in tune.c.
+ *
+ * What runs per message is inline and short; everything else (waiting,
+ * peer checks, the clock, unusual records, recovery) is out of line, so
+ * the fast path saves no registers for it and reads no clock.
  */
 #include <string.h>
-#if defined(__x86_64__) && defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 #include <sys/stat.h>
 #include <time.h>
 
@@ -16,6 +18,10 @@
 #if defined(__SANITIZE_THREAD__)
 uint64_t pshm__chan_fence_word;
 #endif
+
+#define NOINLINE __attribute__((noinline))
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* ---- waking and sleeping ------------------------------------------------ */
 
@@ -84,20 +90,58 @@ static int sleep_on(pshm_chan *ch, struct waiter *wt, uint32_t *flag, ready_fn r
 }
 
 /*
+ * Traffic goes through the mapping, which does not change the file's mtime
+ * on tmpfs, so a channel busy all day would look untouched since its
+ * creation and `pshm gc` would take it for abandoned whenever no process
+ * happens to be attached (between two `pshm send` runs, say). Each handle
+ * sets the mtime at most once per second of CLOCK_MONOTONIC_COARSE, and
+ * looks at that clock only off the fast path: when it starts waiting, and
+ * once every TOUCH_EVERY operations (a counter). Best effort: a failure
+ * changes nothing, errno included.
+ */
+static NOINLINE void touch_slow(pshm_chan *ch)
+{
+	struct timespec ts;
+	ch->touch_left = TOUCH_EVERY;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	if (ts.tv_sec == ch->touched_sec || !ch->seg)
+		return;
+	ch->touched_sec = ts.tv_sec;
+	int e = errno;
+	futimens(pshm_seg_fd(ch->seg), NULL);
+	errno = e;
+}
+
+static inline void touch(pshm_chan *ch)
+{
+	if (UNLIKELY(--ch->touch_left == 0))
+		touch_slow(ch);
+}
+
+void pshm__chan_touch(pshm_chan *ch)
+{
+	touch(ch);
+}
+
+/*
  * One step of waiting for @ready: spin (up to spin_ns, or for ever when
  * polling), re-check the peers every CHECK_NS, then sleep on @flag.
  * Returns 0 when the caller should look again, or -EAGAIN (timeout 0),
- * -ETIMEDOUT, -EPIPE, -EINTR, -EPROTO/-EBADMSG.
+ * -ETIMEDOUT, -EPIPE, -EINTR, -EPROTO/-EBADMSG, -EFAULT (the mapping
+ * faulted: what is read now is zeros, see guard.h).
  */
 static inline __attribute__((always_inline)) int
 wait_step(pshm_chan *ch, struct waiter *wt, uint32_t *flag, ready_fn ready, uint64_t arg)
 {
+	if (ch->zone.faulted)
+		return -EFAULT;
 	int64_t now = pshm__now_ns();
 	if (!wt->started) {
 		wt->started = true;
 		wt->deadline = wt->timeout > 0 && wt->timeout < INT64_MAX - now ? now + wt->timeout
 										 : INT64_MAX;
 		wt->spin_end = now + (ch->spin_ns > INT64_MAX / 2 ? INT64_MAX / 2 : (int64_t)ch->spin_ns);
+		touch_slow(ch);
 	}
 	bool polling = ch->wait == PSHM_WAIT_POLL;
 	if (wt->timeout != 0 && now < wt->deadline &&
@@ -131,108 +175,109 @@ wait_step(pshm_chan *ch, struct waiter *wt, uint32_t *flag, ready_fn ready, uint
 /* ---- the consumer ------------------------------------------------------- */
 
 /*
- * Wipe a released record. MPSC: all of it, header last, so free space reads
- * as zeros. SPSC: the payload, up to the last line boundary before the
- * record's end. The header stays, as a new producer's recovery walk
- * (spsc_recover) may still need to read it; and the record's last, partial
- * line also holds the next record's header, which the consumer polls and
- * the producer writes next: writing it here as well would take that line
- * from the producer once more, between a message and the reply to it
- * (slower round trips and streams: bench/RESULTS.md, "Measurements behind
- * the code"; the SPSC wipe is only for speed, see wipes()).
+ * MPSC: wipe @len bytes of released records at @pos, header last, so free
+ * space reads as zeros (see chan.h). SPSC never wipes: the producer zeroes
+ * the header slot after each record, which is all the consumer needs, and
+ * a release then costs the same at every size.
  */
-static void wipe(pshm_chan *ch, uint64_t pos, uint64_t span)
+static void wipe(pshm_chan *ch, uint64_t pos, uint64_t len)
 {
 	unsigned char *r = ch->ring + (pos & ch->mask);
-	if (ch->mode == PSHM_CHAN_SPSC) {
-		uintptr_t end = ((uintptr_t)r + span) & ~(uintptr_t)63;
-		if (end > (uintptr_t)r + 8)
-			pshm__clear(r + 8, end - ((uintptr_t)r + 8));
-		return;
-	}
-	pshm__clear(r + 8, span - 8);
+	pshm__clear(r + 8, len - 8);
 	STORE((uint64_t *)r, 0);
 }
 
-/*
- * Does a released record of @span bytes get wiped? Always in MPSC (free
- * space must read as zeros, see the top of this file). In SPSC it is not
- * needed, but it pays when the producer will find the record's lines still
- * in the consumer's cache a lap later: lines the consumer has read and left
- * shared are slow for the producer to take back, lines it has written are
- * not. So small records are wiped, and so is every message that
- * pshm_chan_recv() copied out of a ring of up to WIPE_RING bytes, which
- * stays in the caches: recv has just read all of its lines. Not so a
- * message released after a peek, whose reader may have touched few of its
- * lines (wiping would pull the others over for nothing, and releasing it
- * should cost the same at any size), nor padding, which nobody reads. In a
- * larger ring large records are left alone: their lines have left the
- * consumer's cache by the time they are reused. Each rule won where it
- * applies: bench/RESULTS.md, "Measurements behind the code".
- */
-#define WIPE_MAX (64 * 1024)
-#define WIPE_RING (2 * 1024 * 1024)
-static inline bool wipes(const pshm_chan *ch, uint64_t pos, uint64_t span, bool copied)
-{
-	if (ch->mode == PSHM_CHAN_MPSC)
-		return true;
-	/* Nothing to clear before the record's last line boundary (a
-	 * record within one line): no wipe, and no release intent. */
-	uintptr_t r = (uintptr_t)(ch->ring + (pos & ch->mask));
-	if (((r + span) & ~(uintptr_t)63) <= r + 8)
-		return false;
-	return span <= WIPE_MAX || (copied && ch->ring_size <= WIPE_RING);
-}
-
-/* Release the record at head, of @span bytes, and let producers reuse it.
- * @msg: a message (counted as received); @copied: one recv just read whole. */
-static void cons_release(pshm_chan *ch, uint64_t span, bool msg, bool copied)
+/* MPSC: wipe and release up to @end, a lap's end at a time. A consumer
+ * killed mid-wipe leaves its intent; the next one finishes the release
+ * instead of delivering a half-wiped record. */
+static NOINLINE void mpsc_release_to(pshm_chan *ch, uint64_t end)
 {
 	struct chan_hdr *h = ch->h;
-	uint64_t p = ch->head;
-	bool w = wipes(ch, p, span, copied);
-	if (w) {
-		/* A consumer killed mid-wipe leaves this intent; the next one
-		 * finishes the release instead of delivering a half-wiped record. */
-		STORE(&h->rel_len, span);
+	while (ch->head < end) {
+		uint64_t p = ch->head, room = ch->ring_size - (p & ch->mask);
+		uint64_t len = end - p < room ? end - p : room;
+		STORE(&h->rel_len, len);
 		STORE_REL(&h->rel_pos, p);
 		RELEASE_FENCE();
-		wipe(ch, p, span);
-	}
-	ch->head = p + span;
-	STORE_REL(&h->head, ch->head);
-	if (w)
+		wipe(ch, p, len);
+		ch->head = p + len;
+		STORE_REL(&h->head, ch->head);
 		STORE(&h->rel_pos, IDLE);
-	if (msg)
-		STORE(&h->received, ++ch->received);
+	}
+}
+
+static inline void release_to(pshm_chan *ch, uint64_t end, uint64_t n)
+{
+	struct chan_hdr *h = ch->h;
+	if (ch->mode == PSHM_CHAN_MPSC)
+		mpsc_release_to(ch, end);
+	ch->head = end;
+	STORE_REL(&h->head, end);
+	if (n) {
+		ch->received += n;
+		STORE(&h->received, ch->received);
+	}
 	wake_producers(ch);
 }
 
+void pshm__chan_release_to(pshm_chan *ch, uint64_t end, uint64_t n)
+{
+	release_to(ch, end, n);
+}
+
+/* The header of a current message at @p, without the full check? */
+static inline bool msg_ok(const pshm_chan *ch, uint64_t p, uint64_t w)
+{
+	/* Type MSG, no slot, this lap's tag: the upper half in one compare. */
+	uint64_t want = (uint64_t)R_MSG | lap_tag(ch, p) << 16;
+	return (w >> 32) == want && rec_len(w) <= ch->max_msg &&
+	       align8(8 + (uint64_t)rec_len(w)) <= ch->ring_size - (p & ch->mask);
+}
+
+int pshm__chan_look(const pshm_chan *ch, uint64_t p, uint64_t *wp, uint64_t *spanp)
+{
+	uint64_t w = LOAD_ACQ(hdr_at(ch, p)), span;
+	if (w == 0)
+		return 0;
+	int r = rec_check(ch, p, w, &span);
+	if (r < 0)
+		return r;
+	if (rec_type(w) == R_BUSY)
+		return 0;
+	*wp = w;
+	*spanp = span;
+	return rec_type(w) == R_MSG ? 1 : 2;
+}
+
 /*
- * Look at the record at head: 1 and its header in *wp if a message is
- * there, 0 if nothing is (yet), or -EBADMSG. PAD and DEAD records are
- * released on the way, at most a ring's worth per call.
+ * The record at head is not a plain message: release PAD and DEAD records
+ * on the way (at most a ring's worth), then 1 and the header in ch->slow_w if a
+ * message is there, 0 if nothing is (yet), or -EBADMSG.
  */
-static int cons_poll(pshm_chan *ch, uint64_t *wp)
+static NOINLINE int cons_poll_slow(pshm_chan *ch)
 {
 	for (uint64_t skips = 0; skips <= ch->ring_size / 8; skips++) {
-		uint64_t p = ch->head;
-		uint64_t w = LOAD_ACQ(hdr_at(ch, p));
-		if (w == 0)
-			return 0;
 		uint64_t span;
-		int r = rec_check(ch, p, w, &span);
-		if (r < 0)
+		int r = pshm__chan_look(ch, ch->head, &ch->slow_w, &span);
+		if (r < 2)
 			return r;
-		if (rec_type(w) == R_BUSY)
-			return 0;
-		if (rec_type(w) == R_MSG) {
-			*wp = w;
-			return 1;
-		}
-		cons_release(ch, span, false, false);
+		release_to(ch, ch->head + span, 0);
 	}
 	return 0;
+}
+
+static inline int cons_poll(pshm_chan *ch, uint64_t *wp)
+{
+	uint64_t w = LOAD_ACQ(hdr_at(ch, ch->head));
+	if (w == 0)
+		return 0;
+	if (LIKELY(msg_ok(ch, ch->head, w))) {
+		*wp = w;
+		return 1;
+	}
+	int r = cons_poll_slow(ch);
+	*wp = ch->slow_w;
+	return r;
 }
 
 static bool cons_ready(const pshm_chan *ch, uint64_t arg)
@@ -247,14 +292,16 @@ static bool cons_ready(const pshm_chan *ch, uint64_t arg)
 	return w != 0 && rec_type(w) != R_BUSY;
 }
 
-
 void pshm__chan_finish_release(pshm_chan *ch)
 {
 	struct chan_hdr *h = ch->h;
 	uint64_t rp = LOAD_ACQ(&h->rel_pos), rl = LOAD(&h->rel_len);
 	uint64_t room = ch->ring_size - (ch->head & ch->mask);
 	if (rp == ch->head && rl >= 8 && !(rl & 7) && rl <= room) {
-		wipe(ch, rp, rl);
+		/* SPSC consumers no longer wipe; an older one's intent only
+		 * needs its head moved. */
+		if (ch->mode == PSHM_CHAN_MPSC)
+			wipe(ch, rp, rl);
 		ch->head = rp + rl;
 		STORE_REL(&h->head, ch->head);
 	}
@@ -288,20 +335,46 @@ static int cons_check(pshm_chan *ch)
 	return -EPIPE;
 }
 
-/* The next message's header into *wp, waiting as @timeout says. */
-static int cons_next(pshm_chan *ch, int64_t timeout, uint64_t *wp)
+/* Nothing at head yet: wait as @timeout says; the header in ch->slow_w
+ * (not through a pointer: the fast path then keeps its locals in
+ * registers, with no stack protector). */
+static NOINLINE int cons_wait(pshm_chan *ch, int64_t timeout)
 {
 	struct waiter wt = { .timeout = timeout };
 	for (;;) {
-		int r = cons_poll(ch, wp);
-		if (r)
-			return r < 0 ? r : 0;
-		r = wait_step(ch, &wt, &ch->h->cons_wait, cons_ready, 0);
+		int r = wait_step(ch, &wt, &ch->h->cons_wait, cons_ready, 0);
 		if (r)
 			return r;
+		r = cons_poll(ch, &ch->slow_w);
+		if (r)
+			return r < 0 ? r : 0;
 	}
 }
 
+/* The next message's header into *wp, waiting as @timeout says. A message
+ * seen means a producer came, whatever the liveness checks say next. */
+static inline int cons_first(pshm_chan *ch, int64_t timeout, uint64_t *wp)
+{
+	if (ch->peeked) {
+		*wp = ch->peek_w;
+		return 0;
+	}
+	int r = cons_poll(ch, wp);
+	if (UNLIKELY(r <= 0)) {
+		r = r < 0 ? r : cons_wait(ch, timeout);
+		*wp = ch->slow_w;
+	} else {
+		r = 0;
+	}
+	if (r == 0)
+		ch->seen_peer = true;
+	return r;
+}
+
+int pshm__chan_first(pshm_chan *ch, int64_t timeout, uint64_t *wp)
+{
+	return cons_first(ch, timeout, wp);
+}
 
 /* ---- producers ---------------------------------------------------------- */
 
@@ -329,22 +402,31 @@ static bool room_ready(const pshm_chan *ch, uint64_t end)
 	return end <= LOAD_ACQ(&ch->h->head) + ch->ring_size;
 }
 
-static void spsc_advance(pshm_chan *ch, uint64_t span)
+/* @spsc: ch->mode == PSHM_CHAN_SPSC, passed as a constant where the
+ * caller knows it, so that the compiler drops the other case (the mode is
+ * otherwise loaded again after every store through the ring, which may
+ * alias the handle). */
+static inline void flush(pshm_chan *ch, bool spsc)
 {
-	ch->tail += span;
-	STORE(&ch->h->tail, ch->tail);
+	if (spsc)
+		STORE(&ch->h->tail, ch->tail);
 	wake_consumer(ch);
+}
+
+void pshm__chan_flush(pshm_chan *ch)
+{
+	flush(ch, ch->mode == PSHM_CHAN_SPSC);
 }
 
 /* SPSC: publish the record @w of @span bytes at the write position. The
  * header slot after it is zeroed first (it was reserved with the record),
  * so the consumer finds 0 there, never a header of an earlier lap. */
-static void spsc_publish(pshm_chan *ch, uint64_t w, uint64_t span)
+static inline void spsc_publish(pshm_chan *ch, uint64_t w, uint64_t span)
 {
 	uint64_t t = ch->tail;
 	STORE(hdr_at(ch, t + span), 0);
 	STORE_REL(hdr_at(ch, t), w);
-	spsc_advance(ch, span);
+	ch->tail = t + span;
 }
 
 static int spsc_claim(pshm_chan *ch, uint64_t span, uint64_t *pos, uint64_t *need)
@@ -362,6 +444,7 @@ static int spsc_claim(pshm_chan *ch, uint64_t span, uint64_t *pos, uint64_t *nee
 			return 0;
 		}
 		spsc_publish(ch, rec_make(ch, R_PAD, len, 0, t), len);
+		flush(ch, true);
 	}
 	return -EPROTO;
 }
@@ -420,10 +503,12 @@ static int prod_check(pshm_chan *ch)
 	return 0;
 }
 
-/* Reserve @span bytes for a record: its position in *pos. */
-static int prod_claim(pshm_chan *ch, uint64_t span, int64_t timeout, uint64_t *pos)
+/* Reserve @span bytes for a record, waiting as @timeout says: the slow
+ * path of claim(). The position in ch->slow_pos (see cons_wait()). */
+static NOINLINE int claim_slow(pshm_chan *ch, uint64_t span, int64_t timeout)
 {
 	struct waiter wt = { .timeout = timeout };
+	uint64_t *pos = &ch->slow_pos;
 	for (;;) {
 		uint64_t need = 0;
 		int r = ch->mode == PSHM_CHAN_MPSC ? mpsc_claim(ch, span, pos, &need)
@@ -436,16 +521,39 @@ static int prod_claim(pshm_chan *ch, uint64_t span, int64_t timeout, uint64_t *p
 	}
 }
 
-static void prod_commit(pshm_chan *ch, uint64_t pos, uint64_t span, uint32_t len)
+/* Reserve @span bytes for a record: its position in *pos. The SPSC case
+ * with room known and no wrap is inline. */
+static inline int claim(pshm_chan *ch, uint64_t span, int64_t timeout, uint64_t *pos, bool spsc)
+{
+	if (spsc) {
+		uint64_t t = ch->tail;
+		if (LIKELY((t & ch->mask) + span <= ch->ring_size &&
+			   t + span + 8 <= ch->head_seen + ch->ring_size)) {
+			*pos = t;
+			return 0;
+		}
+	}
+	int r = claim_slow(ch, span, timeout);
+	*pos = ch->slow_pos;
+	return r;
+}
+
+int pshm__chan_claim(pshm_chan *ch, uint64_t span, int64_t timeout, uint64_t *pos)
+{
+	return claim(ch, span, timeout, pos, ch->mode == PSHM_CHAN_SPSC);
+}
+
+/* Publish the message of @len bytes written at @pos (a claim of @span). */
+static inline void commit(pshm_chan *ch, uint64_t pos, uint64_t span, uint32_t len, bool spsc)
 {
 	uint64_t used = align8(8 + (uint64_t)len);
-	if (ch->mode == PSHM_CHAN_SPSC) {
-		/* pshm_chan_reserve() zeroed the header slot after the full
-		 * reservation; a shortened message needs its own. */
+	if (spsc) {
+		/* The header slot after the full claim was zeroed already; a
+		 * shortened message needs its own. */
 		if (used < span)
 			STORE(hdr_at(ch, pos + used), 0);
 		STORE_REL(hdr_at(ch, pos), rec_make(ch, R_MSG, len, 0, pos));
-		spsc_advance(ch, used);
+		ch->tail = pos + used;
 		return;
 	}
 	/* MPSC: the claim's size is fixed; a shortened message leaves a PAD. */
@@ -453,85 +561,79 @@ static void prod_commit(pshm_chan *ch, uint64_t pos, uint64_t span, uint32_t len
 		STORE(hdr_at(ch, pos + used), rec_make(ch, R_PAD, span - used, 0, pos + used));
 	STORE_REL(hdr_at(ch, pos), rec_make(ch, R_MSG, len, 0, pos));
 	STORE(&slot_at(ch, ch->slot)->ipos, IDLE);
-	wake_consumer(ch);
 }
 
+/*
+ * Copy (the part past the first line of) a message body into the ring:
+ * inline up to 64 bytes, memcpy() up to PSHM_COPY_LARGE_MIN, and above
+ * that the method this process chose (tune.c).
+ */
+static inline void copy_in(unsigned char *dst, const unsigned char *src, size_t len)
+{
+	if (len <= 64)
+		pshm__copy_small(dst, src, len);
+	else if (len < PSHM_COPY_LARGE_MIN || !pshm__tune_copy_loop)
+		memcpy(dst, src, len);
+	else
+		pshm__copy_loop(dst, src, len);
+}
+
+static inline __attribute__((always_inline)) void put(pshm_chan *ch, uint64_t pos, uint64_t span, const void *msg, size_t len,
+		       bool spsc)
+{
+	unsigned char *rec = ch->ring + (pos & ch->mask);
+	/* The record's first cache line, which the consumer polls, is written
+	 * last and in one burst (header included, by commit), so it moves to
+	 * the consumer once, complete; the rest of the record, and in SPSC
+	 * the next header slot, are written before it. */
+	size_t first = 56 - ((uintptr_t)rec & 63);
+	if (len > first)
+		copy_in(rec + 8 + first, (const unsigned char *)msg + first, len - first);
+	if (spsc)
+		STORE(hdr_at(ch, pos + span), 0);
+	pshm__copy_small(rec + 8, msg, len < first ? len : first);
+	commit(ch, pos, span, (uint32_t)len, spsc);
+}
+
+void pshm__chan_put(pshm_chan *ch, uint64_t pos, uint64_t span, const void *msg, size_t len)
+{
+	put(ch, pos, span, msg, len, ch->mode == PSHM_CHAN_SPSC);
+}
 
 /* ---- sending and receiving ---------------------------------------------- */
 
-static int prod_begin(pshm_chan *ch, size_t len, int64_t timeout, uint64_t *pos, uint64_t *span)
+static inline int prod_begin(pshm_chan *ch, size_t len, int64_t timeout, uint64_t *pos,
+			     uint64_t *span, bool spsc)
 {
-	if (!ch || ch->role != PSHM_PRODUCER)
+	if (ch->role != PSHM_PRODUCER)
 		return -EINVAL;
 	if (ch->resv)
 		return -EBUSY;
 	if (len > ch->max_msg)
 		return -EMSGSIZE;
 	*span = align8(8 + (uint64_t)len);
-	return prod_claim(ch, *span, timeout, pos);
+	return claim(ch, *span, timeout, pos, spsc);
 }
 
-/*
- * Copy (the part past the first line of) a message body into the ring.
- * From 8 KiB up to about the L2 size, glibc's memcpy() uses REP MOVSB,
- * which is slow when the lines it writes were last held by the other core;
- * this plain loop of 16-byte loads and stores is several times faster
- * there, and beat memcpy() and non-temporal stores in the channel at every
- * size tried from 8 KiB to 1 MiB (below 8 KiB memcpy() is as fast or
- * faster). Within one core's L1, memcpy() is the faster, but a ring line
- * being written has usually just left the other core's cache. Measured on
- * Zen 4 only (bench/RESULTS.md, "Measurements behind the code"). The
- * consumer copies out with pshm__copy_out(): its destination is its own
- * buffer.
- */
-#define COPY_LOOP_MIN (8 * 1024)
-static inline void copy_in(unsigned char *dst, const unsigned char *src, size_t len)
+static inline __attribute__((always_inline)) int
+send_as(pshm_chan *ch, const void *msg, size_t len, int64_t timeout_ns, bool spsc)
 {
-	if (len <= 64) {
-		pshm__copy_small(dst, src, len);
-		return;
-	}
-#if defined(__x86_64__) && defined(__SSE2__)
-	if (len >= COPY_LOOP_MIN) {
-		size_t n = len & ~(size_t)63;
-		for (size_t i = 0; i < n; i += 64) {
-			__m128i a = _mm_loadu_si128((const __m128i *)(src + i));
-			__m128i b = _mm_loadu_si128((const __m128i *)(src + i + 16));
-			__m128i c = _mm_loadu_si128((const __m128i *)(src + i + 32));
-			__m128i d = _mm_loadu_si128((const __m128i *)(src + i + 48));
-			_mm_storeu_si128((__m128i *)(dst + i), a);
-			_mm_storeu_si128((__m128i *)(dst + i + 16), b);
-			_mm_storeu_si128((__m128i *)(dst + i + 32), c);
-			_mm_storeu_si128((__m128i *)(dst + i + 48), d);
-		}
-		memcpy(dst + n, src + n, len - n);
-		return;
-	}
-#endif
-	memcpy(dst, src, len);
+	uint64_t pos, span;
+	int r = prod_begin(ch, len, timeout_ns, &pos, &span, spsc);
+	if (r < 0)
+		return r;
+	put(ch, pos, span, msg, len, spsc);
+	flush(ch, spsc);
+	return 0;
 }
 
-static int chan_send(pshm_chan *ch, const void *msg, size_t len, int64_t timeout_ns)
+static inline int chan_send(pshm_chan *ch, const void *msg, size_t len, int64_t timeout_ns)
 {
 	if (!msg && len)
 		return -EINVAL;
-	uint64_t pos, span;
-	int r = prod_begin(ch, len, timeout_ns, &pos, &span);
-	if (r < 0)
-		return r;
-	unsigned char *rec = ch->ring + (pos & ch->mask);
-	/* The record's first cache line, which the consumer polls, is written
-	 * last and in one burst (header included, by prod_commit), so it moves
-	 * to the consumer once, complete; the rest of the record, and in SPSC
-	 * the next header slot, are written before it. */
-	size_t first = 56 - ((uintptr_t)rec & 63);
-	if (len > first)
-		copy_in(rec + 8 + first, (const unsigned char *)msg + first, len - first);
 	if (ch->mode == PSHM_CHAN_SPSC)
-		STORE(hdr_at(ch, pos + span), 0);
-	pshm__copy_small(rec + 8, msg, len < first ? len : first);
-	prod_commit(ch, pos, span, (uint32_t)len);
-	return 0;
+		return send_as(ch, msg, len, timeout_ns, true);
+	return send_as(ch, msg, len, timeout_ns, false);
 }
 
 static int chan_reserve(pshm_chan *ch, size_t len, void **ptr, int64_t timeout_ns)
@@ -539,7 +641,7 @@ static int chan_reserve(pshm_chan *ch, size_t len, void **ptr, int64_t timeout_n
 	if (!ptr)
 		return -EINVAL;
 	uint64_t pos, span;
-	int r = prod_begin(ch, len, timeout_ns, &pos, &span);
+	int r = prod_begin(ch, len, timeout_ns, &pos, &span, ch->mode == PSHM_CHAN_SPSC);
 	if (r < 0)
 		return r;
 	ch->resv = true;
@@ -557,31 +659,21 @@ static int chan_reserve(pshm_chan *ch, size_t len, void **ptr, int64_t timeout_n
 
 static int chan_commit(pshm_chan *ch, size_t len)
 {
-	if (!ch || ch->role != PSHM_PRODUCER || !ch->resv || len > ch->resv_len)
+	if (ch->role != PSHM_PRODUCER || !ch->resv || len > ch->resv_len)
 		return -EINVAL;
 	ch->resv = false;
-	prod_commit(ch, ch->resv_pos, ch->resv_span, (uint32_t)len);
+	bool spsc = ch->mode == PSHM_CHAN_SPSC;
+	commit(ch, ch->resv_pos, ch->resv_span, (uint32_t)len, spsc);
+	flush(ch, spsc);
 	return 0;
 }
 
-static int cons_begin(pshm_chan *ch, int64_t timeout, uint64_t *wp)
+static inline ssize_t chan_recv(pshm_chan *ch, void *buf, size_t cap, int64_t timeout_ns)
 {
-	if (!ch || ch->role != PSHM_CONSUMER)
+	if (ch->role != PSHM_CONSUMER)
 		return -EINVAL;
-	if (ch->peeked) {
-		*wp = ch->peek_w;
-		return 0;
-	}
-	int r = cons_next(ch, timeout, wp);
-	if (r == 0)
-		ch->seen_peer = true;
-	return r;
-}
-
-static ssize_t chan_recv(pshm_chan *ch, void *buf, size_t cap, int64_t timeout_ns)
-{
 	uint64_t w;
-	int r = cons_begin(ch, timeout_ns, &w);
+	int r = cons_first(ch, timeout_ns, &w);
 	if (r < 0)
 		return r;
 	uint32_t len = rec_len(w);
@@ -591,70 +683,44 @@ static ssize_t chan_recv(pshm_chan *ch, void *buf, size_t cap, int64_t timeout_n
 		return -EINVAL;
 	pshm__copy_out(buf, ch->ring + (ch->head & ch->mask) + 8, len);
 	ch->peeked = false;
-	cons_release(ch, align8(8 + (uint64_t)len), true, true);
+	release_to(ch, ch->head + align8(8 + (uint64_t)len), 1);
 	return (ssize_t)len;
 }
 
 static ssize_t chan_peek(pshm_chan *ch, const void **ptr, int64_t timeout_ns)
 {
-	if (!ptr)
+	if (ch->role != PSHM_CONSUMER || !ptr)
 		return -EINVAL;
 	uint64_t w;
-	int r = cons_begin(ch, timeout_ns, &w);
+	int r = cons_first(ch, timeout_ns, &w);
 	if (r < 0)
 		return r;
 	ch->peeked = true;
 	ch->peek_w = w;
+	ch->peek_end = ch->head + align8(8 + (uint64_t)rec_len(w));
+	ch->peek_n = 1;
 	*ptr = ch->ring + (ch->head & ch->mask) + 8;
 	return (ssize_t)rec_len(w);
 }
 
 static int chan_release(pshm_chan *ch)
 {
-	if (!ch || ch->role != PSHM_CONSUMER || !ch->peeked)
+	if (ch->role != PSHM_CONSUMER || !ch->peeked)
 		return -EINVAL;
 	ch->peeked = false;
-	cons_release(ch, align8(8 + (uint64_t)rec_len(ch->peek_w)), true, false);
+	release_to(ch, ch->peek_end, ch->peek_n);
 	return 0;
 }
 
 /*
- * Traffic goes through the mapping, which does not change the file's mtime
- * on tmpfs, so a channel busy all day would look untouched since its
- * creation and `pshm gc` would take it for abandoned whenever no process
- * happens to be attached (between two `pshm send` runs, say). Each handle
- * sets the mtime at most once per second of CLOCK_MONOTONIC_COARSE: a
- * producer after a send or commit has published (the consumer is busy
- * with the message meanwhile), the consumer on entering recv or peek,
- * before it waits (a release always follows a peek), so that neither
- * check sits between a message's arrival and the reply to it. Reading that
- * clock is a load from the vDSO page (no system call, no TSC read).
- * Best effort: a failure changes nothing, errno included.
- */
-static __attribute__((noinline)) void touch_slow(pshm_chan *ch, int64_t sec)
-{
-	ch->touched_sec = sec;
-	int e = errno;
-	futimens(pshm_seg_fd(ch->seg), NULL);
-	errno = e;
-}
-
-static inline void touch(pshm_chan *ch)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	if (__builtin_expect(ts.tv_sec != ch->touched_sec, 0) && ch->seg)
-		touch_slow(ch, ts.tv_sec);
-}
-
-/*
- * The public operations run under the SIGBUS guard over the whole mapping
- * (header, slots and ring): a peer that truncates the segment makes the
- * call fail with -EFAULT instead of killing the process, whichever load or
- * store meets the missing page. The handle is not usable after that (the
- * segment is gone); close it. The guard costs a sigsetjmp() per call, no
- * system call. Memory handed out by reserve() and peek() is the caller's to
- * touch, outside the guard: see pshm(7).
+ * The public operations run in the channel's SIGBUS zone over the whole
+ * mapping (header, slots and ring): a peer that truncates the segment
+ * makes the call fail with -EFAULT instead of killing the process,
+ * whichever load or store meets the missing page. The handle is not usable
+ * after that (the segment is gone); close it. The zone costs a
+ * thread-local load and two stores per call, no sigsetjmp() and no system
+ * call (guard.h). Memory handed out by reserve() and peek() is the
+ * caller's to touch, outside the zone: see pshm(7).
  */
 int pshm_chan_send(pshm_chan *ch, const void *msg, size_t len, int64_t timeout_ns)
 {
@@ -662,8 +728,7 @@ int pshm_chan_send(pshm_chan *ch, const void *msg, size_t len, int64_t timeout_n
 	if (!ch)
 		return -EINVAL;
 	CHAN_GUARDED(r, ch, chan_send(ch, msg, len, timeout_ns));
-	if (r >= 0)
-		touch(ch);
+	touch(ch);
 	return r;
 }
 
@@ -682,8 +747,7 @@ int pshm_chan_commit(pshm_chan *ch, size_t len)
 	if (!ch)
 		return -EINVAL;
 	CHAN_GUARDED(r, ch, chan_commit(ch, len));
-	if (r >= 0)
-		touch(ch);
+	touch(ch);
 	return r;
 }
 
@@ -692,8 +756,8 @@ ssize_t pshm_chan_recv(pshm_chan *ch, void *buf, size_t cap, int64_t timeout_ns)
 	ssize_t r;
 	if (!ch)
 		return -EINVAL;
-	touch(ch);
 	CHAN_GUARDED(r, ch, chan_recv(ch, buf, cap, timeout_ns));
+	touch(ch);
 	return r;
 }
 
@@ -702,8 +766,8 @@ ssize_t pshm_chan_peek(pshm_chan *ch, const void **ptr, int64_t timeout_ns)
 	ssize_t r;
 	if (!ch)
 		return -EINVAL;
-	touch(ch);
 	CHAN_GUARDED(r, ch, chan_peek(ch, ptr, timeout_ns));
+	touch(ch);
 	return r;
 }
 
@@ -715,4 +779,3 @@ int pshm_chan_release(pshm_chan *ch)
 	CHAN_GUARDED(r, ch, chan_release(ch));
 	return r;
 }
-

@@ -30,13 +30,15 @@
  *
  * The consumer must never mistake stale bytes of an earlier lap for a
  * header. SPSC: before publishing a record the producer zeroes the header
- * slot that follows it (it reserves those 8 bytes), so the word at head is
- * always 0 or a current header. MPSC:
- * producers claim space by CAS on tail, so no producer may write beyond its
- * own claim; instead the consumer wipes every record it releases, so all
+ * slot that follows it (it reserves those 8 bytes), so the word after the
+ * last published record is always 0, and the consumer never clears
+ * anything: a release is one store of head, at any size. MPSC: producers
+ * claim space by CAS on tail, so no producer may write beyond its own
+ * claim, and a claimed record's header is stale until its producer writes
+ * BUSY there; instead the consumer wipes every record it releases, so all
  * free space reads as zeros (Agrona's many-to-one ring does the same).
- * The SPSC consumer wipes most of what it releases too, for speed only:
- * see wipe() and wipes().
+ * SPSC producers store tail once per send or batch: records past tail
+ * are published already (their headers say so); see spsc_recover().
  *
  * Crashes. MPSC producers write their intent (position, length) into their
  * slot before the CAS, and a BUSY header naming their slot right after it.
@@ -137,6 +139,8 @@ struct pshm_chan {
 	uint64_t spin_ns;
 	int64_t next_check;
 	bool seen_peer;
+	struct pshm__zone zone; /* the SIGBUS zone over the mapping (guard.h) */
+	unsigned touch_left; /* operations before the next look at the clock */
 	int64_t touched_sec; /* CLOCK_MONOTONIC_COARSE second of the last mtime update */
 	bool peer_gone;     /* the last check found the peers gone... */
 	uint64_t gone_mark; /* ...and the other side's attach count then */
@@ -146,19 +150,28 @@ struct pshm_chan {
 	uint64_t head_seen; /* the last head read: free space is at least this */
 	bool resv;
 	uint64_t resv_pos, resv_span;
+	uint64_t slow_pos;  /* where claim_slow() puts the claim (chan.c) */
 	uint32_t resv_len;
 	/* consumer */
 	uint64_t head;
 	uint64_t received;
 	bool peeked;
-	uint64_t peek_w;
+	uint64_t peek_w;    /* the first peeked message's header */
+	uint64_t peek_end;  /* the position after the last peeked message */
+	uint64_t peek_n;    /* how many were peeked */
+	uint64_t slow_w;    /* where cons_wait() puts the header (chan.c) */
 };
 
-/* Run expr under the SIGBUS guard over the channel's whole mapping (see
- * the public operations in chan.c). */
+/* Run expr in the channel's SIGBUS zone (guard.h): -EFAULT instead when
+ * the mapping faults, then or before (see the public operations in chan.c). */
 #define CHAN_GUARDED(ret, ch, expr)                                              \
-	PSHM__GUARDED(ret, (ch)->h, (size_t)((ch)->ring + (ch)->ring_size -        \
-					     (unsigned char *)(ch)->h), expr)
+	do {                                                                     \
+		struct pshm__zone *zprev_ = pshm__zone_enter(&(ch)->zone);       \
+		(ret) = (expr);                                                  \
+		pshm__zone_leave(zprev_);                                        \
+		if (__builtin_expect((ch)->zone.faulted, 0))                     \
+			(ret) = -EFAULT;                                         \
+	} while (0)
 
 /* ---- fences and atomics ------------------------------------------------- */
 
@@ -325,6 +338,45 @@ bool pshm__chan_peer_came(const pshm_chan *ch);
 int pshm__chan_claim_slot(pshm_chan *ch);
 /* Give our slot back, keeping its generation. */
 void pshm__chan_slot_free(pshm_chan *ch);
+
+/* ---- shared by chan.c and chan_batch.c --------------------------------- */
+
+#define TOUCH_EVERY 1024u /* operations between two looks at the clock */
+
+/* Producer: claim @span bytes, waiting as @timeout says (0: not at all). */
+int pshm__chan_claim(pshm_chan *ch, uint64_t span, int64_t timeout, uint64_t *pos);
+/* Producer: write the message @msg of @len bytes into the claim at @pos of
+ * @span bytes and publish its header; tail and the wake come with flush. */
+void pshm__chan_put(pshm_chan *ch, uint64_t pos, uint64_t span, const void *msg, size_t len);
+/* Producer: store tail (SPSC) and wake a sleeping consumer. */
+void pshm__chan_flush(pshm_chan *ch);
+/* Consumer: the header of the message at head into *wp, waiting as
+ * @timeout says; PAD and DEAD records on the way are released. */
+int pshm__chan_first(pshm_chan *ch, int64_t timeout, uint64_t *wp);
+/* Consumer: what is at position @p (head < p < head + ring_size), taking
+ * nothing: 1 and the header in *wp for a message, 2 and its span in *spanp
+ * for PAD or DEAD, 0 for nothing (yet), or -EBADMSG. */
+int pshm__chan_look(const pshm_chan *ch, uint64_t p, uint64_t *wp, uint64_t *spanp);
+/* Consumer: release everything before @end, @n messages, and wake a
+ * sleeping producer. */
+void pshm__chan_release_to(pshm_chan *ch, uint64_t end, uint64_t n);
+/* The operation counter behind the mtime (see touch() in chan.c). */
+void pshm__chan_touch(pshm_chan *ch);
+
+/* ---- per-process speed choices (tune.c) --------------------------------- */
+
+/* Measure (once per process) or read from the environment the choices of
+ * pshm_chan_tuning(); called by every attach. */
+void pshm__tune_init(void);
+/* The default spin of a PSHM_WAIT_BLOCK handle, once pshm__tune_init() ran. */
+uint64_t pshm__tune_spin_ns(void);
+/* Nonzero: copy message bodies of PSHM_COPY_LARGE_MIN bytes or more with
+ * pshm__copy_loop() rather than memcpy(). Written once, before the first
+ * attach returns. */
+extern int pshm__tune_copy_loop PSHM__HIDDEN;
+/* Copy @len bytes with 16-byte loads and stores (memcpy() where the
+ * target has no SSE2). */
+void pshm__copy_loop(unsigned char *dst, const unsigned char *src, size_t len);
 
 /* ---- the consumer's recovery (chan.c, chan_open.c) ---------------------- */
 

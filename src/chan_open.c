@@ -161,23 +161,27 @@ int pshm__chan_new(void *addr, size_t size, unsigned role, bool detached, pshm_c
 	ch->lock_fd = -1;
 	ch->slot = role == PSHM_CONSUMER ? 0 : 1;
 	ch->wait = PSHM_WAIT_BLOCK;
-	ch->spin_ns = PSHM_SPIN_DEFAULT_NS;
+	ch->spin_ns = PSHM_SPIN_DEFAULT_NS; /* attach() sets the process's own */
+	ch->touch_left = 1;                 /* the first operation sets the mtime */
 	ch->touched_sec = -1;
 	*out = ch;
 	return 0;
 }
 
 /*
- * SPSC: a producer that died between publishing a record and storing tail
- * left tail one record (and maybe a PAD) short; walk over what it
- * published so the next record does not overwrite a delivered one.
+ * SPSC: a producer that died between publishing records and storing tail
+ * (which it does once per send or batch) left tail short of what it
+ * published; walk over that so the next record does not overwrite a
+ * delivered one. The walk ends at the zeroed header slot that follows the
+ * last published record, at most a ring's worth on.
  */
 static int spsc_recover(pshm_chan *ch)
 {
 	uint64_t t = LOAD_ACQ(&ch->h->tail);
 	if (t & 7)
 		return -EPROTO;
-	for (int i = 0; i < 4; i++) {
+	uint64_t t0 = t;
+	for (uint64_t i = 0; i <= ch->ring_size / 8 && t - t0 < ch->ring_size; i++) {
 		uint64_t w = LOAD_ACQ(hdr_at(ch, t)), span;
 		if (w == 0 || rec_check(ch, t, w, &span) < 0 || rec_type(w) == R_BUSY ||
 		    rec_type(w) == R_DEAD)
@@ -213,6 +217,7 @@ static int attach(pshm_chan *ch)
 	struct chan_hdr *h = ch->h;
 	bool consumer = ch->role == PSHM_CONSUMER;
 	unsigned a, b;
+	ch->spin_ns = pshm__tune_spin_ns();
 	peer_range(ch, &a, &b);
 	for (unsigned i = a; i <= b; i++)
 		ch->owners0[i] = LOAD_ACQ(&slot_at(ch, i)->owner);
@@ -308,6 +313,7 @@ int pshm_chan_open(const char *name, unsigned role, unsigned flags, pshm_chan **
 	 * the fast path (best effort: MADV_POPULATE_WRITE is Linux 5.14); the
 	 * file backs all of it (checked above), so this allocates nothing. */
 	madvise(addr, size, MADV_POPULATE_WRITE);
+	pshm__zone_init(&ch->zone, addr, size);
 	ch->seg = seg;
 	*out = ch;
 	return 0;
@@ -354,7 +360,7 @@ int pshm_chan_set_wait(pshm_chan *ch, unsigned wait, uint64_t spin_ns)
 	if (!ch || (wait != PSHM_WAIT_BLOCK && wait != PSHM_WAIT_POLL))
 		return -EINVAL;
 	ch->wait = wait;
-	ch->spin_ns = spin_ns;
+	ch->spin_ns = spin_ns == PSHM_SPIN_AUTO ? pshm__tune_spin_ns() : spin_ns;
 	return 0;
 }
 

@@ -22,20 +22,52 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #include "guard.h"
 #include "internal.h"
 
 __thread struct pshm__guard *pshm__guard_top __attribute__((tls_model("initial-exec")));
+__thread struct pshm__zone *pshm__zone_top __attribute__((tls_model("initial-exec")));
 int pshm__guard_installed;
 
 static struct sigaction prev_bus;
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 
+/* A fault in the current zone: zero pages over it (see guard.h). mmap is
+ * a plain system call here, made through syscall() so that no sanitizer's
+ * interceptor runs inside the handler. */
+static bool zone_fault(const char *a)
+{
+	struct pshm__zone *z = pshm__zone_top;
+	if (!z || a < z->lo || a >= z->hi)
+		return false;
+	long r = syscall(SYS_mmap, z->lo, (size_t)(z->hi - z->lo), PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0L);
+	if (r == -1)
+		return false;
+	z->faulted = 1;
+	return true;
+}
+
+void pshm__zone_init(struct pshm__zone *z, void *lo, size_t len)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t p = pg > 0 ? (size_t)pg : 4096;
+	z->lo = lo;
+	z->hi = (char *)lo + (len + p - 1) / p * p;
+	z->faulted = 0;
+	pshm__guard_install();
+}
+
 static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {
 	const char *a = si->si_addr;
+	if (si->si_code > 0 && zone_fault(a))
+		return;
 	struct pshm__guard *g = si->si_code > 0 ? pshm__guard_top : NULL;
 	while (g && !(a >= g->lo && a < g->hi))
 		g = g->prev;

@@ -68,6 +68,51 @@ static inline void pshm__guard_leave(struct pshm__guard *g)
 		}                                              \
 	} while (0)
 
+/*
+ * Zones: a cheaper guard for objects that own their mapping (channels),
+ * entered and left on every operation. Entering costs a load and a store
+ * to thread-local storage; nothing like sigsetjmp() runs per call. A
+ * SIGBUS at an address in the current zone of the faulting thread does not
+ * jump anywhere: the handler maps private zero pages over the whole zone
+ * (the object's mapping: its pages are gone, or going, anyway), sets
+ * @faulted and returns, so the faulting instruction runs again, now on
+ * zeros, and the operation finishes on memory that reads as empty. The
+ * caller then sees @faulted and returns -EFAULT; the object stays unusable
+ * (every later operation is -EFAULT) until it is closed. The code run in a
+ * zone must therefore stay bounded and harmless on all-zero memory, which
+ * code that treats shared memory as untrusted already is; and it must check
+ * @faulted before any wait that could last (a futex on zeros that nobody
+ * will wake). Zones nest with each other and with guards: the handler
+ * looks at the innermost zone first, then the guards.
+ */
+struct pshm__zone {
+	char *lo, *hi;          /* the mapping, page aligned; lo == hi: none */
+	volatile int faulted;   /* set by the handler, on this thread */
+};
+
+extern __thread struct pshm__zone *pshm__zone_top PSHM__HIDDEN
+	__attribute__((tls_model("initial-exec")));
+
+/* Make the zone [lo, lo + len) (len rounded up to pages) of @z, and make
+ * sure the handler is installed before any operation enters it. */
+PSHM__HIDDEN void pshm__zone_init(struct pshm__zone *z, void *lo, size_t len);
+
+static inline struct pshm__zone *pshm__zone_enter(struct pshm__zone *z)
+{
+	struct pshm__zone *prev = pshm__zone_top;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	pshm__zone_top = z;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	return prev;
+}
+
+static inline void pshm__zone_leave(struct pshm__zone *prev)
+{
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	pshm__zone_top = prev;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
 /* The same as a function call: fn(arg) under the guard. */
 int pshm__guarded_call(const void *lo, size_t len, int (*fn)(void *), void *arg);
 
