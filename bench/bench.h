@@ -175,7 +175,7 @@ void emit_load(FILE *out, const char *what);
 int settle(void);
 int settled_now(void);
 void emit_settling(FILE *out);
-void settle_count_redo(void);
+void settle_count_redo(double seconds);
 extern int opt_settle;
 extern volatile int interrupted;
 

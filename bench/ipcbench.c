@@ -12,7 +12,8 @@
  *              one round to the next
  *   -t MS      duration of one measured run of a case (env BENCH_REP_MS,
  *              default 150), after a warm-up run of a quarter of it
- *   -q         quick mode (BENCH_QUICK=1): 3 rounds of 20 ms runs
+ *   -q         quick mode (BENCH_QUICK=1): 3 rounds of 20 ms runs, no
+ *              settling (unless BENCH_SETTLE says)
  *   -f FILTER  only cases whose "kind/transport/size" contains one of the
  *              comma-separated substrings (env BENCH_FILTER)
  *   -o FILE    raw results, tab-separated (default: standard output)
@@ -23,8 +24,9 @@
  * BENCH_CASE_TIMEOUT (seconds per run; default 20 + three times its
  * planned duration), BENCH_IOX=0 (skip iceoryx), BENCH_RING (pshm ring
  * bytes; default max(1 MiB, 4 x message size)), BENCH_SETTLE (seconds a
- * run may wait for the machine to settle, see machine.c; default 10, 0 to
- * start every run at once).
+ * run may wait for the machine to settle, see machine.c; default 2, 0 to
+ * start every run at once), BENCH_SETTLE_BUDGET (seconds of settling in
+ * all, default 90).
  *
  * Interleaving is the point: a ratio between two cases (pshm against pipe,
  * against the two-line ping-pong, ...) is taken within each round, where
@@ -337,7 +339,7 @@ static void run_case(struct bcase *bc, int round, int seq)
 		if (bad || attempt || interrupted || settled_now())
 			break;
 		fprintf(stderr, "(unsettled meanwhile: again) ");
-		settle_count_redo();
+		settle_count_redo((CALIB_ROUNDS * 0.25 + opt_reps) * opt_rep_ms / 1000.0);
 		munmap(ct, sizeof *ct);
 	}
 
@@ -433,7 +435,8 @@ int main(int argc, char **argv)
 	opt_rep_ms = env_int("BENCH_REP_MS", opt_rep_ms);
 	opt_timeout = env_int("BENCH_CASE_TIMEOUT", -1);
 	opt_filter = getenv("BENCH_FILTER");
-	opt_settle = env_int("BENCH_SETTLE", 10);
+	/* A quick check does not wait for the machine to settle. */
+	opt_settle = env_int("BENCH_SETTLE", env_int("BENCH_QUICK", 0) ? 0 : 2);
 	const char *cpus = getenv("BENCH_CPUS");
 	if (cpus && sscanf(cpus, "%d,%d", &opt_cpu[0], &opt_cpu[1]) != 2) {
 		fprintf(stderr, "ipcbench: BENCH_CPUS=%s: want two CPU numbers, \"0,1\"\n", cpus);
@@ -444,7 +447,7 @@ int main(int argc, char **argv)
 		case 'S': break;
 		case 'r': opt_rounds = atoi(optarg); break;
 		case 't': opt_rep_ms = atoi(optarg); break;
-		case 'q': opt_rounds = 3; opt_rep_ms = 20; break;
+		case 'q': opt_rounds = 3; opt_rep_ms = 20; opt_settle = env_int("BENCH_SETTLE", 0); break;
 		case 'f': opt_filter = optarg; break;
 		case 'o': outname = optarg; break;
 		case 'l': listing = 1; break;
@@ -511,8 +514,9 @@ int main(int argc, char **argv)
 	for (int r = 0; r < opt_rounds && !interrupted; r++) {
 		for (int j = 0; j < ncases && !interrupted; j++)
 			run_case(&cases[(j + r * step) % ncases], r, j);
-		fprintf(stderr, "ipcbench: round %d of %d done, %.0f s so far\n", r + 1, opt_rounds,
-			(double)(now_ns() - t0) / 1e9);
+		if (!interrupted)
+			fprintf(stderr, "ipcbench: round %d of %d done, %.0f s so far\n", r + 1, opt_rounds,
+				(double)(now_ns() - t0) / 1e9);
 	}
 	if (iox)
 		iox_stop();

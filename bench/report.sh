@@ -212,8 +212,10 @@ END {
 	print ""
 	for (i = 1; i <= nmeta; i++) if (mkeys[i] != "method") printf("- %s: %s\n", mkeys[i], meta[mkeys[i]])
 	print ""
-	print "All figures come from the CPU named above (" meta["cpu"] "): a choice the"
-	print "library makes by measurement (see *pshm choices*) may differ on another CPU."
+	vm = (meta["cpus online"] ~ /virtual machine/) ? ", in a virtual machine" : ""
+	print "All figures come from the CPU named above (" meta["cpu"] vm "): a choice the"
+	print "library makes by measurement (see *pshm choices*) may differ on another CPU,"
+	print "and so may every ratio; this run says nothing of CPUs it did not run on."
 	print ""
 	print "## Method in one paragraph"
 	print ""
@@ -421,6 +423,7 @@ END {
 	target("instructions per 64 B send+receive (callgrind)", "≤ 250",
 		has(ins) ? ins : "not measured by ipcbench (bench/instr.sh)", has(ins) ? (num(ins) <= 250) : "")
 	printf("\n%d of %d targets measured here are met.\n\n", nmet, nmeasured)
+	print "@@NOTES@@"
 
 	# ------------------------------------------------------------ chart
 	# Round trip and throughput against size, one series per transport.
@@ -483,8 +486,16 @@ if [ -n "$scaling" ]; then
 	{ echo "## MPSC scaling (\`make bench-scale\`)"; echo; scaling_table "$scaling"; echo; } >> "$tmp/tables.md"
 fi
 
+# The closing note on the targets (bench/targets-notes.md, written by hand
+# after a run: why each miss), in place of its marker.
+notes="$(dirname "$0")/targets-notes.md"
 {
-	cat "$tmp/tables.md"
+	awk -v notes="$notes" '
+		$0 == "@@NOTES@@" {
+			if ((getline l < notes) > 0) { print l; while ((getline l < notes) > 0) print l; print "" }
+			next
+		}
+		{ print }' "$tmp/tables.md"
 	cat <<'EOF'
 ## Method
 
