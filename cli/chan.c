@@ -147,7 +147,40 @@ static const char *mode_name(unsigned mode)
 	return mode == PSHM_CHAN_MPSC ? "mpsc" : "spsc";
 }
 
-static void stat_text(const char *name, const struct pshm_chan_info *in)
+static const char *source_name(unsigned s)
+{
+	return s == PSHM_TUNE_ENV ? "environment" : s == PSHM_TUNE_MEASURED ? "measured" : "default";
+}
+
+/* The speed choices of this process (measured on this machine, or set by
+ * PSHM_SPIN_NS / PSHM_COPY): what a channel opened here would use. */
+static void tuning_text(const struct pshm_chan_tuning *t)
+{
+	printf("  tuning    spin %.1f us (%s", (double)t->spin_ns / 1e3,
+	       source_name(t->spin_source));
+	if (t->wake_rtt_ns)
+		printf(", futex wake round trip %.1f us", (double)t->wake_rtt_ns / 1e3);
+	printf("), large copy %s (%s", t->copy == PSHM_COPY_LOOP ? "loop" : "memcpy",
+	       source_name(t->copy_source));
+	if (t->copy_memcpy_ns)
+		printf(", 64 KiB: memcpy %.1f us, loop %.1f us", (double)t->copy_memcpy_ns / 1e3,
+		       (double)t->copy_loop_ns / 1e3);
+	printf(")\n");
+}
+
+static void tuning_json(const struct pshm_chan_tuning *t)
+{
+	printf(",\"tuning\":{\"spin_ns\":%llu,\"spin_source\":\"%s\",\"wake_rtt_ns\":%llu,"
+	       "\"copy\":\"%s\",\"copy_source\":\"%s\",\"copy_memcpy_ns\":%llu,"
+	       "\"copy_loop_ns\":%llu}",
+	       (unsigned long long)t->spin_ns, source_name(t->spin_source),
+	       (unsigned long long)t->wake_rtt_ns, t->copy == PSHM_COPY_LOOP ? "loop" : "memcpy",
+	       source_name(t->copy_source), (unsigned long long)t->copy_memcpy_ns,
+	       (unsigned long long)t->copy_loop_ns);
+}
+
+static void stat_text(const char *name, const struct pshm_chan_info *in,
+		      const struct pshm_chan_tuning *t)
 {
 	char a[16], b[16], m[16], esc[CLI_ESC_MAX];
 	printf("%s: channel (%s", cli_esc(name, esc, sizeof(esc)), mode_name(in->mode));
@@ -170,9 +203,11 @@ static void stat_text(const char *name, const struct pshm_chan_info *in)
 	}
 	if (!consumer)
 		printf("  consumer  none attached\n");
+	tuning_text(t);
 }
 
-static void stat_json(const char *name, const struct pshm_chan_info *in)
+static void stat_json(const char *name, const struct pshm_chan_info *in,
+		      const struct pshm_chan_tuning *t)
 {
 	printf("{\"name\":");
 	cli_json_str(name);
@@ -188,7 +223,9 @@ static void stat_json(const char *name, const struct pshm_chan_info *in)
 		       (int)in->peers[i].pid,
 		       in->peers[i].role == PSHM_CONSUMER ? "consumer" : "producer",
 		       in->peers[i].alive ? "true" : "false");
-	printf("]}\n");
+	printf("]");
+	tuning_json(t);
+	printf("}\n");
 }
 
 static const struct cli_optdoc json_opts[] = {
@@ -198,7 +235,8 @@ static const struct cli_optdoc json_opts[] = {
 
 static const struct cli_cmd stat_cmd = {
 	"chan stat", "[--json] NAME...",
-	"Describe channels: fill level, messages, producers and consumer.\n",
+	"Describe channels: fill level, messages, producers and consumer, and\n"
+	"the speed choices of this machine (spin, large-copy method).\n",
 	json_opts, false, 1, -1, 0, "channel name",
 };
 
@@ -210,6 +248,8 @@ static int chan_stat(int argc, char **argv)
 	if (r >= 0)
 		return r;
 	int status = EXIT_OK;
+	struct pshm_chan_tuning t;
+	pshm_chan_tuning(&t);
 	for (int i = 0; i < a.n; i++) {
 		struct pshm_chan_info info;
 		char canon[PSHM_NAME_MAX + 2], why[512];
@@ -221,9 +261,9 @@ static int chan_stat(int argc, char **argv)
 		else if (r < 0)
 			status = cli_seg_fail("chan stat", a.v[i], r, 0);
 		else if (on[CLI_O_JSON])
-			stat_json(canon, &info);
+			stat_json(canon, &info, &t);
 		else
-			stat_text(canon, &info);
+			stat_text(canon, &info, &t);
 	}
 	int out = cli_finish_stdout("chan stat", a.v[0]);
 	return status != EXIT_OK ? status : out;
@@ -288,40 +328,87 @@ struct sender {
 	long long total; /* messages to send; -1: lines of standard input */
 };
 
-static int send_one(struct sender *s, const void *msg, size_t len)
+#define BATCH 256 /* messages per pshm_chan_send_batch() / peek_batch() call */
+
+/* Send the @n messages of @v, in batches: a batch is what is at hand,
+ * sent as soon as it is (see pshm_chan_send_batch()). */
+static int send_all(struct sender *s, const struct iovec *v, size_t n)
 {
-	int r = pshm_chan_send(s->ch, msg, len, s->timeout);
-	if (r == 0) {
-		s->sent++;
-		return EXIT_OK;
+	while (n) {
+		ssize_t r = pshm_chan_send_batch(s->ch, v, n, s->timeout);
+		if (r > 0) {
+			s->sent += (unsigned long long)r;
+			v += r;
+			n -= (size_t)r;
+			continue;
+		}
+		if (r == -ETIMEDOUT && s->total >= 0)
+			return cli_failn("send to", s->name, "timed out (channel full): %llu of "
+					 "%lld messages sent", s->sent, s->total);
+		if (r == -ETIMEDOUT)
+			return cli_failn("send to", s->name, "timed out (channel full): %llu "
+					 "message%s sent", s->sent, s->sent == 1 ? "" : "s");
+		if (r == -EMSGSIZE)
+			return cli_failn("send to", s->name, "message %llu is too large: %zu "
+					 "bytes, the channel takes at most %zu", s->sent + 1,
+					 v[0].iov_len, pshm_chan_max_msg(s->ch));
+		return cli_fail("send to", s->name, (int)r);
 	}
-	if (r == -ETIMEDOUT && s->total >= 0)
-		return cli_failn("send to", s->name, "timed out (channel full): %llu of %lld "
-				 "messages sent", s->sent, s->total);
-	if (r == -ETIMEDOUT)
-		return cli_failn("send to", s->name, "timed out (channel full): %llu message%s "
-				 "sent", s->sent, s->sent == 1 ? "" : "s");
-	if (r == -EMSGSIZE)
-		return cli_failn("send to", s->name, "message %llu is too large: %zu bytes, "
-				 "the channel takes at most %zu", s->sent + 1, len,
-				 pshm_chan_max_msg(s->ch));
-	return cli_fail("send to", s->name, r);
+	return EXIT_OK;
 }
 
+/*
+ * Each line of standard input is a message. Lines are read with read(2),
+ * as much as is there, and the complete ones sent in one batch: a burst
+ * of lines costs one batch, and a line typed alone is sent at once (no
+ * waiting for more to fill a batch).
+ */
 static int send_lines(struct sender *s)
 {
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	int status = EXIT_OK;
-	while (status == EXIT_OK && (n = getline(&line, &cap, stdin)) >= 0) {
-		if (n > 0 && line[n - 1] == '\n')
-			n--;
-		status = send_one(s, line, (size_t)n);
+	size_t cap = 65536, len = 0;
+	char *buf = malloc(cap);
+	struct iovec *v = malloc(BATCH * sizeof(*v));
+	int status = buf && v ? EXIT_OK : cli_failn("send to", s->name, "%s", strerror(ENOMEM));
+	bool eof = false;
+	while (status == EXIT_OK && !eof) {
+		if (len == cap) {
+			char *b = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+			if (!b) {
+				status = cli_failn("send to", s->name, "%s", strerror(ENOMEM));
+				break;
+			}
+			buf = b;
+			cap *= 2;
+		}
+		ssize_t got = read(0, buf + len, cap - len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			status = cli_failn("read standard input for", s->name, "%s", strerror(errno));
+			break;
+		}
+		eof = got == 0;
+		len += (size_t)got;
+		/* The complete lines (and at the end, a last one without '\n'). */
+		size_t start = 0, n = 0;
+		for (size_t i = 0; status == EXIT_OK && i < len; i++) {
+			bool last = eof && i == len - 1 && buf[i] != '\n';
+			if (buf[i] != '\n' && !last)
+				continue;
+			v[n++] = (struct iovec){ buf + start, i + last - start };
+			start = i + 1;
+			if (n == BATCH) {
+				status = send_all(s, v, n);
+				n = 0;
+			}
+		}
+		if (status == EXIT_OK && n)
+			status = send_all(s, v, n);
+		memmove(buf, buf + start, len - start);
+		len -= start;
 	}
-	if (status == EXIT_OK && ferror(stdin))
-		status = cli_failn("read standard input for", s->name, "%s", strerror(errno));
-	free(line);
+	free(v);
+	free(buf);
 	return status;
 }
 
@@ -351,11 +438,16 @@ int cmd_send(int argc, char **argv)
 		return r;
 	s.total = lines ? -1 : a.n - 1;
 	int status = EXIT_OK;
-	if (lines)
+	if (lines) {
 		status = send_lines(&s);
-	else
-		for (int i = 1; status == EXIT_OK && i < a.n; i++)
-			status = send_one(&s, a.v[i], strlen(a.v[i]));
+	} else {
+		struct iovec *v = calloc((size_t)a.n, sizeof(*v));
+		for (int i = 1; v && i < a.n; i++)
+			v[i - 1] = (struct iovec){ a.v[i], strlen(a.v[i]) };
+		status = v ? send_all(&s, v, (size_t)a.n - 1)
+			   : cli_failn("send to", s.name, "%s", strerror(ENOMEM));
+		free(v);
+	}
 	pshm_chan_close(s.ch);
 	return status;
 }
@@ -381,23 +473,29 @@ static const struct cli_cmd recv_cmd = {
 	recv_opts, true, 1, 1, 0, "channel name",
 };
 
-/* Write one message and its newline, whole. 0 or -errno. */
-static int put_msg(const void *msg, size_t len)
+/* Write the @n messages of @m, each followed by a newline, whole: one
+ * writev(2) per IOV_MAX / 2 messages. 0 or -errno. */
+static int put_msgs(const struct iovec *m, size_t n)
 {
-	struct iovec v[2] = { { (void *)msg, len }, { "\n", 1 } };
-	int i = 0;
-	while (i < 2) {
-		ssize_t n = writev(1, v + i, 2 - i);
-		if (n < 0) {
+	struct iovec v[2 * BATCH];
+	size_t k = 0;
+	for (size_t i = 0; i < n && i < BATCH; i++) {
+		v[k++] = m[i];
+		v[k++] = (struct iovec){ "\n", 1 };
+	}
+	size_t i = 0;
+	while (i < k) {
+		ssize_t w = writev(1, v + i, (int)(k - i < 1024 ? k - i : 1024));
+		if (w < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
-		while (i < 2 && (size_t)n >= v[i].iov_len)
-			n -= (ssize_t)v[i++].iov_len;
-		if (i < 2) {
-			v[i].iov_base = (char *)v[i].iov_base + n;
-			v[i].iov_len -= (size_t)n;
+		while (i < k && (size_t)w >= v[i].iov_len)
+			w -= (ssize_t)v[i++].iov_len;
+		if (i < k) {
+			v[i].iov_base = (char *)v[i].iov_base + w;
+			v[i].iov_len -= (size_t)w;
 		}
 	}
 	return 0;
@@ -409,44 +507,53 @@ struct recv_opts {
 	int64_t timeout; /* per message */
 };
 
-/* recv_one()'s answer when standard output failed (errno in *werr). */
+/* recv_some()'s answer when standard output failed (errno in *werr). */
 #define WRITE_FAILED (-100000)
 
 /*
- * Wait for the next message (in slices, so that SIGINT or SIGTERM arriving
- * between two waits is seen), print it, then release it: a message is taken
- * from the channel only once written out, so a failed write (a closed pipe)
- * leaves it for the next consumer.
+ * Wait for the next messages (in slices, so that SIGINT or SIGTERM
+ * arriving between two waits is seen), up to @max of those there, print
+ * them, then release them: messages are taken from the channel only once
+ * written out, so a failed write (a closed pipe) leaves them for the next
+ * consumer. Returns how many, or a negative errno.
  */
-static int recv_one(pshm_chan *ch, const struct recv_opts *o, int *werr)
+static ssize_t recv_some(pshm_chan *ch, const struct recv_opts *o, size_t max, int *werr)
 {
 	int64_t left = o->timeout;
+	struct iovec m[BATCH];
 	for (;;) {
 		if (cli_stop)
 			return -EINTR;
 		int64_t t = left < 0 || left > SLICE_NS ? SLICE_NS : left;
-		const void *msg;
-		ssize_t n = pshm_chan_peek(ch, &msg, t);
+		ssize_t n = pshm_chan_peek_batch(ch, m, max < BATCH ? max : BATCH, t);
 		if (n == -ETIMEDOUT && t != left) {
 			if (left > 0)
 				left -= t;
 			continue;
 		}
 		if (n < 0)
-			return (int)n;
-		*werr = -put_msg(msg, (size_t)n);
+			return n;
+		*werr = -put_msgs(m, (size_t)n);
 		if (*werr)
 			return WRITE_FAILED;
-		return pshm_chan_release(ch);
+		int r = pshm_chan_release(ch);
+		return r < 0 ? r : n;
 	}
 }
 
 static int recv_loop(pshm_chan *ch, const char *name, const struct recv_opts *o)
 {
 	uint64_t got = 0;
-	int r = 0, werr = 0;
-	while ((!o->count || got < o->count) && (r = recv_one(ch, o, &werr)) == 0)
-		got++;
+	ssize_t r = 0;
+	int werr = 0;
+	while (!o->count || got < o->count) {
+		uint64_t want = o->count ? o->count - got : BATCH;
+		r = recv_some(ch, o, want < BATCH ? (size_t)want : BATCH, &werr);
+		if (r < 0)
+			break;
+		got += (uint64_t)r;
+		r = 0;
+	}
 	if (r == 0)
 		return EXIT_OK;
 	if (r == WRITE_FAILED)
@@ -461,7 +568,7 @@ static int recv_loop(pshm_chan *ch, const char *name, const struct recv_opts *o)
 				 r == -EPIPE ? "the producers are gone"
 				 : r == -EINTR ? "interrupted" : "timed out",
 				 (unsigned long long)got, (unsigned long long)o->count);
-	return cli_fail("receive from", name, r);
+	return cli_fail("receive from", name, (int)r);
 }
 
 static int recv_opt(void *ctx, enum cli_opt id, const char *arg)

@@ -12,16 +12,12 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "chan.h"
-#include "smallcopy.h"
+#include "chan_fast.h"
 
 #if defined(__SANITIZE_THREAD__)
 uint64_t pshm__chan_fence_word;
 #endif
 
-#define NOINLINE __attribute__((noinline))
-#define LIKELY(x) __builtin_expect(!!(x), 1)
-#define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* ---- waking and sleeping ------------------------------------------------ */
 
@@ -99,7 +95,7 @@ static int sleep_on(pshm_chan *ch, struct waiter *wt, uint32_t *flag, ready_fn r
  * once every TOUCH_EVERY operations (a counter). Best effort: a failure
  * changes nothing, errno included.
  */
-static NOINLINE void touch_slow(pshm_chan *ch)
+NOINLINE void pshm__chan_touch_slow(pshm_chan *ch)
 {
 	struct timespec ts;
 	ch->touch_left = TOUCH_EVERY;
@@ -112,11 +108,6 @@ static NOINLINE void touch_slow(pshm_chan *ch)
 	errno = e;
 }
 
-static inline void touch(pshm_chan *ch)
-{
-	if (UNLIKELY(--ch->touch_left == 0))
-		touch_slow(ch);
-}
 
 void pshm__chan_touch(pshm_chan *ch)
 {
@@ -141,7 +132,7 @@ wait_step(pshm_chan *ch, struct waiter *wt, uint32_t *flag, ready_fn ready, uint
 		wt->deadline = wt->timeout > 0 && wt->timeout < INT64_MAX - now ? now + wt->timeout
 										 : INT64_MAX;
 		wt->spin_end = now + (ch->spin_ns > INT64_MAX / 2 ? INT64_MAX / 2 : (int64_t)ch->spin_ns);
-		touch_slow(ch);
+		pshm__chan_touch_slow(ch);
 	}
 	bool polling = ch->wait == PSHM_WAIT_POLL;
 	if (wt->timeout != 0 && now < wt->deadline &&
@@ -190,7 +181,7 @@ static void wipe(pshm_chan *ch, uint64_t pos, uint64_t len)
 /* MPSC: wipe and release up to @end, a lap's end at a time. A consumer
  * killed mid-wipe leaves its intent; the next one finishes the release
  * instead of delivering a half-wiped record. */
-static NOINLINE void mpsc_release_to(pshm_chan *ch, uint64_t end)
+NOINLINE void pshm__chan_mpsc_release_to(pshm_chan *ch, uint64_t end)
 {
 	struct chan_hdr *h = ch->h;
 	while (ch->head < end) {
@@ -206,33 +197,12 @@ static NOINLINE void mpsc_release_to(pshm_chan *ch, uint64_t end)
 	}
 }
 
-static inline void release_to(pshm_chan *ch, uint64_t end, uint64_t n)
-{
-	struct chan_hdr *h = ch->h;
-	if (ch->mode == PSHM_CHAN_MPSC)
-		mpsc_release_to(ch, end);
-	ch->head = end;
-	STORE_REL(&h->head, end);
-	if (n) {
-		ch->received += n;
-		STORE(&h->received, ch->received);
-	}
-	wake_producers(ch);
-}
 
 void pshm__chan_release_to(pshm_chan *ch, uint64_t end, uint64_t n)
 {
 	release_to(ch, end, n);
 }
 
-/* The header of a current message at @p, without the full check? */
-static inline bool msg_ok(const pshm_chan *ch, uint64_t p, uint64_t w)
-{
-	/* Type MSG, no slot, this lap's tag: the upper half in one compare. */
-	uint64_t want = (uint64_t)R_MSG | lap_tag(ch, p) << 16;
-	return (w >> 32) == want && rec_len(w) <= ch->max_msg &&
-	       align8(8 + (uint64_t)rec_len(w)) <= ch->ring_size - (p & ch->mask);
-}
 
 int pshm__chan_look(const pshm_chan *ch, uint64_t p, uint64_t *wp, uint64_t *spanp)
 {
@@ -254,7 +224,7 @@ int pshm__chan_look(const pshm_chan *ch, uint64_t p, uint64_t *wp, uint64_t *spa
  * on the way (at most a ring's worth), then 1 and the header in ch->slow_w if a
  * message is there, 0 if nothing is (yet), or -EBADMSG.
  */
-static NOINLINE int cons_poll_slow(pshm_chan *ch)
+NOINLINE int pshm__chan_poll_slow(pshm_chan *ch)
 {
 	for (uint64_t skips = 0; skips <= ch->ring_size / 8; skips++) {
 		uint64_t span;
@@ -266,19 +236,6 @@ static NOINLINE int cons_poll_slow(pshm_chan *ch)
 	return 0;
 }
 
-static inline int cons_poll(pshm_chan *ch, uint64_t *wp)
-{
-	uint64_t w = LOAD_ACQ(hdr_at(ch, ch->head));
-	if (w == 0)
-		return 0;
-	if (LIKELY(msg_ok(ch, ch->head, w))) {
-		*wp = w;
-		return 1;
-	}
-	int r = cons_poll_slow(ch);
-	*wp = ch->slow_w;
-	return r;
-}
 
 static bool cons_ready(const pshm_chan *ch, uint64_t arg)
 {
@@ -323,6 +280,10 @@ static int cons_check(pshm_chan *ch)
 		ch->seen_peer = true;
 		return 0;
 	}
+	/* A message received or peeked at means a producer came, whatever
+	 * the liveness checks said before. */
+	if (ch->received != ch->received0 || ch->peeked)
+		ch->seen_peer = true;
 	if (!ch->seen_peer && !pshm__chan_peer_came(ch))
 		return 0;
 	if (cons_ready(ch, 0))
@@ -338,7 +299,7 @@ static int cons_check(pshm_chan *ch)
 /* Nothing at head yet: wait as @timeout says; the header in ch->slow_w
  * (not through a pointer: the fast path then keeps its locals in
  * registers, with no stack protector). */
-static NOINLINE int cons_wait(pshm_chan *ch, int64_t timeout)
+NOINLINE int pshm__chan_cons_wait(pshm_chan *ch, int64_t timeout)
 {
 	struct waiter wt = { .timeout = timeout };
 	for (;;) {
@@ -351,25 +312,6 @@ static NOINLINE int cons_wait(pshm_chan *ch, int64_t timeout)
 	}
 }
 
-/* The next message's header into *wp, waiting as @timeout says. A message
- * seen means a producer came, whatever the liveness checks say next. */
-static inline int cons_first(pshm_chan *ch, int64_t timeout, uint64_t *wp)
-{
-	if (ch->peeked) {
-		*wp = ch->peek_w;
-		return 0;
-	}
-	int r = cons_poll(ch, wp);
-	if (UNLIKELY(r <= 0)) {
-		r = r < 0 ? r : cons_wait(ch, timeout);
-		*wp = ch->slow_w;
-	} else {
-		r = 0;
-	}
-	if (r == 0)
-		ch->seen_peer = true;
-	return r;
-}
 
 int pshm__chan_first(pshm_chan *ch, int64_t timeout, uint64_t *wp)
 {
@@ -402,16 +344,6 @@ static bool room_ready(const pshm_chan *ch, uint64_t end)
 	return end <= LOAD_ACQ(&ch->h->head) + ch->ring_size;
 }
 
-/* @spsc: ch->mode == PSHM_CHAN_SPSC, passed as a constant where the
- * caller knows it, so that the compiler drops the other case (the mode is
- * otherwise loaded again after every store through the ring, which may
- * alias the handle). */
-static inline void flush(pshm_chan *ch, bool spsc)
-{
-	if (spsc)
-		STORE(&ch->h->tail, ch->tail);
-	wake_consumer(ch);
-}
 
 void pshm__chan_flush(pshm_chan *ch)
 {
@@ -504,8 +436,8 @@ static int prod_check(pshm_chan *ch)
 }
 
 /* Reserve @span bytes for a record, waiting as @timeout says: the slow
- * path of claim(). The position in ch->slow_pos (see cons_wait()). */
-static NOINLINE int claim_slow(pshm_chan *ch, uint64_t span, int64_t timeout)
+ * path of claim(). The position in ch->slow_pos (see pshm__chan_cons_wait()). */
+NOINLINE int pshm__chan_claim_slow(pshm_chan *ch, uint64_t span, int64_t timeout)
 {
 	struct waiter wt = { .timeout = timeout };
 	uint64_t *pos = &ch->slow_pos;
@@ -521,79 +453,14 @@ static NOINLINE int claim_slow(pshm_chan *ch, uint64_t span, int64_t timeout)
 	}
 }
 
-/* Reserve @span bytes for a record: its position in *pos. The SPSC case
- * with room known and no wrap is inline. */
-static inline int claim(pshm_chan *ch, uint64_t span, int64_t timeout, uint64_t *pos, bool spsc)
-{
-	if (spsc) {
-		uint64_t t = ch->tail;
-		if (LIKELY((t & ch->mask) + span <= ch->ring_size &&
-			   t + span + 8 <= ch->head_seen + ch->ring_size)) {
-			*pos = t;
-			return 0;
-		}
-	}
-	int r = claim_slow(ch, span, timeout);
-	*pos = ch->slow_pos;
-	return r;
-}
 
 int pshm__chan_claim(pshm_chan *ch, uint64_t span, int64_t timeout, uint64_t *pos)
 {
 	return claim(ch, span, timeout, pos, ch->mode == PSHM_CHAN_SPSC);
 }
 
-/* Publish the message of @len bytes written at @pos (a claim of @span). */
-static inline void commit(pshm_chan *ch, uint64_t pos, uint64_t span, uint32_t len, bool spsc)
-{
-	uint64_t used = align8(8 + (uint64_t)len);
-	if (spsc) {
-		/* The header slot after the full claim was zeroed already; a
-		 * shortened message needs its own. */
-		if (used < span)
-			STORE(hdr_at(ch, pos + used), 0);
-		STORE_REL(hdr_at(ch, pos), rec_make(ch, R_MSG, len, 0, pos));
-		ch->tail = pos + used;
-		return;
-	}
-	/* MPSC: the claim's size is fixed; a shortened message leaves a PAD. */
-	if (used < span)
-		STORE(hdr_at(ch, pos + used), rec_make(ch, R_PAD, span - used, 0, pos + used));
-	STORE_REL(hdr_at(ch, pos), rec_make(ch, R_MSG, len, 0, pos));
-	STORE(&slot_at(ch, ch->slot)->ipos, IDLE);
-}
 
-/*
- * Copy (the part past the first line of) a message body into the ring:
- * inline up to 64 bytes, memcpy() up to PSHM_COPY_LARGE_MIN, and above
- * that the method this process chose (tune.c).
- */
-static inline void copy_in(unsigned char *dst, const unsigned char *src, size_t len)
-{
-	if (len <= 64)
-		pshm__copy_small(dst, src, len);
-	else if (len < PSHM_COPY_LARGE_MIN || !pshm__tune_copy_loop)
-		memcpy(dst, src, len);
-	else
-		pshm__copy_loop(dst, src, len);
-}
 
-static inline __attribute__((always_inline)) void put(pshm_chan *ch, uint64_t pos, uint64_t span, const void *msg, size_t len,
-		       bool spsc)
-{
-	unsigned char *rec = ch->ring + (pos & ch->mask);
-	/* The record's first cache line, which the consumer polls, is written
-	 * last and in one burst (header included, by commit), so it moves to
-	 * the consumer once, complete; the rest of the record, and in SPSC
-	 * the next header slot, are written before it. */
-	size_t first = 56 - ((uintptr_t)rec & 63);
-	if (len > first)
-		copy_in(rec + 8 + first, (const unsigned char *)msg + first, len - first);
-	if (spsc)
-		STORE(hdr_at(ch, pos + span), 0);
-	pshm__copy_small(rec + 8, msg, len < first ? len : first);
-	commit(ch, pos, span, (uint32_t)len, spsc);
-}
 
 void pshm__chan_put(pshm_chan *ch, uint64_t pos, uint64_t span, const void *msg, size_t len)
 {

@@ -155,6 +155,7 @@ struct pshm_chan {
 	/* consumer */
 	uint64_t head;
 	uint64_t received;
+	uint64_t received0;  /* received when we attached */
 	bool peeked;
 	uint64_t peek_w;    /* the first peeked message's header */
 	uint64_t peek_end;  /* the position after the last peeked message */

@@ -14,8 +14,31 @@
 #include <string.h>
 #include <sys/uio.h>
 
-#include "chan.h"
-#include "smallcopy.h"
+#include "chan_fast.h"
+
+/* One message of a batch: claim and write it, or the reason not to. */
+static ALWAYS_INLINE ssize_t send_many(pshm_chan *ch, const struct iovec *msgs, size_t n,
+				       int64_t timeout, bool spsc)
+{
+	size_t i = 0;
+	for (; i < n; i++) {
+		const void *m = msgs[i].iov_base;
+		size_t len = msgs[i].iov_len;
+		uint64_t pos, span = align8(8 + (uint64_t)len);
+		int r = len > ch->max_msg ? -EMSGSIZE
+		      : !m && len	  ? -EINVAL
+					  : claim(ch, span, i ? 0 : timeout, &pos, spsc);
+		if (r < 0) {
+			if (i == 0)
+				return r;
+			break;
+		}
+		put(ch, pos, span, m, len, spsc);
+	}
+	if (i)
+		flush(ch, spsc);
+	return (ssize_t)i;
+}
 
 static ssize_t send_batch(pshm_chan *ch, const struct iovec *msgs, size_t n, int64_t timeout)
 {
@@ -23,93 +46,74 @@ static ssize_t send_batch(pshm_chan *ch, const struct iovec *msgs, size_t n, int
 		return -EINVAL;
 	if (ch->resv)
 		return -EBUSY;
-	size_t i = 0;
-	for (; i < n; i++) {
-		size_t len = msgs[i].iov_len;
-		int r = -EMSGSIZE;
-		uint64_t pos, span = align8(8 + (uint64_t)len);
-		if (msgs[i].iov_base || !len)
-			r = len > ch->max_msg ? -EMSGSIZE
-					      : pshm__chan_claim(ch, span, i ? 0 : timeout, &pos);
-		else
-			r = -EINVAL;
-		if (r < 0) {
-			if (i == 0)
-				return r;
-			break;
-		}
-		pshm__chan_put(ch, pos, span, msgs[i].iov_base, len);
-	}
-	if (i)
-		pshm__chan_flush(ch);
-	return (ssize_t)i;
+	if (ch->mode == PSHM_CHAN_SPSC)
+		return send_many(ch, msgs, n, timeout, true);
+	return send_many(ch, msgs, n, timeout, false);
 }
 
 /*
- * Walk the messages from head: the first waited for as @timeout says, the
- * others taken while there (PAD and DEAD records stepped over). @take is
- * called for each with its header and payload, and says whether to go on
- * (1), stop before this one (0), or fail (negative, only for the first).
- * Returns how many were taken, or an error; *endp gets the position
- * after the last taken, where the release goes, and *firstp the first
- * one's header.
+ * The messages from head: the first waited for as @timeout says, the
+ * others taken while there (PAD and DEAD records stepped over, to be
+ * released with the rest). @copy: into c (recv_batch), else pointers into
+ * v (peek_batch). Returns how many were taken, or an error (only when none
+ * was); *endp gets the position after the last one taken, where the
+ * release goes, and *firstp the first one's header.
  */
-typedef int (*take_fn)(void *arg, size_t i, const unsigned char *msg, uint32_t len);
+struct into {
+	unsigned char *buf;
+	size_t cap;
+	size_t *lens;
+	struct iovec *v;
+};
 
-static ssize_t walk(pshm_chan *ch, size_t max, int64_t timeout, take_fn take, void *arg,
-		    uint64_t *endp, uint64_t *firstp)
+static ALWAYS_INLINE ssize_t walk(pshm_chan *ch, size_t max, int64_t timeout, struct into *c,
+				  bool copy, uint64_t *endp, uint64_t *firstp)
 {
-	uint64_t w, span;
-	int r = pshm__chan_first(ch, timeout, &w);
+	uint64_t w;
+	int r = cons_first(ch, timeout, &w);
 	if (r < 0)
 		return r;
 	*firstp = w;
-	uint64_t p = ch->head, end = p;
-	size_t i = 0;
-	for (uint64_t steps = 0; i < max && steps <= ch->ring_size / 8; steps++) {
-		if (steps) {
-			/* Past head + ring_size lies head's own record again. */
-			if (p - ch->head >= ch->ring_size)
+	uint64_t p = ch->head, end = p, limit = p + ch->ring_size;
+	size_t i = 0, off = 0;
+	for (uint64_t steps = 0; steps <= ch->ring_size / 8; steps++) {
+		uint32_t len = rec_len(w);
+		const unsigned char *m = ch->ring + (p & ch->mask) + 8;
+		if (copy) {
+			if (len > c->cap - off || (!c->buf && len)) {
+				if (i == 0)
+					return len > c->cap ? -EMSGSIZE : -EINVAL;
 				break;
-			r = pshm__chan_look(ch, p, &w, &span);
-			if (r <= 0)
-				break;
-			if (r == 2) {
-				p += span;
-				continue;
 			}
+			pshm__copy_out(c->buf + off, m, len);
+			off += len;
+			c->lens[i] = len;
+		} else {
+			c->v[i].iov_base = (void *)m;
+			c->v[i].iov_len = len;
 		}
-		r = take(arg, i, ch->ring + (p & ch->mask) + 8, rec_len(w));
-		if (r <= 0) {
-			if (i == 0 && r < 0)
-				return r;
-			break;
-		}
-		i++;
-		p += align8(8 + (uint64_t)rec_len(w));
+		p += align8(8 + (uint64_t)len);
 		end = p;
+		if (++i == max)
+			break;
+		/* The next message, if there: past head + ring_size lies
+		 * head's own record again. */
+		for (; steps <= ch->ring_size / 8 && p < limit; steps++) {
+			w = LOAD_ACQ(hdr_at(ch, p));
+			if (LIKELY(msg_ok(ch, p, w)))
+				break;
+			uint64_t span;
+			r = w ? pshm__chan_look(ch, p, &w, &span) : 0;
+			if (r != 2)
+				goto out;
+			p += span;
+		}
+		if (p >= limit)
+			break;
 	}
+out:
 	*endp = end;
 	return (ssize_t)i;
-}
-
-struct copy_into {
-	unsigned char *buf;
-	size_t cap, off;
-	size_t *lens;
-};
-
-static int copy_one(void *arg, size_t i, const unsigned char *msg, uint32_t len)
-{
-	struct copy_into *c = arg;
-	if (len > c->cap - c->off)
-		return i ? 0 : -EMSGSIZE;
-	if (!c->buf && len)
-		return i ? 0 : -EINVAL;
-	pshm__copy_out(c->buf + c->off, msg, len);
-	c->off += len;
-	c->lens[i] = len;
-	return 1;
 }
 
 static ssize_t recv_batch(pshm_chan *ch, void *buf, size_t cap, size_t *lens, size_t max,
@@ -119,22 +123,14 @@ static ssize_t recv_batch(pshm_chan *ch, void *buf, size_t cap, size_t *lens, si
 		return -EINVAL;
 	if (max == 0)
 		return 0;
-	struct copy_into c = { buf, cap, 0, lens };
+	struct into c = { buf, cap, lens, NULL };
 	uint64_t end, first;
-	ssize_t n = walk(ch, max, timeout, copy_one, &c, &end, &first);
+	ssize_t n = walk(ch, max, timeout, &c, true, &end, &first);
 	if (n > 0) {
 		ch->peeked = false;
-		pshm__chan_release_to(ch, end, (uint64_t)n);
+		release_to(ch, end, (uint64_t)n);
 	}
 	return n;
-}
-
-static int point_at(void *arg, size_t i, const unsigned char *msg, uint32_t len)
-{
-	struct iovec *v = arg;
-	v[i].iov_base = (void *)msg;
-	v[i].iov_len = len;
-	return 1;
 }
 
 static ssize_t peek_batch(pshm_chan *ch, struct iovec *msgs, size_t max, int64_t timeout)
@@ -143,8 +139,9 @@ static ssize_t peek_batch(pshm_chan *ch, struct iovec *msgs, size_t max, int64_t
 		return -EINVAL;
 	if (max == 0)
 		return 0;
+	struct into c = { NULL, 0, NULL, msgs };
 	uint64_t end, first;
-	ssize_t n = walk(ch, max, timeout, point_at, msgs, &end, &first);
+	ssize_t n = walk(ch, max, timeout, &c, false, &end, &first);
 	if (n > 0) {
 		ch->peeked = true;
 		ch->peek_w = first;
@@ -161,7 +158,7 @@ ssize_t pshm_chan_send_batch(pshm_chan *ch, const struct iovec *msgs, size_t n,
 	if (!ch)
 		return -EINVAL;
 	CHAN_GUARDED(r, ch, send_batch(ch, msgs, n, timeout_ns));
-	pshm__chan_touch(ch);
+	touch(ch);
 	return r;
 }
 
@@ -172,7 +169,7 @@ ssize_t pshm_chan_recv_batch(pshm_chan *ch, void *buf, size_t cap, size_t *lens,
 	if (!ch)
 		return -EINVAL;
 	CHAN_GUARDED(r, ch, recv_batch(ch, buf, cap, lens, max_msgs, timeout_ns));
-	pshm__chan_touch(ch);
+	touch(ch);
 	return r;
 }
 
@@ -183,6 +180,6 @@ ssize_t pshm_chan_peek_batch(pshm_chan *ch, struct iovec *msgs, size_t max_msgs,
 	if (!ch)
 		return -EINVAL;
 	CHAN_GUARDED(r, ch, peek_batch(ch, msgs, max_msgs, timeout_ns));
-	pshm__chan_touch(ch);
+	touch(ch);
 	return r;
 }

@@ -207,7 +207,7 @@ static int cons_attach(pshm_chan *ch)
 	if (!ok || (hd & 7))
 		return -EPROTO;
 	ch->head = hd;
-	ch->received = LOAD(&ch->h->received);
+	ch->received = ch->received0 = LOAD(&ch->h->received);
 	pshm__chan_finish_release(ch);
 	return 0;
 }

@@ -14,6 +14,10 @@
  * copy, needs nothing but the copy's own range, and memcpy() holds no lock
  * and no state that a jump out of it could leave inconsistent.
  *
+ * Channels, which enter their guard on every operation, use zones instead
+ * (guard.h): no jump buffer per call; on a fault the handler puts zero
+ * pages over the channel's mapping and lets the operation finish on them.
+ *
  * Under AddressSanitizer the handler still works: ASan lets a program
  * install its own SIGBUS handler (allow_user_segv_handler, on by default)
  * and ours chains to ASan's for faults that are not ours.
