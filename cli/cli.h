@@ -13,6 +13,7 @@
  *   doctor.c doctor (the system around /dev/shm; gc for the leftovers)
  *   box.c    put, get, verify, publish, fetch
  *   chan.c   chan create|stat, send, recv
+ *   service.c service create|stat|rm, serve, call
  */
 #ifndef PSHM_CLI_H
 #define PSHM_CLI_H
@@ -65,6 +66,10 @@ enum cli_opt {
 	CLI_O_FOLLOW,
 	CLI_O_ALLOW_FOREIGN,
 	CLI_O_ALLOW_SHARED_WRITE,
+	/* services */
+	CLI_O_CLIENTS,
+	CLI_O_SERVERS,
+	CLI_O_PERSISTENT,
 	CLI_O_COUNT_OF
 };
 
@@ -252,6 +257,10 @@ int cmd_fetch(int argc, char **argv);
 int cmd_chan(int argc, char **argv);
 int cmd_send(int argc, char **argv);
 int cmd_recv(int argc, char **argv);
+
+int cmd_service(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_call(int argc, char **argv);
 
 /* What `pshm ls` / `pshm stat` print about a box or a channel, in one short
  * phrase (e.g. "box, 12/64 bytes, seq 42"). Implemented by the box and

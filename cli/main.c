@@ -31,6 +31,9 @@ static const struct {
 	{ "chan", cmd_chan, "create or describe a message channel" },
 	{ "send", cmd_send, "send messages to a channel" },
 	{ "recv", cmd_recv, "receive messages from a channel" },
+	{ "service", cmd_service, "create, describe or remove a request/response service" },
+	{ "serve", cmd_serve, "answer a service's requests with a command" },
+	{ "call", cmd_call, "send a request to a service and print the reply" },
 };
 
 static void usage(FILE *f)

@@ -50,6 +50,9 @@ static const struct {
 				  "accept a segment owned by another user" },
 	[CLI_O_ALLOW_SHARED_WRITE] = { 0, "allow-shared-write", false, NULL,
 				       "accept a segment writable by group or others" },
+	[CLI_O_CLIENTS] = { 0, "clients", true, "N", "clients" },
+	[CLI_O_SERVERS] = { 0, "servers", true, "N", "servers" },
+	[CLI_O_PERSISTENT] = { 0, "persistent", false, NULL, "keep one process" },
 };
 
 static const struct cli_optdoc help_doc = { CLI_O_HELP, NULL };

@@ -1,64 +1,473 @@
 /* SPDX-License-Identifier: MIT */
-/* service.c — services (placeholder while the implementation lands). */
-#include "internal.h"
+/*
+ * service.c — services: creating, attaching, closing, removing and
+ * describing; the liveness and waiting helpers the two sides share. The
+ * layout and the cell protocol are described in service.h.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "service.h"
+
+#if defined(__SANITIZE_THREAD__)
+uint64_t pshm__svc_fence_word;
+#endif
+
+/* ---- geometry ----------------------------------------------------------- */
+
+static uint64_t align64(uint64_t n)
+{
+	return (n + 63) & ~(uint64_t)63;
+}
+
+/* Fill the offsets of @g from its five parameters; false if out of range. */
+static bool geom_make(struct svc_geom *g)
+{
+	if (g->max_req < 1 || g->max_req > PSHM_SERVICE_MSG_MAX || g->max_rep < 1 ||
+	    g->max_rep > PSHM_SERVICE_MSG_MAX || g->clients < 1 ||
+	    g->clients > PSHM_SERVICE_MAX_CLIENTS || g->servers < 1 ||
+	    g->servers > PSHM_SERVICE_MAX_SERVERS || g->inflight < 1 ||
+	    g->inflight > PSHM_SERVICE_MAX_INFLIGHT)
+		return false;
+	g->req_area = align64(g->max_req);
+	g->rep_area = align64(g->max_rep);
+	g->cell_size = sizeof(struct svc_cell) + g->req_area + g->rep_area;
+	g->cslot_size = sizeof(struct svc_cslot) + align64(8 * (uint64_t)g->inflight);
+	g->ready_off = sizeof(struct svc_hdr);
+	g->sslot_off = g->ready_off + 8 * SVC_READY_WORDS;
+	g->cslot_off = g->sslot_off + (uint64_t)g->servers * sizeof(struct svc_sslot);
+	g->cell_off = (g->cslot_off + (uint64_t)g->clients * g->cslot_size + 4095) & ~(uint64_t)4095;
+	/* At most 2^10 * 2^6 cells of under 2^26 bytes: no overflow. */
+	g->total = g->cell_off + (uint64_t)g->clients * g->inflight * g->cell_size;
+	return g->total <= (uint64_t)SIZE_MAX / 2;
+}
+
+int pshm__svc_geom_read(const void *addr, size_t size, struct svc_geom *g)
+{
+	if (!addr || size < sizeof(struct svc_hdr))
+		return -EPROTO;
+	const struct svc_hdr *h = addr;
+	if (SVC_LOAD(&h->magic) != PSHM_SERVICE_MAGIC || SVC_LOAD(&h->version) != SVC_VERSION)
+		return -EPROTO;
+	memset(g, 0, sizeof(*g));
+	g->max_req = SVC_LOAD(&h->max_req);
+	g->max_rep = SVC_LOAD(&h->max_rep);
+	g->clients = SVC_LOAD(&h->max_clients);
+	g->servers = SVC_LOAD(&h->max_servers);
+	g->inflight = SVC_LOAD(&h->max_inflight);
+	uint64_t total = SVC_LOAD(&h->total_size);
+	if (!geom_make(g) || total != g->total || total != size)
+		return -EPROTO;
+	return 0;
+}
+
+/* ---- creating ----------------------------------------------------------- */
+
+static int svc_init(void *addr, size_t size, void *arg)
+{
+	const struct svc_geom *g = arg;
+	struct svc_hdr *h = addr;
+	/* The file is fresh (zeros: every cell FREE, every slot free). */
+	h->magic = PSHM_SERVICE_MAGIC;
+	h->version = SVC_VERSION;
+	h->total_size = size;
+	h->max_req = (uint32_t)g->max_req;
+	h->max_rep = (uint32_t)g->max_rep;
+	h->max_clients = g->clients;
+	h->max_servers = g->servers;
+	h->max_inflight = g->inflight;
+	return 0;
+}
+
+/* Is the header of @seg, read with pread (nothing mapped), a service's of
+ * its size? 0 and its geometry, -EPROTO, or -errno. */
+static int header_of(pshm_seg *seg, struct svc_geom *g)
+{
+	struct svc_hdr h;
+	ssize_t n = pshm_seg_pread(seg, &h, sizeof(h), 0);
+	if (n != (ssize_t)sizeof(h))
+		return n < 0 ? (int)n : -EPROTO;
+	return pshm__svc_geom_read(&h, pshm_seg_size(seg), g);
+}
+
+static int check_existing(const char *name, unsigned flags)
+{
+	pshm_seg *seg;
+	struct svc_geom g;
+	int r = pshm_seg_open(name, PSHM_RDONLY | PSHM_NOMAP |
+				    (flags & (PSHM_ALLOW_FOREIGN | PSHM_ALLOW_SHARED_WRITE)), &seg);
+	if (r < 0)
+		return r;
+	r = header_of(seg, &g);
+	pshm_seg_close(seg);
+	return r;
+}
 
 int pshm_service_create(const char *name, const struct pshm_service_config *cfg, mode_t mode,
 			unsigned flags)
 {
-	(void)name, (void)cfg, (void)mode, (void)flags;
-	return -ENOSYS;
+	struct pshm_service_config c = { 0 };
+	if (cfg)
+		c = *cfg;
+	if ((mode & ~(mode_t)07777) ||
+	    (flags & ~(unsigned)(PSHM_OPEN_EXISTING | PSHM_ALLOW_FOREIGN | PSHM_ALLOW_SHARED_WRITE)))
+		return -EINVAL;
+	struct svc_geom g = {
+		.max_req = c.max_request ? c.max_request : SVC_DEFAULT_MSG,
+		.max_rep = c.max_reply ? c.max_reply : SVC_DEFAULT_MSG,
+		.clients = c.max_clients ? c.max_clients : SVC_DEFAULT_CLIENTS,
+		.servers = c.max_servers ? c.max_servers : SVC_DEFAULT_SERVERS,
+		.inflight = c.max_inflight ? c.max_inflight : SVC_DEFAULT_INFLIGHT,
+	};
+	if (!geom_make(&g))
+		return -EINVAL;
+	int r = pshm_name_check(name);
+	if (r < 0)
+		return r;
+	for (int tries = 0; tries < 8; tries++) {
+		pshm_seg *seg;
+		r = pshm__seg_create_init(name, g.total, mode, svc_init, &g, &seg);
+		if (r == 0)
+			pshm_seg_close(seg);
+		if (r != -EEXIST || !(flags & PSHM_OPEN_EXISTING))
+			break;
+		r = check_existing(name, flags);
+		if (r != -ENOENT)
+			break;
+	}
+	return r;
 }
-int pshm_service_unlink(const char *name) { (void)name; return -ENOSYS; }
+
+int pshm_service_unlink(const char *name)
+{
+	/* Removed only if it is a service, and still the file that was read. */
+	struct stat st;
+	int fd = pshm__open_regular(name, O_RDONLY, &st);
+	if (fd < 0)
+		return fd;
+	int r = pshm__kind_of_fd(fd) == PSHM_KIND_SERVICE ? 0 : -EPROTO;
+	close(fd);
+	if (r < 0)
+		return r;
+	int dfd = pshm__dirfd();
+	if (dfd < 0)
+		return dfd;
+	r = pshm__unlink_same(dfd, pshm__leaf(name), &st, false);
+	close(dfd);
+	return r;
+}
+
+/* ---- liveness ----------------------------------------------------------- */
+
+bool pshm__svc_server_alive(const pshm_service *s, unsigned k, uint32_t gen)
+{
+	if (s->detached || k >= s->g.servers)
+		return false;
+	uint64_t o = SVC_LOAD_ACQ(&sslot_at(s, k)->owner);
+	if (owner_state_of(o) != OWNER_ACTIVE || (owner_gen(o) & C_GEN_MASK) != (gen & C_GEN_MASK))
+		return false;
+	return pshm__live_byte(s->lock_fd, SVC_LOCK_SERVER(k));
+}
+
+bool pshm__svc_any_server(const pshm_service *s)
+{
+	for (unsigned k = 0; k < s->g.servers; k++) {
+		uint64_t o = SVC_LOAD_ACQ(&sslot_at(s, k)->owner);
+		if (pshm__svc_server_alive(s, k, owner_gen(o)))
+			return true;
+	}
+	return false;
+}
+
+/* Take slot @i of a role (owner word @o, lock @byte): 1 taken, 0 held by a
+ * live peer (or, with @free_only, not free), -errno if locks fail. */
+static int try_slot(pshm_service *s, uint64_t *o, uint64_t byte, bool free_only)
+{
+	if (free_only && owner_state_of(SVC_LOAD_ACQ(o)))
+		return 0;
+	int r = pshm__lock_take(s->lock_fd, byte, true);
+	if (r == -EAGAIN)
+		return 0;
+	if (r < 0)
+		return r;
+	uint64_t seen = SVC_LOAD(o), want;
+	if (free_only && owner_state_of(seen)) {
+		pshm__lock_drop(s->lock_fd, byte);
+		return 0;
+	}
+	/* The generation grows with every claim (see service.h). */
+	do
+		want = ((uint64_t)(owner_gen(seen) + 1) << 40) | (uint32_t)getpid() |
+		       (uint64_t)OWNER_ACTIVE << 32;
+	while (!SVC_CAS(o, &seen, want));
+	s->gen = owner_gen(want);
+	return 1;
+}
+
+static uint64_t *owner_of(const pshm_service *s, unsigned i)
+{
+	return s->role == PSHM_SERVER ? &sslot_at(s, i)->owner : &cslot_at(s, i)->owner;
+}
+
+static uint64_t lock_of(const pshm_service *s, unsigned i)
+{
+	return s->role == PSHM_SERVER ? SVC_LOCK_SERVER(i) : SVC_LOCK_CLIENT(i);
+}
+
+/* Claim a free slot of our role, else one whose owner is dead. */
+static int claim_slot(pshm_service *s)
+{
+	unsigned n = s->role == PSHM_SERVER ? s->g.servers : s->g.clients;
+	for (int pass = 0; pass < 2; pass++)
+		for (unsigned i = 0; i < n; i++) {
+			int r = try_slot(s, owner_of(s, i), lock_of(s, i), pass == 0);
+			if (r < 0)
+				return r;
+			if (r) {
+				s->slot = i;
+				return 0;
+			}
+		}
+	return -EUSERS;
+}
+
+static void slot_free(pshm_service *s)
+{
+	uint64_t *o = owner_of(s, s->slot);
+	SVC_STORE_REL(o, SVC_LOAD(o) & ~(((uint64_t)1 << 40) - 1));
+	pshm__lock_drop(s->lock_fd, lock_of(s, s->slot));
+}
+
+/* ---- attaching and closing ---------------------------------------------- */
+
+static int svc_new(void *addr, size_t size, unsigned role, bool detached, pshm_service **out)
+{
+	struct svc_geom g;
+	int r = pshm__svc_geom_read(addr, size, &g);
+	if (r < 0)
+		return r;
+	pshm_service *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->base = addr;
+	s->size = size;
+	s->h = addr;
+	s->g = g;
+	s->role = role;
+	s->detached = detached;
+	s->lock_fd = -1;
+	s->spin_ns = PSHM_SPIN_DEFAULT_NS;
+	s->touched_sec = -1;
+	s->next_seq = (uint32_t)getpid() * 2654435761u; /* any start; never 0 (see send) */
+	*out = s;
+	return 0;
+}
+
+static int attach(pshm_service *s)
+{
+	if (!s->detached) {
+		int r = claim_slot(s);
+		if (r < 0)
+			return r;
+		__atomic_fetch_add(s->role == PSHM_SERVER ? &s->h->srv_attaches : &s->h->cli_attaches,
+				   1, __ATOMIC_SEQ_CST);
+	}
+	if (s->role == PSHM_CLIENT)
+		pshm__svc_client_sweep(s);
+	return 0;
+}
+
+static bool role_ok(unsigned role)
+{
+	return role == PSHM_SERVER || role == PSHM_CLIENT;
+}
+
+int pshm__service_attach_mem(void *addr, size_t size, unsigned role, pshm_service **out)
+{
+	if (!out || !role_ok(role))
+		return -EINVAL;
+	*out = NULL;
+	pshm_service *s;
+	int r = svc_new(addr, size, role, true, &s);
+	if (r < 0)
+		return r;
+	SVC_GUARDED(r, s, attach(s));
+	if (r < 0) {
+		free(s);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
+
 int pshm_service_open(const char *name, unsigned role, unsigned flags, pshm_service **out)
 {
-	(void)name, (void)role, (void)flags, (void)out;
-	return -ENOSYS;
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!role_ok(role) || (flags & ~(unsigned)(PSHM_ALLOW_FOREIGN | PSHM_ALLOW_SHARED_WRITE)))
+		return -EINVAL;
+	pshm_seg *seg;
+	int r = pshm_seg_open(name, flags, &seg);
+	if (r < 0)
+		return r;
+	struct svc_geom g;
+	/* Nothing is read through the mapping before the file is known to back
+	 * all of it (a hole read through a mapping would be allocated). */
+	r = header_of(seg, &g);
+	if (r == 0)
+		r = pshm__seg_backed(pshm_seg_fd(seg), pshm_seg_size(seg));
+	pshm_service *s = NULL;
+	if (r == 0) {
+		void *addr = pshm_seg_addr(seg);
+		size_t size = pshm_seg_size(seg);
+		/* svc_new reads the mapping before it allocates: a jump out leaks nothing. */
+		PSHM__GUARDED(r, addr, size, svc_new(addr, size, role, false, &s));
+	}
+	if (r == 0) {
+		s->lock_fd = pshm_seg_fd(seg);
+		SVC_GUARDED(r, s, attach(s));
+		if (r < 0)
+			free(s);
+	}
+	if (r < 0) {
+		pshm_seg_close(seg);
+		return r;
+	}
+	s->seg = seg;
+	*out = s;
+	return 0;
 }
-void pshm_service_close(pshm_service *svc) { (void)svc; }
-size_t pshm_service_max_request(const pshm_service *svc) { (void)svc; return 0; }
-size_t pshm_service_max_reply(const pshm_service *svc) { (void)svc; return 0; }
-ssize_t pshm_service_call(pshm_service *cli, const void *req, size_t len, void *reply,
-			  size_t cap, int64_t timeout_ns)
+
+static int detach(pshm_service *s)
 {
-	(void)cli, (void)req, (void)len, (void)reply, (void)cap, (void)timeout_ns;
-	return -ENOSYS;
+	if (s->role == PSHM_CLIENT)
+		pshm__svc_client_drop_all(s);
+	slot_free(s);
+	return 0;
 }
-ssize_t pshm_service_call_name(const char *name, unsigned flags, const void *req, size_t len,
-			       void *reply, size_t cap, int64_t timeout_ns)
+
+void pshm_service_close(pshm_service *s)
 {
-	(void)name, (void)flags, (void)req, (void)len, (void)reply, (void)cap, (void)timeout_ns;
-	return -ENOSYS;
+	if (!s)
+		return;
+	if (!s->detached) {
+		int r;
+		SVC_GUARDED(r, s, detach(s));
+		(void)r;
+	}
+	pshm_seg_close(s->seg);
+	free(s);
 }
-int pshm_service_send(pshm_service *cli, const void *req, size_t len, uint64_t *id)
+
+size_t pshm_service_max_request(const pshm_service *s)
 {
-	(void)cli, (void)req, (void)len, (void)id;
-	return -ENOSYS;
+	return s ? (size_t)s->g.max_req : 0;
 }
-ssize_t pshm_service_collect(pshm_service *cli, uint64_t *id, void *reply, size_t cap,
-			     int64_t timeout_ns)
+
+size_t pshm_service_max_reply(const pshm_service *s)
 {
-	(void)cli, (void)id, (void)reply, (void)cap, (void)timeout_ns;
-	return -ENOSYS;
+	return s ? (size_t)s->g.max_rep : 0;
 }
-int pshm_service_cancel(pshm_service *cli, uint64_t id) { (void)cli, (void)id; return -ENOSYS; }
-ssize_t pshm_service_recv(pshm_service *srv, void *buf, size_t cap,
-			  struct pshm_service_req *req, int64_t timeout_ns)
+
+/* ---- waiting ------------------------------------------------------------ */
+
+int64_t pshm__svc_deadline(int64_t timeout_ns)
 {
-	(void)srv, (void)buf, (void)cap, (void)req, (void)timeout_ns;
-	return -ENOSYS;
+	int64_t now = pshm__now_ns();
+	return timeout_ns > 0 && timeout_ns < INT64_MAX - now ? now + timeout_ns : INT64_MAX;
 }
-int pshm_service_reply(pshm_service *srv, uint64_t id, const void *rep, size_t len)
+
+int pshm__svc_sleep(uint32_t *word, uint32_t seen, int64_t deadline)
 {
-	(void)srv, (void)id, (void)rep, (void)len;
-	return -ENOSYS;
+	int64_t now = pshm__now_ns(), until = now + SVC_CHECK_NS;
+	if (deadline < until)
+		until = deadline;
+	int r = pshm__futex_wait(word, seen, until > now ? until - now : 0);
+	return r == -EINTR ? -EINTR : 0;
 }
-int pshm_service_fail(pshm_service *srv, uint64_t id, const char *msg)
+
+void pshm__svc_touch(pshm_service *s)
 {
-	(void)srv, (void)id, (void)msg;
-	return -ENOSYS;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	if (ts.tv_sec == s->touched_sec || !s->seg)
+		return;
+	s->touched_sec = ts.tv_sec;
+	int e = errno;
+	futimens(pshm_seg_fd(s->seg), NULL);
+	errno = e;
 }
+
+/* ---- describing --------------------------------------------------------- */
+
+static void count_cells(const unsigned char *slot, unsigned n, struct pshm_service_info *info)
+{
+	for (unsigned c = 0; c < n; c++) {
+		uint64_t w;
+		memcpy(&w, slot + sizeof(struct svc_cslot) + 8 * c, 8);
+		unsigned st = cell_state(w);
+		info->queued += st == C_REQ;
+		info->in_progress += st == C_TAKEN;
+		info->answered += st == C_REPLIED;
+	}
+}
+
+static int stat_seg(pshm_seg *seg, struct pshm_service_info *info)
+{
+	struct svc_hdr h;
+	struct svc_geom g;
+	int r = header_of(seg, &g);
+	if (r < 0)
+		return r;
+	if (pshm_seg_pread(seg, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
+		return -EPROTO;
+	int fd = pshm_seg_fd(seg);
+	*info = (struct pshm_service_info){
+		.max_request = g.max_req, .max_reply = g.max_rep,
+		.max_clients = g.clients, .max_servers = g.servers, .max_inflight = g.inflight,
+		.requests = h.requests, .late_dropped = h.late_dropped,
+		.server_attaches = h.srv_attaches, .client_attaches = h.cli_attaches,
+	};
+	for (unsigned k = 0; k < g.servers; k++) {
+		struct svc_sslot sl;
+		if (pshm_seg_pread(seg, &sl, sizeof(sl), g.sslot_off + k * sizeof(sl)) != sizeof(sl))
+			return -EPROTO;
+		info->servers += owner_state_of(sl.owner) == OWNER_ACTIVE &&
+				 pshm__live_byte(fd, SVC_LOCK_SERVER(k));
+	}
+	unsigned char *buf = malloc(g.cslot_size);
+	if (!buf)
+		return -ENOMEM;
+	for (unsigned i = 0; i < g.clients && r == 0; i++) {
+		if (pshm_seg_pread(seg, buf, g.cslot_size, g.cslot_off + i * g.cslot_size) !=
+		    (ssize_t)g.cslot_size) {
+			r = -EPROTO;
+			break;
+		}
+		uint64_t o;
+		memcpy(&o, buf, 8);
+		info->clients += owner_state_of(o) == OWNER_ACTIVE &&
+				 pshm__live_byte(fd, SVC_LOCK_CLIENT(i));
+		count_cells(buf, g.inflight, info);
+	}
+	free(buf);
+	return r;
+}
+
 int pshm_service_stat(const char *name, struct pshm_service_info *info)
 {
-	(void)name, (void)info;
-	return -ENOSYS;
+	if (!info)
+		return -EINVAL;
+	pshm_seg *seg;
+	int r = pshm_seg_open(name, PSHM_RDONLY | PSHM_NOMAP | PSHM_ALLOW_FOREIGN |
+					    PSHM_ALLOW_SHARED_WRITE, &seg);
+	if (r < 0)
+		return r;
+	r = stat_seg(seg, info);
+	pshm_seg_close(seg);
+	return r;
 }

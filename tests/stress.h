@@ -75,4 +75,8 @@ bool stress_topic_ok(const unsigned char *b, size_t len, uint64_t k, size_t max)
 int stress_topic_blocking_threads(char *err, size_t errlen);
 int stress_topic_lossy_threads(char *err, size_t errlen);
 
+/* ---- services (stress_service.c) ---- */
+/* Threads: 2 servers, 3 clients with 4 requests in flight each. */
+int stress_service_threads(char *err, size_t errlen);
+
 #endif

@@ -14,6 +14,7 @@ static const struct stress_case cases[] = {
 	{ "chan: SPSC, producer thread, order and integrity", stress_chan_spsc_threads },
 	{ "topic: blocking, publisher and 3 subscriber threads", stress_topic_blocking_threads },
 	{ "topic: lossy, publisher and 3 subscriber threads, one polling", stress_topic_lossy_threads },
+	{ "service: 2 server and 3 client threads, replies matched", stress_service_threads },
 	{ NULL, NULL },
 };
 
