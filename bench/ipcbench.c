@@ -11,7 +11,7 @@
  *              case once, in an order rotated by 1/ROUNDS of the list from
  *              one round to the next
  *   -t MS      duration of one measured run of a case (env BENCH_REP_MS,
- *              default 150), after a warm-up run of a quarter of it
+ *              default 120), after a warm-up run of a quarter of it
  *   -q         quick mode (BENCH_QUICK=1): 3 rounds of 20 ms runs, no
  *              settling (unless BENCH_SETTLE says)
  *   -f FILTER  only cases whose "kind/transport/size" contains one of the
@@ -56,7 +56,7 @@ static const char *const kind_names[K_NKINDS] = {
 /* Settings, from the environment and the command line (the first three
  * are read by the workers too: bench.h). */
 int opt_reps = 1;
-int opt_rep_ms = 150;
+int opt_rep_ms = 120;
 int opt_cpu[2] = {0, 1};
 static int opt_rounds = 11;
 static int opt_timeout = -1;
