@@ -209,6 +209,8 @@ struct bufs {
 	uint64_t zc_sum;            /* line_sum() of the pattern */
 };
 
+/* Round trip: A sends, B (or, for a fan-out, each receiving side) checks
+ * and answers; A takes the answers in order of side. */
 static int rtt_copy(struct bctx *c, struct bufs *b, struct run *run)
 {
 	const struct tp_ops *o = c->tp->ops;
@@ -237,9 +239,13 @@ static int rtt_copy(struct bctx *c, struct bufs *b, struct run *run)
 		r = o->send(c, b->src, sz);
 		if (r < 0)
 			FAIL(c, r, "ping send: %s", strerror((int)-r));
-		r = o->recv(c, b->dst, sz);
-		if (r != (ssize_t)sz || !stamped(b->dst, sz, b->seq))
-			FAIL(c, r, "ping %llu: bad echo (len %zd)", (unsigned long long)b->seq, r);
+		/* One echo, or, for a fan-out, one answer from each receiver. */
+		for (c->peer = 1; c->peer < c->nw; c->peer++) {
+			r = o->recv(c, b->dst, sz);
+			if (r != (ssize_t)sz || !stamped(b->dst, sz, b->seq))
+				FAIL(c, r, "ping %llu: bad echo from side %d (len %zd)",
+				     (unsigned long long)b->seq, c->peer, r);
+		}
 		put_sample(run->samples, i, &prev);
 	}
 	run->count = i;
@@ -376,37 +382,6 @@ static int stream_zc(struct bctx *c, struct bufs *b, struct run *run)
 	return 0;
 }
 
-/* Fan-out round trip: A publishes one message; every receiving side
- * (1..nsub) checks it and answers on its own path; A takes the answers in
- * order of side. */
-static int rtt_fan(struct bctx *c, struct bufs *b, struct run *run)
-{
-	const struct tp_ops *o = c->tp->ops;
-	size_t sz = c->size;
-	ssize_t r;
-	uint64_t i;
-	int last = 0;
-
-	if (c->side != SIDE_A)
-		return rtt_copy(c, b, run);
-	uint64_t prev = tick();
-	for (i = 0; !last; i++, b->seq++) {
-		last = a_last(c, run, i, prev);
-		stamp(b->src, sz, b->seq);
-		if ((r = o->send(c, b->src, sz)) < 0)
-			FAIL(c, r, "publish: %s", strerror((int)-r));
-		for (c->peer = 1; c->peer < c->nw; c->peer++) {
-			r = o->recv(c, b->dst, sz);
-			if (r != (ssize_t)sz || !stamped(b->dst, sz, b->seq))
-				FAIL(c, r, "ping %llu: bad answer from side %d (len %zd)",
-				     (unsigned long long)b->seq, c->peer, r);
-		}
-		put_sample(run->samples, i, &prev);
-	}
-	run->count = i;
-	return 0;
-}
-
 static int run_kind(struct bctx *c, struct bufs *b, struct run *run)
 {
 	if (c->tp->ops->run)
@@ -417,7 +392,7 @@ static int run_kind(struct bctx *c, struct bufs *b, struct run *run)
 	case K_RTT_ZC_TOUCH: return rtt_zc(c, b, run, 1);
 	case K_STREAM: return stream_copy(c, b, run);
 	case K_STREAM_ZC: return stream_zc(c, b, run);
-	case K_RTT_FAN: return rtt_fan(c, b, run);
+	case K_RTT_FAN: return rtt_copy(c, b, run);
 	case K_STREAM_FAN: return stream_copy(c, b, run);
 	default: return -EINVAL;
 	}
