@@ -393,14 +393,18 @@ static void usage(FILE *f)
 static int iox_up(void)
 {
 	int any = 0;
+	char why[256] = "";
 	for (int i = 0; i < ncases; i++)
 		any |= cases[i].iox;
+	if (!iox_transports[0].name) {
+		fprintf(out, "# iceoryx: absent (not built: iceoryx_binding_c headers not found; "
+			     "make bench-deps): its cases were left out\n");
+		fprintf(stderr, "ipcbench: iceoryx is not built in (make bench-deps): its cases are left out\n");
+		return -1;
+	}
 	if (!any)
 		return -1;
-	char why[256] = "";
-	if (!iox_transports[0].name)
-		snprintf(why, sizeof why, "not built: iceoryx_binding_c headers not found; make bench-deps");
-	else if (env_int("BENCH_IOX", 1) == 0)
+	if (env_int("BENCH_IOX", 1) == 0)
 		snprintf(why, sizeof why, "disabled by BENCH_IOX=0");
 	if (!*why && iox_start(why, sizeof why) == 0) {
 		fprintf(out, "# iceoryx: %s\n", why);
@@ -508,7 +512,7 @@ int main(int argc, char **argv)
 		opt_rep_ms / 4, opt_rep_ms, ncases / opt_rounds ? ncases / opt_rounds : 1);
 	fprintf(out, "kind\ttransport\tsize\tround\tstatus\tn\tseconds\tmsgs_per_s\tgbytes_per_s"
 		     "\tmean_ns\tp50_ns\tp99_ns\tp999_ns\tmin_ns\tmax_ns\tpreempted\tnote\n");
-	int iox = iox_up() == 0;
+	int iox = !scaling && iox_up() == 0;
 	uint64_t t0 = now_ns();
 	int step = ncases / opt_rounds ? ncases / opt_rounds : 1;
 	for (int r = 0; r < opt_rounds && !interrupted; r++) {

@@ -165,7 +165,11 @@ function sizename(s) {
 	if (s >= 1024 && s % 1024 == 0) return (s / 1024) " KiB"
 	return s " B"
 }
-function why_of(kind, tp, size,    k) { k = K(kind, tp, size); return (k in why) ? why[k] : "not run" }
+function why_of(kind, tp, size,    k) {
+	k = K(kind, tp, size)
+	if (k in why) return why[k]
+	return (tp ~ /^iox/ && meta["iceoryx"] ~ /^absent/) ? "iceoryx " meta["iceoryx"] : "not run"
+}
 # A cell: the median (formatted by fmt) with the spread, or why not.
 function cell(f, kind, tp, size, fmt,    v) {
 	v = med(f, kind, tp, size)
