@@ -262,8 +262,8 @@ static int i_attach(struct bctx *c)
 			 (!is.sub || iox_sub_get_subscription_state(is.sub) == SubscribeState_SUBSCRIBED);
 		if (ok)
 			return 0;
-		if (ms > 20000) {
-			berr(c, "iceoryx: publisher and subscriber did not connect in 20 s");
+		if (ms > 10000) {
+			berr(c, "iceoryx: publisher and subscriber did not connect in 10 s");
 			return -ETIMEDOUT;
 		}
 		sleep_ms(1);
@@ -434,8 +434,8 @@ static int fan_connected(struct bctx *c)
 			ok &= iox_sub_get_subscription_state(fan.sub[i]) == SubscribeState_SUBSCRIBED;
 		if (ok)
 			return 0;
-		if (ms > 20000) {
-			berr(c, "iceoryx: publishers and subscribers did not connect in 20 s");
+		if (ms > 10000) {
+			berr(c, "iceoryx: publishers and subscribers did not connect in 10 s");
 			return -ETIMEDOUT;
 		}
 		sleep_ms(1);
@@ -535,8 +535,8 @@ static int r_attach(struct bctx *c)
 		if (sv.cl ? iox_client_get_connection_state(sv.cl) == ConnectionState_CONNECTED
 			  : iox_server_has_clients(sv.sv))
 			return 0;
-		if (ms > 20000) {
-			berr(c, "iceoryx: client and server did not connect in 20 s");
+		if (ms > 10000) {
+			berr(c, "iceoryx: client and server did not connect in 10 s");
 			return -ETIMEDOUT;
 		}
 		sleep_ms(1);

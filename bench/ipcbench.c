@@ -21,12 +21,12 @@
  * Other environment: BENCH_PRODUCERS="1,2,4" (-S: these counts instead),
  * BENCH_CPUS="0,1" (the two CPUs; the receivers of a
  * fan-out case take the CPUs after the second, when there are any),
- * BENCH_CASE_TIMEOUT (seconds per run; default 20 + three times its
- * planned duration), BENCH_IOX=0 (skip iceoryx), BENCH_RING (pshm ring
+ * BENCH_CASE_TIMEOUT (seconds per run; default 30 + three times its
+ * planned duration; a case that fails twice is not run again), BENCH_IOX=0 (skip iceoryx), BENCH_RING (pshm ring
  * bytes; default max(1 MiB, 4 x message size)), BENCH_SETTLE (seconds a
  * run may wait for the machine to settle, see machine.c; default 2, 0 to
  * start every run at once), BENCH_SETTLE_BUDGET (seconds of settling in
- * all, default 90).
+ * all, default 60).
  *
  * Interleaving is the point: a ratio between two cases (pshm against pipe,
  * against the two-line ping-pong, ...) is taken within each round, where
@@ -143,9 +143,12 @@ struct bcase {
 	enum kind kind;
 	size_t size;
 	char id[128];
-	int skip, failed;  /* said so once: not run again */
+	int skip;          /* said so once: not run again */
+	int failed;        /* runs that failed: after MAX_FAILS, not run again */
 	int iox;
 };
+
+#define MAX_FAILS 2
 
 static struct bcase *cases;
 static int ncases, n_failed;
@@ -323,7 +326,7 @@ static void progress(const struct bcase *bc, const struct rep_result *p)
 
 static void run_case(struct bcase *bc, int round, int seq)
 {
-	if (bc->skip || bc->failed || interrupted)
+	if (bc->skip || bc->failed >= MAX_FAILS || interrupted)
 		return;
 	fprintf(stderr, "[%2d/%d %3d/%d] %-33s ", round + 1, opt_rounds, seq + 1, ncases, bc->id);
 
@@ -357,7 +360,8 @@ static void run_case(struct bcase *bc, int round, int seq)
 		fprintf(stderr, "FAILED\n  %s\n", why);
 		if (bad != 3) {
 			emit_status(bc, "fail", why);
-			bc->failed = 1;
+			if (++bc->failed == MAX_FAILS)
+				fprintf(stderr, "  (failed %d times: not run again)\n", MAX_FAILS);
 			n_failed++;
 		}
 		munmap(ct, sizeof *ct);
@@ -465,7 +469,7 @@ int main(int argc, char **argv)
 	}
 	ncpus = sysconf(_SC_NPROCESSORS_ONLN);
 	if (opt_timeout < 0)
-		opt_timeout = 20 + 3 * (CALIB_ROUNDS + opt_reps) * opt_rep_ms / 1000;
+		opt_timeout = 30 + 3 * (CALIB_ROUNDS + opt_reps) * opt_rep_ms / 1000;
 
 	if (scaling) {
 		add_scaling();

@@ -161,14 +161,14 @@ void emit_meta(FILE *out)
  * reported at the end ("settling"); a case's note says "unsettled" if it
  * started so, "measured twice" if it was redone. A machine that other
  * work keeps busy is never settled: once the waits and repeated runs
- * have cost BENCH_SETTLE_BUDGET seconds (default 90) in all, the driver
+ * have cost BENCH_SETTLE_BUDGET seconds (default 60) in all, the driver
  * stops waiting and repeating, so a run stays within its planned time.
  */
 /* Fast state: 60-120 ns here; slow state: 270-650 ns. The fastest canary
  * is an outlier on the fast side, so the bar is twice it. */
 #define SETTLED 2.0
 int opt_settle = 2;
-static double canary_best, settle_waited, settle_budget = 90;
+static double canary_best, settle_waited, settle_budget = 60;
 static int settle_cases, settle_gave_up, settle_redone, settle_spent;
 
 /* Whether the settling budget is spent (it then stays spent). */
@@ -239,7 +239,7 @@ int settle(void)
 	if (opt_settle <= 0)
 		return 1;
 	if (canary_best == 0) { /* the first case: find the fast state's figure */
-		settle_budget = env_int("BENCH_SETTLE_BUDGET", 90);
+		settle_budget = env_int("BENCH_SETTLE_BUDGET", 60);
 		for (int i = 0; i < 5; i++) {
 			double ns = canary();
 			if (ns > 0 && (canary_best == 0 || ns < canary_best))
