@@ -358,12 +358,12 @@ END {
 	for (n = 1; n <= 4; n *= 2) {
 		pt = "pshm-topic-" n "sub"; it = "iox-pubsub-" n "sub"
 		a = cratio("p50", "rtt-fan", pt, 64, "rtt-fan", it, 64); ra = rs(a)
-		sub = n == 1 ? "subscriber" : "subscribers"
-		printf("| round trip, %d %s, p50 µs | %s | %s | %s |\n", n, sub,
+		sb = n == 1 ? "subscriber" : "subscribers"
+		printf("| round trip, %d %s, p50 µs | %s | %s | %s |\n", n, sb,
 			has(med("p50", "rtt-fan", pt, 64)) ? cell("p50", "rtt-fan", pt, 64, "us") : why_of("rtt-fan", pt, 64),
 			has(med("p50", "rtt-fan", it, 64)) ? cell("p50", "rtt-fan", it, 64, "us") : why_of("rtt-fan", it, 64), ra)
 		a = cratio("mps", "stream-fan", pt, 64, "stream-fan", it, 64); ra = rs(a)
-		printf("| streaming, %d %s, msg/s published | %s | %s | %s |\n", n, sub,
+		printf("| streaming, %d %s, msg/s published | %s | %s | %s |\n", n, sb,
 			has(med("mps", "stream-fan", pt, 64)) ? cell("mps", "stream-fan", pt, 64, "mps") : why_of("stream-fan", pt, 64),
 			has(med("mps", "stream-fan", it, 64)) ? cell("mps", "stream-fan", it, 64, "mps") : why_of("stream-fan", it, 64), ra)
 	}
