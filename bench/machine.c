@@ -236,7 +236,7 @@ int settled_now(void)
 /* Wait for the machine to settle (see above); 1 if it did. */
 int settle(void)
 {
-	if (opt_settle <= 0)
+	if (opt_settle <= 0 || spent())
 		return 1;
 	if (canary_best == 0) { /* the first case: find the fast state's figure */
 		settle_budget = env_int("BENCH_SETTLE_BUDGET", 60);
@@ -258,7 +258,7 @@ int settle(void)
 			}
 			return 1;
 		}
-		if (interrupted || spent() || now_ns() - t0 >= (uint64_t)opt_settle * 1000000000u) {
+		if (interrupted || now_ns() - t0 >= (uint64_t)opt_settle * 1000000000u) {
 			settle_cases++;
 			settle_gave_up++;
 			settle_waited += (double)(now_ns() - t0) / 1e9;
