@@ -3,13 +3,14 @@
  * stress_chan.c — producers send sequence-numbered, checksummed messages of
  * random sizes through one channel; the consumer checks that none is lost,
  * duplicated, reordered (per producer) or torn. Copy and zero-copy paths
- * alternate. Shared by tests/test_chan.c (processes and threads) and
+ * alternate, single messages and batches. Shared by tests/test_chan.c (processes and threads) and
  * tests/tsan_main.c (threads, under ThreadSanitizer).
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "stress.h"
@@ -17,15 +18,43 @@
 
 #define WAIT_NS INT64_C(30000000000) /* 30 s: only a hang would reach it */
 
+#define BATCH 8
+
+/* Send messages [seq, seq + k) of producer @id in batches. 0 or 11. */
+static int send_some(pshm_chan *p, const struct stress_load *l, unsigned id, uint64_t seq,
+		     unsigned k)
+{
+	static _Thread_local unsigned char bufs[BATCH][4096];
+	struct iovec v[BATCH];
+	for (unsigned i = 0; i < k; i++)
+		v[i] = (struct iovec){ bufs[i], tc_make(bufs[i], id, seq + i, l->max) };
+	for (unsigned i = 0; i < k;) {
+		ssize_t r = pshm_chan_send_batch(p, v + i, k - i, WAIT_NS);
+		if (r <= 0)
+			return 11;
+		i += (unsigned)r;
+	}
+	return 0;
+}
+
 int stress_chan_produce(const struct stress_load *l, unsigned id)
 {
 	pshm_chan *p;
 	if (pshm_chan_open(l->name, PSHM_PRODUCER, 0, &p))
 		return 10;
 	unsigned char buf[4096];
-	for (uint64_t seq = 0; seq < l->per_producer; seq++) {
-		size_t len = tc_make(buf, id, seq, l->max);
+	for (uint64_t seq = 0; seq < l->per_producer;) {
 		int r;
+		/* One group of BATCH in three goes as batches. */
+		if ((seq / BATCH) % 3 == 1) {
+			unsigned k = l->per_producer - seq < BATCH ? (unsigned)(l->per_producer - seq)
+								   : BATCH;
+			if (send_some(p, l, id, seq, k))
+				return 11;
+			seq += k;
+			continue;
+		}
+		size_t len = tc_make(buf, id, seq, l->max);
 		if (l->zero_copy && seq % 2) {
 			void *w;
 			r = pshm_chan_reserve(p, len, &w, WAIT_NS);
@@ -38,6 +67,7 @@ int stress_chan_produce(const struct stress_load *l, unsigned id)
 		}
 		if (r)
 			return 11;
+		seq++;
 	}
 	pshm_chan_close(p);
 	return 0;
@@ -56,6 +86,44 @@ static int check_msg(const unsigned char *buf, size_t len, unsigned nprod, uint6
 	return (int)h.producer;
 }
 
+/* Receive up to @max messages, one way or another (by @got): recv, peek,
+ * recv_batch, peek_batch. How many, or a negative errno; *bad: the first
+ * that failed its check (-1 torn, -2 out of sequence), else 0. */
+static ssize_t take_some(pshm_chan *c, const struct stress_load *l, uint64_t got, unsigned max,
+			 uint64_t *next, int *bad)
+{
+	static _Thread_local unsigned char buf[BATCH * 4096];
+	size_t lens[BATCH];
+	struct iovec v[BATCH];
+	unsigned way = (unsigned)(got / BATCH) % 4;
+	bool zc = l->zero_copy && (way == 3 || (way < 2 && got % 2));
+	ssize_t n;
+	*bad = 0;
+	if (way >= 2 && zc) {
+		n = pshm_chan_peek_batch(c, v, max, WAIT_NS);
+	} else if (way >= 2) {
+		n = pshm_chan_recv_batch(c, buf, sizeof(buf), lens, max, WAIT_NS);
+		for (ssize_t i = 0, off = 0; i < n; off += (ssize_t)lens[i++])
+			v[i] = (struct iovec){ buf + off, lens[i] };
+	} else if (zc) {
+		const void *ptr;
+		n = pshm_chan_peek(c, &ptr, WAIT_NS);
+		v[0] = (struct iovec){ (void *)ptr, n < 0 ? 0 : (size_t)n };
+		n = n < 0 ? n : 1;
+	} else {
+		n = pshm_chan_recv(c, buf, 4096, WAIT_NS);
+		v[0] = (struct iovec){ buf, n < 0 ? 0 : (size_t)n };
+		n = n < 0 ? n : 1;
+	}
+	for (ssize_t i = 0; i < n && !*bad; i++) {
+		int who = check_msg(v[i].iov_base, v[i].iov_len, l->producers, next);
+		*bad = who < 0 ? who : 0;
+	}
+	if (n > 0 && zc && pshm_chan_release(c) != 0)
+		return -EBADE;
+	return n;
+}
+
 int stress_chan_consume(const struct stress_load *l, char *err, size_t errlen)
 {
 	pshm_chan *c;
@@ -65,24 +133,20 @@ int stress_chan_consume(const struct stress_load *l, char *err, size_t errlen)
 		return -1;
 	}
 	uint64_t next[64] = { 0 }, total = l->producers * l->per_producer;
-	unsigned char buf[4096];
 	r = 0;
-	for (uint64_t got = 0; got < total && r == 0; got++) {
-		ssize_t n;
-		const void *ptr = NULL;
-		if (l->zero_copy && got % 2)
-			n = pshm_chan_peek(c, &ptr, WAIT_NS);
-		else
-			n = pshm_chan_recv(c, buf, sizeof(buf), WAIT_NS);
-		int who = n < 0 ? 0 : check_msg(ptr ? ptr : buf, (size_t)n, l->producers, next);
-		if (n < 0 || who < 0) {
+	for (uint64_t got = 0; got < total && r == 0;) {
+		int bad;
+		unsigned max = total - got < BATCH ? (unsigned)(total - got) : BATCH;
+		ssize_t n = take_some(c, l, got, max, next, &bad);
+		if (n < 0 || bad) {
 			snprintf(err, errlen, "message %llu: %s", (unsigned long long)got,
-				 n < 0 ? pshm_strerror((int)n) : who == -1 ? "corrupted" : "out of sequence");
-			r = -1;
-		} else if (ptr && pshm_chan_release(c) != 0) {
-			snprintf(err, errlen, "release failed");
+				 n == -EBADE ? "release failed"
+				 : n < 0     ? pshm_strerror((int)n)
+				 : bad == -1 ? "corrupted"
+					     : "out of sequence");
 			r = -1;
 		}
+		got += n > 0 ? (uint64_t)n : 0;
 	}
 	for (unsigned i = 0; i < l->producers && r == 0; i++)
 		if (next[i] != l->per_producer) {
