@@ -1075,8 +1075,9 @@ int pshm_chan_stat(const char *name, struct pshm_chan_info *info);
  *  - PSHM_TOPIC_BLOCKING: the publisher waits for the slowest live
  *    subscriber; nothing is lost.
  *  - PSHM_TOPIC_LOSSY: the publisher never waits; a subscriber that falls
- *    a whole ring behind skips ahead to the oldest message still kept and
- *    counts exactly how many it skipped (pshm_topic_missed()).
+ *    a whole ring behind skips ahead (to half a ring behind the publisher,
+ *    so that it can catch up) and counts exactly how many it skipped
+ *    (pshm_topic_missed()).
  *
  * History: a topic keeps the last `history` messages (0 allowed; less than
  * the number of slots) for subscribers that join later. A subscriber opened
@@ -1222,8 +1223,10 @@ int pshm_topic_unlink(const char *name);
 /**
  * Attach to the topic @name as @role (PSHM_PUBLISHER or PSHM_SUBSCRIBER).
  * @flags: the PSHM_ALLOW_* policy flags of pshm_seg_open(), and for a
- * subscriber PSHM_TOPIC_HISTORY. A second live publisher gets -EBUSY; the
- * slot of a dead one is taken over. The header is validated; the segment
+ * subscriber PSHM_TOPIC_HISTORY. Both roles map the segment read-write (a
+ * subscriber records its cursor there), so both need write permission.
+ * A second live publisher gets -EBUSY; the slot of a dead one is taken
+ * over. The header is validated; the segment
  * is faulted in at once, a sparse file being refused first with -ENODATA.
  * Errors: those of pshm_seg_open() (-ENOENT, -EACCES, -EPERM, -ENOTSUP...),
  * -EINVAL (bad role or flags, NULL @out), -EPROTO (not a topic, or an

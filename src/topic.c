@@ -331,14 +331,17 @@ static void sub_advance(pshm_topic *t, uint64_t to)
 }
 
 /*
- * The publisher lapped us: skip to the oldest message that may still be
- * whole (the one after the slot being written now), and count the rest.
+ * The publisher lapped us: skip ahead, and count what we skipped. Not to
+ * the oldest message that may still be whole (the one after the slot being
+ * written now): the publisher is about to write over that one too, and a
+ * subscriber a little slower than it would be lapped again at every
+ * message. Half a ring behind the publisher leaves it room to catch up.
  */
 static void sub_skip(pshm_topic *t)
 {
-	uint64_t s = t->next, n = t->g.nslots;
+	uint64_t s = t->next, half = t->g.nslots / 2;
 	uint64_t p = T_LOAD_ACQ(&t->h->pub_seq);
-	uint64_t to = p >= n && p <= UINT64_MAX / 4 ? p - n + 1 : 0;
+	uint64_t to = p >= half && p <= UINT64_MAX / 4 ? p - half : 0;
 	if (to <= s)
 		to = s + 1;
 	t->missed += to - s;
@@ -384,18 +387,26 @@ static bool sub_intact(const struct topic_slot *sl, uint64_t s)
 	return T_LOAD(&sl->stamp) == 2 * s + 2;
 }
 
-/* Try once: the length of the message copied, -EAGAIN when none is there. */
+/* Try once: the length of the message copied, -EAGAIN when none is there
+ * (or when the publisher kept lapping us: the caller's wait, bounded by
+ * its timeout, then tries again). */
 static ssize_t sub_take(pshm_topic *t, void *buf, size_t cap)
 {
-	for (;;) {
+	for (int round = 0; round < 64; round++) {
 		struct topic_slot *sl;
 		uint32_t len;
 		int r = sub_poll(t, &sl, &len);
 		if (r <= 0)
 			return r == 0 ? -EAGAIN : r;
-		if (len > cap)
-			return -EMSGSIZE;
 		uint64_t s = t->next;
+		if (len > cap) {
+			/* The length of a message overwritten meanwhile? */
+			if (!sub_intact(sl, s)) {
+				sub_skip(t);
+				continue;
+			}
+			return -EMSGSIZE;
+		}
 		if (len)
 			COPY_OUT(buf, payload_of(sl), len);
 		if (!sub_intact(sl, s)) {
@@ -406,6 +417,7 @@ static ssize_t sub_take(pshm_topic *t, void *buf, size_t cap)
 		sub_advance(t, s + 1);
 		return len;
 	}
+	return -EAGAIN;
 }
 
 static ssize_t sub_recv(pshm_topic *t, void *buf, size_t cap, int64_t timeout_ns)

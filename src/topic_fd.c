@@ -103,9 +103,15 @@ int pshm_topic_fd(pshm_topic *t)
 	f->seen = t->seen_peer;
 	f->attaches0 = t->attaches0;
 	t->fd = f;
-	/* The thread takes none of the application's signals. */
+	/* The thread takes none of the application's signals, but the
+	 * faults it may cause itself stay open: a blocked SIGBUS would kill
+	 * the process instead of reaching the guard. */
 	sigset_t all, old;
 	sigfillset(&all);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGILL);
+	sigdelset(&all, SIGFPE);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	int r = pthread_create(&f->th, NULL, fd_thread, t);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -5,9 +5,11 @@
  * descriptor, and describing a topic.
  */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 
 #include "test_topic.h"
@@ -92,6 +94,16 @@ Test(topic, open_errors)
 	cr_expect_eq(pshm_topic_open(th_name("absent"), PSHM_SUBSCRIBER, 0, &t), -ENOENT);
 	cr_expect_null(t);
 	cr_expect_eq(pshm_topic_open("a/b", PSHM_SUBSCRIBER, 0, &t), -EINVAL);
+	cr_expect_eq(pshm_topic_subscribe("..", 0, &t), -EINVAL);
+	struct pshm_topic_info in;
+	cr_expect_eq(pshm_topic_stat("", &in), -EINVAL);
+	cr_expect_eq(pshm_topic_unlink("/a/b"), -EINVAL);
+	char longname[PSHM_NAME_MAX + 2];
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = 0;
+	cr_expect_eq(pshm_topic_open(longname, PSHM_SUBSCRIBER, 0, &t), -ENAMETOOLONG);
+	cr_expect_eq(pshm_topic_stat(th_name("absent"), &in), -ENOENT);
+	cr_expect_eq(pshm_topic_unlink(th_name("absent")), -ENOENT);
 	const char *n = mktopic("roles", 4096, 0, 0, 0);
 	cr_expect_eq(pshm_topic_open(n, PSHM_CONSUMER, 0, &t), -EINVAL);
 	cr_expect_eq(pshm_topic_open(n, PSHM_SUBSCRIBER, PSHM_RDONLY, &t), -EINVAL);
@@ -110,7 +122,6 @@ Test(topic, open_errors)
 	cr_expect_eq(pshm_topic_open(ch, PSHM_SUBSCRIBER, 0, &t), -EPROTO);
 	cr_expect_eq(pshm_topic_unlink(ch), -EPROTO, "a channel is not removed as a topic");
 	cr_expect_eq(pshm_chan_unlink(n), -EPROTO, "nor a topic as a channel");
-	struct pshm_topic_info in;
 	cr_expect_eq(pshm_topic_stat(ch, &in), -EPROTO);
 	cr_expect_eq(pshm_topic_stat(n, NULL), -EINVAL);
 	cr_expect_eq(pshm_topic_create(ch, NULL, 0, PSHM_OPEN_EXISTING), -EPROTO);
@@ -120,6 +131,38 @@ Test(topic, open_errors)
 	th_write_file(raw, junk, sizeof(junk), 0600);
 	cr_expect_eq(pshm_topic_open(raw, PSHM_SUBSCRIBER, 0, &t), -EPROTO);
 	cr_expect_eq(pshm_topic_stat(raw, &in), -EPROTO);
+}
+
+Test(topic, open_policy_refuses_a_group_writable_topic)
+{
+	const char *n = th_name("perm");
+	cr_assert_eq(pshm_topic_create(n, NULL, 0660, 0), 0);
+	pshm_topic *t;
+	cr_expect_eq(pshm_topic_open(n, PSHM_SUBSCRIBER, 0, &t), -EPERM);
+	cr_expect_eq(pshm_topic_create(n, NULL, 0, PSHM_OPEN_EXISTING), -EPERM);
+	cr_expect_eq(pshm_topic_create(n, NULL, 0, PSHM_OPEN_EXISTING | PSHM_ALLOW_SHARED_WRITE), 0);
+	cr_assert_eq(pshm_topic_open(n, PSHM_SUBSCRIBER, PSHM_ALLOW_SHARED_WRITE, &t), 0);
+	pshm_topic_close(t);
+}
+
+/* Traffic goes through the mapping, which leaves the mtime alone: the
+ * handles set it, so `pshm gc` does not take a busy topic for abandoned. */
+Test(topic, traffic_updates_the_mtime)
+{
+	const char *n = mktopic("mtime", 4096, 48, 0, 0);
+	char path[300];
+	th_path(n, path, sizeof(path));
+	struct timespec old[2] = { { 1000, 0 }, { 1000, 0 } };
+	pshm_topic *p = topen(n, PSHM_PUBLISHER, 0), *s = topen(n, PSHM_SUBSCRIBER, 0);
+	cr_assert_eq(utimensat(AT_FDCWD, path, old, 0), 0);
+	cr_assert_eq(pshm_topic_publish(p, "x", 1, 0), 0);
+	cr_expect_gt(th_lstat(n).st_mtime, 1000, "the publisher sets it");
+	cr_assert_eq(utimensat(AT_FDCWD, path, old, 0), 0);
+	char out[48];
+	cr_assert_eq(pshm_topic_recv(s, out, sizeof(out), 0), 1);
+	cr_expect_gt(th_lstat(n).st_mtime, 1000, "the subscriber sets it");
+	pshm_topic_close(s);
+	pshm_topic_close(p);
 }
 
 Test(topic, wrong_role_and_state_is_einval_or_ebusy)
@@ -194,10 +237,7 @@ Test(topic, zero_copy_peek_release_and_recv_after_peek)
 /* A subscriber child: every message in order, whole, then -EPIPE. */
 static int fan_sub(const char *n, uint64_t count, size_t max)
 {
-	pshm_topic *s;
-	if (pshm_topic_open(n, PSHM_SUBSCRIBER, 0, &s) < 0)
-		return 10;
-	tready_say();
+	pshm_topic *s = tchild_open(n, PSHM_SUBSCRIBER);
 	unsigned char buf[4096];
 	for (uint64_t k = 1; k <= count; k++) {
 		ssize_t r = pshm_topic_recv(s, buf, sizeof(buf), 10000 * MS);
@@ -220,8 +260,7 @@ static void fan_out(unsigned nsubs)
 	const char *n = mktopic("fan", 16384, max, 0, PSHM_TOPIC_BLOCKING);
 	pid_t kids[8];
 	for (unsigned i = 0; i < nsubs; i++) {
-		kids[i] = fork();
-		cr_assert_geq(kids[i], 0);
+		kids[i] = tfork();
 		if (kids[i] == 0)
 			_exit(fan_sub(n, FAN_MSGS, max));
 	}
@@ -319,13 +358,9 @@ Test(topic, history_join_mid_stream_has_no_gap_or_duplicate)
 {
 	const size_t max = 64;
 	const char *n = mktopic("midjoin", 8192, max, 50, PSHM_TOPIC_BLOCKING);
-	pid_t kid = fork();
-	cr_assert_geq(kid, 0);
+	pid_t kid = tfork();
 	if (kid == 0) {
-		pshm_topic *p;
-		if (pshm_topic_open(n, PSHM_PUBLISHER, 0, &p) < 0)
-			_exit(10);
-		tready_say();
+		pshm_topic *p = tchild_open(n, PSHM_PUBLISHER);
 		unsigned char m[64];
 		for (uint64_t k = 1;; k++) /* until killed */
 			if (pshm_topic_publish(p, m, tmsg_make(m, k, max), 10000 * MS) < 0)
@@ -370,13 +405,9 @@ Test(topic, lossy_stopped_subscriber_counts_exactly_what_it_missed)
 	const char *n = mktopic("lossy", 4096, max, 0, PSHM_TOPIC_LOSSY); /* 32 slots */
 	int res[2];
 	cr_assert_eq(pipe(res), 0);
-	pid_t kid = fork();
-	cr_assert_geq(kid, 0);
+	pid_t kid = tfork();
 	if (kid == 0) {
-		pshm_topic *s;
-		if (pshm_topic_open(n, PSHM_SUBSCRIBER, 0, &s) < 0)
-			_exit(10);
-		tready_say();
+		pshm_topic *s = tchild_open(n, PSHM_SUBSCRIBER);
 		unsigned char out[100];
 		uint64_t got = 0, gaps = 0, prev = 0, missed = 0;
 		while (prev < total) {
@@ -461,8 +492,7 @@ Test(topic, poll_descriptor_wakes_an_event_loop)
 	cr_expect_eq(pshm_topic_fd(s), fd, "the same one again");
 	struct pollfd pf = { .fd = fd, .events = POLLIN };
 	cr_expect_eq(poll(&pf, 1, 50), 0, "no publisher, nothing to read");
-	pid_t kid = fork();
-	cr_assert_geq(kid, 0);
+	pid_t kid = tfork();
 	if (kid == 0) {
 		pshm_topic *p;
 		if (pshm_topic_open(n, PSHM_PUBLISHER, 0, &p) < 0)
@@ -509,13 +539,22 @@ Test(topic, a_signal_interrupts_a_wait_with_eintr)
 {
 	const char *n = mktopic("eintr", 4096, 48, 0, 0);
 	pshm_topic *s = topen(n, PSHM_SUBSCRIBER, 0);
+	pshm_topic_set_wait(s, PSHM_WAIT_BLOCK, 0);
 	struct sigaction sa = { .sa_handler = on_alarm }, old; /* without SA_RESTART */
 	sigemptyset(&sa.sa_mask);
 	cr_assert_eq(sigaction(SIGALRM, &sa, &old), 0);
-	alarm(1);
+	/* A signal may land between two sleeps (the wait wakes every 20 ms to
+	 * check the publisher): it is sent again until one interrupts a sleep. */
+	struct itimerval it = { { 0, 30000 }, { 0, 30000 } }, off = { { 0, 0 }, { 0, 0 } };
+	cr_assert_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
 	char out[48];
-	cr_expect_eq(pshm_topic_recv(s, out, sizeof(out), PSHM_FOREVER), -EINTR);
+	ssize_t r;
+	do
+		r = pshm_topic_recv(s, out, sizeof(out), 200 * MS);
+	while (r == -ETIMEDOUT);
+	setitimer(ITIMER_REAL, &off, NULL);
 	sigaction(SIGALRM, &old, NULL);
+	cr_expect_eq(r, -EINTR);
 	pshm_topic_close(s);
 }
 

@@ -9,6 +9,7 @@
 
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,25 @@ static inline void tready_wait(int n)
 		char c;
 		cr_assert_eq(read(tready[0], &c, 1), 1, "a child did not attach");
 	}
+}
+
+/* fork(), asserting it worked (output flushed first: not written twice). */
+static inline pid_t tfork(void)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	return pid;
+}
+
+/* In a child: open topic @n as @role (or exit 10), then say so. */
+static inline pshm_topic *tchild_open(const char *n, unsigned role)
+{
+	pshm_topic *t;
+	if (pshm_topic_open(n, role, 0, &t) < 0)
+		_exit(10);
+	tready_say();
+	return t;
 }
 
 #endif

@@ -8,6 +8,7 @@
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 
@@ -132,6 +133,8 @@ Test(topic_hostile, truncated_segment_is_efault)
 	cr_expect_eq(pshm_topic_peek(s, &ptr, 0), -EFAULT);
 	cr_expect_eq(pshm_topic_publish(p, b, sizeof(b), 0), -EFAULT);
 	cr_expect_eq(pshm_topic_reserve(p, 10, &w, 0), -EFAULT);
+	struct pollfd pf = { .fd = fd, .events = POLLIN };
+	cr_expect_eq(poll(&pf, 1, 5000), 1, "the poll thread faults too, and says so");
 	struct pshm_topic_info in;
 	cr_expect_eq(pshm_topic_stat(n, &in), -EPROTO);
 	pshm_topic_close(p);
