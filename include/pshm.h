@@ -1488,10 +1488,11 @@ int pshm_service_send(pshm_service *cli, const void *req, size_t len, uint64_t *
  * in *@id, or, when *@id is 0, any of them (the oldest ready first is not
  * promised). On return *@id names the request the result belongs to, which
  * is then no longer in flight: its reply's length, or -EPIPE,
- * -EREMOTEIO, -EMSGSIZE as for pshm_service_call(). Errors that concern no
- * request leave it in flight and set *@id to 0 for "any": -EAGAIN,
- * -ETIMEDOUT, -EINTR, -ENOMSG (nothing in flight, or *@id is not in
- * flight), -EPROTO, -EFAULT, -EINVAL.
+ * -EREMOTEIO, -EMSGSIZE, -EBADMSG (an impossible reply length), -EPROTO
+ * (its state word was changed behind the library's back). Errors that
+ * concern no request leave *@id as it was and the requests in flight:
+ * -EAGAIN, -ETIMEDOUT, -EINTR, -ENOMSG (nothing in flight, or *@id is not
+ * in flight), -EFAULT, -EINVAL.
  */
 ssize_t pshm_service_collect(pshm_service *cli, uint64_t *id, void *reply, size_t cap,
 			     int64_t timeout_ns);

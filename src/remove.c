@@ -80,3 +80,8 @@ int pshm_box_unlink(const char *name)
 {
 	return unlink_kind(name, PSHM_KIND_BOX);
 }
+
+int pshm_service_unlink(const char *name)
+{
+	return unlink_kind(name, PSHM_KIND_SERVICE);
+}

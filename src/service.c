@@ -4,7 +4,6 @@
  * describing; the liveness and waiting helpers the two sides share. The
  * layout and the cell protocol are described in service.h.
  */
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -138,25 +137,6 @@ int pshm_service_create(const char *name, const struct pshm_service_config *cfg,
 		if (r != -ENOENT)
 			break;
 	}
-	return r;
-}
-
-int pshm_service_unlink(const char *name)
-{
-	/* Removed only if it is a service, and still the file that was read. */
-	struct stat st;
-	int fd = pshm__open_regular(name, O_RDONLY, &st);
-	if (fd < 0)
-		return fd;
-	int r = pshm__kind_of_fd(fd) == PSHM_KIND_SERVICE ? 0 : -EPROTO;
-	close(fd);
-	if (r < 0)
-		return r;
-	int dfd = pshm__dirfd();
-	if (dfd < 0)
-		return dfd;
-	r = pshm__unlink_same(dfd, pshm__leaf(name), &st, false);
-	close(dfd);
 	return r;
 }
 
@@ -375,10 +355,25 @@ size_t pshm_service_max_reply(const pshm_service *s)
 
 /* ---- waiting ------------------------------------------------------------ */
 
-int64_t pshm__svc_deadline(int64_t timeout_ns)
+void pshm__svc_wait_start(const pshm_service *s, struct svc_waiter *w, int64_t timeout_ns)
 {
 	int64_t now = pshm__now_ns();
-	return timeout_ns > 0 && timeout_ns < INT64_MAX - now ? now + timeout_ns : INT64_MAX;
+	w->timeout = timeout_ns;
+	w->deadline = timeout_ns > 0 && timeout_ns < INT64_MAX - now ? now + timeout_ns : INT64_MAX;
+	w->spin_end = now + (s->spin_ns < INT64_MAX / 2 ? (int64_t)s->spin_ns : 0);
+}
+
+int pshm__svc_wait_next(const struct svc_waiter *w, int64_t now)
+{
+	if (w->timeout == 0)
+		return -EAGAIN;
+	if (now >= w->deadline)
+		return -ETIMEDOUT;
+	if (now < w->spin_end) {
+		pshm__cpu_relax();
+		return 1;
+	}
+	return 0;
 }
 
 int pshm__svc_sleep(uint32_t *word, uint32_t seen, int64_t deadline)

@@ -229,11 +229,17 @@ bool pshm__svc_server_alive(const pshm_service *s, unsigned k, uint32_t gen);
 bool pshm__svc_any_server(const pshm_service *s);
 /* Set the file's mtime at most once a second (as channels: pshm(7)). */
 void pshm__svc_touch(pshm_service *s);
+/* A bounded wait: spin until spin_end, then sleep until deadline. */
+struct svc_waiter {
+	int64_t timeout, deadline, spin_end;
+};
+void pshm__svc_wait_start(const pshm_service *s, struct svc_waiter *w, int64_t timeout_ns);
+/* After a look that found nothing at @now: -EAGAIN (timeout 0),
+ * -ETIMEDOUT, 1 to look again (spinning), 0 to sleep. */
+int pshm__svc_wait_next(const struct svc_waiter *w, int64_t now);
 /* Wait on @word while it holds @seen, until @deadline (ns, CLOCK_MONOTONIC)
  * or the next check, whichever comes first: 0, -EINTR. */
 int pshm__svc_sleep(uint32_t *word, uint32_t seen, int64_t deadline);
-/* The deadline of a wait of @timeout_ns starting now (INT64_MAX: none). */
-int64_t pshm__svc_deadline(int64_t timeout_ns);
 
 /* ---- service_client.c ------------------------------------------------------ */
 

@@ -250,10 +250,10 @@ static int collect(pshm_service *s, struct collect_args *a)
 	if (!want)
 		return -ENOMSG;
 	struct svc_cslot *cs = cslot_at(s, s->slot);
-	int64_t start = pshm__now_ns(), deadline = pshm__svc_deadline(a->timeout);
-	int64_t spin_end = start + (int64_t)(s->spin_ns < INT64_MAX / 2 ? s->spin_ns : 0);
+	struct svc_waiter wt;
+	pshm__svc_wait_start(s, &wt, a->timeout);
 	/* The first check when the spin ends, before the first sleep. */
-	int64_t next_check = spin_end;
+	int64_t next_check = wt.spin_end;
 	for (;;) {
 		int64_t now = pshm__now_ns();
 		bool check = now >= next_check;
@@ -264,20 +264,17 @@ static int collect(pshm_service *s, struct collect_args *a)
 			a->id = id_make(s->slot, (unsigned)(c - 1), s->seqs[c - 1]);
 			return 1;
 		}
-		if (a->timeout == 0)
-			return -EAGAIN;
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		if (now < spin_end) {
-			pshm__cpu_relax();
+		int r = pshm__svc_wait_next(&wt, now);
+		if (r < 0)
+			return r;
+		if (r > 0)
 			continue;
-		}
 		uint32_t seen = SVC_LOAD_ACQ(&cs->rep_seq);
 		SVC_STORE(&cs->waiting, 1);
 		SVC_FENCE();
 		if (!any_replied(s, want)) {
-			int r = pshm__svc_sleep(&cs->rep_seq, seen, deadline < next_check ? deadline
-											  : next_check);
+			r = pshm__svc_sleep(&cs->rep_seq, seen,
+					    wt.deadline < next_check ? wt.deadline : next_check);
 			if (r < 0) {
 				SVC_STORE(&cs->waiting, 0);
 				return r;
@@ -312,16 +309,26 @@ static int cancel(pshm_service *s, unsigned c)
 	return 0;
 }
 
+struct cancel_arg {
+	pshm_service *s;
+	unsigned cell;
+};
+
+static int cancel_call(void *arg)
+{
+	struct cancel_arg *a = arg;
+	return cancel(a->s, a->cell);
+}
+
 int pshm_service_cancel(pshm_service *s, uint64_t id)
 {
-	int r = client_ok(s);
-	if (r < 0)
-		return r;
+	if (client_ok(s) < 0)
+		return -EINVAL;
 	int c = cell_of(s, id);
 	if (c < 0)
 		return c;
-	SVC_GUARDED(r, s, cancel(s, (unsigned)c));
-	return r;
+	struct cancel_arg a = { s, (unsigned)c };
+	return pshm__guarded_call(s->base, s->size, cancel_call, &a);
 }
 
 void pshm__svc_client_drop_all(pshm_service *s)

@@ -55,7 +55,8 @@ static int take_from(pshm_service *s, unsigned i, struct take *t)
 	};
 	if (bad) {
 		static const char why[] = "request of an impossible length";
-		answer(s, t->req->id, why, sizeof(why) - 1, true);
+		size_t n = sizeof(why) - 1 < s->g.max_rep ? sizeof(why) - 1 : s->g.max_rep - 1;
+		answer(s, t->req->id, why, n, true);
 		return -EBADMSG;
 	}
 	if (len)
@@ -118,26 +119,22 @@ static bool any_ready(const pshm_service *s)
 static int recv_wait(pshm_service *s, struct take *t, int64_t timeout)
 {
 	struct svc_hdr *h = s->h;
-	int64_t start = pshm__now_ns(), deadline = pshm__svc_deadline(timeout);
-	int64_t spin_end = start + (int64_t)(s->spin_ns < INT64_MAX / 2 ? s->spin_ns : 0);
+	struct svc_waiter wt;
+	pshm__svc_wait_start(s, &wt, timeout);
 	/* Bounded: a stale bit is cleared by the look that finds nothing. */
 	for (;;) {
 		int r = take_one(s, t);
 		if (r != 0)
 			return r;
-		int64_t now = pshm__now_ns();
-		if (timeout == 0)
-			return -EAGAIN;
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		if (now < spin_end) {
-			pshm__cpu_relax();
+		r = pshm__svc_wait_next(&wt, pshm__now_ns());
+		if (r < 0)
+			return r;
+		if (r > 0)
 			continue;
-		}
 		__atomic_fetch_add(&h->srv_sleep, 1, __ATOMIC_SEQ_CST);
 		SVC_FENCE();
 		uint32_t seen = SVC_LOAD_ACQ(&h->req_seq);
-		r = any_ready(s) ? 0 : pshm__svc_sleep(&h->req_seq, seen, deadline);
+		r = any_ready(s) ? 0 : pshm__svc_sleep(&h->req_seq, seen, wt.deadline);
 		__atomic_fetch_sub(&h->srv_sleep, 1, __ATOMIC_SEQ_CST);
 		if (r < 0)
 			return r;
@@ -197,15 +194,20 @@ static int answer(pshm_service *s, uint64_t id, const void *rep, size_t len, boo
 	return -ECANCELED;
 }
 
+static int answer_guarded(pshm_service *s, uint64_t id, const void *rep, size_t len, bool err)
+{
+	int r;
+	SVC_GUARDED(r, s, answer(s, id, rep, len, err));
+	return r;
+}
+
 int pshm_service_reply(pshm_service *s, uint64_t id, const void *rep, size_t len)
 {
 	if (!s || s->role != PSHM_SERVER || (!rep && len))
 		return -EINVAL;
 	if (len > s->g.max_rep)
 		return -EMSGSIZE;
-	int r;
-	SVC_GUARDED(r, s, answer(s, id, rep, len, false));
-	return r;
+	return answer_guarded(s, id, rep, len, false);
 }
 
 int pshm_service_fail(pshm_service *s, uint64_t id, const char *msg)
@@ -213,9 +215,5 @@ int pshm_service_fail(pshm_service *s, uint64_t id, const char *msg)
 	if (!s || s->role != PSHM_SERVER)
 		return -EINVAL;
 	size_t len = msg ? strlen(msg) : 0;
-	if (len > s->g.max_rep - 1)
-		len = s->g.max_rep - 1;
-	int r;
-	SVC_GUARDED(r, s, answer(s, id, msg, len, true));
-	return r;
+	return answer_guarded(s, id, msg, len < s->g.max_rep ? len : s->g.max_rep - 1, true);
 }

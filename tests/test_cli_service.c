@@ -131,3 +131,22 @@ Test(cli_service, a_call_with_no_server_times_out)
 	cr_assert_eq(pshm(NULL, "service stat %s", q), 0);
 	cr_expect(strstr(out, "0 queued") != NULL, "the request was withdrawn: %s", out);
 }
+
+/* Liveness is the kernel's lock, not a pid: a server in another PID
+ * namespace (a container sharing /dev/shm) serves, and its death is seen. */
+Test(cli_service, a_server_in_another_pid_namespace)
+{
+	if (!th_is_root() || script("", "command -v unshare >/dev/null && "
+					"unshare -p -f --mount-proc true"))
+		th_skip("needs root and a PID namespace: %s", err);
+	const char *q = th_name("cli-svc-pidns");
+	cr_assert_eq(pshm(NULL, "service create %s", q), 0);
+	int r = script(q, "unshare -p -f --kill-child --mount-proc $P serve \"$Q\" -- tr a-z A-Z "
+			  "& s=$!\n"
+			  "$P call --timeout 10 \"$Q\" hello\n"
+			  "kill -9 $s; wait $s\n"
+			  "$P call --timeout 10 \"$Q\" again; echo \"again=$?\"");
+	cr_assert_eq(r, 0, "%s", err);
+	cr_expect_str_eq(out, "HELLO\nagain=1\n");
+	cr_expect(strstr(err, "the server is gone") != NULL, "%s", err);
+}

@@ -234,3 +234,25 @@ Test(service_hostile, scribbled_cells_are_errors_not_crashes)
 	pshm_service_close(s);
 	munmap(m, size);
 }
+
+Test(service_hostile, an_impossible_request_is_refused_within_a_tiny_reply)
+{
+	struct pshm_service_config cfg = { .max_request = 8, .max_reply = 4, .max_clients = 1,
+					   .max_inflight = 1 };
+	const char *n = mksvc("tinyrep", &cfg);
+	struct sv_geom g = geom(8, 4, 1, 8, 1);
+	size_t size;
+	unsigned char *m = th_map_raw(n, &size);
+	pshm_service *s = svc_open(n, PSHM_SERVER), *c = svc_open(n, PSHM_CLIENT);
+	uint64_t id;
+	cr_assert_eq(pshm_service_send(c, "b", 1, &id), 0);
+	*req_len(m, &g, 1, 0, 0) = 9;
+	char b[16];
+	struct pshm_service_req rq;
+	cr_expect_eq(pshm_service_recv(s, b, sizeof(b), &rq, 0), -EBADMSG);
+	cr_expect_eq(pshm_service_collect(c, &id, b, sizeof(b), 1000 * MS), -EREMOTEIO);
+	cr_expect_eq(strlen(b), 3, "the reason, cut to max_reply - 1: '%s'", b);
+	pshm_service_close(c);
+	pshm_service_close(s);
+	munmap(m, size);
+}
