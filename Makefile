@@ -10,7 +10,7 @@
 #   make check-small-shm  make check with a 64 MiB /dev/shm, as in Docker (root)
 #   make demo          walk through the lab, narrated, then clean up
 #   make fuzz          run every libFuzzer harness for FUZZ_SECONDS each (clang)
-#   make bench         the IPC benchmark (writes bench/RESULTS.md)
+#   make bench         the IPC benchmark (writes bench/RESULTS.md; BENCH_QUICK=1: a check)
 #   make install / uninstall   honour PREFIX, DESTDIR, LIBDIR, ...
 #   make clean
 #
@@ -94,7 +94,7 @@ CRITERION_CFLAGS := $(shell pkg-config --cflags criterion 2>/dev/null)
 CRITERION_LIBS   := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 
 .PHONY: all lib cli lab examples check check-man check-criterion check-small-shm check-tsan \
-	tsan-run demo fuzz fuzz-smoke bench bench-deps install uninstall clean FORCE
+	tsan-run demo fuzz fuzz-smoke bench bench-scale bench-device bench-deps install uninstall clean FORCE
 
 all: lib cli examples lab
 
@@ -254,8 +254,13 @@ fuzz: $(FUZZ_BIN)
 fuzz-smoke:
 	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
+# The benchmark (bench/Makefile says more): BENCH_QUICK=1 for a short
+# check, BENCH_OUT=DIR to write the results there; bench-scale for the MPSC
+# scaling alone; bench-device for a 16-core machine in under 7 minutes.
 bench: all
 	$(Q)$(MAKE) --no-print-directory -C bench BUILDDIR=$(abspath $(BUILDDIR))
+bench-scale bench-device: lib
+	$(Q)$(MAKE) --no-print-directory -C bench $(@:bench-%=%) BUILDDIR=$(abspath $(BUILDDIR))
 
 # iceoryx (with its C binding) and gnuplot for the benchmark (Debian; as root).
 bench-deps:

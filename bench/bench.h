@@ -3,22 +3,27 @@
  * ipcbench — shared declarations.
  *
  * Every measurement ("case") is one transport, one kind of test and one
- * message size. The driver (ipcbench.c) forks two workers per case: side A
- * pinned to the first CPU (producer, or the pinger of a round trip) and
- * side B pinned to the second (consumer, or the ponger). They synchronise
- * through a control block in an anonymous shared mapping, run a few
- * calibration rounds, then the measured repetitions. Side A computes every
- * figure and stores it in the control block; the driver prints it.
+ * message size. The driver (ipcbench.c) runs the cases in rounds: each
+ * round runs every case once, in an order rotated from round to round, so
+ * that ratios between cases can be taken within a round. Each run of a
+ * case forks its workers: side A pinned to the first CPU (producer, or the
+ * pinger of a round trip) and side B pinned to the second (consumer, or
+ * the ponger); a topic case has one side per subscriber (sides 1..N). They
+ * synchronise through a control block in an anonymous shared mapping, do
+ * a short warm-up run, then the measured one. Side A computes the figures
+ * and stores them in the control block; the driver prints them.
  */
 #ifndef IPCBENCH_H
 #define IPCBENCH_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
-#define MAX_REPS 50
-#define CALIB_ROUNDS 2          /* unreported warm-up / calibration runs */
+#define MAX_REPS 4
+#define CALIB_ROUNDS 1          /* unreported warm-up run */
+#define MAX_WORKERS 17          /* side A and up to 16 others */
 #define MAX_RTT_SAMPLES (1u << 22)
 #define ERRLEN 256
 
@@ -31,6 +36,9 @@ enum kind {
 	K_RTT_ZC_TOUCH, /* zero-copy round trip, one word of every 64-byte line written and read */
 	K_STREAM,       /* one-way copy streaming A -> B */
 	K_STREAM_ZC,    /* one-way zero-copy streaming: A builds in place, B reads every line */
+	K_RTT_FAN,      /* A publishes, each of sides 1..N receives and answers on its own path */
+	K_STREAM_FAN,   /* A publishes, each of sides 1..N receives every message */
+	K_STREAM_MPSC,  /* sides 1..N produce into one channel, A consumes (bench-scale) */
 	K_NKINDS
 };
 
@@ -76,6 +84,8 @@ struct transport {
 	unsigned kinds;         /* bit mask of enum kind it supports */
 	const char *what;       /* one line for RESULTS.md */
 	size_t max_size;        /* 0, or the largest message size it is run at */
+	const size_t *sizes;    /* NULL (the kind's sizes), or its own (0-terminated) */
+	int nsub;               /* fan-out kinds: the number of receiving sides */
 };
 
 struct bctx {
@@ -83,6 +93,8 @@ struct bctx {
 	enum kind kind;
 	int side;
 	int duplex;             /* both directions are needed */
+	int nw;                 /* workers: 2, or 1 + nsub for the fan-out kinds */
+	int peer;               /* side A of a fan-out: whose answer recv() takes */
 	size_t size;            /* message size of the case */
 	size_t max_msg;         /* the largest message the transport must accept */
 	char tag[64];           /* unique per case: names of segments, queues, services */
@@ -104,12 +116,15 @@ struct ctrl {
 	_Alignas(64) uint32_t bar_count;
 	uint32_t bar_gen;
 	_Alignas(64) uint64_t final;      /* iterations of the current run, once A knows */
-	_Alignas(64) uint64_t t1;         /* stream: B's time after the last message */
-	int pid[2];                       /* the workers, for cleanup() */
-	long b_nivcsw;                    /* B's involuntary switches in the last run */
+	_Alignas(64) uint64_t t1[MAX_WORKERS]; /* streams: each receiver's time after its last message */
+	int nw;                           /* workers */
+	int pid[MAX_WORKERS];             /* the workers, for cleanup() */
+	long nivcsw[MAX_WORKERS];         /* their involuntary switches in the last run */
 	_Alignas(64) volatile uint32_t hw_line[16 * 4]; /* hardware ping-pong lines */
+	_Alignas(64) uint64_t mp_total;   /* MPSC: messages sent by producers that are done */
+	uint32_t mp_done;                 /* MPSC: producers done */
 	_Alignas(64) struct rep_result res[CALIB_ROUNDS + MAX_REPS];
-	char err[2][ERRLEN];
+	char err[MAX_WORKERS][ERRLEN];
 };
 
 /* Round-trip samples are taken with the cheapest clock: the TSC on x86
@@ -132,11 +147,14 @@ static inline uint64_t tick(void)
 #define TICK_NAME "CLOCK_MONOTONIC"
 #endif
 extern double ns_per_tick;
+/* MAX_RTT_SAMPLES of them, mapped shared and populated once by the driver */
+extern uint32_t *rtt_samples;
 
 /* ipcbench.c: the settings the workers read */
 extern int opt_reps;
 extern int opt_rep_ms;
 extern int opt_cpu[2];
+int side_cpu(int side);
 
 /* worker.c */
 uint64_t now_ns(void);
@@ -147,16 +165,30 @@ uint64_t line_sum(const unsigned char *p, size_t len);
 void calibrate_tick(void);
 int is_rtt(enum kind k);
 void pin(int cpu);
+int ring_log2_for(size_t max_msg);
 /* One side of a case, in its own process. Never returns. */
 void worker(struct bctx *c, int side) __attribute__((noreturn));
 
-/* transports: hw.c, kern.c, pshm.c, iox.c */
+/* machine.c: what the machine is, and whether it is settled */
+void emit_meta(FILE *out);
+void emit_load(FILE *out, const char *what);
+int settle(void);
+int settled_now(void);
+void emit_settling(FILE *out);
+void settle_count_redo(double seconds);
+extern int opt_settle;
+extern volatile int interrupted;
+
+/* transports: hw.c, kern.c, pshm.c, iox.c, fan.c, iox_rr.c */
 extern const struct transport hw_transports[];
 extern const struct transport kern_transports[];
 extern const struct transport pshm_transports[];
+extern const struct transport fan_transports[];
 extern const struct transport iox_transports[];
+extern const struct tp_ops pshm_mpsc_ops;
 int iox_start(char *why, size_t len);
 void iox_stop(void);
+void pshm_choices(FILE *out);
 
 #define KBIT(k) (1u << (k))
 #define K_ALL_COPY (KBIT(K_RTT) | KBIT(K_STREAM))

@@ -7,7 +7,12 @@
  *   cacheline-2        one line per direction: A writes its line, B spins
  *                      on it and answers in its own line (what a ring with
  *                      head and tail on separate lines does);
- *   cacheline-2-pause  the same, with the pause instruction in the spin
+ *   twoline-64         what a 64-byte message needs: each side writes a
+ *                      64-byte payload line, then a header line with the
+ *                      sequence number (release); the other spins on the
+ *                      header line, then reads the payload line, and answers
+ *                      the same way with its own two lines;
+ *   cacheline-2-pause  the same as cacheline-2, with the pause instruction in the spin
  *                      (what most spin loops use; under a hypervisor, pause
  *                      loops may exit to the host);
  *   futex              the kernel's sleep/wake round trip: each side stores,
@@ -33,7 +38,10 @@
  *                      10 ns); for streaming only a reference (a
  *                      consumer this lean keeps up with the producer and
  *                      takes each line as it is written, which is slower
- *                      than finding a few messages complete).
+ *                      than finding a few messages complete);
+ *   ring-memcpy        the same ring, copying with glibc memcpy() both
+ *                      ways and clearing nothing: the plain shared-memory
+ *                      ring a programmer would write, for large messages.
  */
 #include "bench.h"
 #include "../src/smallcopy.h"
@@ -128,6 +136,49 @@ static int cl2p_run(struct bctx *c, struct run *run)
 	return cl2_loop(c, run, 1);
 }
 
+/* Header line + payload line per direction: [0] A's header, [16] A's
+ * payload, [32] B's header, [48] B's payload (16 words to a line). */
+static int twoline_run(struct bctx *c, struct run *run)
+{
+	volatile uint32_t *l = c->ctrl->hw_line;
+	int a = c->side == SIDE_A;
+	uint32_t *my_hdr = (uint32_t *)&l[a ? 0 : 32], *my_pl = (uint32_t *)&l[a ? 16 : 48];
+	uint32_t *in_hdr = (uint32_t *)&l[a ? 32 : 0], *in_pl = (uint32_t *)&l[a ? 48 : 16];
+	unsigned char msg[64], got[64];
+	uint64_t i, prev = tick();
+	int last = 0;
+
+	pattern_fill(msg, sizeof msg);
+	for (i = 0; !last; i++) {
+		seqno++;
+		if (a)
+			last = a_last(c, run, i, prev);
+		else {
+			while (LOAD(in_hdr) != seqno)
+				;
+			memcpy(got, in_pl, 64);
+		}
+		memcpy(msg, &seqno, sizeof seqno);
+		memcpy(my_pl, msg, 64);
+		STORE(my_hdr, seqno);
+		if (a) {
+			while (LOAD(in_hdr) != seqno)
+				;
+			memcpy(got, in_pl, 64);
+			put_sample(run->samples, i, &prev);
+		} else {
+			last = b_done(c, i);
+		}
+		__asm__ __volatile__("" : : "r"(got) : "memory");
+	}
+	run->count = i;
+	if (memcmp(got, msg, 64)) {
+		berr(c, "two-line ping-pong: payload differs");
+		return -EBADMSG;
+	}
+	return 0;
+}
+
 static void fwait(uint32_t *w, uint32_t val)
 {
 	syscall(SYS_futex, w, FUTEX_WAIT, val, NULL, NULL, 0);
@@ -208,24 +259,28 @@ static int memcpy_run(struct bctx *c, struct run *run)
 
 /* ---- ring-raw ------------------------------------------------------------ */
 
-#define RR_RING (1u << 20)
 #define RR_MSG (UINT64_C(2) << 32)
 #define RR_PAD (UINT64_C(3) << 32)
 
+/* One direction: a page holding the head, then the ring (pshm's ring
+ * size for the message size: max(1 MiB, 4 x the message)). */
 struct rr_dir {
 	_Alignas(64) uint64_t head;
 	unsigned char pad[4096 - 8];
-	unsigned char ring[RR_RING];
+	unsigned char ring[];
 };
 
-static struct rr_dir *rr_map; /* [0]: A -> B, [1]: B -> A; mapped before the fork */
+static unsigned char *rr_map; /* A -> B, then B -> A; mapped before the fork */
+static size_t RR_RING, rr_dir_len;
 static struct rr_dir *rr_tx, *rr_rx;
 static uint64_t rr_tail, rr_seen, rr_head;
 
 static int rr_prepare(struct bctx *c)
 {
-	snprintf(c->note, sizeof c->note, "ring %u KiB", RR_RING >> 10);
-	rr_map = mmap(NULL, 2 * sizeof *rr_map, PROT_READ | PROT_WRITE,
+	RR_RING = (size_t)1 << ring_log2_for(c->max_msg);
+	rr_dir_len = sizeof(struct rr_dir) + RR_RING;
+	snprintf(c->note, sizeof c->note, "ring %zu KiB", RR_RING >> 10);
+	rr_map = mmap(NULL, 2 * rr_dir_len, PROT_READ | PROT_WRITE,
 		      MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	return rr_map == MAP_FAILED ? (rr_map = NULL, -errno) : 0;
 }
@@ -233,8 +288,8 @@ static int rr_prepare(struct bctx *c)
 static int rr_attach(struct bctx *c)
 {
 	int a = c->side == SIDE_A;
-	rr_tx = &rr_map[a ? 0 : 1];
-	rr_rx = &rr_map[a ? 1 : 0];
+	rr_tx = (struct rr_dir *)(rr_map + (a ? 0 : rr_dir_len));
+	rr_rx = (struct rr_dir *)(rr_map + (a ? rr_dir_len : 0));
 	rr_tail = rr_seen = rr_head = 0;
 	return 0;
 }
@@ -252,7 +307,6 @@ static void rr_room(uint64_t need)
 
 static int rr_send(struct bctx *c, const void *buf, size_t len)
 {
-	(void)c;
 	uint64_t span = (8 + len + 7) & ~(uint64_t)7, off = rr_tail & (RR_RING - 1);
 	if (off + span > RR_RING) {
 		uint64_t pad = RR_RING - off;
@@ -265,6 +319,13 @@ static int rr_send(struct bctx *c, const void *buf, size_t len)
 	/* As pshm_chan_send(): the rest of the record and the next header
 	 * slot first, then the line the consumer polls, in one burst. */
 	unsigned char *rec = (unsigned char *)rr_hdr(rr_tx, rr_tail);
+	if (c->tp->variant) { /* ring-memcpy */
+		STORE(rr_hdr(rr_tx, rr_tail + span), 0);
+		memcpy(rec + 8, buf, len);
+		__atomic_store_n(rr_hdr(rr_tx, rr_tail), RR_MSG | len, __ATOMIC_RELEASE);
+		rr_tail += span;
+		return 0;
+	}
 	size_t first = 56 - ((uintptr_t)rec & 63);
 	if (len > first)
 		pshm__copy_out(rec + 8 + first, (const unsigned char *)buf + first, len - first);
@@ -277,7 +338,6 @@ static int rr_send(struct bctx *c, const void *buf, size_t len)
 
 static ssize_t rr_recv(struct bctx *c, void *buf, size_t cap)
 {
-	(void)c;
 	for (;;) {
 		uint64_t w, *h = rr_hdr(rr_rx, rr_head);
 		/* As pshm's spin(): the next line too, a pause every 8 polls. */
@@ -290,10 +350,14 @@ static ssize_t rr_recv(struct bctx *c, void *buf, size_t cap)
 		if ((w & RR_PAD) != RR_PAD) {
 			if (len > cap)
 				return -EMSGSIZE;
-			pshm__copy_out(buf, h + 1, len);
-			uintptr_t end = ((uintptr_t)h + span) & ~(uintptr_t)63;
-			if (end > (uintptr_t)(h + 1))
-				pshm__clear((unsigned char *)(h + 1), end - (uintptr_t)(h + 1));
+			if (c->tp->variant) {
+				memcpy(buf, h + 1, len); /* ring-memcpy: nothing cleared */
+			} else {
+				pshm__copy_out(buf, h + 1, len);
+				uintptr_t end = ((uintptr_t)h + span) & ~(uintptr_t)63;
+				if (end > (uintptr_t)(h + 1))
+					pshm__clear((unsigned char *)(h + 1), end - (uintptr_t)(h + 1));
+			}
 		}
 		rr_head += span;
 		__atomic_store_n(&rr_rx->head, rr_head, __ATOMIC_RELEASE);
@@ -306,7 +370,7 @@ static void rr_cleanup(struct bctx *c)
 {
 	(void)c;
 	if (rr_map)
-		munmap(rr_map, 2 * sizeof *rr_map);
+		munmap(rr_map, 2 * rr_dir_len);
 	rr_map = NULL;
 }
 
@@ -314,18 +378,24 @@ static const struct tp_ops cl1_ops = {.run = cl1_run};
 static const struct tp_ops cl2_ops = {.run = cl2_run};
 static const struct tp_ops cl2p_ops = {.run = cl2p_run};
 static const struct tp_ops futex_ops = {.run = futex_run};
+static const struct tp_ops twoline_ops = {.run = twoline_run};
 static const struct tp_ops memcpy_ops = {.attach = memcpy_attach, .run = memcpy_run};
 static const struct tp_ops rr_ops = {
 	.prepare = rr_prepare, .attach = rr_attach, .send = rr_send, .recv = rr_recv,
 	.cleanup = rr_cleanup,
 };
 
+static const size_t s64[] = {64, 0}, s1m[] = {1 << 20, 0};
+
 const struct transport hw_transports[] = {
-	{"cacheline-1", &cl1_ops, 0, KBIT(K_RTT), "one shared cache line, spinning", 0},
-	{"cacheline-2", &cl2_ops, 0, KBIT(K_RTT), "one cache line per direction, spinning", 0},
-	{"cacheline-2-pause", &cl2p_ops, 0, KBIT(K_RTT), "one line per direction, pause in the spin", 0},
-	{"futex", &futex_ops, 0, KBIT(K_RTT), "futex wake + wait each way, no spin", 0},
-	{"memcpy", &memcpy_ops, 0, KBIT(K_STREAM), "one core, memcpy of the message size, hot", 0},
-	{"ring-raw", &rr_ops, 0, K_ALL_COPY, "pshm's SPSC record protocol alone, busy-polling (no checks)", 4096},
+	{"cacheline-1", &cl1_ops, 0, KBIT(K_RTT), "one shared cache line, spinning", 0, s64, 0},
+	{"cacheline-2", &cl2_ops, 0, KBIT(K_RTT), "one cache line per direction, spinning", 0, s64, 0},
+	{"twoline-64", &twoline_ops, 0, KBIT(K_RTT), "header line + 64 B payload line each way, spinning", 0, s64, 0},
+	{"cacheline-2-pause", &cl2p_ops, 0, KBIT(K_RTT), "one line per direction, pause in the spin", 0, s64, 0},
+	{"futex", &futex_ops, 0, KBIT(K_RTT), "futex wake + wait each way, no spin", 0, s64, 0},
+	{"memcpy", &memcpy_ops, 0, KBIT(K_STREAM), "one core, memcpy of the message size, hot", 0, NULL, 0},
+	{"ring-raw", &rr_ops, 0, KBIT(K_RTT), "pshm's SPSC record protocol alone, busy-polling (no checks)", 0, s64, 0},
+	{"ring-raw", &rr_ops, 0, KBIT(K_STREAM), "pshm's SPSC record protocol alone, busy-polling (no checks)", 4096, NULL, 0},
+	{"ring-memcpy", &rr_ops, 1, KBIT(K_STREAM), "a plain shared-memory ring copying with glibc memcpy, busy-polling", 0, s1m, 0},
 	{0},
 };

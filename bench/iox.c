@@ -16,6 +16,13 @@
  * zero-copy kinds write and read in the chunk, like pshm's reserve/peek.
  * The C binding does not expose a chunk's payload size, so receivers take
  * the message size of the case as the length (contents are still checked).
+ *   iox-pubsub-Nsub  one publisher, N subscribers in their own processes,
+ *                    each waiting in a WaitSet; for the round trip each
+ *                    answers on a topic of its own (the counterpart of
+ *                    pshm-topic-Nsub, fan.c);
+ *   iox-service      request/response (iceoryx's client and server),
+ *                    both sides polling take (the counterpart of
+ *                    pshm-service).
  */
 #include "bench.h"
 
@@ -35,6 +42,8 @@
 #include <unistd.h>
 
 #include "iceoryx_binding_c/chunk.h"
+#include "iceoryx_binding_c/client.h"
+#include "iceoryx_binding_c/server.h"
 #include "iceoryx_binding_c/enums.h"
 #include "iceoryx_binding_c/log.h"
 #include "iceoryx_binding_c/publisher.h"
@@ -57,9 +66,17 @@ static char cfg_path[64], log_path[64];
  * hold or loan, and a spare. Sizes leave room for iceoryx's chunk header. */
 static const char roudi_cfg[] =
 	"[general]\nversion = 1\n\n[[segment]]\n\n"
-	"[[segment.mempool]]\nsize = 256\ncount = 2048\n\n"
-	"[[segment.mempool]]\nsize = 8192\ncount = 600\n\n"
-	"[[segment.mempool]]\nsize = 1052672\ncount = 48\n";
+	"[[segment.mempool]]\nsize = 256\ncount = 4096\n\n"
+	"[[segment.mempool]]\nsize = 8448\ncount = 600\n\n"
+	"[[segment.mempool]]\nsize = 66048\ncount = 300\n\n"
+	"[[segment.mempool]]\nsize = 1052672\ncount = 48\n\n"
+	"[[segment.mempool]]\nsize = 4198400\ncount = 16\n";
+
+/* Subscriber queue: deep for small messages, within the pools for large. */
+static int queue_for(size_t size)
+{
+	return size > (1 << 20) ? 4 : size > 65536 ? 16 : 256;
+}
 
 static int log_says(const char *what, char *last, size_t len)
 {
@@ -201,7 +218,7 @@ static int i_prepare(struct bctx *c)
 {
 	memset(&is, 0, sizeof is);
 	c->priv = &is;
-	snprintf(c->note, sizeof c->note, "queue %d", c->size > 65536 ? 16 : 256);
+	snprintf(c->note, sizeof c->note, "queue %d", queue_for(c->size));
 	return 0;
 }
 
@@ -226,7 +243,7 @@ static int i_attach(struct bctx *c)
 	if (!a || c->duplex) {
 		iox_sub_options_t so;
 		iox_sub_options_init(&so);
-		so.queueCapacity = c->size > 65536 ? 16 : 256;
+		so.queueCapacity = (uint64_t)queue_for(c->size);
 		so.historyRequest = 0;
 		so.queueFullPolicy = QueueFullPolicy_BLOCK_PRODUCER;
 		is.sub = iox_sub_init(&is.sub_st, "ipcbench", c->tag, rx, &so);
@@ -245,8 +262,8 @@ static int i_attach(struct bctx *c)
 			 (!is.sub || iox_sub_get_subscription_state(is.sub) == SubscribeState_SUBSCRIBED);
 		if (ok)
 			return 0;
-		if (ms > 20000) {
-			berr(c, "iceoryx: publisher and subscriber did not connect in 20 s");
+		if (ms > 10000) {
+			berr(c, "iceoryx: publisher and subscriber did not connect in 10 s");
 			return -ETIMEDOUT;
 		}
 		sleep_ms(1);
@@ -348,7 +365,7 @@ static void i_detach(struct bctx *c)
 static void i_cleanup(struct bctx *c)
 {
 	char path[64];
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < c->nw; i++) {
 		if (c->ctrl->pid[i] <= 0)
 			continue;
 		snprintf(path, sizeof path, "/tmp/ipcbench-%d", (int)c->ctrl->pid[i]);
@@ -364,9 +381,247 @@ static const struct tp_ops i_ops = {
 	.detach = i_detach,
 };
 
+/* ------------------------------------------------------ one to many */
+
+#define FAN_MAX 16
+
+struct ifan {
+	iox_pub_storage_t pub_st;
+	iox_sub_storage_t sub_st[FAN_MAX];
+	iox_ws_storage_t ws_st[FAN_MAX];
+	iox_pub_t pub;
+	iox_sub_t sub[FAN_MAX];
+	iox_ws_t ws[FAN_MAX];
+	int nsub;
+};
+
+static struct ifan fan;
+
+static iox_pub_t fan_pub(struct bctx *c, const char *event)
+{
+	iox_pub_options_t po;
+	iox_pub_options_init(&po);
+	po.historyCapacity = 0;
+	po.subscriberTooSlowPolicy = ConsumerTooSlowPolicy_WAIT_FOR_CONSUMER;
+	return iox_pub_init(&fan.pub_st, "ipcbench", c->tag, event, &po);
+}
+
+static int fan_sub(struct bctx *c, const char *event)
+{
+	int i = fan.nsub++;
+	iox_sub_options_t so;
+	iox_sub_options_init(&so);
+	so.queueCapacity = (uint64_t)queue_for(c->size);
+	so.historyRequest = 0;
+	so.queueFullPolicy = QueueFullPolicy_BLOCK_PRODUCER;
+	fan.sub[i] = iox_sub_init(&fan.sub_st[i], "ipcbench", c->tag, event, &so);
+	fan.ws[i] = iox_ws_init(&fan.ws_st[i]);
+	if (iox_ws_attach_subscriber_state(fan.ws[i], fan.sub[i], SubscriberState_HAS_DATA, 0, NULL) !=
+	    WaitSetResult_SUCCESS) {
+		berr(c, "iox_ws_attach_subscriber_state failed");
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Until every subscriber of this process is connected (a subscriber is
+ * SUBSCRIBED once a publisher offers), and its publisher has one. */
+static int fan_connected(struct bctx *c)
+{
+	for (int ms = 0;; ms++) {
+		int ok = !fan.pub || iox_pub_has_subscribers(fan.pub);
+		for (int i = 0; i < fan.nsub; i++)
+			ok &= iox_sub_get_subscription_state(fan.sub[i]) == SubscribeState_SUBSCRIBED;
+		if (ok)
+			return 0;
+		if (ms > 10000) {
+			berr(c, "iceoryx: publishers and subscribers did not connect in 10 s");
+			return -ETIMEDOUT;
+		}
+		sleep_ms(1);
+	}
+}
+
+static int f_attach(struct bctx *c)
+{
+	char name[64], ev[16];
+	int r, rtt = c->kind == K_RTT_FAN;
+
+	memset(&is, 0, sizeof is);
+	memset(&fan, 0, sizeof fan);
+	iox_set_loglevel(Iceoryx_LogLevel_Warn);
+	snprintf(name, sizeof name, "ipcbench-%d", (int)getpid());
+	iox_runtime_init(name);
+	is.runtime = 1;
+	if (c->side == SIDE_A) {
+		fan.pub = fan_pub(c, "ping");
+		for (int i = 1; rtt && i < c->nw; i++) {
+			snprintf(ev, sizeof ev, "pong-%d", i);
+			if ((r = fan_sub(c, ev)) < 0)
+				return r;
+		}
+	} else {
+		if ((r = fan_sub(c, "ping")) < 0)
+			return r;
+		if (rtt) {
+			snprintf(ev, sizeof ev, "pong-%d", c->side);
+			fan.pub = fan_pub(c, ev);
+		}
+	}
+	is.pub = fan.pub;
+	is.sub = fan.sub[0];
+	is.ws = fan.ws[0];
+	return fan_connected(c);
+}
+
+static ssize_t f_recv(struct bctx *c, void *buf, size_t cap)
+{
+	int i = c->side == SIDE_A ? c->peer - 1 : 0;
+	is.sub = fan.sub[i];
+	is.ws = fan.ws[i];
+	return i_recv(c, buf, cap);
+}
+
+static void f_detach(struct bctx *c)
+{
+	(void)c;
+	for (int i = 0; i < fan.nsub; i++) {
+		iox_ws_detach_subscriber_state(fan.ws[i], fan.sub[i], SubscriberState_HAS_DATA);
+		iox_ws_deinit(fan.ws[i]);
+		iox_sub_deinit(fan.sub[i]);
+	}
+	if (fan.pub)
+		iox_pub_deinit(fan.pub);
+	iox_runtime_shutdown();
+	memset(&fan, 0, sizeof fan);
+	memset(&is, 0, sizeof is);
+}
+
+/* -------------------------------------------------- request/response */
+
+struct isvc {
+	iox_client_storage_t cl_st;
+	iox_server_storage_t sv_st;
+	iox_client_t cl;
+	iox_server_t sv;
+	const void *req;   /* B: the request being answered */
+};
+
+static struct isvc sv;
+
+static int r_attach(struct bctx *c)
+{
+	char name[64];
+	memset(&sv, 0, sizeof sv);
+	iox_set_loglevel(Iceoryx_LogLevel_Warn);
+	snprintf(name, sizeof name, "ipcbench-%d", (int)getpid());
+	iox_runtime_init(name);
+	if (c->side == SIDE_A) {
+		iox_client_options_t co;
+		iox_client_options_init(&co);
+		co.responseQueueCapacity = 16;
+		co.responseQueueFullPolicy = QueueFullPolicy_BLOCK_PRODUCER;
+		co.serverTooSlowPolicy = ConsumerTooSlowPolicy_WAIT_FOR_CONSUMER;
+		sv.cl = iox_client_init(&sv.cl_st, "ipcbench", c->tag, "call", &co);
+	} else {
+		iox_server_options_t so;
+		iox_server_options_init(&so);
+		so.requestQueueCapacity = 16;
+		so.requestQueueFullPolicy = QueueFullPolicy_BLOCK_PRODUCER;
+		so.clientTooSlowPolicy = ConsumerTooSlowPolicy_WAIT_FOR_CONSUMER;
+		sv.sv = iox_server_init(&sv.sv_st, "ipcbench", c->tag, "call", &so);
+	}
+	for (int ms = 0;; ms++) {
+		if (sv.cl ? iox_client_get_connection_state(sv.cl) == ConnectionState_CONNECTED
+			  : iox_server_has_clients(sv.sv))
+			return 0;
+		if (ms > 10000) {
+			berr(c, "iceoryx: client and server did not connect in 10 s");
+			return -ETIMEDOUT;
+		}
+		sleep_ms(1);
+	}
+}
+
+static int r_send(struct bctx *c, const void *buf, size_t len)
+{
+	void *p = NULL;
+	enum iox_AllocationResult a;
+	for (uint64_t t0 = now_ns();;) {
+		a = sv.cl ? iox_client_loan_request(sv.cl, &p, (uint32_t)len)
+			  : iox_server_loan_response(sv.sv, sv.req, &p, (uint32_t)len);
+		if (a == AllocationResult_SUCCESS)
+			break;
+		if (now_ns() - t0 > 10000000000ull) {
+			berr(c, "iceoryx: loan of %zu bytes: error %d for 10 s", len, (int)a);
+			return -ENOMEM;
+		}
+	}
+	memcpy(p, buf, len);
+	if (sv.cl)
+		return iox_client_send(sv.cl, p) == ClientSendResult_SUCCESS ? 0 : -EIO;
+	int r = iox_server_send(sv.sv, p) == ServerSendResult_SUCCESS ? 0 : -EIO;
+	iox_server_release_request(sv.sv, sv.req);
+	return r;
+}
+
+static ssize_t r_recv(struct bctx *c, void *buf, size_t cap)
+{
+	const void *p;
+	if (sv.cl) {
+		enum iox_ChunkReceiveResult r;
+		while ((r = iox_client_take_response(sv.cl, &p)) == ChunkReceiveResult_NO_CHUNK_AVAILABLE)
+			;
+		if (r != ChunkReceiveResult_SUCCESS) {
+			berr(c, "iox_client_take_response: error %d", (int)r);
+			return -EIO;
+		}
+		memcpy(buf, p, cap < c->size ? cap : c->size);
+		iox_client_release_response(sv.cl, p);
+		return (ssize_t)c->size;
+	}
+	enum iox_ServerRequestResult r;
+	while ((r = iox_server_take_request(sv.sv, &p)) == ServerRequestResult_NO_PENDING_REQUESTS)
+		;
+	if (r != ServerRequestResult_SUCCESS) {
+		berr(c, "iox_server_take_request: error %d", (int)r);
+		return -EIO;
+	}
+	memcpy(buf, p, cap < c->size ? cap : c->size);
+	sv.req = p; /* released once answered */
+	return (ssize_t)c->size;
+}
+
+static void r_detach(struct bctx *c)
+{
+	(void)c;
+	if (sv.cl)
+		iox_client_deinit(sv.cl);
+	if (sv.sv)
+		iox_server_deinit(sv.sv);
+	iox_runtime_shutdown();
+	memset(&sv, 0, sizeof sv);
+}
+
+static const struct tp_ops f_ops = {
+	.prepare = i_prepare, .cleanup = i_cleanup, .attach = f_attach, .send = i_send, .recv = f_recv,
+	.detach = f_detach,
+};
+static const struct tp_ops r_ops = {
+	.prepare = i_prepare, .cleanup = i_cleanup, .attach = r_attach, .send = r_send, .recv = r_recv,
+	.detach = r_detach,
+};
+
+static const size_t s64[] = {64, 0}, s64_1m[] = {64, 1 << 20, 0};
+#define FAN (KBIT(K_RTT_FAN) | KBIT(K_STREAM_FAN))
+
 const struct transport iox_transports[] = {
-	{"iox-poll", &i_ops, V_POLL, K_ALL_COPY | K_ALL_ZC, "iceoryx publish/subscribe, polling take", 0},
-	{"iox-block", &i_ops, V_BLOCK, K_ALL_COPY | K_ALL_ZC, "iceoryx publish/subscribe, WaitSet", 0},
+	{"iox-poll", &i_ops, V_POLL, K_ALL_COPY | K_ALL_ZC, "iceoryx publish/subscribe, polling take", 0, NULL, 0},
+	{"iox-block", &i_ops, V_BLOCK, KBIT(K_RTT) | KBIT(K_RTT_ZC), "iceoryx publish/subscribe, WaitSet", 0, s64_1m, 0},
+	{"iox-pubsub-1sub", &f_ops, V_BLOCK, FAN, "iceoryx publish/subscribe, 1 subscriber, WaitSet", 0, s64, 1},
+	{"iox-pubsub-2sub", &f_ops, V_BLOCK, FAN, "iceoryx publish/subscribe, 2 subscribers, WaitSet", 0, s64, 2},
+	{"iox-pubsub-4sub", &f_ops, V_BLOCK, FAN, "iceoryx publish/subscribe, 4 subscribers, WaitSet", 0, s64, 4},
+	{"iox-service", &r_ops, V_POLL, KBIT(K_RTT), "iceoryx request/response (client, server), polling take", 0, s64, 0},
 	{0},
 };
 

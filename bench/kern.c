@@ -290,11 +290,13 @@ static const struct tp_ops k_ops = {
 	.detach = k_detach, .cleanup = k_cleanup,
 };
 
+static const size_t s1m[] = {1 << 20, 0};
+
 const struct transport kern_transports[] = {
-	{"pipe", &k_ops, V_PIPE, K_ALL_COPY, "pipe(2), default capacity (64 KiB)", 0},
-	{"pipe-1m", &k_ops, V_PIPE_BIG, KBIT(K_STREAM), "pipe(2) enlarged to fs.pipe-max-size (F_SETPIPE_SZ)", 0},
-	{"unix-stream", &k_ops, V_STREAM, K_ALL_COPY, "socketpair(AF_UNIX, SOCK_STREAM)", 0},
-	{"unix-seqpacket", &k_ops, V_SEQPACKET, K_ALL_COPY, "socketpair(AF_UNIX, SOCK_SEQPACKET)", 0},
-	{"mq", &k_ops, V_MQ, K_ALL_COPY, "POSIX message queue (mq_open), 10 messages deep", 0},
+	{"pipe", &k_ops, V_PIPE, K_ALL_COPY, "pipe(2), default capacity (64 KiB)", 0, NULL, 0},
+	{"pipe-1m", &k_ops, V_PIPE_BIG, KBIT(K_STREAM), "pipe(2) enlarged to fs.pipe-max-size (F_SETPIPE_SZ)", 0, s1m, 0},
+	{"unix-stream", &k_ops, V_STREAM, K_ALL_COPY, "socketpair(AF_UNIX, SOCK_STREAM)", 0, NULL, 0},
+	{"unix-seqpacket", &k_ops, V_SEQPACKET, K_ALL_COPY, "socketpair(AF_UNIX, SOCK_SEQPACKET)", 0, NULL, 0},
+	{"mq", &k_ops, V_MQ, K_ALL_COPY, "POSIX message queue (mq_open), 10 messages deep", 0, NULL, 0},
 	{0},
 };

@@ -28,6 +28,7 @@
 /* ---------------------------------------------------------------- helpers */
 
 double ns_per_tick = 1.0;
+uint32_t *rtt_samples;
 
 void calibrate_tick(void)
 {
@@ -76,13 +77,13 @@ void pattern_fill(unsigned char *p, size_t len)
 		p[i] = (unsigned char)(i * 131 + 7 + (i >> 8));
 }
 
-/* Sum of the first 8-byte word of every 64-byte line but the first: the
- * zero-copy consumer's "read every cache line". The sequence stamps (first
- * and last 8 bytes) never fall on these words when len is a multiple of 64. */
+/* Sum of the first 8-byte word of every 64-byte line but the first, up
+ * to the last 8 bytes: the zero-copy consumer's "read every cache line".
+ * The sequence stamps (first and last 8 bytes) never fall on these words. */
 uint64_t line_sum(const unsigned char *p, size_t len)
 {
 	uint64_t s = 0, w;
-	for (size_t off = 64; off + 8 <= len; off += 64) {
+	for (size_t off = 64; off + 16 <= len; off += 64) {
 		memcpy(&w, p + off, 8);
 		s += w;
 	}
@@ -128,12 +129,12 @@ static long futex(uint32_t *uaddr, int op, uint32_t val, const struct timespec *
 	return syscall(SYS_futex, uaddr, op, val, ts, NULL, 0);
 }
 
-/* Two-party barrier: spin for a while (the peer is usually close), then
- * sleep on a futex so a slow peer (iceoryx start-up) costs no CPU. */
+/* Barrier of the case's workers: spin for a while (the peers are usually
+ * close), then sleep on a futex so a slow peer (iceoryx start-up) costs no CPU. */
 static void barrier(struct ctrl *ct)
 {
 	uint32_t gen = LOAD(&ct->bar_gen);
-	if (__atomic_add_fetch(&ct->bar_count, 1, __ATOMIC_ACQ_REL) == 2) {
+	if (__atomic_add_fetch(&ct->bar_count, 1, __ATOMIC_ACQ_REL) == (uint32_t)ct->nw) {
 		STORE(&ct->bar_count, 0);
 		__atomic_add_fetch(&ct->bar_gen, 1, __ATOMIC_RELEASE);
 		futex(&ct->bar_gen, FUTEX_WAKE, INT_MAX, NULL);
@@ -146,19 +147,47 @@ static void barrier(struct ctrl *ct)
 		futex(&ct->bar_gen, FUTEX_WAIT, gen, NULL);
 }
 
-static int cmp_u32(const void *a, const void *b)
+/* The k-th smallest (0-based) of a[0..n-1], which it partially orders
+ * (quickselect: linear time, where sorting millions of samples would take
+ * longer than the run). */
+static uint32_t select_k(uint32_t *a, uint64_t n, uint64_t k)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return (x > y) - (x < y);
+	uint64_t lo = 0, hi = n - 1;
+	while (lo < hi) {
+		uint32_t pivot = a[lo + (hi - lo) / 2];
+		uint64_t i = lo, j = hi;
+		while (i <= j) {
+			while (a[i] < pivot)
+				i++;
+			while (a[j] > pivot)
+				j--;
+			if (i <= j) {
+				uint32_t t = a[i];
+				a[i] = a[j];
+				a[j] = t;
+				i++;
+				if (j == 0)
+					break;
+				j--;
+			}
+		}
+		if (k <= j)
+			hi = j;
+		else if (k >= i)
+			lo = i;
+		else
+			break;
+	}
+	return a[k];
 }
 
-/* Nearest-rank percentile of sorted samples. */
-static double pct(const uint32_t *s, uint64_t n, double p)
+/* Nearest-rank percentile of n samples (reorders them). */
+static double pct(uint32_t *s, uint64_t n, double p)
 {
 	uint64_t k = (uint64_t)ceil(p * (double)n);
 	if (k < 1)
 		k = 1;
-	return s[k - 1];
+	return select_k(s, n, k - 1);
 }
 
 /* ------------------------------------------------------- generic runs */
@@ -180,6 +209,8 @@ struct bufs {
 	uint64_t zc_sum;            /* line_sum() of the pattern */
 };
 
+/* Round trip: A sends, B (or, for a fan-out, each receiving side) checks
+ * and answers; A takes the answers in order of side. */
 static int rtt_copy(struct bctx *c, struct bufs *b, struct run *run)
 {
 	const struct tp_ops *o = c->tp->ops;
@@ -188,7 +219,7 @@ static int rtt_copy(struct bctx *c, struct bufs *b, struct run *run)
 	uint64_t i;
 
 	int last = 0;
-	if (c->side == SIDE_B) {
+	if (c->side != SIDE_A) {
 		for (i = 0; !last; i++, b->seq++) {
 			r = o->recv(c, b->dst, sz);
 			if (r != (ssize_t)sz || !stamped(b->dst, sz, b->seq))
@@ -208,9 +239,13 @@ static int rtt_copy(struct bctx *c, struct bufs *b, struct run *run)
 		r = o->send(c, b->src, sz);
 		if (r < 0)
 			FAIL(c, r, "ping send: %s", strerror((int)-r));
-		r = o->recv(c, b->dst, sz);
-		if (r != (ssize_t)sz || !stamped(b->dst, sz, b->seq))
-			FAIL(c, r, "ping %llu: bad echo (len %zd)", (unsigned long long)b->seq, r);
+		/* One echo, or, for a fan-out, one answer from each receiver. */
+		for (c->peer = 1; c->peer < c->nw; c->peer++) {
+			r = o->recv(c, b->dst, sz);
+			if (r != (ssize_t)sz || !stamped(b->dst, sz, b->seq))
+				FAIL(c, r, "ping %llu: bad echo from side %d (len %zd)",
+				     (unsigned long long)b->seq, c->peer, r);
+		}
 		put_sample(run->samples, i, &prev);
 	}
 	run->count = i;
@@ -357,19 +392,24 @@ static int run_kind(struct bctx *c, struct bufs *b, struct run *run)
 	case K_RTT_ZC_TOUCH: return rtt_zc(c, b, run, 1);
 	case K_STREAM: return stream_copy(c, b, run);
 	case K_STREAM_ZC: return stream_zc(c, b, run);
+	case K_RTT_FAN: return rtt_copy(c, b, run);
+	case K_STREAM_FAN: return stream_copy(c, b, run);
 	default: return -EINVAL;
 	}
 }
 
 int is_rtt(enum kind k)
 {
-	return k == K_RTT || k == K_RTT_ZC || k == K_RTT_ZC_TOUCH;
+	return k == K_RTT || k == K_RTT_ZC || k == K_RTT_ZC_TOUCH || k == K_RTT_FAN;
 }
 
 /* Side A's summary of a run: round trips from the samples; streams from
- * A's start to B's end (the time of the last message received). */
-static void summarise(struct bctx *c, struct rep_result *res, const struct run *run, uint64_t t1)
+ * A's start to the end (the time the last receiver had the last message). */
+static void summarise(struct bctx *c, struct rep_result *res, const struct run *run)
 {
+	uint64_t t1 = run->t1;
+	for (int s = 1; s < c->nw; s++)
+		t1 = c->ctrl->t1[s] > t1 ? c->ctrl->t1[s] : t1;
 	uint64_t n = run->count;
 	uint32_t *samples = run->samples;
 	res->n = n;
@@ -378,16 +418,36 @@ static void summarise(struct bctx *c, struct rep_result *res, const struct run *
 		return;
 	}
 	double tot = 0, f = ns_per_tick;
-	for (uint64_t i = 0; i < n; i++)
+	uint32_t lo = UINT32_MAX, hi = 0;
+	for (uint64_t i = 0; i < n; i++) {
 		tot += samples[i];
-	qsort(samples, n, sizeof *samples, cmp_u32);
+		lo = samples[i] < lo ? samples[i] : lo;
+		hi = samples[i] > hi ? samples[i] : hi;
+	}
 	res->seconds = tot * f / 1e9;
 	res->mean_ns = tot * f / (double)n;
 	res->p50_ns = pct(samples, n, 0.50) * f;
 	res->p99_ns = pct(samples, n, 0.99) * f;
 	res->p999_ns = pct(samples, n, 0.999) * f;
-	res->min_ns = samples[0] * f;
-	res->max_ns = samples[n - 1] * f;
+	res->min_ns = lo * f;
+	res->max_ns = hi * f;
+}
+
+/* log2 of the ring for messages of max_msg bytes: BENCH_RING if set, else
+ * max(1 MiB, 4 x max_msg) (the pshm rings and ring-raw alike). */
+int ring_log2_for(size_t max_msg)
+{
+	const char *env = getenv("BENCH_RING");
+	int l = 20;
+	if (env && *env) {
+		size_t r = (size_t)strtoull(env, NULL, 0);
+		for (l = 10; ((size_t)1 << l) < r && l < 31; l++)
+			;
+		return l;
+	}
+	while (((size_t)1 << l) < 4 * max_msg)
+		l++;
+	return l;
 }
 
 void pin(int cpu)
@@ -432,14 +492,14 @@ void worker(struct bctx *c, int side)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	pin(opt_cpu[side]);
+	pin(side_cpu(side));
 	c->side = side;
 	c->err = ct->err[side];
 
 	b.src = xalloc(c->size);
 	b.dst = xalloc(c->size);
 	if (side == SIDE_A && is_rtt(c->kind))
-		samples = xalloc(MAX_RTT_SAMPLES * sizeof *samples);
+		samples = rtt_samples;
 	if (!b.src || !b.dst || (side == SIDE_A && is_rtt(c->kind) && !samples)) {
 		berr(c, "out of memory");
 		exit(1);
@@ -473,15 +533,15 @@ void worker(struct bctx *c, int side)
 				berr(c, "%s", strerror(-r));
 			exit(1);
 		}
-		if (side == SIDE_B) {
-			ct->b_nivcsw = csw;
-			if (!is_rtt(c->kind))
-				ct->t1 = run.t1;
-		}
+		ct->nivcsw[side] = csw;
+		if (side != SIDE_A)
+			ct->t1[side] = is_rtt(c->kind) ? 0 : run.t1;
 		barrier(ct);
 		if (side == SIDE_A) {
-			summarise(c, &ct->res[round], &run, run.t1 ? run.t1 : ct->t1);
-			ct->res[round].preempted = csw + ct->b_nivcsw;
+			summarise(c, &ct->res[round], &run);
+			ct->res[round].preempted = 0;
+			for (int s = 0; s < c->nw; s++)
+				ct->res[round].preempted += ct->nivcsw[s];
 		}
 	}
 	if (c->tp->ops->detach)
