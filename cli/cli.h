@@ -13,6 +13,7 @@
  *   doctor.c doctor (the system around /dev/shm; gc for the leftovers)
  *   box.c    put, get, verify, publish, fetch
  *   chan.c   chan create|stat, send, recv
+ *   bridge*.c  bridge send|recv (NNG; see bridge.h)
  */
 #ifndef PSHM_CLI_H
 #define PSHM_CLI_H
@@ -65,6 +66,13 @@ enum cli_opt {
 	CLI_O_FOLLOW,
 	CLI_O_ALLOW_FOREIGN,
 	CLI_O_ALLOW_SHARED_WRITE,
+	/* pshm bridge */
+	CLI_O_STATS,
+	CLI_O_LISTEN_ANY,
+	CLI_O_WINDOW,
+	CLI_O_TLS_CERT,
+	CLI_O_TLS_KEY,
+	CLI_O_TLS_CA,
 	CLI_O_COUNT_OF
 };
 
@@ -252,6 +260,9 @@ int cmd_fetch(int argc, char **argv);
 int cmd_chan(int argc, char **argv);
 int cmd_send(int argc, char **argv);
 int cmd_recv(int argc, char **argv);
+
+/* bridge.c (with NNG; without, it says it is unavailable) */
+int cmd_bridge(int argc, char **argv);
 
 /* What `pshm ls` / `pshm stat` print about a box or a channel, in one short
  * phrase (e.g. "box, 12/64 bytes, seq 42"). Implemented by the box and

@@ -50,6 +50,17 @@ static const struct {
 				  "accept a segment owned by another user" },
 	[CLI_O_ALLOW_SHARED_WRITE] = { 0, "allow-shared-write", false, NULL,
 				       "accept a segment writable by group or others" },
+	/* pshm bridge */
+	[CLI_O_STATS] = { 0, "stats", false, NULL,
+			  "progress on stderr each second: msg/s, MB/s,\nlag, reconnects" },
+	[CLI_O_LISTEN_ANY] = { 0, "listen-any", false, NULL,
+			       "allow listening beyond loopback" },
+	[CLI_O_WINDOW] = { 0, "window", true, "SIZE",
+			   "bytes in flight, unacknowledged (default 32M)" },
+	[CLI_O_TLS_CERT] = { 0, "tls-cert", true, "FILE", "TLS: this side's certificate (PEM)" },
+	[CLI_O_TLS_KEY] = { 0, "tls-key", true, "FILE", "TLS: its private key (PEM)" },
+	[CLI_O_TLS_CA] = { 0, "tls-ca", true, "FILE",
+			   "TLS: check the peer's certificate against FILE" },
 };
 
 static const struct cli_optdoc help_doc = { CLI_O_HELP, NULL };
