@@ -29,7 +29,7 @@
 
 /* Is `pshm bridge` in this build (NNG found)? Can this process make
  * mount namespaces (root)? */
-static bool bt_usable(const char **why)
+__attribute__((unused)) static bool bt_usable(const char **why)
 {
 	char *o = NULL, *e = NULL;
 	int r = th_pshm(NULL, &o, &e, "bridge send --help");
@@ -41,7 +41,7 @@ static bool bt_usable(const char **why)
 
 /* Run @fn(@arg) in a child in a mount namespace of its own, with a
  * private tmpfs on /dev/shm: a "host". Its exit status is fn's value. */
-static pid_t bt_host(int (*fn)(void *), void *arg)
+__attribute__((unused)) static pid_t bt_host(int (*fn)(void *), void *arg)
 {
 	pid_t p = fork();
 	if (p == 0) {
@@ -55,7 +55,7 @@ static pid_t bt_host(int (*fn)(void *), void *arg)
 }
 
 /* Wait for @p: its exit status, or 128 + the signal that killed it. */
-static int bt_reap(pid_t p)
+__attribute__((unused)) static int bt_reap(pid_t p)
 {
 	int st;
 	while (waitpid(p, &st, 0) < 0)
@@ -65,7 +65,7 @@ static int bt_reap(pid_t p)
 }
 
 /* `pshm bridge ARGS...` (NULL-terminated) with stderr appended to @log. */
-static pid_t bt_bridge(const char *log, ...)
+__attribute__((unused)) static pid_t bt_bridge(const char *log, ...)
 {
 	char *argv[16] = { "pshm", "bridge" };
 	va_list ap;
@@ -86,7 +86,7 @@ static pid_t bt_bridge(const char *log, ...)
 }
 
 /* Stop a bridge end politely and reap it: its exit status. */
-static int bt_stop(pid_t p)
+__attribute__((unused)) static int bt_stop(pid_t p)
 {
 	kill(p, SIGTERM);
 	return bt_reap(p);
@@ -108,7 +108,7 @@ static char *bt_slurp(const char *path)
 }
 
 /* Wait (up to 20 s) for @what in the log @path: true when it is there. */
-static bool bt_wait_log(const char *path, const char *what)
+__attribute__((unused)) static bool bt_wait_log(const char *path, const char *what)
 {
 	for (int i = 0; i < 1000; i++) {
 		char *s = bt_slurp(path);
@@ -122,7 +122,7 @@ static bool bt_wait_log(const char *path, const char *what)
 }
 
 /* The port a `bridge recv tcp://127.0.0.1:0` says it listens on; -1. */
-static int bt_port(const char *log)
+__attribute__((unused)) static int bt_port(const char *log)
 {
 	static const char key[] = "listening on tcp://127.0.0.1:";
 	if (!bt_wait_log(log, key))
@@ -134,7 +134,7 @@ static int bt_port(const char *log)
 }
 
 /* The sum of N over the lines "lost N messages" in the log @path. */
-static unsigned long long bt_lost(const char *path)
+__attribute__((unused)) static unsigned long long bt_lost(const char *path)
 {
 	unsigned long long sum = 0;
 	char *s = bt_slurp(path);
@@ -145,13 +145,13 @@ static unsigned long long bt_lost(const char *path)
 }
 
 /* One byte or one int through a pipe between the hosts and the test. */
-static void bt_put(int fd, int v)
+__attribute__((unused)) static void bt_put(int fd, int v)
 {
 	if (write(fd, &v, sizeof(v)) != sizeof(v))
 		_exit(92);
 }
 
-static int bt_get(int fd)
+__attribute__((unused)) static int bt_get(int fd)
 {
 	int v = -1;
 	return read(fd, &v, sizeof(v)) == sizeof(v) ? v : -1;
@@ -171,7 +171,7 @@ static pshm_chan *bt_consumer(const char *name)
 
 /* Send @len bytes, waiting through a consumer's absence (a bridge end
  * being restarted): 0 or -errno. */
-static int bt_send(pshm_chan *ch, const void *msg, size_t len)
+__attribute__((unused)) static int bt_send(pshm_chan *ch, const void *msg, size_t len)
 {
 	for (int i = 0; i < 3000; i++) {
 		int r = pshm_chan_send(ch, msg, len, BT_NS_PER_S / 10);
