@@ -10,7 +10,9 @@
  * says HELLO with the first sequence number it still holds; the WELCOME
  * says what the receiver's channel already has, and the sender resends
  * from there: nothing twice. What neither side holds any more (taken by a
- * sender that died before it was written) is counted lost, on both sides.
+ * sender that died before it was written) is counted lost, on both sides;
+ * for that, nothing is taken before a first WELCOME, so the receiver has
+ * recorded where the stream stands before any message can be lost.
  */
 #ifdef PSHM_HAVE_NNG
 
@@ -50,6 +52,7 @@ struct snd {
 	int64_t hello_at;
 	uint64_t stream;
 	bool source_gone;
+	bool welcomed;     /* a receiver has recorded where this stream is */
 	char peer[128];    /* for the callback's messages */
 	struct br_stats st;
 };
@@ -149,6 +152,7 @@ static int welcome(struct snd *s, const struct bf_welcome *w)
 	acked(s, w->written);
 	s->cursor = s->head;
 	s->state = S_STREAMING;
+	s->welcomed = true;
 	return 0;
 }
 
@@ -304,7 +308,9 @@ static int turn(struct snd *s)
 	int r = pump(s, 0);
 	if (r)
 		return r;
-	bool room = s->win_bytes < s->o->window;
+	/* Nothing is taken before a receiver has recorded where the stream
+	 * stands: what a sender killed from then on had taken is counted. */
+	bool room = s->welcomed && s->win_bytes < s->o->window;
 	bool ready = s->state == S_STREAMING && s->cursor;
 	if (room && (r = take(s, ready ? 0 : BR_SLICE_MS * BR_NS_PER_MS)) < 0)
 		return cli_fail("bridge send", s->name, r);

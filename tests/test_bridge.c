@@ -191,3 +191,39 @@ Test(bridge, full_remote_channel_holds_the_producer_back_without_loss)
 	sc.full = true;
 	cr_expect_eq(scenario(50000, 64 << 10), 0);
 }
+
+/* ---- the command's refusals (nothing is opened: no host needed) ------- */
+
+static void refused(int want, const char *args, const char *says)
+{
+	char *o = NULL, *e = NULL;
+	int r = th_pshm(NULL, &o, &e, "bridge %s", args);
+	cr_expect_eq(r, want, "pshm bridge %s: status %d, said: %s", args, r, e);
+	cr_expect(strstr(e, says) != NULL, "pshm bridge %s said: %s", args, e);
+	free(o);
+	free(e);
+}
+
+Test(bridge, listens_on_loopback_unless_told_otherwise)
+{
+	const char *why;
+	if (!bt_usable(&why))
+		th_skip("%s", why);
+	refused(1, "recv tcp://0.0.0.0:0 /x", "refusing to listen beyond loopback");
+	refused(1, "recv tcp://10.1.2.3:0 /x", "refusing to listen beyond loopback");
+	refused(1, "recv tcp://:0 /x", "refusing to listen beyond loopback");
+	refused(1, "recv tcp://[::]:0 /x", "--listen-any");
+}
+
+Test(bridge, bad_urls_verbs_and_tls_options_are_refused)
+{
+	const char *why;
+	if (!bt_usable(&why))
+		th_skip("%s", why);
+	refused(1, "recv http://127.0.0.1:80 /x", "not a URL the bridge takes");
+	refused(1, "recv tcp://127.0.0.1 /x", "not a URL the bridge takes");
+	refused(1, "recv tls+tcp://127.0.0.1:0 /x", "needs --tls-cert and --tls-key");
+	refused(2, "frob", "unknown verb 'frob'");
+	refused(2, "recv tcp://127.0.0.1:0", "missing URL and channel name");
+	refused(2, "send /x tcp://127.0.0.1:1 --window 1", "bad --window");
+}
