@@ -946,6 +946,274 @@ int pshm_chan_release(pshm_chan *ch);
  *  header, truncated while read), -EINVAL (NULL @info), -ENOMEM. */
 int pshm_chan_stat(const char *name, struct pshm_chan_info *info);
 
+/* ------------------------------------------------------------------------
+ * Topics
+ *
+ * A topic is a named segment that carries messages from one publisher to
+ * any number of subscribers, each reading every message through its own
+ * cursor (one to many: broadcast). Messages are numbered 1, 2, 3... in the
+ * order they are published (a 64-bit sequence number that never wraps).
+ *
+ * The ring is a power-of-two number of fixed slots (pshm_topic_slots():
+ * ring_size / PSHM_TOPIC_SLOT(max_msg)), each holding one message of up to
+ * max_msg bytes with its sequence number. Each slot is a seqlock: a
+ * subscriber checks the sequence number after reading, so a message
+ * overwritten while it was read is never returned as valid.
+ *
+ * Slow subscribers, chosen at creation (struct pshm_topic_config.policy):
+ *  - PSHM_TOPIC_BLOCKING: the publisher waits for the slowest live
+ *    subscriber; nothing is lost.
+ *  - PSHM_TOPIC_LOSSY: the publisher never waits; a subscriber that falls
+ *    a whole ring behind skips ahead (to half a ring behind the publisher,
+ *    so that it can catch up) and counts exactly how many it skipped
+ *    (pshm_topic_missed()).
+ *
+ * History: a topic keeps the last `history` messages (0 allowed; less than
+ * the number of slots) for subscribers that join later. A subscriber opened
+ * with PSHM_TOPIC_HISTORY starts from the oldest of them still in the ring,
+ * then gets the rest, with no gap and no duplicate (blocking mode); without
+ * it, from the next message published.
+ *
+ * Timeouts (nanoseconds) as channels: 0 tries once and returns -EAGAIN,
+ * PSHM_FOREVER (any negative value) waits for ever, a positive value bounds
+ * the wait and returns -ETIMEDOUT. Waits spin briefly, then sleep on a
+ * futex in the segment; the other side makes a system call to wake a
+ * sleeper only when one sleeps (pshm_topic_set_wait()).
+ *
+ * Peers and crashes (pshm(7), TOPICS, has the details):
+ *  - One publisher at a time: a second live publisher gets -EBUSY; the
+ *    slot of a dead one is taken over, and numbering goes on where it
+ *    stopped. Subscribers attach and detach at any time, up to
+ *    max_subscribers at once (-EUSERS beyond).
+ *  - Liveness as for channel peers (pshm(7), "Liveness"): a lock held by
+ *    the handle, dropped by the kernel when its process exits, before it is
+ *    reaped, in any PID namespace. A dead subscriber never blocks the
+ *    publisher: it is noticed within about 20 ms of the publisher waiting.
+ *  - A publisher killed at any point never makes a partial message
+ *    visible. -EPIPE: a subscriber that has read every message gets it when
+ *    the publisher it has seen (or one that attached after it) is gone
+ *    (noticed within about 20 ms of waiting). A publisher never gets
+ *    -EPIPE: with no subscriber, its messages only feed the history.
+ *  - A handle is used by one thread at a time.
+ * ------------------------------------------------------------------------ */
+
+typedef struct pshm_topic pshm_topic;
+
+/** The most subscribers a topic takes; PSHM_TOPIC_SUBSCRIBERS_DEFAULT when
+ *  struct pshm_topic_config.max_subscribers is 0. */
+#define PSHM_TOPIC_MAX_SUBSCRIBERS 256
+#define PSHM_TOPIC_SUBSCRIBERS_DEFAULT 64
+/** Ring sizes a topic takes: a power of two from PSHM_TOPIC_RING_MIN to
+ *  PSHM_TOPIC_RING_MAX bytes, PSHM_TOPIC_RING_DEFAULT when not given. */
+#define PSHM_TOPIC_RING_MIN ((size_t)1 << 10)
+#define PSHM_TOPIC_RING_MAX ((size_t)1 << 31)
+#define PSHM_TOPIC_RING_DEFAULT ((size_t)1 << 20)
+/** max_msg when not given (capped so that the ring has at least 2 slots). */
+#define PSHM_TOPIC_MSG_DEFAULT ((size_t)1008)
+/** The bytes one message slot takes: a 16-byte header and @max_msg bytes,
+ *  rounded up to a power of two (at least 64). */
+#define PSHM_TOPIC_SLOT(max_msg)                                              \
+	((size_t)1 << (((size_t)(max_msg) + 16 <= 64) ? 6                      \
+		       : 64 - __builtin_clzll((unsigned long long)(max_msg) + 15)))
+
+/** Role of a topic handle, chosen at pshm_topic_open(). */
+enum pshm_topic_role {
+	PSHM_PUBLISHER = 3,
+	PSHM_SUBSCRIBER = 4,
+};
+
+/** What the publisher does about slow subscribers, fixed at creation. */
+enum pshm_topic_policy {
+	PSHM_TOPIC_BLOCKING = 0, /**< wait for the slowest live subscriber */
+	PSHM_TOPIC_LOSSY = 1,    /**< never wait; slow subscribers skip ahead */
+};
+
+/** pshm_topic_open() flag for a subscriber: start from the oldest message
+ *  kept as history instead of the next one published. (A bit of its own
+ *  next to enum pshm_flags.) */
+#define PSHM_TOPIC_HISTORY (1u << 16)
+
+/** Parameters of pshm_topic_create(); zero fields take the defaults. */
+struct pshm_topic_config {
+	size_t ring_size;         /**< ring bytes, a power of two from
+				       PSHM_TOPIC_RING_MIN (1 KiB) to
+				       PSHM_TOPIC_RING_MAX (2 GiB); default
+				       PSHM_TOPIC_RING_DEFAULT (1 MiB) */
+	size_t max_msg;           /**< largest message in bytes (default
+				       PSHM_TOPIC_MSG_DEFAULT, at most ring_size / 2
+				       - 16); the ring holds ring_size /
+				       PSHM_TOPIC_SLOT(max_msg) messages */
+	unsigned history;         /**< messages kept for late subscribers (0 to
+				       the number of slots - 1) */
+	unsigned max_subscribers; /**< subscribers attached at once, 1 to
+				       PSHM_TOPIC_MAX_SUBSCRIBERS; default
+				       PSHM_TOPIC_SUBSCRIBERS_DEFAULT (64) */
+	unsigned policy;          /**< enum pshm_topic_policy (default BLOCKING) */
+};
+
+/** One subscriber, as pshm_topic_stat() reports it. */
+struct pshm_topic_sub {
+	pid_t pid;       /**< as recorded at attach (for display only) */
+	int alive;       /**< 1 if it holds its liveness lock (it runs), 0 if gone */
+	uint64_t next;   /**< number of the next message it will read */
+	uint64_t lag;    /**< messages published that it has not read yet */
+	uint64_t missed; /**< messages it skipped (lossy mode) */
+};
+
+/** A topic's state, as pshm_topic_stat() reports it: a snapshot taken while
+ *  peers may be working, so the counts may be a message apart. */
+struct pshm_topic_info {
+	unsigned policy;          /**< enum pshm_topic_policy */
+	uint64_t ring_size;       /**< bytes of the ring */
+	uint64_t max_msg;         /**< largest message */
+	uint64_t slots;           /**< messages the ring holds */
+	unsigned history;         /**< messages kept for late subscribers */
+	unsigned max_subscribers; /**< subscriber slots */
+	uint64_t published;       /**< messages published since creation (the
+				       number of the last one) */
+	uint64_t kept;            /**< history messages available to a subscriber
+				       joining now */
+	pid_t publisher;          /**< pid of the last publisher, 0 if none came */
+	int publisher_alive;      /**< 1 if a publisher is attached and runs */
+	unsigned n_subs;          /**< entries filled in subs[] */
+	struct pshm_topic_sub subs[PSHM_TOPIC_MAX_SUBSCRIBERS]; /**< attached
+				       subscribers, live or dead, by slot */
+};
+
+/**
+ * Create the topic @name with permissions @mode (0 means 0600; set exactly,
+ * the umask does not narrow it). Its header is complete before the name
+ * appears. Does not attach: open it next. @cfg may be NULL for the defaults.
+ * Exclusive by default: -EEXIST if the name exists, unless @flags has
+ * PSHM_OPEN_EXISTING, in which case an existing topic is accepted as it is
+ * (it must pass the open policy and be a topic: else -EPERM or -EPROTO).
+ *
+ * @flags: PSHM_OPEN_EXISTING, PSHM_ALLOW_FOREIGN, PSHM_ALLOW_SHARED_WRITE.
+ * Errors: -EINVAL (bad name, bad @cfg: ring size not a power of two in
+ * range, max_msg too large for 2 slots, history not below the number of
+ * slots, max_subscribers above PSHM_TOPIC_MAX_SUBSCRIBERS, unknown policy;
+ * mode above 07777, unknown flags), -ENAMETOOLONG, -EEXIST, -ENOTSUP (a
+ * symlink, directory or FIFO has the name), -EACCES, -ENOSPC, -EFBIG,
+ * -ENOMEM, -EMFILE; with PSHM_OPEN_EXISTING also -EPERM and -EPROTO.
+ */
+int pshm_topic_create(const char *name, const struct pshm_topic_config *cfg, mode_t mode,
+		      unsigned flags);
+
+/**
+ * Remove the topic @name: only if it is a topic (its magic number, as
+ * pshm_seg_stat() reports PSHM_KIND_TOPIC), and only if the name still
+ * refers to the file that was checked (as pshm_seg_unlink_same()). Attached
+ * handles stay valid. Applies no owner/mode policy.
+ * Errors: -EINVAL, -ENAMETOOLONG, -ENOENT, -ENOTSUP, -EACCES, -EPROTO (not
+ * a topic: nothing removed), -ESTALE, -EPERM, -EMFILE.
+ */
+int pshm_topic_unlink(const char *name);
+
+/**
+ * Attach to the topic @name as @role (PSHM_PUBLISHER or PSHM_SUBSCRIBER).
+ * @flags: the PSHM_ALLOW_* policy flags of pshm_seg_open(), and for a
+ * subscriber PSHM_TOPIC_HISTORY. Both roles map the segment read-write (a
+ * subscriber records its cursor there), so both need write permission.
+ * A second live publisher gets -EBUSY; the slot of a dead one is taken
+ * over. The header is validated; the segment
+ * is faulted in at once, a sparse file being refused first with -ENODATA.
+ * Errors: those of pshm_seg_open() (-ENOENT, -EACCES, -EPERM, -ENOTSUP...),
+ * -EINVAL (bad role or flags, NULL @out), -EPROTO (not a topic, or an
+ * inconsistent header), -ENODATA, -EFAULT (truncated while attaching),
+ * -EBUSY, -EUSERS (max_subscribers live subscribers already attached),
+ * -ENOLCK (the filesystem refuses liveness locks), -ENOMEM.
+ */
+int pshm_topic_open(const char *name, unsigned role, unsigned flags, pshm_topic **out);
+
+/** pshm_topic_open(@name, PSHM_SUBSCRIBER, @flags, @out). */
+int pshm_topic_subscribe(const char *name, unsigned flags, pshm_topic **out);
+
+/** Detach and close (NULL is a no-op); stops the thread of
+ *  pshm_topic_fd() and closes its descriptor. A publisher's open
+ *  reservation is dropped, never published. */
+void pshm_topic_close(pshm_topic *t);
+
+/** Choose how @t waits, as pshm_chan_set_wait(): PSHM_WAIT_BLOCK spins
+ *  @spin_ns then sleeps, PSHM_WAIT_POLL never sleeps.
+ *  Errors: -EINVAL (NULL handle, unknown @wait). */
+int pshm_topic_set_wait(pshm_topic *t, unsigned wait, uint64_t spin_ns);
+
+/** The largest message @t carries (0 for NULL). */
+size_t pshm_topic_max_msg(const pshm_topic *t);
+
+/** The number of messages the ring of @t holds (0 for NULL). */
+uint64_t pshm_topic_slots(const pshm_topic *t);
+
+/** Publish @len bytes of @msg as the next message (0 bytes is a valid,
+ *  empty message). Blocking topics wait while the slowest live subscriber
+ *  is a whole ring behind; lossy topics never wait.
+ *  Errors: -EAGAIN, -ETIMEDOUT, -EINTR, -EMSGSIZE (len > max_msg), -EBUSY
+ *  (a reservation is open), -EPROTO (corrupted header), -EFAULT (the
+ *  segment was truncated), -EINVAL (not the publisher, NULL @msg with @len). */
+int pshm_topic_publish(pshm_topic *t, const void *msg, size_t len, int64_t timeout_ns);
+
+/** Zero-copy publish: reserve the next slot for up to @len bytes and return
+ *  its address in *@ptr; write the message there, then pshm_topic_commit().
+ *  Nothing is visible to subscribers before the commit. Errors as
+ *  pshm_topic_publish(). */
+int pshm_topic_reserve(pshm_topic *t, size_t len, void **ptr, int64_t timeout_ns);
+/** Publish the reserved message, shortened to @len (<= the reserved size).
+ *  Errors: -EINVAL (no reservation open, @len too large, not a publisher),
+ *  -EFAULT. */
+int pshm_topic_commit(pshm_topic *t, size_t len);
+
+/** Copy the next message into @buf of @cap bytes; returns its length.
+ *  In lossy mode, messages overwritten before they could be read are
+ *  skipped and counted (pshm_topic_missed()); what is returned is always
+ *  a whole message, checked after the copy.
+ *  Errors: -EAGAIN, -ETIMEDOUT, -EINTR, -EMSGSIZE (@cap too small: the
+ *  message stays next), -EPIPE (every message read and the publisher gone),
+ *  -EPROTO (corrupted header or slot), -EFAULT (the segment was truncated:
+ *  close the handle), -EINVAL (not a subscriber, NULL @buf with @cap). */
+ssize_t pshm_topic_recv(pshm_topic *t, void *buf, size_t cap, int64_t timeout_ns);
+
+/** Zero-copy receive: *@ptr points at the next message in the ring
+ *  (read-only, until pshm_topic_release()); returns its length. Peeking
+ *  again without releasing returns the same message. In lossy mode the
+ *  publisher may overwrite it while you read: pshm_topic_release() says so.
+ *  Errors as pshm_topic_recv() (but not -EMSGSIZE). */
+ssize_t pshm_topic_peek(pshm_topic *t, const void **ptr, int64_t timeout_ns);
+/** Release the peeked message and move to the next. Returns 0 if the
+ *  message stayed intact until now, -ESTALE if the publisher overwrote it
+ *  meanwhile (lossy mode only: what was read may be torn; discard it; the
+ *  message counts as missed). Errors: -EINVAL (nothing peeked, not a
+ *  subscriber), -EFAULT. */
+int pshm_topic_release(pshm_topic *t);
+
+/** The number of messages subscriber @t skipped since it attached (lossy
+ *  mode: overwritten before it read them); compare before and after a
+ *  receive to report each gap. 0 for NULL or a publisher. */
+uint64_t pshm_topic_missed(const pshm_topic *t);
+
+/** The number of the last message received or peeked (subscriber) or
+ *  published (publisher) through @t; 0 if none yet, or for NULL. */
+uint64_t pshm_topic_seq(const pshm_topic *t);
+
+/**
+ * A descriptor that polls readable (POLLIN, for poll(2), epoll(7)...) when
+ * subscriber @t may have a message to receive, or its publisher is gone.
+ * It is an eventfd, owned by the handle (do not close it; closed by
+ * pshm_topic_close()), served by a thread that the first call starts: it
+ * sleeps on the topic's futex, as a blocked receive would, and rearms
+ * when a receive or peek on @t returns -EAGAIN (which drains it). Use it
+ * edge-style: on POLLIN, receive with timeout 0 until -EAGAIN. Later calls
+ * return the same descriptor.
+ * Errors: -EINVAL (NULL or not a subscriber), -EMFILE, -ENOMEM, -EAGAIN
+ * (no thread could be started).
+ */
+int pshm_topic_fd(pshm_topic *t);
+
+/** Describe the topic @name without attaching (read-only; any owner's
+ *  topic may be described), read with pread(2), never through a mapping.
+ *  Errors: those of pshm_seg_open(), -EPROTO (not a topic, inconsistent
+ *  header, truncated while read), -EINVAL (NULL @info), -ENOMEM. */
+int pshm_topic_stat(const char *name, struct pshm_topic_info *info);
+
 #ifdef __cplusplus
 }
 #endif

@@ -65,4 +65,14 @@ int stress_chan_consume(const struct stress_load *l, char *err, size_t errlen);
 int stress_chan_mpsc_threads(char *err, size_t errlen);
 int stress_chan_spsc_threads(char *err, size_t errlen);
 
+/* ---- topics (stress_topic.c) ---- */
+/* Message number @k (1-based) of 12 to @max bytes (@max at most 4096),
+ * carrying k and a checksum of the rest; _ok says whether @b is it, whole. */
+size_t stress_topic_make(unsigned char *b, uint64_t k, size_t max);
+bool stress_topic_ok(const unsigned char *b, size_t len, uint64_t k, size_t max);
+/* Threads variants: a publisher, 3 subscribers; blocking, then lossy (one
+ * subscriber waiting in poll(2) on pshm_topic_fd()). */
+int stress_topic_blocking_threads(char *err, size_t errlen);
+int stress_topic_lossy_threads(char *err, size_t errlen);
+
 #endif

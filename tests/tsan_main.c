@@ -12,6 +12,8 @@ static const struct stress_case cases[] = {
 	{ "box: writers and readers threads hammer one box", stress_box_threads },
 	{ "chan: MPSC, 4 producer threads, order and integrity", stress_chan_mpsc_threads },
 	{ "chan: SPSC, producer thread, order and integrity", stress_chan_spsc_threads },
+	{ "topic: blocking, publisher and 3 subscriber threads", stress_topic_blocking_threads },
+	{ "topic: lossy, publisher and 3 subscriber threads, one polling", stress_topic_lossy_threads },
 	{ NULL, NULL },
 };
 

@@ -1,0 +1,496 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * topic_open.c — topics: creating, attaching (the publisher's recovery of
+ * a message its dead predecessor completed but did not count, the
+ * subscriber's join), closing, removing. The layout is described in topic.h.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "topic.h"
+
+/* ---- geometry ----------------------------------------------------------- */
+
+static bool is_pow2(uint64_t n)
+{
+	return n && !(n & (n - 1));
+}
+
+static uint64_t slot_size_for(uint64_t max_msg)
+{
+	uint64_t s = 64;
+	while (s < max_msg + T_SLOT_HDR)
+		s <<= 1;
+	return s;
+}
+
+static bool geom_ok(const struct topic_geom *g)
+{
+	if (!is_pow2(g->ring_size) || g->ring_size < PSHM_TOPIC_RING_MIN ||
+	    g->ring_size > PSHM_TOPIC_RING_MAX)
+		return false;
+	if (g->max_msg > g->ring_size || g->slot_size != slot_size_for(g->max_msg) ||
+	    g->slot_size > g->ring_size / 2 || g->nslots != g->ring_size / g->slot_size)
+		return false;
+	if (g->history >= g->nslots)
+		return false;
+	if (g->max_subs < 1 || g->max_subs > PSHM_TOPIC_MAX_SUBSCRIBERS)
+		return false;
+	return g->policy == PSHM_TOPIC_BLOCKING || g->policy == PSHM_TOPIC_LOSSY;
+}
+
+static int geom_from_config(const struct pshm_topic_config *cfg, struct topic_geom *g)
+{
+	struct pshm_topic_config c = { 0 };
+	if (cfg)
+		c = *cfg;
+	g->ring_size = c.ring_size ? c.ring_size : PSHM_TOPIC_RING_DEFAULT;
+	if (c.max_msg) {
+		g->max_msg = c.max_msg;
+	} else {
+		g->max_msg = PSHM_TOPIC_MSG_DEFAULT;
+		if (g->max_msg + T_SLOT_HDR > g->ring_size / 2)
+			g->max_msg = g->ring_size / 2 - T_SLOT_HDR;
+	}
+	if (g->max_msg > UINT32_MAX || g->ring_size > PSHM_TOPIC_RING_MAX)
+		return -EINVAL;
+	g->slot_size = slot_size_for(g->max_msg);
+	g->nslots = g->ring_size / g->slot_size;
+	g->history = c.history;
+	g->max_subs = c.max_subscribers ? c.max_subscribers : PSHM_TOPIC_SUBSCRIBERS_DEFAULT;
+	g->policy = c.policy;
+	return geom_ok(g) ? 0 : -EINVAL;
+}
+
+int pshm__topic_hdr_read(const void *addr, size_t size, struct topic_geom *g)
+{
+	if (!addr || size < sizeof(struct topic_hdr))
+		return -EPROTO;
+	const struct topic_hdr *h = addr;
+	if (T_LOAD(&h->magic) != PSHM_TOPIC_MAGIC || T_LOAD(&h->version) != TOPIC_VERSION)
+		return -EPROTO;
+	g->ring_size = T_LOAD(&h->ring_size);
+	g->slot_size = T_LOAD(&h->slot_size);
+	g->max_msg = T_LOAD(&h->max_msg);
+	g->history = T_LOAD(&h->history);
+	g->max_subs = T_LOAD(&h->max_subs);
+	g->policy = T_LOAD(&h->policy);
+	g->nslots = g->slot_size ? g->ring_size / g->slot_size : 0;
+	uint64_t off = T_LOAD(&h->ring_off);
+	uint64_t total = T_LOAD(&h->total_size);
+	if (!geom_ok(g) || off != topic_ring_offset(g->max_subs) || total != size ||
+	    total != off + g->ring_size || T_LOAD(&h->reserved0) != 0)
+		return -EPROTO;
+	return 0;
+}
+
+static int topic_init(void *addr, size_t size, void *arg)
+{
+	const struct topic_geom *g = arg;
+	struct topic_hdr *h = addr;
+	/* The file is fresh (zeros): only non-zero fields are written. */
+	h->magic = PSHM_TOPIC_MAGIC;
+	h->version = TOPIC_VERSION;
+	h->ring_off = (uint32_t)topic_ring_offset(g->max_subs);
+	h->total_size = size;
+	h->ring_size = g->ring_size;
+	h->slot_size = (uint32_t)g->slot_size;
+	h->max_msg = (uint32_t)g->max_msg;
+	h->history = g->history;
+	h->max_subs = g->max_subs;
+	h->policy = g->policy;
+	return 0;
+}
+
+/* Is the header of @seg, read with pread (nothing mapped), a topic's of its
+ * size? 0, -EPROTO, or -errno. */
+static int header_of(pshm_seg *seg)
+{
+	struct topic_hdr h;
+	struct topic_geom g;
+	ssize_t n = pshm_seg_pread(seg, &h, sizeof(h), 0);
+	return n == (ssize_t)sizeof(h) ? pshm__topic_hdr_read(&h, pshm_seg_size(seg), &g)
+				       : (n < 0 ? (int)n : -EPROTO);
+}
+
+static int check_existing(const char *name, unsigned flags)
+{
+	pshm_seg *seg;
+	int r = pshm_seg_open(name, PSHM_RDONLY | PSHM_NOMAP |
+				    (flags & (PSHM_ALLOW_FOREIGN | PSHM_ALLOW_SHARED_WRITE)), &seg);
+	if (r < 0)
+		return r;
+	r = header_of(seg);
+	pshm_seg_close(seg);
+	return r;
+}
+
+int pshm_topic_create(const char *name, const struct pshm_topic_config *cfg, mode_t mode,
+		      unsigned flags)
+{
+	if ((mode & ~(mode_t)07777) ||
+	    (flags & ~(unsigned)(PSHM_OPEN_EXISTING | PSHM_ALLOW_FOREIGN | PSHM_ALLOW_SHARED_WRITE)))
+		return -EINVAL;
+	struct topic_geom g;
+	int r = geom_from_config(cfg, &g);
+	if (r < 0)
+		return r;
+	r = pshm_name_check(name);
+	if (r < 0)
+		return r;
+	/* With PSHM_OPEN_EXISTING the name may vanish between the failed
+	 * create and the check: try a few times, as channels do. */
+	for (int tries = 0; tries < 8; tries++) {
+		pshm_seg *seg;
+		r = pshm__seg_create_init(name, topic_ring_offset(g.max_subs) + g.ring_size, mode,
+					  topic_init, &g, &seg);
+		if (r == 0)
+			pshm_seg_close(seg);
+		if (r != -EEXIST || !(flags & PSHM_OPEN_EXISTING))
+			break;
+		r = check_existing(name, flags);
+		if (r != -ENOENT)
+			break;
+	}
+	return r;
+}
+
+/* As unlink_kind() in remove.c does for channels and boxes. */
+int pshm_topic_unlink(const char *name)
+{
+	struct stat st;
+	int fd = pshm__open_regular(name, O_RDONLY, &st);
+	if (fd < 0)
+		return fd;
+	int r = pshm__kind_of_fd(fd) == PSHM_KIND_TOPIC ? 0 : -EPROTO;
+	close(fd);
+	if (r < 0)
+		return r;
+	int dfd = pshm__dirfd();
+	if (dfd < 0)
+		return dfd;
+	r = pshm__unlink_same(dfd, pshm__leaf(name), &st, false);
+	close(dfd);
+	return r;
+}
+
+/* ---- attaching ---------------------------------------------------------- */
+
+static int topic_new(void *addr, size_t size, unsigned role, bool detached, pshm_topic **out)
+{
+	struct topic_geom g;
+	int r = pshm__topic_hdr_read(addr, size, &g);
+	if (r < 0)
+		return r;
+	pshm_topic *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->h = addr;
+	t->subs = (struct topic_sub *)(t->h + 1);
+	t->ring = (unsigned char *)addr + topic_ring_offset(g.max_subs);
+	t->map_len = size;
+	t->g = g;
+	t->mask = g.nslots - 1;
+	t->shift = (unsigned)__builtin_ctzll(g.slot_size);
+	t->role = role;
+	t->lossy = g.policy == PSHM_TOPIC_LOSSY;
+	t->detached = detached;
+	t->lock_fd = -1;
+	t->wait = PSHM_WAIT_BLOCK;
+	t->spin_ns = PSHM_SPIN_DEFAULT_NS;
+	t->touched_sec = -1;
+	*out = t;
+	return 0;
+}
+
+/* Our owner word: pid, state, one more generation than @seen's, so that a
+ * peer can tell that a claim happened by the word changing. */
+static uint64_t owner_word(uint64_t seen)
+{
+	return (((seen >> 40) + 1) << 40) | (uint64_t)T_ACTIVE << 32 | (uint32_t)getpid();
+}
+
+bool pshm__topic_pub_alive(const pshm_topic *t)
+{
+	if (t->detached || owner_state_of(T_LOAD_ACQ(&t->h->pub_owner)) != T_ACTIVE)
+		return false;
+	return pshm__live_byte(t->lock_fd, PSHM__LOCK_ROLE(0));
+}
+
+/*
+ * The publisher: take its lock (-EBUSY while a live one holds it), then
+ * resume the numbering. A predecessor killed between a message's even
+ * stamp and pub_seq left that message complete but uncounted: count it,
+ * so it is not written over (delivered twice, differently).
+ */
+static int pub_attach(pshm_topic *t)
+{
+	struct topic_hdr *h = t->h;
+	if (!t->detached) {
+		int r = pshm__lock_take(t->lock_fd, PSHM__LOCK_ROLE(0), true);
+		if (r < 0)
+			return r == -EAGAIN ? -EBUSY : r;
+		T_STORE_REL(&h->pub_owner, owner_word(T_LOAD(&h->pub_owner)));
+		__atomic_fetch_add(&h->pub_attaches, 1, __ATOMIC_ACQ_REL);
+		t->dead = calloc(t->g.max_subs, sizeof(*t->dead));
+		if (!t->dead) {
+			pshm__lock_drop(t->lock_fd, PSHM__LOCK_ROLE(0));
+			return -ENOMEM;
+		}
+	}
+	uint64_t p = T_LOAD_ACQ(&h->pub_seq);
+	if (p > UINT64_MAX / 4)
+		return -EPROTO;
+	if (T_LOAD_ACQ(&slot_of(t, p)->stamp) == 2 * p + 2) {
+		p++;
+		T_STORE_REL(&h->pub_seq, p);
+	}
+	t->seq = p;
+	t->limit = 0; /* the first message scans */
+	return 0;
+}
+
+/* Try subscriber slot @i: 1 taken, 0 held by a live peer (or not free when
+ * @free_only), or -errno when the lock cannot be taken at all. */
+static int try_sub_slot(pshm_topic *t, unsigned i, bool free_only)
+{
+	struct topic_sub *s = &t->subs[i];
+	if (free_only && owner_state_of(T_LOAD_ACQ(&s->owner)))
+		return 0;
+	int r = pshm__lock_take(t->lock_fd, PSHM__LOCK_ROLE(1 + (uint64_t)i), true);
+	if (r == -EAGAIN)
+		return 0;
+	if (r < 0)
+		return r;
+	if (free_only && owner_state_of(T_LOAD_ACQ(&s->owner))) {
+		pshm__lock_drop(t->lock_fd, PSHM__LOCK_ROLE(1 + (uint64_t)i));
+		return 0;
+	}
+	t->slot = i;
+	return 1;
+}
+
+static int claim_sub_slot(pshm_topic *t)
+{
+	/* A free slot first, then one whose owner is dead. */
+	for (int pass = 0; pass < 2; pass++)
+		for (unsigned i = 0; i < t->g.max_subs; i++) {
+			int r = try_sub_slot(t, i, pass == 0);
+			if (r != 0)
+				return r < 0 ? r : 0;
+		}
+	return -EUSERS;
+}
+
+/*
+ * Where a new subscriber starts: the next message, or with @history the
+ * oldest one kept. Blocking mode: `next` is stored, then the owner word
+ * (release), a full fence, and the publisher's limit is loaded: a start
+ * below limit - nslots could be written over by a publisher that has not
+ * seen us, so it moves up (see topic.h). Bounded: each round either ends
+ * or raises the start, which stays at most the publisher's position.
+ */
+static int sub_join(pshm_topic *t, bool history)
+{
+	struct topic_hdr *h = t->h;
+	struct topic_sub *s = &t->subs[t->slot];
+	uint64_t p = T_LOAD_ACQ(&h->pub_seq);
+	if (p > UINT64_MAX / 4)
+		return -EPROTO;
+	uint64_t start = history ? (p > t->g.history ? p - t->g.history : 0) : p;
+	T_STORE(&s->missed, 0);
+	T_STORE(&s->next, start);
+	if (!t->detached)
+		T_STORE_REL(&s->owner, owner_word(T_LOAD(&s->owner)));
+	for (int round = 0; !t->lossy && round < 1000; round++) {
+		T_FULL_FENCE();
+		uint64_t lim = T_LOAD_ACQ(&h->limit);
+		if (lim < t->g.nslots || lim - t->g.nslots <= start)
+			break;
+		start = lim - t->g.nslots;
+		p = T_LOAD_ACQ(&h->pub_seq);
+		if (start > p + 1)
+			return -EPROTO;
+		T_STORE(&s->next, start);
+	}
+	t->next = start;
+	return 0;
+}
+
+static int attach(pshm_topic *t, unsigned flags)
+{
+	struct topic_hdr *h = t->h;
+	if (!t->detached) {
+		t->mb = pshm__membarrier_init();
+		t->self_fence = !t->mb;
+		if (!t->mb)
+			T_STORE_REL(&h->need_fence, 1);
+	}
+	if (t->role == PSHM_PUBLISHER)
+		return pub_attach(t);
+	if (!t->detached) {
+		int r = claim_sub_slot(t);
+		if (r < 0)
+			return r;
+		__atomic_fetch_add(&h->sub_attaches, 1, __ATOMIC_ACQ_REL);
+	}
+	/* The attach count before the liveness check: a publisher coming in
+	 * between shows as a change. */
+	t->attaches0 = T_LOAD_ACQ(&h->pub_attaches);
+	t->seen_peer = pshm__topic_pub_alive(t);
+	int r = sub_join(t, flags & PSHM_TOPIC_HISTORY);
+	if (r < 0 && !t->detached) {
+		T_STORE_REL(&t->subs[t->slot].owner, T_LOAD(&t->subs[t->slot].owner) &
+							     ~(((uint64_t)1 << 40) - 1));
+		pshm__lock_drop(t->lock_fd, PSHM__LOCK_ROLE(1 + (uint64_t)t->slot));
+	}
+	return r;
+}
+
+static bool role_ok(unsigned role)
+{
+	return role == PSHM_PUBLISHER || role == PSHM_SUBSCRIBER;
+}
+
+int pshm__topic_attach_mem(void *addr, size_t size, unsigned role, unsigned flags,
+			   pshm_topic **out)
+{
+	if (!out || !role_ok(role) || (flags & ~(PSHM__TOPIC_DETACHED | PSHM_TOPIC_HISTORY)))
+		return -EINVAL;
+	*out = NULL;
+	pshm_topic *t;
+	int r = topic_new(addr, size, role, flags & PSHM__TOPIC_DETACHED, &t);
+	if (r < 0)
+		return r;
+	r = attach(t, flags);
+	if (r < 0) {
+		free(t->dead);
+		free(t);
+		return r;
+	}
+	*out = t;
+	return 0;
+}
+
+int pshm_topic_open(const char *name, unsigned role, unsigned flags, pshm_topic **out)
+{
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	unsigned allowed = PSHM_ALLOW_FOREIGN | PSHM_ALLOW_SHARED_WRITE;
+	if (role == PSHM_SUBSCRIBER)
+		allowed |= PSHM_TOPIC_HISTORY;
+	if (!role_ok(role) || (flags & ~allowed))
+		return -EINVAL;
+	pshm_seg *seg;
+	int r = pshm_seg_open(name, flags & ~(unsigned)PSHM_TOPIC_HISTORY, &seg);
+	if (r < 0)
+		return r;
+	void *addr = pshm_seg_addr(seg);
+	size_t size = pshm_seg_size(seg);
+	pshm_topic *t = NULL;
+	/* Nothing is read through the mapping before the file is known to
+	 * back all of it (a planted sparse topic would otherwise fill
+	 * /dev/shm: a hole of tmpfs read through a mapping is allocated). */
+	r = header_of(seg);
+	if (r == 0)
+		r = pshm__seg_backed(pshm_seg_fd(seg), size);
+	/* Guarded, since a peer may truncate the segment while we join it.
+	 * topic_new() touches the mapping only before it allocates; a jump out
+	 * of attach() may leak the publisher's small table at worst, and a
+	 * lock taken just before is dropped by pshm_seg_close(). */
+	if (r == 0)
+		PSHM__GUARDED(r, addr, size, topic_new(addr, size, role, false, &t));
+	if (r == 0) {
+		t->lock_fd = pshm_seg_fd(seg);
+		PSHM__GUARDED(r, addr, size, attach(t, flags));
+		if (r < 0) {
+			free(t->dead);
+			free(t);
+		}
+	}
+	if (r < 0) {
+		pshm_seg_close(seg);
+		return r;
+	}
+	madvise(addr, size, MADV_POPULATE_WRITE);
+	t->seg = seg;
+	*out = t;
+	return 0;
+}
+
+int pshm_topic_subscribe(const char *name, unsigned flags, pshm_topic **out)
+{
+	return pshm_topic_open(name, PSHM_SUBSCRIBER, flags, out);
+}
+
+/* ---- closing ------------------------------------------------------------ */
+
+static int detach(pshm_topic *t)
+{
+	struct topic_hdr *h = t->h;
+	uint64_t low = ((uint64_t)1 << 40) - 1;
+	if (t->role == PSHM_PUBLISHER) {
+		/* An open reservation stays odd: never delivered; the next
+		 * publisher writes that message again. */
+		T_STORE_REL(&h->pub_owner, T_LOAD(&h->pub_owner) & ~low);
+		pshm__lock_drop(t->lock_fd, PSHM__LOCK_ROLE(0));
+		/* Let sleeping subscribers notice we are gone at their next check. */
+		t_wake(t, &h->data_wait, INT_MAX);
+	} else {
+		struct topic_sub *s = &t->subs[t->slot];
+		T_STORE_REL(&s->owner, T_LOAD(&s->owner) & ~low);
+		pshm__lock_drop(t->lock_fd, PSHM__LOCK_ROLE(1 + (uint64_t)t->slot));
+		t_wake(t, &h->space_wait, 1);
+	}
+	return 0;
+}
+
+void pshm_topic_close(pshm_topic *t)
+{
+	if (!t)
+		return;
+	pshm__topic_fd_stop(t);
+	if (!t->detached) {
+		int r;
+		TOPIC_GUARDED(r, t, detach(t));
+		(void)r;
+	}
+	pshm_seg_close(t->seg);
+	free(t->dead);
+	free(t);
+}
+
+/* ---- accessors ---------------------------------------------------------- */
+
+int pshm_topic_set_wait(pshm_topic *t, unsigned wait, uint64_t spin_ns)
+{
+	if (!t || (wait != PSHM_WAIT_BLOCK && wait != PSHM_WAIT_POLL))
+		return -EINVAL;
+	t->wait = wait;
+	t->spin_ns = spin_ns;
+	return 0;
+}
+
+size_t pshm_topic_max_msg(const pshm_topic *t)
+{
+	return t ? (size_t)t->g.max_msg : 0;
+}
+
+uint64_t pshm_topic_slots(const pshm_topic *t)
+{
+	return t ? t->g.nslots : 0;
+}
+
+uint64_t pshm_topic_missed(const pshm_topic *t)
+{
+	return t && t->role == PSHM_SUBSCRIBER ? t->missed : 0;
+}
+
+uint64_t pshm_topic_seq(const pshm_topic *t)
+{
+	if (!t)
+		return 0;
+	return t->role == PSHM_PUBLISHER ? t->seq : t->last;
+}
