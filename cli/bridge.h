@@ -5,6 +5,7 @@
  *   bridge.c        the command: options, URLs, sockets, TLS, logs, stats
  *   bridge_send.c   send: local channel -> network
  *   bridge_recv.c   recv: network -> local channel
+ *   bridge_end.c    the local end: a channel or a topic
  *   bridge_frame.c  the frames (no NNG: the fuzzer links it alone)
  */
 #ifndef PSHM_CLI_BRIDGE_H
@@ -43,6 +44,38 @@ struct br_stats {
 	uint64_t lag;           /* send: unacknowledged; recv: queued locally */
 	uint64_t last_msgs, last_bytes, last_ns;
 };
+
+/* HELLO's mode for a topic: this bit, and the topic's policy in bit 0
+ * (a channel's mode is enum pshm_chan_mode). */
+#define BR_MODE_TOPIC 0x100u
+
+/* A local end (bridge_end.c): a channel or a topic. */
+struct br_end {
+	bool topic;
+	pshm_chan *ch;
+	pshm_topic *t;
+	const char *name;
+};
+/* Attach as the consumer of a channel or a subscriber of a topic; the
+ * sequence number of the next message in *@next_seq. 0 or -errno. */
+int br_end_source(struct br_end *e, const char *name, unsigned flags, uint64_t *next_seq);
+/* Peek at the next message; a topic's number in *@seq (a channel's is the
+ * caller's count, left as it is). */
+ssize_t br_end_peek(struct br_end *e, const void **p, int64_t timeout_ns, uint64_t *seq);
+/* 0, or -ESTALE: a lossy topic overwrote the message while it was read. */
+int br_end_release(struct br_end *e);
+size_t br_end_max_msg(const struct br_end *e);
+/* Ring size and HELLO mode of the end, for the other side's --create. */
+void br_end_geometry(const struct br_end *e, uint64_t *ring, uint32_t *mode);
+/* Attach as the producer of a channel or the publisher of a topic; with
+ * @h (a HELLO, when --create), a missing one is made like the sender's. */
+int br_end_sink(struct br_end *e, const char *name, unsigned flags, const struct bf_hello *h);
+int br_end_put(struct br_end *e, const void *msg, size_t len, int64_t timeout_ns);
+/* The messages ever written into a sink, exactly. 0 or -errno. */
+int br_end_count(struct br_end *e, uint64_t *out);
+/* Messages written but not yet read on this side (for --stats). */
+uint64_t br_end_pending(struct br_end *e);
+void br_end_close(struct br_end *e);
 
 /* The command's side, for messages: "send" or "recv". */
 extern const char *br_side;

@@ -7,8 +7,8 @@
  * Resuming without duplicates after a crash of this process: the sequence
  * number of the last message written is never stored per message; it is
  * computed from the channel itself, whose count of messages ever
- * committed (received + pending, pshm_chan_stat()) only this process
- * raises. The box NAME.bridge holds the pair (seq, count) taken when a
+ * committed (received + pending, pshm_chan_stat(); a topic's: published)
+ * only this process raises. The box NAME.bridge holds the pair (seq, count) taken when a
  * stream started or jumped over lost messages, so after a restart
  *   written = seq + (count now - count then)
  * exactly, wherever the previous process died.
@@ -36,7 +36,9 @@ struct rcv {
 	nng_socket s;
 	const char *name;
 	const struct br_opts *o;
-	pshm_chan *ch;
+	struct br_end end;
+	bool open;         /* end is attached */
+	bool gaps;         /* the stream is a topic's: its numbers may jump */
 	pshm_box *box;
 	struct state state;
 	bool have_state;
@@ -66,39 +68,6 @@ static size_t frame_max(size_t max_msg)
 	return BF_DATA_HDR + BF_REC_HDR + (max_msg > BR_BATCH ? max_msg : BR_BATCH);
 }
 
-/* The channel's count of messages ever committed, exactly: two equal
- * readings in a row (a reading races the consumer by at most a message),
- * and not capped (more than PSHM_CHAN_STAT_MAX_RECORDS pending). */
-static int exact_sent(struct rcv *r, uint64_t *out)
-{
-	uint64_t prev = UINT64_MAX;
-	bool said = false;
-	for (;;) {
-		struct pshm_chan_info in;
-		int e = pshm_chan_stat(r->name, &in);
-		if (e < 0)
-			return e;
-		if (in.mode == PSHM_CHAN_MPSC && prev == UINT64_MAX)
-			br_log("'%s' takes many producers: the count of what was written after a "
-			       "restart holds only if this bridge is its only producer", r->name);
-		if (in.pending_capped) {
-			if (!said)
-				br_log("'%s' holds too many messages to count; waiting for its "
-				       "consumer", r->name);
-			said = true;
-			if (cli_stop)
-				return -EINTR;
-			usleep(100000);
-			continue;
-		}
-		if (in.sent == prev) {
-			*out = in.sent;
-			return 0;
-		}
-		prev = in.sent;
-	}
-}
-
 static int save(struct rcv *r, uint64_t stream)
 {
 	r->state = (struct state){ STATE_VERSION, stream, r->written, r->sent };
@@ -115,7 +84,7 @@ static int load(struct rcv *r)
 				&r->box);
 	if (e < 0)
 		return cli_seg_fail("bridge recv", box, e, r->o->flags);
-	if ((e = exact_sent(r, &r->sent)) < 0)
+	if ((e = br_end_count(&r->end, &r->sent)) < 0)
 		return cli_seg_fail("bridge recv", r->name, e, r->o->flags);
 	ssize_t n = pshm_box_read(r->box, &r->state, sizeof(r->state));
 	r->have_state = n == (ssize_t)sizeof(r->state) && r->state.version == STATE_VERSION &&
@@ -125,24 +94,17 @@ static int load(struct rcv *r)
 	return 0;
 }
 
-/* Attach to the channel as its producer; create it from @h with --create. */
+/* Attach to the channel or topic as its producer or publisher; create it
+ * from @h with --create. */
 static int attach(struct rcv *r, const struct bf_hello *h)
 {
-	int e = pshm_chan_open(r->name, PSHM_PRODUCER, r->o->flags, &r->ch);
-	if (e == -ENOENT && r->o->create && h) {
-		struct pshm_chan_config cfg = { .ring_size = h->ring_size, .max_msg = h->max_msg };
-		e = pshm_chan_create(r->name, &cfg, 0, 0);
-		if (e == 0 || e == -EEXIST)
-			e = pshm_chan_open(r->name, PSHM_PRODUCER, r->o->flags, &r->ch);
-		if (e == 0)
-			br_log("created '%s': ring %llu bytes, messages up to %llu bytes", r->name,
-			       (unsigned long long)h->ring_size, (unsigned long long)h->max_msg);
-	}
+	int e = br_end_sink(&r->end, r->name, r->o->flags, r->o->create ? h : NULL);
 	if (e == -ENOENT && r->o->create && !h)
 		return 0; /* created at the first HELLO, with the sender's geometry */
 	if (e < 0)
 		return cli_seg_fail("bridge recv", r->name, e, r->o->flags);
-	r->max_frame = frame_max(pshm_chan_max_msg(r->ch));
+	r->open = true;
+	r->max_frame = frame_max(br_end_max_msg(&r->end));
 	nng_socket_set_size(r->s, NNG_OPT_RECVMAXSZ, r->max_frame);
 	return load(r);
 }
@@ -191,13 +153,13 @@ static int on_hello(struct rcv *r, nng_pipe p, const struct bf_hello *h)
 {
 	char why[BF_TEXT_MAX + 1];
 	int e;
-	if (!r->ch && (e = attach(r, h)) != 0) {
-		refuse(r, p, EIO, "the receiving side cannot open its channel");
+	if (!r->open && (e = attach(r, h)) != 0) {
+		refuse(r, p, EIO, "the receiving side cannot open its channel or topic");
 		return e;
 	}
-	if (h->max_msg > pshm_chan_max_msg(r->ch)) {
+	if (h->max_msg > br_end_max_msg(&r->end)) {
 		snprintf(why, sizeof(why), "'%s' takes messages up to %zu bytes, the sender's "
-			 "channel up to %llu", r->name, pshm_chan_max_msg(r->ch),
+			 "up to %llu", r->name, br_end_max_msg(&r->end),
 			 (unsigned long long)h->max_msg);
 		refuse(r, p, EMSGSIZE, why);
 		return 0;
@@ -209,8 +171,9 @@ static int on_hello(struct rcv *r, nng_pipe p, const struct bf_hello *h)
 		r->st.reconnects++;
 	r->peer = p;
 	r->stale = 0;
+	r->gaps = h->mode & BR_MODE_TOPIC;
 	unsigned char buf[BF_WELCOME_LEN];
-	struct bf_welcome w = { r->written, lost, pshm_chan_max_msg(r->ch), h->nonce, 0 };
+	struct bf_welcome w = { r->written, lost, br_end_max_msg(&r->end), h->nonce, 0 };
 	br_send_frame(r->s, buf, bf_put_welcome(buf, &w));
 	return 0;
 }
@@ -221,7 +184,7 @@ static int put(struct rcv *r, const void *msg, size_t len)
 {
 	bool said = false;
 	for (;;) {
-		int e = pshm_chan_send(r->ch, msg, len, BR_SLICE_MS * BR_NS_PER_MS);
+		int e = br_end_put(&r->end, msg, len, BR_SLICE_MS * BR_NS_PER_MS);
 		if (e == 0)
 			return 0;
 		if (e == -EPIPE && !said) {
@@ -239,13 +202,29 @@ static int put(struct rcv *r, const void *msg, size_t len)
 	}
 }
 
+/* A topic's numbers jumped to @first: what lies between is lost. */
+static int jump(struct rcv *r, uint64_t first)
+{
+	uint64_t lost = first - 1 - r->written;
+	r->st.lost += lost;
+	br_log("lost %llu messages (#%llu to #%llu): the sender's topic went on without it "
+	       "(a lossy topic, or published before it subscribed)", (unsigned long long)lost,
+	       (unsigned long long)(r->written + 1), (unsigned long long)(first - 1));
+	r->written = first - 1;
+	return save(r, r->state.stream);
+}
+
 static int on_data(struct rcv *r, nng_pipe p, const struct bf_frame *f)
 {
 	char why[96];
-	if (!r->ch || nng_pipe_id(p) != nng_pipe_id(r->peer)) {
+	if (!r->open || nng_pipe_id(p) != nng_pipe_id(r->peer)) {
 		if (++r->stale > 64) /* a late frame of an old connection, or a hostile peer */
 			br_drop(p, "DATA without HELLO");
 		return 0;
+	}
+	if (f->u.data.first > r->written + 1 && r->gaps) {
+		int e = jump(r, f->u.data.first);
+		return e < 0 ? cli_fail("bridge recv", r->name, e) : on_data(r, p, f);
 	}
 	if (f->u.data.first > r->written + 1) {
 		snprintf(why, sizeof(why), "DATA from #%llu, but #%llu is next",
@@ -278,7 +257,7 @@ static int frame(struct rcv *r, nng_msg *m)
 	struct bf_frame f;
 	const char *why;
 	nng_pipe p = nng_msg_get_pipe(m);
-	size_t max_msg = r->ch ? pshm_chan_max_msg(r->ch) : BR_FRAME_MAX_UNKNOWN;
+	size_t max_msg = r->open ? br_end_max_msg(&r->end) : BR_FRAME_MAX_UNKNOWN;
 	if (bf_decode(nng_msg_body(m), nng_msg_len(m), max_msg, &f, &why) < 0)
 		return br_drop(p, why), 0;
 	switch (f.type) {
@@ -297,10 +276,8 @@ static int frame(struct rcv *r, nng_msg *m)
 
 static void stats(struct rcv *r)
 {
-	struct pshm_chan_info in;
-	if (r->o->stats && br_now() - (int64_t)r->st.last_ns >= INT64_C(1000000000) && r->ch &&
-	    pshm_chan_stat(r->name, &in) == 0)
-		r->st.lag = in.pending;
+	if (r->o->stats && br_now() - (int64_t)r->st.last_ns >= INT64_C(1000000000) && r->open)
+		r->st.lag = br_end_pending(&r->end);
 	br_stats_tick(&r->st, r->o->stats);
 }
 
@@ -327,12 +304,12 @@ int br_recv(const char *url, const char *name, const struct br_opts *o)
 		ack(r, false);
 		stats(r);
 	}
-	if (r->ch)
+	if (r->open)
 		br_log("stopped: %llu messages written into '%s' (up to #%llu), %llu counted lost",
 		       (unsigned long long)r->st.msgs, name, (unsigned long long)r->written,
 		       (unsigned long long)r->st.lost);
 	nng_close(r->s);
-	pshm_chan_close(r->ch);
+	br_end_close(&r->end);
 	pshm_box_close(r->box);
 	free(r);
 	return e ? e : EXIT_OK;

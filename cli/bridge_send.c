@@ -31,13 +31,14 @@ struct batch {
 	uint64_t first;
 	uint32_t count;
 	size_t bytes;
+	uint64_t gap;      /* topic: messages missed just before this batch */
 };
 
 enum { S_WAIT_PIPE, S_WAIT_WELCOME, S_STREAMING };
 
 struct snd {
 	nng_socket s;
-	pshm_chan *ch;
+	struct br_end end;
 	const char *name;
 	const struct br_opts *o;
 	uint64_t next_seq; /* seq of the next message taken from the channel */
@@ -90,6 +91,15 @@ static void free_batch(struct snd *s, struct batch *b)
 	free(b);
 }
 
+/* A topic's jump, once the receiver has seen it too. */
+static void gap_lost(struct snd *s, const struct batch *b)
+{
+	s->st.lost += b->gap;
+	br_log("lost %llu messages (#%llu to #%llu): '%s' went on without this subscriber "
+	       "(a lossy topic, or published before it subscribed)", (unsigned long long)b->gap,
+	       (unsigned long long)(b->first - b->gap), (unsigned long long)(b->first - 1), s->name);
+}
+
 /* The receiver wrote everything up to @w: drop those batches. */
 static void acked(struct snd *s, uint64_t w)
 {
@@ -103,6 +113,8 @@ static void acked(struct snd *s, uint64_t w)
 			s->cursor = b->next;
 		if (s->tail == b)
 			s->tail = NULL;
+		if (b->gap)
+			gap_lost(s, b);
 		free_batch(s, b);
 	}
 }
@@ -116,14 +128,10 @@ static uint64_t first_held(const struct snd *s)
 
 static void hello(struct snd *s)
 {
-	struct pshm_chan_info in;
 	unsigned char buf[BF_HELLO_LEN];
 	struct bf_hello h = { .stream = s->stream, .next_seq = first_held(s),
-			      .max_msg = pshm_chan_max_msg(s->ch), .nonce = ++s->nonce };
-	if (pshm_chan_stat(s->name, &in) == 0) {
-		h.ring_size = in.ring_size;
-		h.mode = in.mode;
-	}
+			      .max_msg = br_end_max_msg(&s->end), .nonce = ++s->nonce };
+	br_end_geometry(&s->end, &h.ring_size, &h.mode);
 	s->state = S_WAIT_WELCOME;
 	s->hello_at = br_now();
 	br_send_frame(s->s, buf, bf_put_hello(buf, &h));
@@ -146,9 +154,9 @@ static int welcome(struct snd *s, const struct bf_welcome *w)
 		       (unsigned long long)w->lost, (unsigned long long)(from - w->lost),
 		       (unsigned long long)(from - 1), s->name);
 	}
-	if (w->max_msg < pshm_chan_max_msg(s->ch))
-		br_log("the other side's channel takes messages up to %llu bytes, '%s' up to %zu",
-		       (unsigned long long)w->max_msg, s->name, pshm_chan_max_msg(s->ch));
+	if (w->max_msg < br_end_max_msg(&s->end))
+		br_log("the other side takes messages up to %llu bytes, '%s' up to %zu",
+		       (unsigned long long)w->max_msg, s->name, br_end_max_msg(&s->end));
 	acked(s, w->written);
 	s->cursor = s->head;
 	s->state = S_STREAMING;
@@ -206,14 +214,15 @@ static int add_rec(nng_msg *m, size_t *used, const void *p, size_t len)
 	return 0;
 }
 
-static int window_add(struct snd *s, nng_msg *m, uint64_t first, uint32_t count, size_t used)
+static int window_add(struct snd *s, nng_msg *m, uint64_t first, uint32_t count, size_t used,
+		      uint64_t gap)
 {
 	struct batch *b = malloc(sizeof(*b));
 	if (!b)
 		return -ENOMEM;
 	nng_msg_chop(m, nng_msg_len(m) - BF_DATA_HDR - used);
 	bf_put_data_hdr(nng_msg_body(m), first, count);
-	*b = (struct batch){ NULL, m, first, count, nng_msg_len(m) };
+	*b = (struct batch){ NULL, m, first, count, nng_msg_len(m), gap };
 	if (s->tail)
 		s->tail->next = b;
 	else
@@ -225,36 +234,53 @@ static int window_add(struct snd *s, nng_msg *m, uint64_t first, uint32_t count,
 	return 0;
 }
 
-/* Take up to a batch of messages out of the channel into the window,
- * waiting up to @wait_ns for the first. 0, or -errno (fatal). */
+/* A failed peek: false to end the batch, with *@err set if fatal. */
+static bool peek_failed(struct snd *s, ssize_t n, uint32_t count, int *err)
+{
+	if (n == -EPIPE && !s->source_gone && s->next_seq > s->first_seq)
+		br_log("'%s' has no producer now; waiting for one", s->name);
+	s->source_gone = n == -EPIPE;
+	if (n == -EPIPE && !count)
+		usleep(BR_SLICE_MS * 1000);
+	if (n != -EAGAIN && n != -ETIMEDOUT && n != -EINTR && n != -EPIPE)
+		*err = (int)n;
+	return false;
+}
+
+/* Take up to a batch of messages out of the channel or topic into the
+ * window, waiting up to @wait_ns for the first. A topic's jump in numbers
+ * starts a batch of its own. 0, or -errno (fatal). */
 static int take(struct snd *s, int64_t wait_ns)
 {
 	nng_msg *m;
 	size_t used = 0;
 	uint32_t count = 0;
+	uint64_t gap = 0;
+	int err = 0;
 	if (nng_msg_alloc(&m, BF_DATA_HDR + BR_BATCH) != 0)
 		return -ENOMEM;
 	for (;;) {
 		const void *p;
-		ssize_t n = pshm_chan_peek(s->ch, &p, count ? 0 : wait_ns);
-		if (n < 0) {
-			if (n == -EPIPE && !s->source_gone && s->next_seq > s->first_seq)
-				br_log("'%s' has no producer now; waiting for one", s->name);
-			s->source_gone = n == -EPIPE;
-			if (n == -EPIPE && !count)
-				usleep(BR_SLICE_MS * 1000);
-			if (n != -EAGAIN && n != -ETIMEDOUT && n != -EINTR && n != -EPIPE) {
-				nng_msg_free(m);
-				return (int)n;
-			}
+		uint64_t seq = s->next_seq;
+		ssize_t n = br_end_peek(&s->end, &p, count ? 0 : wait_ns, &seq);
+		if (n < 0 && !peek_failed(s, n, count, &err))
 			break;
-		}
 		s->source_gone = false;
-		if (count && used + BF_REC_HDR + (size_t)n > BR_BATCH)
+		if (seq != s->next_seq && count)
 			break; /* stays peeked: the next batch starts with it */
+		if (count && used + BF_REC_HDR + (size_t)n > BR_BATCH)
+			break;
+		size_t was = used;
 		if (add_rec(m, &used, p, (size_t)n) < 0)
 			break;
-		pshm_chan_release(s->ch);
+		if (br_end_release(&s->end) == -ESTALE) {
+			used = was; /* overwritten while copied: missed, as the next jump says */
+			continue;
+		}
+		if (seq > s->next_seq) {
+			gap = seq - s->next_seq;
+			s->next_seq = seq;
+		}
 		count++;
 		s->next_seq++;
 		if (used >= BR_BATCH || s->win_bytes + used >= s->o->window)
@@ -262,12 +288,12 @@ static int take(struct snd *s, int64_t wait_ns)
 	}
 	if (!count) {
 		nng_msg_free(m);
-		return 0;
+		return err;
 	}
-	int r = window_add(s, m, s->next_seq - count, count, used);
+	int r = window_add(s, m, s->next_seq - count, count, used, gap);
 	if (r < 0)
 		nng_msg_free(m);
-	return r;
+	return r ? r : err;
 }
 
 /* Send the batch at the cursor (a copy: the window keeps it until acked).
@@ -342,25 +368,18 @@ static void drain(struct snd *s)
 int br_send(const char *name, const char *url, const struct br_opts *o)
 {
 	struct snd *s = calloc(1, sizeof(*s));
-	struct pshm_chan_info in;
 	if (!s)
 		return cli_fail("bridge send", name, -ENOMEM);
 	s->name = name;
 	s->o = o;
 	mallopt(M_MMAP_THRESHOLD, 64 << 20); /* batches reuse the heap, not fresh pages */
-	int r = pshm_chan_open(name, PSHM_CONSUMER, o->flags, &s->ch);
+	int r = br_end_source(&s->end, name, o->flags, &s->next_seq);
 	if (r < 0) {
 		free(s);
 		return cli_seg_fail("bridge send", name, r, o->flags);
 	}
-	/* The only consumer now: its count of messages taken is stable. */
-	if ((r = pshm_chan_stat(name, &in)) < 0) {
-		pshm_chan_close(s->ch);
-		free(s);
-		return cli_seg_fail("bridge send", name, r, o->flags);
-	}
-	s->next_seq = s->first_seq = in.received + 1;
-	s->acked = in.received;
+	s->first_seq = s->next_seq;
+	s->acked = s->next_seq - 1;
 	s->stream = stream_id(name);
 	r = br_open(&s->s, url, false, o, 4096, on_pipe, s);
 	while (!r && !cli_stop)
@@ -373,7 +392,7 @@ int br_send(const char *name, const char *url, const struct br_opts *o)
 		s->head = b->next;
 		free_batch(s, b);
 	}
-	pshm_chan_close(s->ch);
+	br_end_close(&s->end);
 	free(s);
 	return r ? r : EXIT_OK;
 }
