@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cli/bridge.c — `pshm bridge send|recv`: a channel carried between
- * machines over NNG. This file holds the command (options, help), the
+ * cli/bridge.c — `pshm bridge send|recv`: a channel or topic carried
+ * between machines over NNG. This file holds the command (options, help), the
  * checks on URLs (a listener stays on loopback unless told otherwise), the
  * sockets and TLS, logs and --stats; bridge_send.c and bridge_recv.c the
  * two ends; bridge_frame.c the frames and what they guarantee.
@@ -307,7 +307,7 @@ static const struct cli_optdoc send_opts[] = {
 };
 
 static const struct cli_optdoc recv_opts[] = {
-	{ CLI_O_CREATE, "create NAME with the sender's ring size and\nlargest message" },
+	{ CLI_O_CREATE, "create NAME like the sender's: a channel or a\ntopic, its ring size and largest message" },
 	{ CLI_O_LISTEN_ANY, NULL },
 	{ CLI_O_STATS, NULL },
 	{ CLI_O_TLS_CERT, NULL },
@@ -318,8 +318,9 @@ static const struct cli_optdoc recv_opts[] = {
 
 static const struct cli_cmd send_cmd = {
 	"bridge send", "NAME URL [--stats] [--window SIZE] [--tls-...]",
-	"Take every message out of the local channel NAME and forward it, in order,\n"
-	"to the `pshm bridge recv` listening at URL (tcp://HOST:PORT,\n"
+	"Take every message out of the local channel NAME (or subscribe to the topic\n"
+	"NAME) and forward it, in order, to the `pshm bridge recv` listening at URL\n"
+	"(tcp://HOST:PORT,\n"
 	"tls+tcp://HOST:PORT, ipc:///PATH). Dials, and re-dials with back-off while\n"
 	"the other side is away. Messages are released from the window only once\n"
 	"the other side has written them; after a restart of either end nothing is\n"
@@ -331,7 +332,7 @@ static const struct cli_cmd send_cmd = {
 static const struct cli_cmd recv_cmd = {
 	"bridge recv", "URL NAME [--create] [--listen-any] [--stats] [--tls-...]",
 	"Listen on URL for a `pshm bridge send` and write every message it forwards\n"
-	"into the local channel NAME, waiting while the channel is full (the\n"
+	"into the local channel (or topic) NAME, waiting while it is full (the\n"
 	"sender slows down; nothing is dropped). Listens on loopback only unless\n"
 	"--listen-any is given: without TLS, anyone who reaches the port can write\n"
 	"into the channel. Keeps its resume point in the box NAME.bridge.\n"

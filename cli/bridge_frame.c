@@ -8,9 +8,10 @@
  *   6  u16 reserved (0)
  *
  *   HELLO   (1, sender -> receiver, 56 bytes): u64 stream (identity of the
- *           source channel), u64 next_seq (the first message the sender
- *           still holds), u64 ring_size, u64 max_msg, u32 mode (the source
- *           channel's geometry, for --create), u32 nonce, u64 reserved (0).
+ *           source), u64 next_seq (the first message the sender still
+ *           holds), u64 ring_size, u64 max_msg, u32 mode (the source's
+ *           geometry, for --create: a channel's mode, or 0x100 + a topic's
+ *           policy), u32 nonce, u64 reserved (0).
  *   WELCOME (2, receiver -> sender, 40 bytes): u64 written (the highest seq
  *           in the receiver's channel: the sender resumes after it), u64
  *           lost (messages between the last written and next_seq, which
@@ -24,8 +25,9 @@
  *           bytes of text saying why; the session ends.
  *
  * Sequence numbers count the messages taken out of the source channel
- * since it was created (its consumer's count), so a restarted sender
- * resumes numbering where the last one stopped. A frame that breaks any
+ * since it was created (its consumer's count), or are the source topic's
+ * message numbers, so a restarted sender resumes numbering where the last
+ * one stopped. Only a topic's DATA may jump ahead (messages it missed). A frame that breaks any
  * rule above is refused as a whole, before any of it is used.
  */
 #include <errno.h>

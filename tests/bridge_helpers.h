@@ -158,7 +158,7 @@ __attribute__((unused)) static int bt_get(int fd)
 }
 
 /* Attach to @name as consumer, waiting (up to 20 s) for it to be created. */
-static pshm_chan *bt_consumer(const char *name)
+__attribute__((unused)) static pshm_chan *bt_consumer(const char *name)
 {
 	pshm_chan *ch = NULL;
 	for (int i = 0; i < 1000; i++) {
