@@ -80,8 +80,8 @@ static int load(struct rcv *r)
 {
 	char box[PSHM_NAME_MAX + 16];
 	snprintf(box, sizeof(box), "%s.bridge", r->name);
-	int e = pshm_box_create(box, sizeof(struct state), 0, PSHM_OPEN_EXISTING | r->o->flags,
-				&r->box);
+	int e = r->box ? 0 : pshm_box_create(box, sizeof(struct state), 0,
+					     PSHM_OPEN_EXISTING | r->o->flags, &r->box);
 	if (e < 0)
 		return cli_seg_fail("bridge recv", box, e, r->o->flags);
 	if ((e = br_end_count(&r->end, &r->sent)) < 0)
@@ -103,10 +103,14 @@ static int attach(struct rcv *r, const struct bf_hello *h)
 		return 0; /* created at the first HELLO, with the sender's geometry */
 	if (e < 0)
 		return cli_seg_fail("bridge recv", r->name, e, r->o->flags);
+	if ((e = load(r)) != 0) {
+		br_end_close(&r->end);
+		return e;
+	}
 	r->open = true;
 	r->max_frame = frame_max(br_end_max_msg(&r->end));
 	nng_socket_set_size(r->s, NNG_OPT_RECVMAXSZ, r->max_frame);
-	return load(r);
+	return 0;
 }
 
 static void refuse(struct rcv *r, nng_pipe p, int code, const char *text)
@@ -153,9 +157,10 @@ static int on_hello(struct rcv *r, nng_pipe p, const struct bf_hello *h)
 {
 	char why[BF_TEXT_MAX + 1];
 	int e;
-	if (!r->open && (e = attach(r, h)) != 0) {
+	if (!r->open && attach(r, h) != 0) {
+		/* said why; a bad geometry in a HELLO must not stop the listener */
 		refuse(r, p, EIO, "the receiving side cannot open its channel or topic");
-		return e;
+		return 0;
 	}
 	if (h->max_msg > br_end_max_msg(&r->end)) {
 		snprintf(why, sizeof(why), "'%s' takes messages up to %zu bytes, the sender's "

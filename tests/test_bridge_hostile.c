@@ -34,16 +34,21 @@ static size_t hdr(unsigned char *p, int type)
 	return put(p, 0x31425350u, 4) + put(p + 4, (uint64_t)type, 1) + put(p + 5, 0, 3);
 }
 
-static size_t hello(unsigned char *p, uint64_t stream)
+static size_t hello_ring(unsigned char *p, uint64_t stream, uint64_t ring)
 {
 	size_t n = hdr(p, 1);
 	n += put(p + n, stream, 8);
 	n += put(p + n, 1, 8);    /* next_seq */
-	n += put(p + n, 4096, 8); /* ring_size */
+	n += put(p + n, ring, 8); /* ring_size */
 	n += put(p + n, 1024, 8); /* max_msg */
 	n += put(p + n, 0, 4);    /* mode */
 	n += put(p + n, 7, 4);    /* nonce */
 	return n + put(p + n, 0, 8);
+}
+
+static size_t hello(unsigned char *p, uint64_t stream)
+{
+	return hello_ring(p, stream, 4096);
 }
 
 /* DATA from @first with one record whose length word says @len and
@@ -110,6 +115,10 @@ static const char *attacks(void)
 {
 	static unsigned char big[2 << 20], h[64], d[8192];
 	size_t hl = hello(h, 42);
+	unsigned char bad[64]; /* a ring that is not a power of two, for --create */
+	if (!attack("cannot open its channel or topic: disconnecting", bad, hello_ring(bad, 42, 3000),
+		    NULL))
+		return "HELLO with a bad geometry";
 	if (!attack("(bad magic): disconnecting it", "garbage, not a frame", (size_t)20, NULL))
 		return "garbage";
 	if (!attack("unknown frame type", d, hdr(d, 9), NULL))
