@@ -373,8 +373,8 @@ static void bridge_usage(FILE *f)
 {
 	fprintf(f, "usage: pshm bridge send NAME URL [options]\n"
 		   "       pshm bridge recv URL NAME [options]\n\n"
-		   "Carry a channel between machines over NNG. 'pshm bridge send --help'\n"
-		   "and 'pshm bridge recv --help' describe each end. See pshm(1).\n");
+		   "Carry a channel or topic between machines over NNG. 'pshm bridge send\n"
+		   "--help' and 'pshm bridge recv --help' describe each end. See pshm(1).\n");
 }
 
 int cmd_bridge(int argc, char **argv)

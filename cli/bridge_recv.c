@@ -101,6 +101,9 @@ static int attach(struct rcv *r, const struct bf_hello *h)
 	int e = br_end_sink(&r->end, r->name, r->o->flags, r->o->create ? h : NULL);
 	if (e == -ENOENT && r->o->create && !h)
 		return 0; /* created at the first HELLO, with the sender's geometry */
+	if (e == -ENOENT)
+		return cli_failn("bridge recv", r->name, "no such channel or topic (--create makes "
+				 "it like the sender's)");
 	if (e < 0)
 		return cli_seg_fail("bridge recv", r->name, e, r->o->flags);
 	if ((e = load(r)) != 0) {

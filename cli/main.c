@@ -31,7 +31,7 @@ static const struct {
 	{ "chan", cmd_chan, "create or describe a message channel" },
 	{ "send", cmd_send, "send messages to a channel" },
 	{ "recv", cmd_recv, "receive messages from a channel" },
-	{ "bridge", cmd_bridge, "carry a channel to another machine (NNG)" },
+	{ "bridge", cmd_bridge, "carry a channel or topic to another machine (NNG)" },
 };
 
 static void usage(FILE *f)
