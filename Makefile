@@ -93,6 +93,24 @@ PC       := $(B)/pshm.pc
 CRITERION_CFLAGS := $(shell pkg-config --cflags criterion 2>/dev/null)
 CRITERION_LIBS   := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 
+# pshm bridge (cli/bridge*.c) needs NNG: pkg-config's nng, or else a plain
+# -lnng that links (Debian's libnng-dev ships no nng.pc). Without it, or
+# with NNG=no, `pshm bridge` says it is unavailable and nothing else
+# changes: only the command links NNG, never the library.
+NNG ?= auto
+hash := \#
+ifneq ($(NNG),no)
+  NNG_LIBS := $(shell pkg-config --libs nng 2>/dev/null || { \
+	printf '$(hash)include <nng/nng.h>\nint main(void) { return !nng_version(); }\n' | \
+	$(CC) -x c -o /dev/null - -lnng >/dev/null 2>&1 && echo -lnng; })
+endif
+ifneq ($(NNG_LIBS),)
+  CLI_LIBS := $(NNG_LIBS)
+  $(B)/obj/cli/%.o $(B)/obj/tests/test_bridge%.o: override CFLAGS += -DPSHM_HAVE_NNG \
+	$(shell pkg-config --cflags nng 2>/dev/null)
+  $(B)/tests/test_bridge%: CRITERION_LIBS += $(NNG_LIBS)
+endif
+
 .PHONY: all lib cli lab examples check check-man check-criterion check-small-shm check-tsan \
 	tsan-run demo fuzz fuzz-smoke bench bench-scale bench-device bench-deps install uninstall clean FORCE
 
@@ -142,7 +160,7 @@ $(PC): pshm.pc.in $(B)/pshm.pc.vars
 $(PSHM): $(CLI_OBJ) $(LIBA)
 	$(call say,CCLD,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(LDFLAGS) $(EXE_LDFLAGS) -o $@ $^
+	$(Q)$(CC) $(LDFLAGS) $(EXE_LDFLAGS) -o $@ $^ $(CLI_LIBS)
 
 $(B)/examples/%: $(B)/obj/examples/%.o $(LIBA)
 	$(call say,CCLD,$@)

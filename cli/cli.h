@@ -16,6 +16,7 @@
  *   topic.c  topic create|stat|rm, pub, sub
  *   msg.c    messages in and out, for send, recv, pub and sub
  *   service.c service create|stat|rm, serve, call
+ *   bridge*.c  bridge send|recv (NNG; see bridge.h)
  */
 #ifndef PSHM_CLI_H
 #define PSHM_CLI_H
@@ -79,6 +80,13 @@ enum cli_opt {
 	CLI_O_CLIENTS,
 	CLI_O_SERVERS,
 	CLI_O_PERSISTENT,
+	/* pshm bridge */
+	CLI_O_STATS,
+	CLI_O_LISTEN_ANY,
+	CLI_O_WINDOW,
+	CLI_O_TLS_CERT,
+	CLI_O_TLS_KEY,
+	CLI_O_TLS_CA,
 	CLI_O_COUNT_OF
 };
 
@@ -318,6 +326,8 @@ int cmd_sub(int argc, char **argv);
 int cmd_service(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_call(int argc, char **argv);
+/* bridge.c (with NNG; without, it says it is unavailable) */
+int cmd_bridge(int argc, char **argv);
 
 /* What `pshm ls` / `pshm stat` print about a box or a channel, in one short
  * phrase (e.g. "box, 12/64 bytes, seq 42"). Implemented by the box and

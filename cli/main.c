@@ -37,6 +37,7 @@ static const struct {
 	{ "service", cmd_service, "create, describe or remove a request/response service" },
 	{ "serve", cmd_serve, "answer a service's requests with a command" },
 	{ "call", cmd_call, "send a request to a service and print the reply" },
+	{ "bridge", cmd_bridge, "carry a channel or topic to another machine (NNG)" },
 };
 
 static void usage(FILE *f)

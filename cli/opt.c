@@ -59,6 +59,17 @@ static const struct {
 	[CLI_O_CLIENTS] = { 0, "clients", true, "N", "clients" },
 	[CLI_O_SERVERS] = { 0, "servers", true, "N", "servers" },
 	[CLI_O_PERSISTENT] = { 0, "persistent", false, NULL, "keep one process" },
+	/* pshm bridge */
+	[CLI_O_STATS] = { 0, "stats", false, NULL,
+			  "progress on stderr each second: msg/s, MB/s,\nlag, reconnects" },
+	[CLI_O_LISTEN_ANY] = { 0, "listen-any", false, NULL,
+			       "allow listening beyond loopback" },
+	[CLI_O_WINDOW] = { 0, "window", true, "SIZE",
+			   "bytes in flight, unacknowledged (default 32M)" },
+	[CLI_O_TLS_CERT] = { 0, "tls-cert", true, "FILE", "TLS: this side's certificate (PEM)" },
+	[CLI_O_TLS_KEY] = { 0, "tls-key", true, "FILE", "TLS: its private key (PEM)" },
+	[CLI_O_TLS_CA] = { 0, "tls-ca", true, "FILE",
+			   "TLS: check the peer's certificate against FILE" },
 };
 
 static const struct cli_optdoc help_doc = { CLI_O_HELP, NULL };

@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bridge_helpers.h — two "hosts" on one machine for the bridge tests:
+ * each a child process in a mount namespace of its own with a private
+ * tmpfs on /dev/shm (nothing can pass through shared memory), sharing the
+ * loopback network. The bridge ends run as the pshm command, their stderr
+ * in a log file under /tmp. Header only (static).
+ */
+#ifndef PSHM_TEST_BRIDGE_HELPERS_H
+#define PSHM_TEST_BRIDGE_HELPERS_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "pshm.h"
+
+#define BT_NS_PER_S INT64_C(1000000000)
+
+/* Is `pshm bridge` in this build (NNG found)? Can this process make
+ * mount namespaces (root)? */
+__attribute__((unused)) static bool bt_usable(const char **why)
+{
+	char *o = NULL, *e = NULL;
+	int r = th_pshm(NULL, &o, &e, "bridge send --help");
+	free(o);
+	free(e);
+	*why = r ? "pshm was built without NNG: no bridge" : "needs root (mount namespaces)";
+	return r == 0 && th_is_root();
+}
+
+/* Run @fn(@arg) in a child in a mount namespace of its own, with a
+ * private tmpfs on /dev/shm: a "host". Its exit status is fn's value. */
+__attribute__((unused)) static pid_t bt_host(int (*fn)(void *), void *arg)
+{
+	pid_t p = fork();
+	if (p == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* a timed-out test leaves nothing running */
+		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		    mount("tmpfs", "/dev/shm", "tmpfs", 0, "size=128m,mode=1777") < 0)
+			_exit(90);
+		_exit(fn(arg));
+	}
+	return p;
+}
+
+/* Wait for @p: its exit status, or 128 + the signal that killed it. */
+__attribute__((unused)) static int bt_reap(pid_t p)
+{
+	int st;
+	while (waitpid(p, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* `pshm bridge ARGS...` (NULL-terminated) with stderr appended to @log. */
+__attribute__((unused)) static pid_t bt_bridge(const char *log, ...)
+{
+	char *argv[16] = { "pshm", "bridge" };
+	va_list ap;
+	va_start(ap, log);
+	for (int i = 2; i < 15 && (argv[i] = va_arg(ap, char *)); i++)
+		;
+	va_end(ap);
+	pid_t p = fork();
+	if (p == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (fd < 0 || dup2(fd, 2) < 0)
+			_exit(91);
+		execv(PSHM_BIN, argv);
+		_exit(127);
+	}
+	return p;
+}
+
+/* Stop a bridge end politely and reap it: its exit status. */
+__attribute__((unused)) static int bt_stop(pid_t p)
+{
+	kill(p, SIGTERM);
+	return bt_reap(p);
+}
+
+/* The whole of the file @path (NUL-terminated, malloc'd; "" if absent). */
+static char *bt_slurp(const char *path)
+{
+	char *s = NULL;
+	size_t n = 0;
+	FILE *f = fopen(path, "r");
+	if (!f || getdelim(&s, &n, '\0', f) < 0) {
+		free(s);
+		s = strdup("");
+	}
+	if (f)
+		fclose(f);
+	return s;
+}
+
+/* Wait (up to 20 s) for @what in the log @path: true when it is there. */
+__attribute__((unused)) static bool bt_wait_log(const char *path, const char *what)
+{
+	for (int i = 0; i < 1000; i++) {
+		char *s = bt_slurp(path);
+		bool found = strstr(s, what) != NULL;
+		free(s);
+		if (found)
+			return true;
+		usleep(20000);
+	}
+	return false;
+}
+
+/* The port a `bridge recv tcp://127.0.0.1:0` says it listens on; -1. */
+__attribute__((unused)) static int bt_port(const char *log)
+{
+	static const char key[] = "listening on tcp://127.0.0.1:";
+	if (!bt_wait_log(log, key))
+		return -1;
+	char *s = bt_slurp(log);
+	int port = atoi(strstr(s, key) + sizeof(key) - 1);
+	free(s);
+	return port;
+}
+
+/* The sum of N over the lines "lost N messages" in the log @path. */
+__attribute__((unused)) static unsigned long long bt_lost(const char *path)
+{
+	unsigned long long sum = 0;
+	char *s = bt_slurp(path);
+	for (char *p = s; (p = strstr(p, ": lost ")); p++)
+		sum += strtoull(p + 7, NULL, 10);
+	free(s);
+	return sum;
+}
+
+/* One byte or one int through a pipe between the hosts and the test. */
+__attribute__((unused)) static void bt_put(int fd, int v)
+{
+	if (write(fd, &v, sizeof(v)) != sizeof(v))
+		_exit(92);
+}
+
+__attribute__((unused)) static int bt_get(int fd)
+{
+	int v = -1;
+	return read(fd, &v, sizeof(v)) == sizeof(v) ? v : -1;
+}
+
+/* Attach to @name as consumer, waiting (up to 20 s) for it to be created. */
+__attribute__((unused)) static pshm_chan *bt_consumer(const char *name)
+{
+	pshm_chan *ch = NULL;
+	for (int i = 0; i < 1000; i++) {
+		if (pshm_chan_open(name, PSHM_CONSUMER, 0, &ch) == 0)
+			return ch;
+		usleep(20000);
+	}
+	return NULL;
+}
+
+/* Send @len bytes, waiting through a consumer's absence (a bridge end
+ * being restarted): 0 or -errno. */
+__attribute__((unused)) static int bt_send(pshm_chan *ch, const void *msg, size_t len)
+{
+	for (int i = 0; i < 3000; i++) {
+		int r = pshm_chan_send(ch, msg, len, BT_NS_PER_S / 10);
+		if (r != -EPIPE && r != -ETIMEDOUT)
+			return r;
+		if (r == -EPIPE)
+			usleep(10000);
+	}
+	return -ETIMEDOUT;
+}
+
+#endif

@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_bridge.c — `pshm bridge` between two "hosts" (bridge_helpers.h):
+ * host A produces into its channel /a and runs `bridge send`; host B runs
+ * `bridge recv` into /b and consumes. Every message is its number; host B
+ * checks that the numbers only grow (in order, nothing twice), and the
+ * test that what is missing is exactly what both ends counted lost.
+ */
+#include <criterion/criterion.h>
+
+#include "bridge_helpers.h"
+
+TestSuite(bridge, TH_FIXTURE, .timeout = 180);
+
+/* One scenario, set before the hosts fork. */
+static struct {
+	unsigned n;         /* messages */
+	bool kill_send;     /* kill -9 host A's bridge a third of the way, restart it */
+	bool kill_recv;     /* kill -9 host B's bridge half way, restart it */
+	bool full;          /* B consumes only once A's producer was held back */
+	size_t ring;        /* both channels' ring */
+	int port_pipe[2];   /* B -> A: the port */
+	int done_pipe[2];   /* test -> A: B has everything */
+	int held_pipe[2];   /* A -> test: the producer was held back (full) */
+	int go_pipe[2];     /* test -> B: start consuming (full) */
+	int count_pipe[2];  /* B -> test: messages received */
+	char send_log[96], recv_log[96];
+} sc;
+
+static int host_a(void *arg)
+{
+	(void)arg;
+	char url[64], win[16] = "32M";
+	struct pshm_chan_config cfg = { .ring_size = sc.ring };
+	pshm_chan *ch;
+	if (pshm_chan_create("/a", &cfg, 0, 0) < 0 || pshm_chan_open("/a", PSHM_PRODUCER, 0, &ch))
+		return 10;
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", bt_get(sc.port_pipe[0]));
+	if (sc.full)
+		snprintf(win, sizeof(win), "%zu", sc.ring);
+	pid_t br = bt_bridge(sc.send_log, "send", "/a", url, "--window", win, NULL);
+	bool held = false;
+	for (unsigned i = 1; i <= sc.n; i++) {
+		char m[16];
+		int len = snprintf(m, sizeof(m), "%u", i);
+		if (sc.kill_send && i == sc.n / 3) {
+			kill(br, SIGKILL);
+			bt_reap(br);
+			br = bt_bridge(sc.send_log, "send", "/a", url, "--window", win, NULL);
+		}
+		if (sc.full && !held) {
+			int r = pshm_chan_send(ch, m, (size_t)len, 0);
+			if (r == 0)
+				continue;
+			if (r != -EAGAIN)
+				return 13;
+			held = true; /* the remote channel is full: this side waits */
+			bt_put(sc.held_pipe[1], 1);
+		}
+		if (bt_send(ch, m, (size_t)len) < 0)
+			return 11;
+	}
+	if (sc.full && !held)
+		bt_put(sc.held_pipe[1], 0);
+	bt_get(sc.done_pipe[0]);
+	pshm_chan_close(ch);
+	return bt_stop(br) == 0 ? 0 : 12;
+}
+
+/* Receive until message n; every number larger than the last. */
+static int consume(pshm_chan *ch, int port, pid_t *br, unsigned *got)
+{
+	unsigned last = 0, gone = 0;
+	char url[64], m[32];
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
+	while (last < sc.n) {
+		ssize_t len = pshm_chan_recv(ch, m, sizeof(m) - 1, 30 * BT_NS_PER_S);
+		if (len == -EPIPE && ++gone < 3000) {
+			usleep(10000); /* the bridge end is being restarted */
+			continue;
+		}
+		if (len < 0)
+			return 20;
+		gone = 0;
+		m[len] = '\0';
+		unsigned v = (unsigned)strtoul(m, NULL, 10);
+		if (v <= last)
+			return 21; /* duplicated or out of order */
+		last = v;
+		if (++*got == sc.n / 2 && sc.kill_recv) {
+			kill(*br, SIGKILL);
+			bt_reap(*br);
+			*br = bt_bridge(sc.recv_log, "recv", url, "/b", NULL);
+		}
+	}
+	return 0;
+}
+
+static int host_b(void *arg)
+{
+	(void)arg;
+	struct pshm_chan_config cfg = { .ring_size = sc.ring };
+	if (sc.full && pshm_chan_create("/b", &cfg, 0, 0) < 0)
+		return 30;
+	pid_t br = bt_bridge(sc.recv_log, "recv", "tcp://127.0.0.1:0", "/b", "--create", NULL);
+	int port = bt_port(sc.recv_log);
+	if (port <= 0)
+		return 31;
+	bt_put(sc.port_pipe[1], port);
+	pshm_chan *ch = bt_consumer("/b");
+	if (!ch)
+		return 32;
+	if (sc.full)
+		bt_get(sc.go_pipe[0]);
+	unsigned got = 0;
+	int r = consume(ch, port, &br, &got);
+	bt_put(sc.count_pipe[1], (int)got);
+	pshm_chan_close(ch);
+	int st = bt_stop(br);
+	return r ? r : st ? 33 : 0;
+}
+
+/* Runs the scenario; returns how many messages went missing (each counted
+ * lost by both ends). */
+static unsigned long long scenario(unsigned n, size_t ring)
+{
+	const char *why;
+	if (!bt_usable(&why))
+		th_skip("%s", why);
+	sc.n = n;
+	sc.ring = ring;
+	snprintf(sc.send_log, sizeof(sc.send_log), "/tmp/pshm-test-bridge-%d-send.log",
+		 (int)getpid());
+	snprintf(sc.recv_log, sizeof(sc.recv_log), "/tmp/pshm-test-bridge-%d-recv.log",
+		 (int)getpid());
+	unlink(sc.send_log);
+	unlink(sc.recv_log);
+	cr_assert(pipe(sc.port_pipe) == 0 && pipe(sc.done_pipe) == 0 && pipe(sc.held_pipe) == 0 &&
+		  pipe(sc.go_pipe) == 0 && pipe(sc.count_pipe) == 0);
+	pid_t b = bt_host(host_b, NULL), a = bt_host(host_a, NULL);
+	if (sc.full) {
+		cr_expect_eq(bt_get(sc.held_pipe[0]), 1, "host A's producer was never held back");
+		bt_put(sc.go_pipe[1], 1);
+	}
+	int rb = bt_reap(b);
+	bt_put(sc.done_pipe[1], 1);
+	int ra = bt_reap(a);
+	int got = bt_get(sc.count_pipe[0]);
+	char *sl = bt_slurp(sc.send_log), *rl = bt_slurp(sc.recv_log);
+	cr_expect_eq(rb, 0, "host B: %d\n--- send:\n%s--- recv:\n%s", rb, sl, rl);
+	cr_expect_eq(ra, 0, "host A: %d\n--- send:\n%s--- recv:\n%s", ra, sl, rl);
+	unsigned long long lost = n - (unsigned)got;
+	cr_expect_eq(bt_lost(sc.recv_log), lost, "recv counted %llu lost, %llu missing:\n%s",
+		     bt_lost(sc.recv_log), lost, rl);
+	cr_expect_eq(bt_lost(sc.send_log), lost, "send counted %llu lost, %llu missing:\n%s",
+		     bt_lost(sc.send_log), lost, sl);
+	free(sl);
+	free(rl);
+	if (!getenv("PSHM_TEST_KEEP_LOGS")) { /* set it to read what the ends said */
+		unlink(sc.send_log);
+		unlink(sc.recv_log);
+	}
+	return lost;
+}
+
+Test(bridge, lines_arrive_in_order_on_the_other_host)
+{
+	cr_expect_eq(scenario(100000, 1 << 20), 0);
+}
+
+Test(bridge, killed_sender_restarts_without_silent_loss)
+{
+	sc.kill_send = true;
+	scenario(100000, 64 << 10); /* a small ring: the restart comes mid-stream */
+}
+
+Test(bridge, killed_receiver_restarts_without_loss_or_duplicate)
+{
+	sc.kill_recv = true;
+	cr_expect_eq(scenario(100000, 64 << 10), 0);
+}
+
+Test(bridge, both_ends_killed_and_restarted)
+{
+	sc.kill_send = sc.kill_recv = true;
+	scenario(60000, 64 << 10);
+}
+
+Test(bridge, full_remote_channel_holds_the_producer_back_without_loss)
+{
+	sc.full = true;
+	cr_expect_eq(scenario(50000, 64 << 10), 0);
+}
+
+/* ---- the command's refusals (nothing is opened: no host needed) ------- */
+
+static void refused(int want, const char *args, const char *says)
+{
+	char *o = NULL, *e = NULL;
+	int r = th_pshm(NULL, &o, &e, "bridge %s", args);
+	cr_expect_eq(r, want, "pshm bridge %s: status %d, said: %s", args, r, e);
+	cr_expect(strstr(e, says) != NULL, "pshm bridge %s said: %s", args, e);
+	free(o);
+	free(e);
+}
+
+Test(bridge, listens_on_loopback_unless_told_otherwise)
+{
+	const char *why;
+	if (!bt_usable(&why))
+		th_skip("%s", why);
+	refused(1, "recv tcp://0.0.0.0:0 /x", "refusing to listen beyond loopback");
+	refused(1, "recv tcp://10.1.2.3:0 /x", "refusing to listen beyond loopback");
+	refused(1, "recv tcp://:0 /x", "refusing to listen beyond loopback");
+	refused(1, "recv tcp://[::]:0 /x", "--listen-any");
+}
+
+Test(bridge, bad_urls_verbs_and_tls_options_are_refused)
+{
+	const char *why;
+	if (!bt_usable(&why))
+		th_skip("%s", why);
+	refused(1, "recv http://127.0.0.1:80 /x", "not a URL the bridge takes");
+	refused(1, "recv tcp://127.0.0.1 /x", "not a URL the bridge takes");
+	refused(1, "recv tls+tcp://127.0.0.1:0 /x", "needs --tls-cert and --tls-key");
+	refused(2, "frob", "unknown verb 'frob'");
+	refused(2, "recv tcp://127.0.0.1:0", "missing URL and channel name");
+	refused(2, "send /x tcp://127.0.0.1:1 --window 1", "bad --window");
+}
