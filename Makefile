@@ -27,7 +27,7 @@ comma := ,
 
 VERSION := $(shell sed -n 's/^\#define PSHM_VERSION_STRING "\(.*\)"/\1/p' include/pshm.h)
 # The soname changes with every incompatible release: with the major, or,
-# while the major is 0, with the minor too (0.2.x is libpshm.so.0.2).
+# while the major is 0, with the minor too (0.3.x is libpshm.so.0.3).
 VERSION_WORDS := $(subst ., ,$(VERSION))
 SOVERSION := $(if $(filter 0,$(word 1,$(VERSION_WORDS))),0.$(word 2,$(VERSION_WORDS)),$(word 1,$(VERSION_WORDS)))
 

@@ -20,7 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ftruncate(fd, 0) < 0 || (size && pwrite(fd, data, size, 0) != (ssize_t)size))
 		abort();
 	unsigned k = pshm__kind_of_fd(fd);
-	if (k != PSHM_KIND_RAW && k != PSHM_KIND_BOX && k != PSHM_KIND_CHAN)
+	if (k != PSHM_KIND_RAW && k != PSHM_KIND_BOX && k != PSHM_KIND_CHAN && k != PSHM_KIND_TOPIC &&
+	    k != PSHM_KIND_SERVICE)
 		abort();
 	if (k != PSHM_KIND_RAW && size < 8)
 		abort();

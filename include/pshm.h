@@ -62,9 +62,9 @@ extern "C" {
 #endif
 
 #define PSHM_VERSION_MAJOR 0
-#define PSHM_VERSION_MINOR 2
+#define PSHM_VERSION_MINOR 3
 #define PSHM_VERSION_PATCH 0
-#define PSHM_VERSION_STRING "0.2.0"
+#define PSHM_VERSION_STRING "0.3.0"
 
 /** The library's version string, e.g. "0.2.0" (may differ from the header's). */
 const char *pshm_version(void);

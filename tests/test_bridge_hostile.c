@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_bridge_hostile.c — a raw NNG peer (a pair0 socket, as anyone who
- * reaches the port could open) sends `pshm bridge recv` garbage, frames
+ * test_bridge_hostile.c — a raw peer (NNG's pair0 wire protocol over TCP, as
+ * anyone who reaches the port could speak it) sends `pshm bridge recv` garbage, frames
  * that break the rules and frames larger than it takes: each time the
  * connection is dropped with a log line that says why, and the bridge
  * goes on. The frames are written here from the format pshm(1) documents,
@@ -15,8 +15,10 @@ TestSuite(bridge_hostile, TH_FIXTURE, .timeout = 120);
 
 #ifdef PSHM_HAVE_NNG
 
-#include <nng/nng.h>
-#include <nng/protocol/pair0/pair.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 static char log_path[96];
 static int port;
@@ -62,33 +64,61 @@ static size_t data(unsigned char *p, uint64_t first, uint32_t len, size_t have)
 	return n + have;
 }
 
-static bool dial(nng_socket *s)
+/*
+ * The attacker speaks NNG's wire protocol itself over a plain TCP socket
+ * (SP header "\0SP\0" + protocol 0x10, pair v0, then each message behind
+ * its 64-bit big-endian length): NNG 1.5.2's nng_close() can wait for ever
+ * on a connection the peer cut mid-frame, which is what the bridge does to
+ * an attacker, and NNG refuses to run in a forked child.
+ */
+static int dial(void)
 {
-	char url[64];
-	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
-	if (nng_pair0_open(s) != 0)
-		return false;
-	/* the bridge may drop the connection before a later frame: never wait for ever */
-	nng_socket_set_ms(*s, NNG_OPT_SENDTIMEO, 2000);
-	return nng_dial(*s, url, NULL, 0) == 0;
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	static const unsigned char sp[8] = { 0, 'S', 'P', 0, 0, 0x10, 0, 0 };
+	unsigned char peer[8];
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct timeval tv = { .tv_sec = 2 };
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    send(fd, sp, sizeof(sp), MSG_NOSIGNAL) != (ssize_t)sizeof(sp) ||
+	    recv(fd, peer, sizeof(peer), MSG_WAITALL) != (ssize_t)sizeof(peer)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* One message: its length, then its bytes (errors ignored: the bridge
+ * may cut the connection first). */
+static void send_msg(int fd, const void *b, size_t len)
+{
+	unsigned char n[8];
+	for (int i = 0; i < 8; i++)
+		n[i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+	if (send(fd, n, sizeof(n), MSG_NOSIGNAL) == (ssize_t)sizeof(n))
+		(void)!send(fd, b, len, MSG_NOSIGNAL);
 }
 
 /* Connect, send the frames (each a buffer and a length; NULL ends), and
  * wait for @expect in the bridge's log. */
 static bool attack(const char *expect, ...)
 {
-	nng_socket s;
 	va_list ap;
-	if (!dial(&s))
+	int fd = dial();
+	if (fd < 0)
 		return false;
 	va_start(ap, expect);
 	for (const void *b; (b = va_arg(ap, const void *));) {
 		size_t len = va_arg(ap, size_t);
-		nng_send(s, (void *)b, len, 0);
+		send_msg(fd, b, len);
 	}
 	va_end(ap);
 	bool seen = bt_wait_log(log_path, expect);
-	nng_close(s);
+	close(fd);
 	return seen;
 }
 
@@ -147,7 +177,6 @@ Test(bridge_hostile, bad_frames_are_refused_and_logged_never_a_crash)
 {
 	const char *why;
 	unsigned char h[64], d[64];
-	nng_socket s;
 	if (!bt_usable(&why))
 		th_skip("%s", why);
 	snprintf(log_path, sizeof(log_path), "/tmp/pshm-test-bridge-%d-hostile.log", (int)getpid());
@@ -156,15 +185,15 @@ Test(bridge_hostile, bad_frames_are_refused_and_logged_never_a_crash)
 	pid_t hp = bt_host(host, NULL);
 	port = bt_get(pipes[1][0]);
 	const char *failed = port > 0 ? attacks() : "no port";
-	bool sent = !failed && dial(&s);
-	if (sent) { /* a well-behaved sender now: still a bridge? */
-		nng_send(s, h, hello(h, 43), 0);
-		nng_send(s, d, data(d, 1, 5, 5), 0);
+	int fd = failed ? -1 : dial();
+	if (fd >= 0) { /* a well-behaved sender now: still a bridge? */
+		send_msg(fd, h, hello(h, 43));
+		send_msg(fd, d, data(d, 1, 5, 5));
 	}
 	bt_put(pipes[0][1], 1);
 	bool went = bt_get(pipes[1][0]) == 1; /* the well-formed message came out */
-	if (sent)
-		nng_close(s);
+	if (fd >= 0)
+		close(fd);
 	static unsigned char big[2 << 20];
 	bool big_seen = attack("for a frame above", h, hello(h, 44), big,
 			       hdr(big, 3) + sizeof(big) - 8, NULL);

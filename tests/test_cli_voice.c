@@ -22,16 +22,18 @@ TestSuite(cli_voice, TH_FIXTURE, .timeout = 60);
 static const char *const commands[] = {
 	"ls", "stat", "who", "cat", "dump", "create", "write", "rm", "gc", "put",
 	"get", "verify", "publish", "fetch", "chan create", "chan stat", "send", "recv",
+	"topic create", "topic stat", "topic rm", "pub", "sub", "service create",
+	"service stat", "service rm", "serve", "call",
 };
 
 /* The commands that write to a segment or attach to it: the policy applies. */
 static const char *const openers[] = {
-	"create", "write", "put", "get", "verify", "send", "recv",
+	"create", "write", "put", "get", "verify", "send", "recv", "pub", "sub", "serve", "call",
 };
 
 /* The inspection commands: they never refuse on policy, so take no option. */
 static const char *const inspectors[] = {
-	"ls", "stat", "who", "cat", "dump", "chan stat",
+	"ls", "stat", "who", "cat", "dump", "chan stat", "topic stat", "service stat",
 };
 
 /* ---- options and help -------------------------------------------------- */

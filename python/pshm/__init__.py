@@ -57,7 +57,7 @@ Services (request/response: a reply reaches only the client that asked)::
         cli.collect(ids[0], timeout=1)           # (id, reply)
 
 libpshm is found through $PSHM_LIB, then build/lib/libpshm.so of the
-source tree, then the installed libpshm.so.0.2. Topics and services are
+source tree, then the installed libpshm.so.0.3. Topics and services are
 built on the same rings as channels.
 """
 from __future__ import annotations
@@ -74,7 +74,7 @@ from ._service import (Client, RemoteError, Request, Server, ServiceInfo, servic
 from ._topic import (Overwritten, Publisher, Subscriber, SubscriberInfo, TopicInfo,
                      topic_create, topic_stat, topic_unlink)
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 #: The version of the loaded libpshm (may differ from __version__).
 lib_version: str = _lib.pshm_version().decode()
 #: Where the loaded libpshm came from.

@@ -7,7 +7,7 @@ The library is looked for, in order:
 2. ``build/lib/libpshm.so`` of the source tree this package sits in
    (``python/pshm/`` next to ``build/``), so that
    ``PYTHONPATH=python python3 -c 'import pshm'`` works after ``make``;
-3. the installed library: ``libpshm.so.0.2`` (the soname of the 0.2 ABI)
+3. the installed library: ``libpshm.so.0.3`` (the soname of the 0.3 ABI)
    through the dynamic loader
    (``LD_LIBRARY_PATH``, ``ld.so.cache``), then ``ctypes.util.find_library``.
 
@@ -105,8 +105,8 @@ class CBoxInfo(Structure):
 
 
 # While libpshm's major version is 0 its soname follows the minor: this
-# package speaks the 0.2 ABI.
-SONAME = "libpshm.so.0.2"
+# package speaks the 0.3 ABI.
+SONAME = "libpshm.so.0.3"
 
 
 def _candidates() -> List[str]:
