@@ -6,9 +6,14 @@
  *  - Every function returns 0 (or a non-negative count) on success and a
  *    negative errno value on failure. pshm_strerror() describes any of them.
  *  - The library never prints, never exits and keeps no global state, with
- *    two documented process-wide effects: the SIGBUS handler installed by
- *    the first guarded read (pshm_seg_read(), boxes, channels), and the
- *    membarrier(2) registration made by the first pshm_chan_open().
+ *    these documented process-wide effects: the SIGBUS handler installed by
+ *    the first guarded read (pshm_seg_read(), boxes, channels, topics,
+ *    services); the membarrier(2) registration made by the first
+ *    pshm_chan_open(); the speed choices (spin, copy method) measured once
+ *    per process at the first pshm_chan_open() or pshm_chan_tuning(), with
+ *    a helper thread for about 1 ms, and the environment variables
+ *    PSHM_SPIN_NS and PSHM_COPY read then (pshm_chan_tuning(3)); and the
+ *    thread that pshm_topic_fd() starts for its subscriber.
  *  - Handles are opaque; a handle is used by one thread at a time unless its
  *    section says otherwise.
  *  - Shared memory is untrusted input: whatever another process wrote into a
@@ -1245,7 +1250,8 @@ int pshm_topic_subscribe(const char *name, unsigned flags, pshm_topic **out);
 void pshm_topic_close(pshm_topic *t);
 
 /** Choose how @t waits, as pshm_chan_set_wait(): PSHM_WAIT_BLOCK spins
- *  @spin_ns then sleeps, PSHM_WAIT_POLL never sleeps.
+ *  @spin_ns then sleeps (PSHM_SPIN_AUTO, the default: the spin measured
+ *  for this machine, see pshm_chan_tuning()), PSHM_WAIT_POLL never sleeps.
  *  Errors: -EINVAL (NULL handle, unknown @wait). */
 int pshm_topic_set_wait(pshm_topic *t, unsigned wait, uint64_t spin_ns);
 

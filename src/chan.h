@@ -366,11 +366,8 @@ void pshm__chan_touch(pshm_chan *ch);
 
 /* ---- per-process speed choices (tune.c) --------------------------------- */
 
-/* Measure (once per process) or read from the environment the choices of
- * pshm_chan_tuning(); called by every attach. */
-void pshm__tune_init(void);
-/* The default spin of a PSHM_WAIT_BLOCK handle, once pshm__tune_init() ran. */
-uint64_t pshm__tune_spin_ns(void);
+/* pshm__tune_init() and pshm__tune_spin_ns() are in internal.h (topics
+ * and services wait with the same spin). */
 /* Nonzero: copy message bodies of PSHM_COPY_LARGE_MIN bytes or more with
  * pshm__copy_loop() rather than memcpy(). Written once, before the first
  * attach returns. */

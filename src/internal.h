@@ -222,4 +222,19 @@ static inline int64_t pshm__now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* ---- speed choices (tune.c) ---- */
+/* Measure (once per process) or read from the environment the choices of
+ * pshm_chan_tuning(); called by every channel, topic and service attach. */
+void pshm__tune_init(void);
+/* The default spin of a PSHM_WAIT_BLOCK handle, once pshm__tune_init() ran. */
+uint64_t pshm__tune_spin_ns(void);
+/* @spin_ns as given to a set_wait call: PSHM_SPIN_AUTO is the process's. */
+static inline uint64_t pshm__spin_or_auto(uint64_t spin_ns)
+{
+	if (spin_ns != PSHM_SPIN_AUTO)
+		return spin_ns;
+	pshm__tune_init();
+	return pshm__tune_spin_ns();
+}
+
 #endif

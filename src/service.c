@@ -239,7 +239,7 @@ static int svc_new(void *addr, size_t size, unsigned role, bool detached, pshm_s
 	s->role = role;
 	s->detached = detached;
 	s->lock_fd = -1;
-	s->spin_ns = PSHM_SPIN_DEFAULT_NS;
+	s->spin_ns = pshm__spin_or_auto(PSHM_SPIN_AUTO);
 	s->touched_sec = -1;
 	s->next_seq = (uint32_t)getpid() * 2654435761u; /* any start; never 0 (see send) */
 	*out = s;

@@ -198,7 +198,7 @@ static int topic_new(void *addr, size_t size, unsigned role, bool detached, pshm
 	t->detached = detached;
 	t->lock_fd = -1;
 	t->wait = PSHM_WAIT_BLOCK;
-	t->spin_ns = PSHM_SPIN_DEFAULT_NS;
+	t->spin_ns = pshm__spin_or_auto(PSHM_SPIN_AUTO);
 	t->touched_sec = -1;
 	*out = t;
 	return 0;
@@ -469,7 +469,7 @@ int pshm_topic_set_wait(pshm_topic *t, unsigned wait, uint64_t spin_ns)
 	if (!t || (wait != PSHM_WAIT_BLOCK && wait != PSHM_WAIT_POLL))
 		return -EINVAL;
 	t->wait = wait;
-	t->spin_ns = spin_ns;
+	t->spin_ns = pshm__spin_or_auto(spin_ns);
 	return 0;
 }
 

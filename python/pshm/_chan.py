@@ -159,9 +159,10 @@ class _Chan(Attached):
         check(self._open_fn(self._cname, self._role, self._flags, byref(p)), self.name)
         return Handle(p.value, self._close_fn)
 
-    def set_wait(self, poll: bool = False, spin_ns: int = 4000) -> None:
-        """How this handle waits: spin @spin_ns then sleep on a futex (default),
-        or busy-poll (poll=True: lowest latency, burns a core)."""
+    def set_wait(self, poll: bool = False, spin_ns: int = 2**64 - 1) -> None:
+        """How this handle waits: spin @spin_ns then sleep on a futex (default:
+        the spin the library measured for this machine, PSHM_SPIN_AUTO), or
+        busy-poll (poll=True: lowest latency, burns a core)."""
         check(self._set_wait_fn(self._ptr(), _lib.WAIT_POLL if poll else _lib.WAIT_BLOCK,
                                 spin_ns))
 
