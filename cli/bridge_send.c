@@ -175,6 +175,10 @@ static int frame(struct snd *s, nng_msg *m)
 	case BF_WELCOME:
 		return welcome(s, &f.u.welcome);
 	case BF_ACK:
+		if (f.u.ack >= s->next_seq) { /* never sent: freeing it would lose it silently */
+			br_drop(nng_msg_get_pipe(m), "an ACK beyond the messages sent");
+			return 0;
+		}
 		if (s->state == S_STREAMING)
 			acked(s, f.u.ack);
 		return 0;

@@ -426,6 +426,11 @@ static pid_t spawn(char **argv, int *in, int *out)
 	}
 	close(pi[0]);
 	close(po[1]);
+	if (p < 0) {
+		close(pi[1]);
+		close(po[0]);
+		return -1;
+	}
 	*in = pi[1];
 	*out = po[0];
 	return p;

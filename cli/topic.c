@@ -452,40 +452,28 @@ static void report_gap(struct subscriber *s)
 }
 
 /* Copy the peeked message, @len bytes at @msg, into s->buf. */
-static int sub_copy(struct subscriber *s, const void *msg, size_t len)
-{
-	if (len > s->cap) {
-		char *b = realloc(s->buf, len);
-		if (!b)
-			return -ENOMEM;
-		s->buf = b;
-		s->cap = len;
-	}
-	memcpy(s->buf, msg, len);
-	return 0;
-}
-
-/* A cli_msg_get: copy the next message out of the ring, release it, and
- * only then write it, so that a message the publisher of a lossy topic
- * overwrote while it was copied is never written (it counts as missed). */
+/* A cli_msg_get: receive the next message with a copy made under the
+ * library's SIGBUS guard (a truncated topic is an error, not a crash) and
+ * checked against the publisher's overwrite (a lossy topic's message
+ * overwritten while copied counts as missed, never written), then write
+ * it. */
 static int sub_one(void *ctx, int64_t timeout, int *werr)
 {
 	struct subscriber *s = ctx;
-	for (;;) {
-		const void *msg;
-		ssize_t n = pshm_topic_peek(s->t, &msg, timeout);
-		if (n < 0)
-			return (int)n;
-		int r = sub_copy(s, msg, (size_t)n);
-		int rel = pshm_topic_release(s->t);
-		report_gap(s);
-		if (rel == -ESTALE)
-			continue;
-		if (r < 0 || rel < 0)
-			return r < 0 ? r : rel;
-		*werr = -cli_msg_write(s->buf, (size_t)n, s->nul ? '\0' : '\n');
-		return *werr ? CLI_WRITE_FAILED : 0;
+	size_t max = pshm_topic_max_msg(s->t);
+	if (s->cap < max) {
+		char *b = realloc(s->buf, max);
+		if (!b)
+			return -ENOMEM;
+		s->buf = b;
+		s->cap = max;
 	}
+	ssize_t n = pshm_topic_recv(s->t, s->buf, s->cap, timeout);
+	report_gap(s);
+	if (n < 0)
+		return (int)n;
+	*werr = -cli_msg_write(s->buf, (size_t)n, s->nul ? '\0' : '\n');
+	return *werr ? CLI_WRITE_FAILED : 0;
 }
 
 static int sub_opt(void *ctx, enum cli_opt id, const char *arg)

@@ -228,20 +228,25 @@ static int pub_attach(pshm_topic *t)
 {
 	struct topic_hdr *h = t->h;
 	if (!t->detached) {
+		t->dead = calloc(t->g.max_subs, sizeof(*t->dead));
+		if (!t->dead)
+			return -ENOMEM;
 		int r = pshm__lock_take(t->lock_fd, PSHM__LOCK_ROLE(0), true);
 		if (r < 0)
 			return r == -EAGAIN ? -EBUSY : r;
+	}
+	/* Checked before the attach is announced: a subscriber that sees
+	 * pub_attaches move takes it for a publisher that came. */
+	uint64_t p = T_LOAD_ACQ(&h->pub_seq);
+	if (p > UINT64_MAX / 4) {
+		if (!t->detached)
+			pshm__lock_drop(t->lock_fd, PSHM__LOCK_ROLE(0));
+		return -EPROTO;
+	}
+	if (!t->detached) {
 		T_STORE_REL(&h->pub_owner, owner_word(T_LOAD(&h->pub_owner)));
 		__atomic_fetch_add(&h->pub_attaches, 1, __ATOMIC_ACQ_REL);
-		t->dead = calloc(t->g.max_subs, sizeof(*t->dead));
-		if (!t->dead) {
-			pshm__lock_drop(t->lock_fd, PSHM__LOCK_ROLE(0));
-			return -ENOMEM;
-		}
 	}
-	uint64_t p = T_LOAD_ACQ(&h->pub_seq);
-	if (p > UINT64_MAX / 4)
-		return -EPROTO;
 	if (T_LOAD_ACQ(&slot_of(t, p)->stamp) == 2 * p + 2) {
 		p++;
 		T_STORE_REL(&h->pub_seq, p);
