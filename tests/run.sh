@@ -19,6 +19,9 @@
 # is not run at all.
 set -uo pipefail
 
+# Sanitizer builds: leaks inside NNG at a bridge's exit are not ours.
+export LSAN_OPTIONS="suppressions=$(cd "$(dirname "$0")" && pwd)/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+
 bins=()
 while [ $# -gt 0 ] && [ "$1" != -- ]; do bins+=("$1"); shift; done
 [ $# -gt 0 ] && shift
