@@ -16,6 +16,7 @@ struct take {
 	size_t cap;
 	struct pshm_service_req *req;
 	ssize_t len;
+	bool contended; /* take_from() gave up after losing many CASes */
 };
 
 static int answer(pshm_service *s, uint64_t id, const void *rep, size_t len, bool err);
@@ -25,11 +26,25 @@ static int answer(pshm_service *s, uint64_t id, const void *rep, size_t len, boo
  * one client's requests are served in the order it sent them). 1 taken, 0
  * none there, -EMSGSIZE (the buffer is too small: left queued), -EBADMSG
  * (an impossible length: taken and answered with an error).
+ *
+ * 0 must mean that a whole look found no request: try_client() clears the
+ * client's ready bit on it, and a request left behind with its bit clear
+ * would wait for the client's next post. So a lost CAS (another server
+ * took that cell, or the client withdrew it) looks again: each loss is
+ * somebody else's progress. A segment scribbled on without end could make
+ * that loop endless, so after TAKE_TRIES losses it returns 0 with
+ * t->contended set, and the bit stays.
  */
+#define TAKE_TRIES 64
+
 static int take_from(pshm_service *s, unsigned i, struct take *t)
 {
-	unsigned best = UINT_MAX;
-	uint64_t bw = 0;
+	unsigned best, tries = 0;
+	uint64_t bw;
+	t->contended = false;
+again:
+	best = UINT_MAX;
+	bw = 0;
 	for (unsigned c = 0; c < s->g.inflight; c++) {
 		uint64_t w = SVC_LOAD_ACQ(state_at(s, i, c));
 		if (cell_state(w) == C_REQ &&
@@ -46,8 +61,12 @@ static int take_from(pshm_service *s, unsigned i, struct take *t)
 	if (!bad && len > t->cap)
 		return -EMSGSIZE;
 	uint64_t mine = cell_make(C_TAKEN, s->slot, s->gen, cell_seq(bw));
-	if (!SVC_CAS(state_at(s, i, best), &bw, mine))
-		return 0; /* another server won it, or the client withdrew it */
+	if (!SVC_CAS(state_at(s, i, best), &bw, mine)) {
+		if (++tries < TAKE_TRIES)
+			goto again;
+		t->contended = true;
+		return 0;
+	}
 	__atomic_fetch_add(&s->h->requests, 1, __ATOMIC_RELAXED);
 	uint64_t o = SVC_LOAD(&cslot_at(s, i)->owner);
 	*t->req = (struct pshm_service_req){
@@ -71,12 +90,12 @@ static int take_from(pshm_service *s, unsigned i, struct take *t)
 static int try_client(pshm_service *s, unsigned i, struct take *t)
 {
 	int r = take_from(s, i, t);
-	if (r != 0)
+	if (r != 0 || t->contended)
 		return r;
 	uint64_t bit = (uint64_t)1 << (i % 64), *rw = &ready_words(s)[i / 64];
 	__atomic_fetch_and(rw, ~bit, __ATOMIC_SEQ_CST);
 	r = take_from(s, i, t);
-	if (r != 0)
+	if (r != 0 || t->contended)
 		__atomic_fetch_or(rw, bit, __ATOMIC_SEQ_CST); /* there may be more */
 	return r;
 }
