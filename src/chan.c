@@ -15,7 +15,7 @@
 #include "chan_fast.h"
 
 #if defined(__SANITIZE_THREAD__)
-uint64_t pshm__chan_fence_word;
+uint64_t pshm__fence_word;
 #endif
 
 

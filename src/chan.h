@@ -61,10 +61,9 @@
 #include <stdint.h>
 
 #include "guard.h"
-#include "internal.h"
+#include "shared.h"
 
 #define CHAN_VERSION 1u
-#define LINE 64
 #define RING_MIN ((uint64_t)PSHM_CHAN_RING_MIN)
 #define RING_MAX ((uint64_t)PSHM_CHAN_RING_MAX)
 #define RING_DEFAULT ((uint64_t)PSHM_CHAN_RING_DEFAULT)
@@ -75,7 +74,6 @@
 #define CLAIM_TRIES 100000u          /* CAS attempts before giving up for now */
 
 enum { R_EMPTY = 0, R_BUSY = 1, R_MSG = 2, R_PAD = 3, R_DEAD = 4 };
-enum { OWN_CLAIMING = 1, OWN_ACTIVE = 2 };
 
 struct chan_hdr {
 	/* line 0: written once, before the name appears */
@@ -174,27 +172,6 @@ struct pshm_chan {
 			(ret) = -EFAULT;                                         \
 	} while (0)
 
-/* ---- fences and atomics ------------------------------------------------- */
-
-/*
- * A full fence. ThreadSanitizer does not model fences (GCC refuses them
- * under -fsanitize=thread); there, a sequentially consistent RMW on a
- * dummy word stands in (on x86 both are one locked instruction).
- */
-#if defined(__SANITIZE_THREAD__)
-extern uint64_t pshm__chan_fence_word;
-#define FULL_FENCE() ((void)__atomic_fetch_add(&pshm__chan_fence_word, 0, __ATOMIC_SEQ_CST))
-#define RELEASE_FENCE() FULL_FENCE()
-#else
-#define FULL_FENCE() __atomic_thread_fence(__ATOMIC_SEQ_CST)
-#define RELEASE_FENCE() __atomic_thread_fence(__ATOMIC_RELEASE)
-#endif
-
-#define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
-#define LOAD_ACQ(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
-#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
-#define STORE_REL(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
-
 /* ---- records ------------------------------------------------------------ */
 
 static inline uint64_t align8(uint64_t n)
@@ -266,24 +243,14 @@ static __attribute__((unused)) int rec_check(const pshm_chan *ch, uint64_t pos, 
 
 /* ---- waking and sleeping ------------------------------------------------ */
 
-/*
- * Order our last store (a record, or head) before the load of the other
- * side's "I may sleep" flag. The sleeper's membarrier() stands in for this
- * fence (see futex.c), unless some process cannot use it.
- */
 static inline void waker_barrier(const pshm_chan *ch)
 {
-	if (ch->self_fence || LOAD(&ch->h->need_fence))
-		FULL_FENCE();
-	else
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	pshm__waker_barrier(ch->self_fence, &ch->h->need_fence);
 }
 
 static inline void wake(const pshm_chan *ch, uint32_t *flag, int n)
 {
-	waker_barrier(ch);
-	if (LOAD(flag) && __atomic_exchange_n(flag, 0, __ATOMIC_ACQ_REL))
-		pshm__futex_wake(flag, n);
+	pshm__wake_flag(ch->self_fence, &ch->h->need_fence, flag, n);
 }
 
 static inline void wake_consumer(const pshm_chan *ch)
@@ -310,11 +277,6 @@ static inline uint64_t ring_offset(unsigned nprod)
 int pshm__chan_new(void *addr, size_t size, unsigned role, bool detached, pshm_chan **out);
 
 /* ---- peers (chan_peer.c) ------------------------------------------------ */
-
-static inline unsigned owner_state(uint64_t o)
-{
-	return (unsigned)(o >> 32) & 0xff;
-}
 
 /* The slots of the other side: [first, last]. */
 static inline void peer_range(const pshm_chan *ch, unsigned *first, unsigned *last)

@@ -73,30 +73,21 @@ static int hdr_read(const void *addr, size_t size, struct chan_geom *g, uint64_t
 	return 0;
 }
 
+/* A pshm__hdr_fn: is @h a channel's header, for a file of @size bytes? */
+static int hdr_check(const void *h, size_t size)
+{
+	struct chan_geom g;
+	uint64_t off;
+	return hdr_read(h, size, &g, &off);
+}
+
 /* Is the header of @seg, read with pread (nothing mapped), a channel's of
  * its size? 0, -EPROTO, or -errno. */
 static int header_of(pshm_seg *seg)
 {
 	struct chan_hdr h;
-	ssize_t n = pshm_seg_pread(seg, &h, sizeof(h), 0);
-	struct chan_geom g;
-	uint64_t off;
-	return n == (ssize_t)sizeof(h) ? hdr_read(&h, pshm_seg_size(seg), &g, &off)
-				       : (n < 0 ? (int)n : -EPROTO);
-}
-
-/* PSHM_OPEN_EXISTING found @name taken: accept it if it passes the open
- * policy and its header is a channel's. */
-static int check_existing(const char *name, unsigned flags)
-{
-	pshm_seg *seg;
-	int r = pshm_seg_open(name, PSHM_RDONLY | PSHM_NOMAP |
-				    (flags & (PSHM_ALLOW_FOREIGN | PSHM_ALLOW_SHARED_WRITE)), &seg);
-	if (r < 0)
-		return r;
-	r = header_of(seg);
-	pshm_seg_close(seg);
-	return r;
+	int r = pshm__seg_pread_full(seg, &h, sizeof(h), 0);
+	return r < 0 ? r : hdr_check(&h, pshm_seg_size(seg));
 }
 
 int pshm_chan_create(const char *name, const struct pshm_chan_config *cfg, mode_t mode,
@@ -105,9 +96,6 @@ int pshm_chan_create(const char *name, const struct pshm_chan_config *cfg, mode_
 	struct pshm_chan_config c = { 0 };
 	if (cfg)
 		c = *cfg;
-	if ((mode & ~(mode_t)07777) ||
-	    (flags & ~(unsigned)(PSHM_OPEN_EXISTING | PSHM_ALLOW_FOREIGN | PSHM_ALLOW_SHARED_WRITE)))
-		return -EINVAL;
 	struct chan_geom g = {
 		.ring_size = c.ring_size ? c.ring_size : RING_DEFAULT,
 		.mode = c.mode,
@@ -117,24 +105,8 @@ int pshm_chan_create(const char *name, const struct pshm_chan_config *cfg, mode_
 	g.max_msg = c.max_msg ? c.max_msg : g.ring_size / 4;
 	if (!geom_ok(&g))
 		return -EINVAL;
-	int r = pshm_name_check(name);
-	if (r < 0)
-		return r;
-	/* With PSHM_OPEN_EXISTING the name may vanish between the failed
-	 * create and the check: try a few times, as pshm_seg_create() does. */
-	for (int tries = 0; tries < 8; tries++) {
-		pshm_seg *seg;
-		r = pshm__seg_create_init(name, ring_offset(g.nprod) + g.ring_size, mode,
-					  chan_init, &g, &seg);
-		if (r == 0)
-			pshm_seg_close(seg);
-		if (r != -EEXIST || !(flags & PSHM_OPEN_EXISTING))
-			break;
-		r = check_existing(name, flags);
-		if (r != -ENOENT)
-			break;
-	}
-	return r;
+	return pshm__create_kind(name, ring_offset(g.nprod) + g.ring_size, mode, flags, chan_init,
+				 &g, sizeof(struct chan_hdr), hdr_check);
 }
 
 int pshm__chan_new(void *addr, size_t size, unsigned role, bool detached, pshm_chan **out)

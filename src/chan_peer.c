@@ -31,30 +31,19 @@ bool pshm__chan_producers_alive(const pshm_chan *ch)
 	return false;
 }
 
-/*
- * Write our pid into slot @i, whose lock we hold. The generation grows
- * with every claim, so the other side can tell that a peer came (even one
- * that died at once) by the owner word changing. A detached handle has no
- * lock and no rival.
- */
+/* Write our pid into slot @i, whose lock we hold (see owner words in
+ * shared.h). A detached handle has no lock and no rival. */
 static void slot_take(pshm_chan *ch, unsigned i)
 {
 	struct chan_slot *s = slot_at(ch, i);
-	uint64_t pid = (uint32_t)getpid();
-	uint64_t seen = LOAD(&s->owner);
-	uint64_t want;
-	do
-		want = (((seen >> 40) + 1) << 40) | pid | (uint64_t)OWN_ACTIVE << 32;
-	while (!__atomic_compare_exchange_n(&s->owner, &seen, want, false, __ATOMIC_ACQ_REL,
-					    __ATOMIC_RELAXED));
+	owner_claim(&s->owner);
 	STORE(&s->start, 0);
 	ch->slot = i;
 }
 
 void pshm__chan_slot_free(pshm_chan *ch)
 {
-	struct chan_slot *s = slot_at(ch, ch->slot);
-	STORE_REL(&s->owner, LOAD(&s->owner) & ~(((uint64_t)1 << 40) - 1));
+	owner_release(&slot_at(ch, ch->slot)->owner);
 	/* The lock goes after the word: whoever takes the slot next finds
 	 * the word already free. (Closing the file would drop it anyway.) */
 	pshm__lock_drop(ch->lock_fd, PSHM__LOCK_ROLE(ch->slot));
@@ -83,19 +72,13 @@ static bool intent_settled(const pshm_chan *ch, const struct chan_slot *s)
 static int try_slot(pshm_chan *ch, unsigned i, bool free_only)
 {
 	struct chan_slot *s = slot_at(ch, i);
-	if (free_only && owner_state(LOAD_ACQ(&s->owner)))
-		return 0;
-	int r = pshm__lock_take(ch->lock_fd, PSHM__LOCK_ROLE(i), true);
-	if (r == -EAGAIN)
-		return 0;
-	if (r < 0)
+	int r = pshm__slot_lock(ch->lock_fd, &s->owner, PSHM__LOCK_ROLE(i), free_only);
+	if (r <= 0)
 		return r;
 	/* Ours: whoever had it is gone. A dead producer's claim must be
-	 * settled first, and a free slot must still be free. */
-	uint64_t o = LOAD_ACQ(&s->owner);
-	if ((free_only && owner_state(o)) ||
-	    (ch->role == PSHM_PRODUCER && ch->mode == PSHM_CHAN_MPSC && owner_state(o) &&
-	     !intent_settled(ch, s))) {
+	 * settled first. */
+	if (ch->role == PSHM_PRODUCER && ch->mode == PSHM_CHAN_MPSC &&
+	    owner_state(LOAD_ACQ(&s->owner)) && !intent_settled(ch, s)) {
 		pshm__lock_drop(ch->lock_fd, PSHM__LOCK_ROLE(i));
 		return 0;
 	}

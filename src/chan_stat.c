@@ -36,19 +36,6 @@ static int mem_read(struct stat_src *src, void *buf, size_t n, uint64_t off)
 	return pshm__guarded_copy(buf, src->mem + off, n);
 }
 
-static int pread_full(const pshm_seg *seg, void *buf, size_t n, uint64_t off)
-{
-	for (size_t got = 0; got < n;) {
-		ssize_t k = pshm_seg_pread(seg, (char *)buf + got, n - got, off + got);
-		if (k < 0)
-			return (int)k;
-		if (k == 0)
-			return -EPROTO; /* shorter than it said: truncated meanwhile */
-		got += (size_t)k;
-	}
-	return 0;
-}
-
 /*
  * Small reads (record headers) are served from a window that runs from the
  * word asked for to the end of its page, so a ring of small records costs
@@ -59,7 +46,7 @@ static int file_read(struct stat_src *src, void *buf, size_t n, uint64_t off)
 	if (off > src->size || n > src->size - off)
 		return -EPROTO;
 	if (n > sizeof(src->win))
-		return pread_full(src->seg, buf, n, off);
+		return pshm__seg_pread_full(src->seg, buf, n, off);
 	if (off < src->win_off || off + n > src->win_off + src->win_len) {
 		uint64_t len = sizeof(src->win) - (off & (sizeof(src->win) - 1));
 		if (len < n)
@@ -67,7 +54,7 @@ static int file_read(struct stat_src *src, void *buf, size_t n, uint64_t off)
 		if (len > src->size - off)
 			len = src->size - off;
 		src->win_len = 0;
-		int r = pread_full(src->seg, src->win, (size_t)len, off);
+		int r = pshm__seg_pread_full(src->seg, src->win, (size_t)len, off);
 		if (r < 0)
 			return r;
 		src->win_off = off;

@@ -84,6 +84,27 @@ typedef int (*pshm__init_fn)(void *addr, size_t size, void *arg);
 int pshm__seg_create_init(const char *name, size_t size, mode_t mode,
 			  pshm__init_fn init, void *arg, pshm_seg **out);
 
+/* A header check: 0 if @hdr, the first bytes of a file of @file_size
+ * bytes, is a header of the kind asked for, else -EPROTO. */
+typedef int (*pshm__hdr_fn)(const void *hdr, size_t file_size);
+
+/*
+ * What pshm_chan_create() and its kin share once their arguments are
+ * checked: check @mode, @flags (PSHM_OPEN_EXISTING, PSHM_ALLOW_FOREIGN,
+ * PSHM_ALLOW_SHARED_WRITE) and @name, then create @name as
+ * pshm__seg_create_init() does. When the name is taken and @flags has
+ * PSHM_OPEN_EXISTING, succeed if what is there passes the open policy and
+ * @check accepts its first @hdr_len bytes (at most 4096, read with pread,
+ * nothing mapped). The name may vanish between the failed create and the
+ * check: then try again, a few times. 0 or -errno.
+ */
+int pshm__create_kind(const char *name, size_t size, mode_t mode, unsigned flags,
+		      pshm__init_fn init, void *arg, size_t hdr_len, pshm__hdr_fn check);
+
+/* Read [@off, @off + @n) of @seg with pread(2), all of it: 0, -EPROTO when
+ * the file ends first (truncated meanwhile), or -errno. */
+int pshm__seg_pread_full(const pshm_seg *seg, void *buf, size_t n, uint64_t off);
+
 /* Does the file @fd hold data (no hole) over [0, @len)? 0, -ENODATA when
  * it is sparse there (reading a hole of a tmpfs file through a shared
  * mapping would allocate it), or -errno. Judged from st_blocks. */

@@ -26,7 +26,7 @@
 #include <fcntl.h>
 #include <string.h>
 
-#include "internal.h"
+#include "shared.h"
 
 static int lock_op(int fd, int cmd, short type, uint64_t byte, struct flock *fl)
 {
@@ -85,4 +85,21 @@ int pshm_seg_held(const char *name)
 	int r = pshm__lock_held(fd, PSHM__LOCK_PRESENCE);
 	close(fd);
 	return r;
+}
+
+int pshm__slot_lock(int lock_fd, const uint64_t *o, uint64_t byte, bool free_only)
+{
+	if (free_only && owner_state(LOAD_ACQ(o)))
+		return 0;
+	int r = pshm__lock_take(lock_fd, byte, true);
+	if (r == -EAGAIN)
+		return 0;
+	if (r < 0)
+		return r;
+	/* Ours: whoever had it is gone. A free slot must still be free. */
+	if (free_only && owner_state(LOAD_ACQ(o))) {
+		pshm__lock_drop(lock_fd, byte);
+		return 0;
+	}
+	return 1;
 }

@@ -76,6 +76,11 @@ int pshm_chan_unlink(const char *name)
 	return unlink_kind(name, PSHM_KIND_CHAN);
 }
 
+int pshm_topic_unlink(const char *name)
+{
+	return unlink_kind(name, PSHM_KIND_TOPIC);
+}
+
 int pshm_box_unlink(const char *name)
 {
 	return unlink_kind(name, PSHM_KIND_BOX);

@@ -266,6 +266,48 @@ int pshm__seg_create_init(const char *name, size_t size, mode_t mode,
 	return 0;
 }
 
+/* PSHM_OPEN_EXISTING found @name taken: is it of the kind @check accepts? */
+static int check_existing(const char *name, unsigned flags, size_t hdr_len, pshm__hdr_fn check)
+{
+	pshm_seg *seg;
+	int r = pshm_seg_open(name, PSHM_RDONLY | PSHM_NOMAP |
+				    (flags & (PSHM_ALLOW_FOREIGN | PSHM_ALLOW_SHARED_WRITE)), &seg);
+	if (r < 0)
+		return r;
+	union {
+		uint64_t align;
+		unsigned char b[4096];
+	} hdr;
+	r = pshm__seg_pread_full(seg, hdr.b, hdr_len, 0);
+	if (r == 0)
+		r = check(hdr.b, pshm_seg_size(seg));
+	pshm_seg_close(seg);
+	return r;
+}
+
+int pshm__create_kind(const char *name, size_t size, mode_t mode, unsigned flags,
+		      pshm__init_fn init, void *arg, size_t hdr_len, pshm__hdr_fn check)
+{
+	if ((mode & ~(mode_t)07777) || hdr_len > 4096 ||
+	    (flags & ~(unsigned)(PSHM_OPEN_EXISTING | PSHM_ALLOW_FOREIGN | PSHM_ALLOW_SHARED_WRITE)))
+		return -EINVAL;
+	int r = pshm_name_check(name);
+	if (r < 0)
+		return r;
+	for (int tries = 0; tries < 8; tries++) {
+		pshm_seg *seg;
+		r = pshm__seg_create_init(name, size, mode, init, arg, &seg);
+		if (r == 0)
+			pshm_seg_close(seg);
+		if (r != -EEXIST || !(flags & PSHM_OPEN_EXISTING))
+			break;
+		r = check_existing(name, flags, hdr_len, check);
+		if (r != -ENOENT)
+			break;
+	}
+	return r;
+}
+
 int pshm_seg_anon(size_t size, pshm_seg **out)
 {
 	if (!out || size == 0)
@@ -373,6 +415,19 @@ ssize_t pshm_seg_pread(const pshm_seg *seg, void *buf, size_t len, uint64_t off)
 		n = pread(seg->fd, buf, len, (off_t)off);
 	while (n < 0 && errno == EINTR);
 	return n < 0 ? -errno : n;
+}
+
+int pshm__seg_pread_full(const pshm_seg *seg, void *buf, size_t n, uint64_t off)
+{
+	for (size_t got = 0; got < n;) {
+		ssize_t k = pshm_seg_pread(seg, (char *)buf + got, n - got, off + got);
+		if (k < 0)
+			return (int)k;
+		if (k == 0)
+			return -EPROTO;
+		got += (size_t)k;
+	}
+	return 0;
 }
 
 ssize_t pshm_seg_pwrite(pshm_seg *seg, const void *buf, size_t len, uint64_t off)

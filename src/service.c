@@ -11,10 +11,6 @@
 
 #include "service.h"
 
-#if defined(__SANITIZE_THREAD__)
-uint64_t pshm__svc_fence_word;
-#endif
-
 /* ---- geometry ----------------------------------------------------------- */
 
 static uint64_t align64(uint64_t n)
@@ -49,15 +45,15 @@ int pshm__svc_geom_read(const void *addr, size_t size, struct svc_geom *g)
 	if (!addr || size < sizeof(struct svc_hdr))
 		return -EPROTO;
 	const struct svc_hdr *h = addr;
-	if (SVC_LOAD(&h->magic) != PSHM_SERVICE_MAGIC || SVC_LOAD(&h->version) != SVC_VERSION)
+	if (LOAD(&h->magic) != PSHM_SERVICE_MAGIC || LOAD(&h->version) != SVC_VERSION)
 		return -EPROTO;
 	memset(g, 0, sizeof(*g));
-	g->max_req = SVC_LOAD(&h->max_req);
-	g->max_rep = SVC_LOAD(&h->max_rep);
-	g->clients = SVC_LOAD(&h->max_clients);
-	g->servers = SVC_LOAD(&h->max_servers);
-	g->inflight = SVC_LOAD(&h->max_inflight);
-	uint64_t total = SVC_LOAD(&h->total_size);
+	g->max_req = LOAD(&h->max_req);
+	g->max_rep = LOAD(&h->max_rep);
+	g->clients = LOAD(&h->max_clients);
+	g->servers = LOAD(&h->max_servers);
+	g->inflight = LOAD(&h->max_inflight);
+	uint64_t total = LOAD(&h->total_size);
 	if (!geom_make(g) || total != g->total || total != size)
 		return -EPROTO;
 	return 0;
@@ -81,28 +77,19 @@ static int svc_init(void *addr, size_t size, void *arg)
 	return 0;
 }
 
-/* Is the header of @seg, read with pread (nothing mapped), a service's of
- * its size? 0 and its geometry, -EPROTO, or -errno. */
-static int header_of(pshm_seg *seg, struct svc_geom *g)
+/* A pshm__hdr_fn: is @h a service's header, for a file of @size bytes? */
+static int hdr_check(const void *h, size_t size)
 {
-	struct svc_hdr h;
-	ssize_t n = pshm_seg_pread(seg, &h, sizeof(h), 0);
-	if (n != (ssize_t)sizeof(h))
-		return n < 0 ? (int)n : -EPROTO;
-	return pshm__svc_geom_read(&h, pshm_seg_size(seg), g);
+	struct svc_geom g;
+	return pshm__svc_geom_read(h, size, &g);
 }
 
-static int check_existing(const char *name, unsigned flags)
+/* Read the header of @seg with pread (nothing mapped) into *h: 0 and its
+ * geometry if it is a service's of its size, -EPROTO, or -errno. */
+static int header_of(pshm_seg *seg, struct svc_hdr *h, struct svc_geom *g)
 {
-	pshm_seg *seg;
-	struct svc_geom g;
-	int r = pshm_seg_open(name, PSHM_RDONLY | PSHM_NOMAP |
-				    (flags & (PSHM_ALLOW_FOREIGN | PSHM_ALLOW_SHARED_WRITE)), &seg);
-	if (r < 0)
-		return r;
-	r = header_of(seg, &g);
-	pshm_seg_close(seg);
-	return r;
+	int r = pshm__seg_pread_full(seg, h, sizeof(*h), 0);
+	return r < 0 ? r : pshm__svc_geom_read(h, pshm_seg_size(seg), g);
 }
 
 int pshm_service_create(const char *name, const struct pshm_service_config *cfg, mode_t mode,
@@ -111,9 +98,6 @@ int pshm_service_create(const char *name, const struct pshm_service_config *cfg,
 	struct pshm_service_config c = { 0 };
 	if (cfg)
 		c = *cfg;
-	if ((mode & ~(mode_t)07777) ||
-	    (flags & ~(unsigned)(PSHM_OPEN_EXISTING | PSHM_ALLOW_FOREIGN | PSHM_ALLOW_SHARED_WRITE)))
-		return -EINVAL;
 	struct svc_geom g = {
 		.max_req = c.max_request ? c.max_request : SVC_DEFAULT_MSG,
 		.max_rep = c.max_reply ? c.max_reply : SVC_DEFAULT_MSG,
@@ -123,21 +107,8 @@ int pshm_service_create(const char *name, const struct pshm_service_config *cfg,
 	};
 	if (!geom_make(&g))
 		return -EINVAL;
-	int r = pshm_name_check(name);
-	if (r < 0)
-		return r;
-	for (int tries = 0; tries < 8; tries++) {
-		pshm_seg *seg;
-		r = pshm__seg_create_init(name, g.total, mode, svc_init, &g, &seg);
-		if (r == 0)
-			pshm_seg_close(seg);
-		if (r != -EEXIST || !(flags & PSHM_OPEN_EXISTING))
-			break;
-		r = check_existing(name, flags);
-		if (r != -ENOENT)
-			break;
-	}
-	return r;
+	return pshm__create_kind(name, g.total, mode, flags, svc_init, &g, sizeof(struct svc_hdr),
+				 hdr_check);
 }
 
 /* ---- liveness ----------------------------------------------------------- */
@@ -146,8 +117,8 @@ bool pshm__svc_server_alive(const pshm_service *s, unsigned k, uint32_t gen)
 {
 	if (s->detached || k >= s->g.servers)
 		return false;
-	uint64_t o = SVC_LOAD_ACQ(&sslot_at(s, k)->owner);
-	if (owner_state_of(o) != OWNER_ACTIVE || (owner_gen(o) & C_GEN_MASK) != (gen & C_GEN_MASK))
+	uint64_t o = LOAD_ACQ(&sslot_at(s, k)->owner);
+	if (owner_state(o) != OWN_ACTIVE || (owner_gen(o) & C_GEN_MASK) != (gen & C_GEN_MASK))
 		return false;
 	return pshm__live_byte(s->lock_fd, SVC_LOCK_SERVER(k));
 }
@@ -155,7 +126,7 @@ bool pshm__svc_server_alive(const pshm_service *s, unsigned k, uint32_t gen)
 bool pshm__svc_any_server(const pshm_service *s)
 {
 	for (unsigned k = 0; k < s->g.servers; k++) {
-		uint64_t o = SVC_LOAD_ACQ(&sslot_at(s, k)->owner);
+		uint64_t o = LOAD_ACQ(&sslot_at(s, k)->owner);
 		if (pshm__svc_server_alive(s, k, owner_gen(o)))
 			return true;
 	}
@@ -166,25 +137,10 @@ bool pshm__svc_any_server(const pshm_service *s)
  * live peer (or, with @free_only, not free), -errno if locks fail. */
 static int try_slot(pshm_service *s, uint64_t *o, uint64_t byte, bool free_only)
 {
-	if (free_only && owner_state_of(SVC_LOAD_ACQ(o)))
-		return 0;
-	int r = pshm__lock_take(s->lock_fd, byte, true);
-	if (r == -EAGAIN)
-		return 0;
-	if (r < 0)
-		return r;
-	uint64_t seen = SVC_LOAD(o), want;
-	if (free_only && owner_state_of(seen)) {
-		pshm__lock_drop(s->lock_fd, byte);
-		return 0;
-	}
-	/* The generation grows with every claim (see service.h). */
-	do
-		want = ((uint64_t)(owner_gen(seen) + 1) << 40) | (uint32_t)getpid() |
-		       (uint64_t)OWNER_ACTIVE << 32;
-	while (!SVC_CAS(o, &seen, want));
-	s->gen = owner_gen(want);
-	return 1;
+	int r = pshm__slot_lock(s->lock_fd, o, byte, free_only);
+	if (r > 0)
+		s->gen = owner_gen(owner_claim(o)); /* see service.h */
+	return r;
 }
 
 static uint64_t *owner_of(const pshm_service *s, unsigned i)
@@ -216,8 +172,7 @@ static int claim_slot(pshm_service *s)
 
 static void slot_free(pshm_service *s)
 {
-	uint64_t *o = owner_of(s, s->slot);
-	SVC_STORE_REL(o, SVC_LOAD(o) & ~(((uint64_t)1 << 40) - 1));
+	owner_release(owner_of(s, s->slot));
 	pshm__lock_drop(s->lock_fd, lock_of(s, s->slot));
 }
 
@@ -294,10 +249,11 @@ int pshm_service_open(const char *name, unsigned role, unsigned flags, pshm_serv
 	int r = pshm_seg_open(name, flags, &seg);
 	if (r < 0)
 		return r;
+	struct svc_hdr h;
 	struct svc_geom g;
 	/* Nothing is read through the mapping before the file is known to back
 	 * all of it (a hole read through a mapping would be allocated). */
-	r = header_of(seg, &g);
+	r = header_of(seg, &h, &g);
 	if (r == 0)
 		r = pshm__seg_backed(pshm_seg_fd(seg), pshm_seg_size(seg));
 	pshm_service *s = NULL;
@@ -415,11 +371,10 @@ static int stat_seg(pshm_seg *seg, struct pshm_service_info *info)
 {
 	struct svc_hdr h;
 	struct svc_geom g;
-	int r = header_of(seg, &g);
+	/* One read: the counters below come from the header that was checked. */
+	int r = header_of(seg, &h, &g);
 	if (r < 0)
 		return r;
-	if (pshm_seg_pread(seg, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
-		return -EPROTO;
 	int fd = pshm_seg_fd(seg);
 	*info = (struct pshm_service_info){
 		.max_request = g.max_req, .max_reply = g.max_rep,
@@ -431,7 +386,7 @@ static int stat_seg(pshm_seg *seg, struct pshm_service_info *info)
 		struct svc_sslot sl;
 		if (pshm_seg_pread(seg, &sl, sizeof(sl), g.sslot_off + k * sizeof(sl)) != sizeof(sl))
 			return -EPROTO;
-		info->servers += owner_state_of(sl.owner) == OWNER_ACTIVE &&
+		info->servers += owner_state(sl.owner) == OWN_ACTIVE &&
 				 pshm__live_byte(fd, SVC_LOCK_SERVER(k));
 	}
 	unsigned char *buf = malloc(g.cslot_size);
@@ -445,7 +400,7 @@ static int stat_seg(pshm_seg *seg, struct pshm_service_info *info)
 		}
 		uint64_t o;
 		memcpy(&o, buf, 8);
-		info->clients += owner_state_of(o) == OWNER_ACTIVE &&
+		info->clients += owner_state(o) == OWN_ACTIVE &&
 				 pshm__live_byte(fd, SVC_LOCK_CLIENT(i));
 		count_cells(buf, g.inflight, info);
 	}

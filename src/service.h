@@ -53,32 +53,15 @@
 #include <stdint.h>
 
 #include "guard.h"
-#include "internal.h"
+#include "shared.h"
 
 #define SVC_VERSION 1u
-#define SVC_LINE 64
 #define SVC_CHECK_NS INT64_C(20000000) /* peers are checked every 20 ms of waiting */
 #define SVC_DEFAULT_MSG 4096u
 #define SVC_DEFAULT_CLIENTS 64u
 #define SVC_DEFAULT_SERVERS 8u
 #define SVC_DEFAULT_INFLIGHT 16u
 #define SVC_READY_WORDS (PSHM_SERVICE_MAX_CLIENTS / 64)
-
-#define SVC_LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
-#define SVC_LOAD_ACQ(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
-#define SVC_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
-#define SVC_STORE_REL(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
-#define SVC_CAS(p, expect, want)                                                            \
-	__atomic_compare_exchange_n((p), (expect), (want), false, __ATOMIC_SEQ_CST,         \
-				    __ATOMIC_ACQUIRE)
-
-/* A full fence (ThreadSanitizer does not model fences: an RMW stands in). */
-#if defined(__SANITIZE_THREAD__)
-extern uint64_t pshm__svc_fence_word;
-#define SVC_FENCE() ((void)__atomic_fetch_add(&pshm__svc_fence_word, 0, __ATOMIC_SEQ_CST))
-#else
-#define SVC_FENCE() __atomic_thread_fence(__ATOMIC_SEQ_CST)
-#endif
 
 struct svc_hdr {
 	/* line 0: written once, before the name appears */
@@ -119,10 +102,10 @@ struct svc_cell {
 	/* followed by the request area, then the reply area */
 };
 
-_Static_assert(sizeof(struct svc_hdr) == 2 * SVC_LINE, "header is two lines");
-_Static_assert(sizeof(struct svc_sslot) == SVC_LINE, "a server slot is a line");
-_Static_assert(sizeof(struct svc_cslot) == SVC_LINE, "a client slot starts with a line");
-_Static_assert(sizeof(struct svc_cell) == SVC_LINE, "a cell starts with a line");
+_Static_assert(sizeof(struct svc_hdr) == 2 * LINE, "header is two lines");
+_Static_assert(sizeof(struct svc_sslot) == LINE, "a server slot is a line");
+_Static_assert(sizeof(struct svc_cslot) == LINE, "a client slot starts with a line");
+_Static_assert(sizeof(struct svc_cell) == LINE, "a cell starts with a line");
 
 /* Cell state words. */
 enum { C_FREE = 0, C_REQ = 1, C_TAKEN = 2, C_REPLIED = 3, C_CANCELLED = 4 };
@@ -148,10 +131,6 @@ static inline unsigned id_slot(uint64_t id) { return (unsigned)(id >> 48); }
 static inline unsigned id_cell(uint64_t id) { return (unsigned)(id >> 32) & 0xffff; }
 static inline uint32_t id_seq(uint64_t id) { return (uint32_t)id; }
 
-/* Owner words (as channel slots). */
-enum { OWNER_ACTIVE = 2 };
-static inline unsigned owner_state_of(uint64_t o) { return (unsigned)(o >> 32) & 0xff; }
-static inline uint32_t owner_gen(uint64_t o) { return (uint32_t)(o >> 40); }
 
 /* The geometry, from the constants (checked). */
 struct svc_geom {

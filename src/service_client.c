@@ -26,7 +26,7 @@ static void count_late(pshm_service *s)
 static bool settle(pshm_service *s, unsigned c)
 {
 	uint64_t *st = state_at(s, s->slot, c);
-	uint64_t w = SVC_LOAD_ACQ(st);
+	uint64_t w = LOAD_ACQ(st);
 	for (int tries = 0; tries < 4; tries++) {
 		unsigned k = cell_server(w);
 		uint64_t want = C_FREE;
@@ -44,7 +44,7 @@ static bool settle(pshm_service *s, unsigned c)
 		default:
 			break;
 		}
-		if (SVC_CAS(st, &w, want)) {
+		if (CAS(st, &w, want)) {
 			if (cell_state(w) == C_REPLIED)
 				count_late(s);
 			return want == C_FREE;
@@ -69,8 +69,8 @@ static void wake_server(pshm_service *s)
 	/* Dekker with a server going to sleep: the state word, then this RMW
 	 * (a full barrier), then its count of sleepers. */
 	__atomic_fetch_add(&h->req_seq, 1, __ATOMIC_SEQ_CST);
-	SVC_FENCE();
-	if (SVC_LOAD(&h->srv_sleep))
+	FULL_FENCE();
+	if (LOAD(&h->srv_sleep))
 		pshm__futex_wake(&h->req_seq, 1);
 }
 
@@ -82,7 +82,7 @@ static int free_cell(pshm_service *s)
 		idle &= ((uint64_t)1 << s->g.inflight) - 1;
 	for (uint64_t m = idle; m; m &= m - 1) {
 		unsigned c = (unsigned)__builtin_ctzll(m);
-		if (SVC_LOAD_ACQ(state_at(s, s->slot, c)) == C_FREE)
+		if (LOAD_ACQ(state_at(s, s->slot, c)) == C_FREE)
 			return (int)c;
 	}
 	/* Slow path: cells given up earlier, or scribbled on. */
@@ -102,11 +102,11 @@ static int post(pshm_service *s, const void *req, size_t len, uint64_t *id)
 	struct svc_cell *cell = cell_at(s, s->slot, (unsigned)c);
 	if (len)
 		memcpy(req_area(s, cell), req, len);
-	SVC_STORE(&cell->req_len, (uint32_t)len);
+	STORE(&cell->req_len, (uint32_t)len);
 	uint32_t seq = ++s->next_seq;
 	if (seq == 0)
 		seq = ++s->next_seq;
-	SVC_STORE_REL(state_at(s, s->slot, (unsigned)c), cell_make(C_REQ, 0, 0, seq));
+	STORE_REL(state_at(s, s->slot, (unsigned)c), cell_make(C_REQ, 0, 0, seq));
 	/* Always the RMW: a server clears the bit with one, then looks again,
 	 * and must then see this cell (see recv in service_server.c). */
 	__atomic_fetch_or(&ready_words(s)[s->slot / 64], (uint64_t)1 << (s->slot % 64),
@@ -150,7 +150,7 @@ static int cell_of(const pshm_service *s, uint64_t id)
 /* Cell @c is done with: FREE, no longer in flight. */
 static void retire(pshm_service *s, unsigned c)
 {
-	SVC_STORE_REL(state_at(s, s->slot, c), (uint64_t)C_FREE);
+	STORE_REL(state_at(s, s->slot, c), (uint64_t)C_FREE);
 	s->inflight &= ~((uint64_t)1 << c);
 }
 
@@ -158,8 +158,8 @@ static void retire(pshm_service *s, unsigned c)
 static ssize_t deliver(pshm_service *s, unsigned c, void *reply, size_t cap)
 {
 	struct svc_cell *cell = cell_at(s, s->slot, c);
-	uint64_t len = SVC_LOAD(&cell->rep_len);
-	uint32_t err = SVC_LOAD(&cell->rep_err);
+	uint64_t len = LOAD(&cell->rep_len);
+	uint32_t err = LOAD(&cell->rep_err);
 	ssize_t r;
 	if (len > s->g.max_rep) {
 		r = -EBADMSG;
@@ -192,7 +192,7 @@ static int look(pshm_service *s, uint64_t want, bool check, void *reply, size_t 
 	for (uint64_t m = want; m; m &= m - 1) {
 		unsigned c = (unsigned)__builtin_ctzll(m);
 		uint64_t *st = state_at(s, s->slot, c);
-		uint64_t w = SVC_LOAD_ACQ(st);
+		uint64_t w = LOAD_ACQ(st);
 		unsigned state = cell_state(w);
 		if (cell_seq(w) != s->seqs[c] || state == C_FREE || state == C_CANCELLED ||
 		    state > C_CANCELLED) {
@@ -209,9 +209,9 @@ static int look(pshm_service *s, uint64_t want, bool check, void *reply, size_t 
 			continue;
 		bool gone = state == C_TAKEN
 				    ? !pshm__svc_server_alive(s, cell_server(w), cell_gen(w))
-				    : SVC_LOAD(&s->h->srv_attaches) && !pshm__svc_any_server(s);
+				    : LOAD(&s->h->srv_attaches) && !pshm__svc_any_server(s);
 		/* The CAS decides between us and a reply landing meanwhile. */
-		if (gone && SVC_CAS(st, &w, (uint64_t)C_FREE)) {
+		if (gone && CAS(st, &w, (uint64_t)C_FREE)) {
 			s->inflight &= ~((uint64_t)1 << c);
 			*out = -EPIPE;
 			return 1 + (int)c;
@@ -223,7 +223,7 @@ static int look(pshm_service *s, uint64_t want, bool check, void *reply, size_t 
 static bool any_replied(const pshm_service *s, uint64_t want)
 {
 	for (uint64_t m = want; m; m &= m - 1) {
-		uint64_t w = SVC_LOAD(state_at(s, s->slot, (unsigned)__builtin_ctzll(m)));
+		uint64_t w = LOAD(state_at(s, s->slot, (unsigned)__builtin_ctzll(m)));
 		if (cell_state(w) != C_REQ && cell_state(w) != C_TAKEN)
 			return true;
 	}
@@ -269,18 +269,18 @@ static int collect(pshm_service *s, struct collect_args *a)
 			return r;
 		if (r > 0)
 			continue;
-		uint32_t seen = SVC_LOAD_ACQ(&cs->rep_seq);
-		SVC_STORE(&cs->waiting, 1);
-		SVC_FENCE();
+		uint32_t seen = LOAD_ACQ(&cs->rep_seq);
+		STORE(&cs->waiting, 1);
+		FULL_FENCE();
 		if (!any_replied(s, want)) {
 			r = pshm__svc_sleep(&cs->rep_seq, seen,
 					    wt.deadline < next_check ? wt.deadline : next_check);
 			if (r < 0) {
-				SVC_STORE(&cs->waiting, 0);
+				STORE(&cs->waiting, 0);
 				return r;
 			}
 		}
-		SVC_STORE(&cs->waiting, 0);
+		STORE(&cs->waiting, 0);
 	}
 }
 

@@ -46,7 +46,7 @@ again:
 	best = UINT_MAX;
 	bw = 0;
 	for (unsigned c = 0; c < s->g.inflight; c++) {
-		uint64_t w = SVC_LOAD_ACQ(state_at(s, i, c));
+		uint64_t w = LOAD_ACQ(state_at(s, i, c));
 		if (cell_state(w) == C_REQ &&
 		    (best == UINT_MAX || (int32_t)(cell_seq(w) - cell_seq(bw)) < 0)) {
 			best = c;
@@ -56,19 +56,19 @@ again:
 	if (best == UINT_MAX)
 		return 0;
 	struct svc_cell *cell = cell_at(s, i, best);
-	uint32_t len = SVC_LOAD(&cell->req_len);
+	uint32_t len = LOAD(&cell->req_len);
 	bool bad = len > s->g.max_req;
 	if (!bad && len > t->cap)
 		return -EMSGSIZE;
 	uint64_t mine = cell_make(C_TAKEN, s->slot, s->gen, cell_seq(bw));
-	if (!SVC_CAS(state_at(s, i, best), &bw, mine)) {
+	if (!CAS(state_at(s, i, best), &bw, mine)) {
 		if (++tries < TAKE_TRIES)
 			goto again;
 		t->contended = true;
 		return 0;
 	}
 	__atomic_fetch_add(&s->h->requests, 1, __ATOMIC_RELAXED);
-	uint64_t o = SVC_LOAD(&cslot_at(s, i)->owner);
+	uint64_t o = LOAD(&cslot_at(s, i)->owner);
 	*t->req = (struct pshm_service_req){
 		.id = id_make(i, best, cell_seq(bw)), .client = i, .pid = (pid_t)(uint32_t)o,
 	};
@@ -107,7 +107,7 @@ static int take_one(pshm_service *s, struct take *t)
 	uint64_t *ready = ready_words(s);
 	for (unsigned k = 0; k <= nw; k++) {
 		unsigned wi = (start / 64 + k) % nw;
-		uint64_t bits = SVC_LOAD_ACQ(&ready[wi]);
+		uint64_t bits = LOAD_ACQ(&ready[wi]);
 		if (k == 0)
 			bits &= ~(uint64_t)0 << (start % 64);
 		else if (k == nw)
@@ -130,7 +130,7 @@ static bool any_ready(const pshm_service *s)
 {
 	const uint64_t *ready = ready_words(s);
 	for (unsigned wi = 0; wi < (s->g.clients + 63) / 64; wi++)
-		if (SVC_LOAD(&ready[wi]))
+		if (LOAD(&ready[wi]))
 			return true;
 	return false;
 }
@@ -151,8 +151,8 @@ static int recv_wait(pshm_service *s, struct take *t, int64_t timeout)
 		if (r > 0)
 			continue;
 		__atomic_fetch_add(&h->srv_sleep, 1, __ATOMIC_SEQ_CST);
-		SVC_FENCE();
-		uint32_t seen = SVC_LOAD_ACQ(&h->req_seq);
+		FULL_FENCE();
+		uint32_t seen = LOAD_ACQ(&h->req_seq);
 		r = any_ready(s) ? 0 : pshm__svc_sleep(&h->req_seq, seen, wt.deadline);
 		__atomic_fetch_sub(&h->srv_sleep, 1, __ATOMIC_SEQ_CST);
 		if (r < 0)
@@ -180,8 +180,8 @@ static void wake_client(pshm_service *s, unsigned i)
 	/* Dekker with the client going to sleep: the state word (a CAS), this
 	 * RMW, then its flag. */
 	__atomic_fetch_add(&cs->rep_seq, 1, __ATOMIC_SEQ_CST);
-	SVC_FENCE();
-	if (SVC_LOAD(&cs->waiting))
+	FULL_FENCE();
+	if (LOAD(&cs->waiting))
 		pshm__futex_wake(&cs->rep_seq, 1);
 }
 
@@ -192,15 +192,15 @@ static int answer(pshm_service *s, uint64_t id, const void *rep, size_t len, boo
 		return -ESRCH;
 	uint64_t *st = state_at(s, i, c);
 	uint64_t mine = cell_make(C_TAKEN, s->slot, s->gen, id_seq(id));
-	uint64_t w = SVC_LOAD_ACQ(st);
+	uint64_t w = LOAD_ACQ(st);
 	if (w == mine) {
 		/* Ours until we let go of it, even if the client gives up now. */
 		struct svc_cell *cell = cell_at(s, i, c);
 		if (len)
 			memcpy(rep_area(s, cell), rep, len);
-		SVC_STORE(&cell->rep_len, (uint32_t)len);
-		SVC_STORE(&cell->rep_err, err ? 1u : 0u);
-		if (SVC_CAS(st, &w, cell_make(C_REPLIED, 0, 0, id_seq(id)))) {
+		STORE(&cell->rep_len, (uint32_t)len);
+		STORE(&cell->rep_err, err ? 1u : 0u);
+		if (CAS(st, &w, cell_make(C_REPLIED, 0, 0, id_seq(id)))) {
 			wake_client(s, i);
 			return 0;
 		}
@@ -208,7 +208,7 @@ static int answer(pshm_service *s, uint64_t id, const void *rep, size_t len, boo
 	uint64_t gave_up = cell_make(C_CANCELLED, s->slot, s->gen, id_seq(id));
 	if (w != gave_up)
 		return -ESRCH;
-	if (SVC_CAS(st, &w, (uint64_t)C_FREE))
+	if (CAS(st, &w, (uint64_t)C_FREE))
 		__atomic_fetch_add(&s->h->late_dropped, 1, __ATOMIC_RELAXED);
 	return -ECANCELED;
 }

@@ -10,10 +10,6 @@
 
 #include "topic.h"
 
-#if defined(__SANITIZE_THREAD__)
-uint64_t pshm__topic_fence_word;
-#endif
-
 /* ---- copies ------------------------------------------------------------- */
 
 /*
@@ -65,10 +61,10 @@ void pshm__topic_sleep_fence(pshm_topic *t, bool *mb)
 	if (*mb && !pshm__membarrier()) {
 		/* From now on the wakers must fence themselves. */
 		*mb = false;
-		T_STORE_REL(&t->h->need_fence, 1);
-		T_FULL_FENCE();
+		STORE_REL(&t->h->need_fence, 1);
+		FULL_FENCE();
 	} else if (!*mb) {
-		T_FULL_FENCE();
+		FULL_FENCE();
 	}
 }
 
@@ -80,20 +76,20 @@ static bool sub_ready(const pshm_topic *t)
 /* Sleep on @flag until woken, or until the deadline or the next check. */
 static int sleep_on(pshm_topic *t, struct waiter *wt, uint32_t *flag, ready_fn ready, int64_t now)
 {
-	T_STORE(flag, 1);
+	STORE(flag, 1);
 	pshm__topic_sleep_fence(t, &t->mb);
 	/* Subscribers share their flag: only the publisher, who wakes them
 	 * all, clears it. The publisher is alone on its own. */
 	bool mine = t->role == PSHM_PUBLISHER;
 	if (ready(t)) {
 		if (mine)
-			T_STORE(flag, 0);
+			STORE(flag, 0);
 		return 0;
 	}
 	int64_t until = wt->deadline < t->next_check ? wt->deadline : t->next_check;
 	int r = pshm__futex_wait(flag, 1, until > now ? until - now : 0);
 	if (mine)
-		T_STORE(flag, 0);
+		STORE(flag, 0);
 	return r == -EINTR ? -EINTR : 0;
 }
 
@@ -124,7 +120,7 @@ static int wait_step(pshm_topic *t, struct waiter *wt, uint32_t *flag, ready_fn 
 		return 0;
 	}
 	if (now >= t->next_check ||
-	    (t->peer_gone && T_LOAD(&t->h->pub_attaches) != t->gone_mark)) {
+	    (t->peer_gone && LOAD(&t->h->pub_attaches) != t->gone_mark)) {
 		t->next_check = now + T_CHECK_NS;
 		int r = t->role == PSHM_SUBSCRIBER ? sub_check(t) : pub_check(t);
 		if (r)
@@ -182,10 +178,10 @@ static uint64_t scan_min(pshm_topic *t, uint64_t w, bool check)
 		return m;
 	for (unsigned i = 0; i < t->g.max_subs; i++) {
 		struct topic_sub *s = &t->subs[i];
-		uint64_t o = T_LOAD_ACQ(&s->owner);
-		if (!owner_state_of(o) || t->dead[i] == o)
+		uint64_t o = LOAD_ACQ(&s->owner);
+		if (!owner_state(o) || t->dead[i] == o)
 			continue;
-		uint64_t c = T_LOAD_ACQ(&s->next);
+		uint64_t c = LOAD_ACQ(&s->next);
 		if (c >= m)
 			continue;
 		if (check && c + n <= w && !pshm__live_byte(t->lock_fd, PSHM__LOCK_ROLE(1 + (uint64_t)i))) {
@@ -206,11 +202,11 @@ static bool pub_refresh(pshm_topic *t, bool check)
 {
 	uint64_t w = t->seq, n = t->g.nslots;
 	uint64_t cap = (w > t->g.history ? w - t->g.history : 0) + n;
-	T_STORE(&t->h->limit, cap);
-	T_FULL_FENCE();
+	STORE(&t->h->limit, cap);
+	FULL_FENCE();
 	uint64_t m = scan_min(t, w, check);
 	uint64_t lim = m + n < cap ? m + n : cap;
-	T_STORE_REL(&t->h->limit, lim);
+	STORE_REL(&t->h->limit, lim);
 	t->limit = lim;
 	return w < lim;
 }
@@ -240,8 +236,8 @@ static int pub_reserve(pshm_topic *t, size_t len, void **ptr, int64_t timeout_ns
 	struct topic_slot *sl = slot_of(t, w);
 	/* Odd first: a subscriber still reading the message this slot held
 	 * sees it change and throws its copy away. */
-	T_STORE(&sl->stamp, 2 * w + 1);
-	T_RELEASE_FENCE();
+	STORE(&sl->stamp, 2 * w + 1);
+	RELEASE_FENCE();
 	t->resv = true;
 	t->resv_len = (uint32_t)len;
 	*ptr = payload_of(sl);
@@ -252,12 +248,12 @@ static int pub_commit(pshm_topic *t, size_t len)
 {
 	uint64_t w = t->seq;
 	struct topic_slot *sl = slot_of(t, w);
-	T_STORE(&sl->len, (uint32_t)len);
-	T_STORE_REL(&sl->stamp, 2 * w + 2);
+	STORE(&sl->len, (uint32_t)len);
+	STORE_REL(&sl->stamp, 2 * w + 2);
 	t->seq = w + 1;
-	T_STORE_REL(&t->h->pub_seq, w + 1);
+	STORE_REL(&t->h->pub_seq, w + 1);
 	t->resv = false;
-	t_wake(t, &t->h->data_wait, INT_MAX);
+	wake(t, &t->h->data_wait, INT_MAX);
 	return 0;
 }
 
@@ -325,9 +321,9 @@ static void sub_advance(pshm_topic *t, uint64_t to)
 	t->next = to;
 	if (t->detached)
 		return;
-	T_STORE_REL(&s->next, to);
+	STORE_REL(&s->next, to);
 	if (!t->lossy)
-		t_wake(t, &t->h->space_wait, 1);
+		wake(t, &t->h->space_wait, 1);
 }
 
 /*
@@ -340,13 +336,13 @@ static void sub_advance(pshm_topic *t, uint64_t to)
 static void sub_skip(pshm_topic *t)
 {
 	uint64_t s = t->next, half = t->g.nslots / 2;
-	uint64_t p = T_LOAD_ACQ(&t->h->pub_seq);
+	uint64_t p = LOAD_ACQ(&t->h->pub_seq);
 	uint64_t to = p >= half && p <= UINT64_MAX / 4 ? p - half : 0;
 	if (to <= s)
 		to = s + 1;
 	t->missed += to - s;
 	if (!t->detached)
-		T_STORE(&t->subs[t->slot].missed, t->missed);
+		STORE(&t->subs[t->slot].missed, t->missed);
 	sub_advance(t, to);
 }
 
@@ -361,18 +357,18 @@ static int sub_poll(pshm_topic *t, struct topic_slot **slp, uint32_t *lenp)
 	for (int i = 0; i < 64; i++) {
 		uint64_t s = t->next;
 		struct topic_slot *sl = slot_of(t, s);
-		uint64_t st = T_LOAD_ACQ(&sl->stamp);
+		uint64_t st = LOAD_ACQ(&sl->stamp);
 		if (st < 2 * s + 2)
 			return 0;
 		if (st == 2 * s + 2) {
-			uint32_t len = T_LOAD(&sl->len);
+			uint32_t len = LOAD(&sl->len);
 			if (len <= t->g.max_msg) {
 				*slp = sl;
 				*lenp = len;
 				return 1;
 			}
-			T_ACQUIRE_FENCE();
-			if (T_LOAD(&sl->stamp) == st)
+			ACQUIRE_FENCE();
+			if (LOAD(&sl->stamp) == st)
 				return -EPROTO;
 		}
 		sub_skip(t);
@@ -383,8 +379,8 @@ static int sub_poll(pshm_topic *t, struct topic_slot **slp, uint32_t *lenp)
 /* Is the message we read from @sl (number s) still the one there? */
 static bool sub_intact(const struct topic_slot *sl, uint64_t s)
 {
-	T_ACQUIRE_FENCE();
-	return T_LOAD(&sl->stamp) == 2 * s + 2;
+	ACQUIRE_FENCE();
+	return LOAD(&sl->stamp) == 2 * s + 2;
 }
 
 /* Try once: the length of the message copied, -EAGAIN when none is there
@@ -463,7 +459,7 @@ static int sub_release(pshm_topic *t)
 	if (!ok) {
 		t->missed++;
 		if (!t->detached)
-			T_STORE(&t->subs[t->slot].missed, t->missed);
+			STORE(&t->subs[t->slot].missed, t->missed);
 	}
 	sub_advance(t, s + 1);
 	return ok ? 0 : -ESTALE;
@@ -521,7 +517,7 @@ int pshm_topic_release(pshm_topic *t)
  */
 static int sub_check(pshm_topic *t)
 {
-	uint64_t mark = T_LOAD_ACQ(&t->h->pub_attaches);
+	uint64_t mark = LOAD_ACQ(&t->h->pub_attaches);
 	t->peer_gone = false;
 	if (pshm__topic_pub_alive(t)) {
 		t->seen_peer = true;

@@ -50,15 +50,12 @@
 #include <stdint.h>
 
 #include "guard.h"
-#include "internal.h"
+#include "shared.h"
 
 #define TOPIC_VERSION 1u
-#define T_LINE 64
 #define T_SLOT_HDR 16u
 #define T_CHECK_NS INT64_C(20000000) /* peers are re-checked every 20 ms of waiting */
 #define T_FD_CHECK_NS INT64_C(50000000) /* the poll thread checks the publisher */
-
-enum { T_FREE = 0, T_ACTIVE = 2 };
 
 struct topic_hdr {
 	/* line 0: written once, before the name appears */
@@ -106,8 +103,8 @@ struct topic_slot {
 	/* payload */
 };
 
-_Static_assert(sizeof(struct topic_hdr) == 5 * T_LINE, "header is five cache lines");
-_Static_assert(sizeof(struct topic_sub) == T_LINE, "a subscriber slot is one line");
+_Static_assert(sizeof(struct topic_hdr) == 5 * LINE, "header is five cache lines");
+_Static_assert(sizeof(struct topic_sub) == LINE, "a subscriber slot is one line");
 _Static_assert(sizeof(struct topic_slot) == T_SLOT_HDR, "slot header");
 
 /* The geometry, from a config or from a header. */
@@ -159,23 +156,7 @@ struct pshm_topic {
 /* Run expr under the SIGBUS guard over the topic's whole mapping. */
 #define TOPIC_GUARDED(ret, t, expr) PSHM__GUARDED(ret, (t)->h, (t)->map_len, expr)
 
-/* ---- fences and atomics (as chan.h) ------------------------------------- */
-
-#if defined(__SANITIZE_THREAD__)
-extern uint64_t pshm__topic_fence_word;
-#define T_FULL_FENCE() ((void)__atomic_fetch_add(&pshm__topic_fence_word, 0, __ATOMIC_SEQ_CST))
-#define T_RELEASE_FENCE() T_FULL_FENCE()
-#define T_ACQUIRE_FENCE() T_FULL_FENCE()
-#else
-#define T_FULL_FENCE() __atomic_thread_fence(__ATOMIC_SEQ_CST)
-#define T_RELEASE_FENCE() __atomic_thread_fence(__ATOMIC_RELEASE)
-#define T_ACQUIRE_FENCE() __atomic_thread_fence(__ATOMIC_ACQUIRE)
-#endif
-
-#define T_LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
-#define T_LOAD_ACQ(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
-#define T_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
-#define T_STORE_REL(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+/* ---- slots and waking (atomics: shared.h) ------------------------------ */
 
 static inline struct topic_slot *slot_of(const pshm_topic *t, uint64_t s)
 {
@@ -187,27 +168,14 @@ static inline unsigned char *payload_of(struct topic_slot *sl)
 	return (unsigned char *)(sl + 1);
 }
 
-static inline unsigned owner_state_of(uint64_t o)
+static inline void waker_barrier(const pshm_topic *t)
 {
-	return (unsigned)(o >> 32) & 0xff;
+	pshm__waker_barrier(t->self_fence, &t->h->need_fence);
 }
 
-/* Order our last store before the load of a sleeper's flag; the sleeper's
- * membarrier() stands in for this fence unless some process cannot use it
- * (futex.c). */
-static inline void t_waker_barrier(const pshm_topic *t)
+static inline void wake(const pshm_topic *t, uint32_t *flag, int n)
 {
-	if (t->self_fence || T_LOAD(&t->h->need_fence))
-		T_FULL_FENCE();
-	else
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-}
-
-static inline void t_wake(const pshm_topic *t, uint32_t *flag, int n)
-{
-	t_waker_barrier(t);
-	if (T_LOAD(flag) && __atomic_exchange_n(flag, 0, __ATOMIC_ACQ_REL))
-		pshm__futex_wake(flag, n);
+	pshm__wake_flag(t->self_fence, &t->h->need_fence, flag, n);
 }
 
 /* The sleeper's half of the barrier above: after storing its flag, before
@@ -233,7 +201,7 @@ bool pshm__topic_pub_alive(const pshm_topic *t);
 /* Is a message (or a lap) there for subscriber @t at @next? */
 static inline bool sub_ready_at(const pshm_topic *t, uint64_t next)
 {
-	return T_LOAD_ACQ(&slot_of(t, next)->stamp) >= 2 * next + 2;
+	return LOAD_ACQ(&slot_of(t, next)->stamp) >= 2 * next + 2;
 }
 
 /* Stop the poll thread and close its descriptor (topic_fd.c). */

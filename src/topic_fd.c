@@ -30,14 +30,14 @@ struct topic_fd {
  * to count, or (checked every T_FD_CHECK_NS) the end of the publisher? */
 static int fd_ready(pshm_topic *t, struct topic_fd *f)
 {
-	uint64_t next = T_LOAD_ACQ(&t->subs[t->slot].next);
+	uint64_t next = LOAD_ACQ(&t->subs[t->slot].next);
 	if (next <= UINT64_MAX / 4 && sub_ready_at(t, next))
 		return 1;
 	int64_t now = pshm__now_ns();
 	if (now < f->next_check)
 		return 0;
 	f->next_check = now + T_FD_CHECK_NS;
-	uint64_t mark = T_LOAD_ACQ(&t->h->pub_attaches);
+	uint64_t mark = LOAD_ACQ(&t->h->pub_attaches);
 	if (pshm__topic_pub_alive(t)) {
 		f->seen = true;
 		return 0;
@@ -48,10 +48,10 @@ static int fd_ready(pshm_topic *t, struct topic_fd *f)
 /* Sleep on the topic's futex as a receive would, at most T_FD_CHECK_NS. */
 static int fd_sleep(pshm_topic *t, struct topic_fd *f)
 {
-	T_STORE(&t->h->data_wait, 1);
+	STORE(&t->h->data_wait, 1);
 	pshm__topic_sleep_fence(t, &f->mb);
-	uint64_t next = T_LOAD_ACQ(&t->subs[t->slot].next);
-	if ((next <= UINT64_MAX / 4 && sub_ready_at(t, next)) || T_LOAD_ACQ(&f->stop))
+	uint64_t next = LOAD_ACQ(&t->subs[t->slot].next);
+	if ((next <= UINT64_MAX / 4 && sub_ready_at(t, next)) || LOAD_ACQ(&f->stop))
 		return 0;
 	(void)pshm__futex_wait(&t->h->data_wait, 1, T_FD_CHECK_NS);
 	return 0;
@@ -61,8 +61,8 @@ static void *fd_thread(void *arg)
 {
 	pshm_topic *t = arg;
 	struct topic_fd *f = t->fd;
-	while (!T_LOAD_ACQ(&f->stop)) {
-		if (T_LOAD_ACQ(&f->armed)) {
+	while (!LOAD_ACQ(&f->stop)) {
+		if (LOAD_ACQ(&f->armed)) {
 			(void)pshm__futex_wait(&f->armed, 1, -1);
 			continue;
 		}
@@ -71,7 +71,7 @@ static void *fd_thread(void *arg)
 		if (r != 0) {
 			/* A truncated segment (r < 0) is news too: the next
 			 * receive reports it. */
-			T_STORE_REL(&f->armed, 1);
+			STORE_REL(&f->armed, 1);
 			uint64_t one = 1;
 			ssize_t k = write(f->efd, &one, sizeof(one));
 			(void)k;
@@ -79,7 +79,7 @@ static void *fd_thread(void *arg)
 		}
 		TOPIC_GUARDED(r, t, fd_sleep(t, f));
 		if (r < 0)
-			T_STORE_REL(&f->armed, 0);
+			STORE_REL(&f->armed, 0);
 	}
 	return NULL;
 }
@@ -132,7 +132,7 @@ void pshm__topic_fd_rearm(pshm_topic *t)
 	uint64_t v;
 	ssize_t k = read(f->efd, &v, sizeof(v));
 	(void)k;
-	T_STORE_REL(&f->armed, 0);
+	STORE_REL(&f->armed, 0);
 	pshm__futex_wake(&f->armed, 1);
 }
 
@@ -141,8 +141,8 @@ void pshm__topic_fd_stop(pshm_topic *t)
 	struct topic_fd *f = t->fd;
 	if (!f)
 		return;
-	T_STORE_REL(&f->stop, 1);
-	T_STORE_REL(&f->armed, 0);
+	STORE_REL(&f->stop, 1);
+	STORE_REL(&f->armed, 0);
 	pshm__futex_wake(&f->armed, 1);
 	/* If it sleeps on the topic's futex, it wakes within T_FD_CHECK_NS
 	 * anyway; a wake makes it sooner (and costs other sleepers a look). */

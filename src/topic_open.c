@@ -68,19 +68,19 @@ int pshm__topic_hdr_read(const void *addr, size_t size, struct topic_geom *g)
 	if (!addr || size < sizeof(struct topic_hdr))
 		return -EPROTO;
 	const struct topic_hdr *h = addr;
-	if (T_LOAD(&h->magic) != PSHM_TOPIC_MAGIC || T_LOAD(&h->version) != TOPIC_VERSION)
+	if (LOAD(&h->magic) != PSHM_TOPIC_MAGIC || LOAD(&h->version) != TOPIC_VERSION)
 		return -EPROTO;
-	g->ring_size = T_LOAD(&h->ring_size);
-	g->slot_size = T_LOAD(&h->slot_size);
-	g->max_msg = T_LOAD(&h->max_msg);
-	g->history = T_LOAD(&h->history);
-	g->max_subs = T_LOAD(&h->max_subs);
-	g->policy = T_LOAD(&h->policy);
+	g->ring_size = LOAD(&h->ring_size);
+	g->slot_size = LOAD(&h->slot_size);
+	g->max_msg = LOAD(&h->max_msg);
+	g->history = LOAD(&h->history);
+	g->max_subs = LOAD(&h->max_subs);
+	g->policy = LOAD(&h->policy);
 	g->nslots = g->slot_size ? g->ring_size / g->slot_size : 0;
-	uint64_t off = T_LOAD(&h->ring_off);
-	uint64_t total = T_LOAD(&h->total_size);
+	uint64_t off = LOAD(&h->ring_off);
+	uint64_t total = LOAD(&h->total_size);
 	if (!geom_ok(g) || off != topic_ring_offset(g->max_subs) || total != size ||
-	    total != off + g->ring_size || T_LOAD(&h->reserved0) != 0)
+	    total != off + g->ring_size || LOAD(&h->reserved0) != 0)
 		return -EPROTO;
 	return 0;
 }
@@ -103,76 +103,31 @@ static int topic_init(void *addr, size_t size, void *arg)
 	return 0;
 }
 
+/* A pshm__hdr_fn: is @h a topic's header, for a file of @size bytes? */
+static int hdr_check(const void *h, size_t size)
+{
+	struct topic_geom g;
+	return pshm__topic_hdr_read(h, size, &g);
+}
+
 /* Is the header of @seg, read with pread (nothing mapped), a topic's of its
  * size? 0, -EPROTO, or -errno. */
 static int header_of(pshm_seg *seg)
 {
 	struct topic_hdr h;
-	struct topic_geom g;
-	ssize_t n = pshm_seg_pread(seg, &h, sizeof(h), 0);
-	return n == (ssize_t)sizeof(h) ? pshm__topic_hdr_read(&h, pshm_seg_size(seg), &g)
-				       : (n < 0 ? (int)n : -EPROTO);
-}
-
-static int check_existing(const char *name, unsigned flags)
-{
-	pshm_seg *seg;
-	int r = pshm_seg_open(name, PSHM_RDONLY | PSHM_NOMAP |
-				    (flags & (PSHM_ALLOW_FOREIGN | PSHM_ALLOW_SHARED_WRITE)), &seg);
-	if (r < 0)
-		return r;
-	r = header_of(seg);
-	pshm_seg_close(seg);
-	return r;
+	int r = pshm__seg_pread_full(seg, &h, sizeof(h), 0);
+	return r < 0 ? r : hdr_check(&h, pshm_seg_size(seg));
 }
 
 int pshm_topic_create(const char *name, const struct pshm_topic_config *cfg, mode_t mode,
 		      unsigned flags)
 {
-	if ((mode & ~(mode_t)07777) ||
-	    (flags & ~(unsigned)(PSHM_OPEN_EXISTING | PSHM_ALLOW_FOREIGN | PSHM_ALLOW_SHARED_WRITE)))
-		return -EINVAL;
 	struct topic_geom g;
 	int r = geom_from_config(cfg, &g);
 	if (r < 0)
 		return r;
-	r = pshm_name_check(name);
-	if (r < 0)
-		return r;
-	/* With PSHM_OPEN_EXISTING the name may vanish between the failed
-	 * create and the check: try a few times, as channels do. */
-	for (int tries = 0; tries < 8; tries++) {
-		pshm_seg *seg;
-		r = pshm__seg_create_init(name, topic_ring_offset(g.max_subs) + g.ring_size, mode,
-					  topic_init, &g, &seg);
-		if (r == 0)
-			pshm_seg_close(seg);
-		if (r != -EEXIST || !(flags & PSHM_OPEN_EXISTING))
-			break;
-		r = check_existing(name, flags);
-		if (r != -ENOENT)
-			break;
-	}
-	return r;
-}
-
-/* As unlink_kind() in remove.c does for channels and boxes. */
-int pshm_topic_unlink(const char *name)
-{
-	struct stat st;
-	int fd = pshm__open_regular(name, O_RDONLY, &st);
-	if (fd < 0)
-		return fd;
-	int r = pshm__kind_of_fd(fd) == PSHM_KIND_TOPIC ? 0 : -EPROTO;
-	close(fd);
-	if (r < 0)
-		return r;
-	int dfd = pshm__dirfd();
-	if (dfd < 0)
-		return dfd;
-	r = pshm__unlink_same(dfd, pshm__leaf(name), &st, false);
-	close(dfd);
-	return r;
+	return pshm__create_kind(name, topic_ring_offset(g.max_subs) + g.ring_size, mode, flags,
+				 topic_init, &g, sizeof(struct topic_hdr), hdr_check);
 }
 
 /* ---- attaching ---------------------------------------------------------- */
@@ -204,16 +159,9 @@ static int topic_new(void *addr, size_t size, unsigned role, bool detached, pshm
 	return 0;
 }
 
-/* Our owner word: pid, state, one more generation than @seen's, so that a
- * peer can tell that a claim happened by the word changing. */
-static uint64_t owner_word(uint64_t seen)
-{
-	return (((seen >> 40) + 1) << 40) | (uint64_t)T_ACTIVE << 32 | (uint32_t)getpid();
-}
-
 bool pshm__topic_pub_alive(const pshm_topic *t)
 {
-	if (t->detached || owner_state_of(T_LOAD_ACQ(&t->h->pub_owner)) != T_ACTIVE)
+	if (t->detached || owner_state(LOAD_ACQ(&t->h->pub_owner)) != OWN_ACTIVE)
 		return false;
 	return pshm__live_byte(t->lock_fd, PSHM__LOCK_ROLE(0));
 }
@@ -237,19 +185,19 @@ static int pub_attach(pshm_topic *t)
 	}
 	/* Checked before the attach is announced: a subscriber that sees
 	 * pub_attaches move takes it for a publisher that came. */
-	uint64_t p = T_LOAD_ACQ(&h->pub_seq);
+	uint64_t p = LOAD_ACQ(&h->pub_seq);
 	if (p > UINT64_MAX / 4) {
 		if (!t->detached)
 			pshm__lock_drop(t->lock_fd, PSHM__LOCK_ROLE(0));
 		return -EPROTO;
 	}
 	if (!t->detached) {
-		T_STORE_REL(&h->pub_owner, owner_word(T_LOAD(&h->pub_owner)));
+		owner_claim(&h->pub_owner);
 		__atomic_fetch_add(&h->pub_attaches, 1, __ATOMIC_ACQ_REL);
 	}
-	if (T_LOAD_ACQ(&slot_of(t, p)->stamp) == 2 * p + 2) {
+	if (LOAD_ACQ(&slot_of(t, p)->stamp) == 2 * p + 2) {
 		p++;
-		T_STORE_REL(&h->pub_seq, p);
+		STORE_REL(&h->pub_seq, p);
 	}
 	t->seq = p;
 	t->limit = 0; /* the first message scans */
@@ -260,20 +208,11 @@ static int pub_attach(pshm_topic *t)
  * @free_only), or -errno when the lock cannot be taken at all. */
 static int try_sub_slot(pshm_topic *t, unsigned i, bool free_only)
 {
-	struct topic_sub *s = &t->subs[i];
-	if (free_only && owner_state_of(T_LOAD_ACQ(&s->owner)))
-		return 0;
-	int r = pshm__lock_take(t->lock_fd, PSHM__LOCK_ROLE(1 + (uint64_t)i), true);
-	if (r == -EAGAIN)
-		return 0;
-	if (r < 0)
-		return r;
-	if (free_only && owner_state_of(T_LOAD_ACQ(&s->owner))) {
-		pshm__lock_drop(t->lock_fd, PSHM__LOCK_ROLE(1 + (uint64_t)i));
-		return 0;
-	}
-	t->slot = i;
-	return 1;
+	int r = pshm__slot_lock(t->lock_fd, &t->subs[i].owner, PSHM__LOCK_ROLE(1 + (uint64_t)i),
+				free_only);
+	if (r > 0)
+		t->slot = i;
+	return r;
 }
 
 static int claim_sub_slot(pshm_topic *t)
@@ -300,24 +239,24 @@ static int sub_join(pshm_topic *t, bool history)
 {
 	struct topic_hdr *h = t->h;
 	struct topic_sub *s = &t->subs[t->slot];
-	uint64_t p = T_LOAD_ACQ(&h->pub_seq);
+	uint64_t p = LOAD_ACQ(&h->pub_seq);
 	if (p > UINT64_MAX / 4)
 		return -EPROTO;
 	uint64_t start = history ? (p > t->g.history ? p - t->g.history : 0) : p;
-	T_STORE(&s->missed, 0);
-	T_STORE(&s->next, start);
+	STORE(&s->missed, 0);
+	STORE(&s->next, start);
 	if (!t->detached)
-		T_STORE_REL(&s->owner, owner_word(T_LOAD(&s->owner)));
+		owner_claim(&s->owner);
 	for (int round = 0; !t->lossy && round < 1000; round++) {
-		T_FULL_FENCE();
-		uint64_t lim = T_LOAD_ACQ(&h->limit);
+		FULL_FENCE();
+		uint64_t lim = LOAD_ACQ(&h->limit);
 		if (lim < t->g.nslots || lim - t->g.nslots <= start)
 			break;
 		start = lim - t->g.nslots;
-		p = T_LOAD_ACQ(&h->pub_seq);
+		p = LOAD_ACQ(&h->pub_seq);
 		if (start > p + 1)
 			return -EPROTO;
-		T_STORE(&s->next, start);
+		STORE(&s->next, start);
 	}
 	t->next = start;
 	return 0;
@@ -330,7 +269,7 @@ static int attach(pshm_topic *t, unsigned flags)
 		t->mb = pshm__membarrier_init();
 		t->self_fence = !t->mb;
 		if (!t->mb)
-			T_STORE_REL(&h->need_fence, 1);
+			STORE_REL(&h->need_fence, 1);
 	}
 	if (t->role == PSHM_PUBLISHER)
 		return pub_attach(t);
@@ -342,12 +281,11 @@ static int attach(pshm_topic *t, unsigned flags)
 	}
 	/* The attach count before the liveness check: a publisher coming in
 	 * between shows as a change. */
-	t->attaches0 = T_LOAD_ACQ(&h->pub_attaches);
+	t->attaches0 = LOAD_ACQ(&h->pub_attaches);
 	t->seen_peer = pshm__topic_pub_alive(t);
 	int r = sub_join(t, flags & PSHM_TOPIC_HISTORY);
 	if (r < 0 && !t->detached) {
-		T_STORE_REL(&t->subs[t->slot].owner, T_LOAD(&t->subs[t->slot].owner) &
-							     ~(((uint64_t)1 << 40) - 1));
+		owner_release(&t->subs[t->slot].owner);
 		pshm__lock_drop(t->lock_fd, PSHM__LOCK_ROLE(1 + (uint64_t)t->slot));
 	}
 	return r;
@@ -435,19 +373,18 @@ int pshm_topic_subscribe(const char *name, unsigned flags, pshm_topic **out)
 static int detach(pshm_topic *t)
 {
 	struct topic_hdr *h = t->h;
-	uint64_t low = ((uint64_t)1 << 40) - 1;
 	if (t->role == PSHM_PUBLISHER) {
 		/* An open reservation stays odd: never delivered; the next
 		 * publisher writes that message again. */
-		T_STORE_REL(&h->pub_owner, T_LOAD(&h->pub_owner) & ~low);
+		owner_release(&h->pub_owner);
 		pshm__lock_drop(t->lock_fd, PSHM__LOCK_ROLE(0));
 		/* Let sleeping subscribers notice we are gone at their next check. */
-		t_wake(t, &h->data_wait, INT_MAX);
+		wake(t, &h->data_wait, INT_MAX);
 	} else {
 		struct topic_sub *s = &t->subs[t->slot];
-		T_STORE_REL(&s->owner, T_LOAD(&s->owner) & ~low);
+		owner_release(&s->owner);
 		pshm__lock_drop(t->lock_fd, PSHM__LOCK_ROLE(1 + (uint64_t)t->slot));
-		t_wake(t, &h->space_wait, 1);
+		wake(t, &h->space_wait, 1);
 	}
 	return 0;
 }

@@ -36,11 +36,11 @@ static int from_snapshot(const unsigned char *snap, size_t n, uint64_t size, int
 	info->kept = pub < g.history ? pub : g.history;
 	uint64_t po = h->pub_owner;
 	info->publisher = (pid_t)(uint32_t)po;
-	info->publisher_alive = owner_state_of(po) == T_ACTIVE && fd >= 0 &&
+	info->publisher_alive = owner_state(po) == OWN_ACTIVE && fd >= 0 &&
 				pshm__live_byte(fd, PSHM__LOCK_ROLE(0));
 	for (unsigned i = 0; i < g.max_subs; i++) {
 		uint64_t o = subs[i].owner;
-		if (!owner_state_of(o))
+		if (!owner_state(o))
 			continue;
 		struct pshm_topic_sub *s = &info->subs[info->n_subs++];
 		s->pid = (pid_t)(uint32_t)o;
@@ -93,15 +93,7 @@ int pshm_topic_stat(const char *name, struct pshm_topic_info *info)
 	} else if (!snap) {
 		r = -ENOMEM;
 	} else {
-		size_t got = 0;
-		while (got < n) {
-			ssize_t k = pshm_seg_pread(seg, snap + got, n - got, got);
-			if (k <= 0) {
-				r = k < 0 ? (int)k : -EPROTO;
-				break;
-			}
-			got += (size_t)k;
-		}
+		r = pshm__seg_pread_full(seg, snap, n, 0);
 		if (r == 0)
 			r = from_snapshot(snap, n, pshm_seg_size(seg), pshm_seg_fd(seg), info);
 	}
