@@ -12,28 +12,10 @@
  * with requests queued, taken, answered and given up, made by the library
  * itself (fuzz/corpus/fuzz_service/).
  */
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
+#include "fuzz_common.h"
 #include "service.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define TOTAL_OFF 16 /* total_size, see pshm(7) */
-
-static void *image(const uint8_t *data, size_t size)
-{
-	void *buf = aligned_alloc(64, (size + 63) & ~(size_t)63);
-	if (!buf)
-		return NULL;
-	memcpy(buf, data, size);
-	if (size >= TOTAL_OFF + 8) {
-		uint64_t total = size;
-		memcpy((char *)buf + TOTAL_OFF, &total, sizeof(total));
-	}
-	return buf;
-}
 
 static void client(void *buf, size_t size, uint8_t ctl)
 {
@@ -85,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t ctl = data[0];
 	data++;
 	size--;
-	void *buf = image(data, size);
+	void *buf = fuzz_image(data, size);
 	if (!buf)
 		return 0;
 	if (ctl & 0x80) {

@@ -12,28 +12,20 @@
  * library itself, empty, holding messages, lapped, and with a reservation
  * left half written (fuzz/corpus/fuzz_topic/).
  */
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
+#include "fuzz_common.h"
 #include "topic.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define TOTAL_OFF 16 /* total_size, see pshm(7) */
+/* The topic operations, none waiting. */
+static ssize_t peek(void *h, const void **p) { return pshm_topic_peek(h, p, 0); }
+static int release(void *h) { return pshm_topic_release(h); }
+static ssize_t recv_(void *h, void *b, size_t cap) { return pshm_topic_recv(h, b, cap, 0); }
+static int reserve(void *h, size_t len, void **p) { return pshm_topic_reserve(h, len, p, 0); }
+static int commit(void *h, size_t len) { return pshm_topic_commit(h, len); }
+static int send_(void *h, const void *m, size_t len) { return pshm_topic_publish(h, m, len, 0); }
 
-static void *image(const uint8_t *data, size_t size)
-{
-	void *buf = aligned_alloc(64, (size + 63) & ~(size_t)63);
-	if (!buf)
-		return NULL;
-	memcpy(buf, data, size);
-	if (size >= TOTAL_OFF + 8) {
-		uint64_t total = size;
-		memcpy((char *)buf + TOTAL_OFF, &total, sizeof(total));
-	}
-	return buf;
-}
+static const struct fuzz_ops ops = { peek, release, recv_, reserve, commit, send_ };
 
 static void subscribe(void *buf, size_t size, uint8_t ctl)
 {
@@ -41,27 +33,7 @@ static void subscribe(void *buf, size_t size, uint8_t ctl)
 	unsigned flags = PSHM__TOPIC_DETACHED | (ctl & 4 ? PSHM_TOPIC_HISTORY : 0);
 	if (pshm__topic_attach_mem(buf, size, PSHM_SUBSCRIBER, flags, &s) < 0)
 		return;
-	static unsigned char out[1 << 16];
-	size_t cap = ctl & 2 ? 16 : sizeof(out);
-	for (int i = 0; i < 64; i++) {
-		ssize_t n;
-		if ((ctl >> (i % 8)) & 1) {
-			const void *p;
-			n = pshm_topic_peek(s, &p, 0);
-			if (n >= 0) {
-				/* Touch what was handed out: it must lie in the buffer. */
-				volatile unsigned char x = 0;
-				for (ssize_t k = 0; k < n; k++)
-					x ^= ((const unsigned char *)p)[k];
-				(void)x;
-				pshm_topic_release(s);
-			}
-		} else {
-			n = pshm_topic_recv(s, out, cap, 0);
-		}
-		if (n < 0 && n != -EMSGSIZE)
-			break;
-	}
+	fuzz_read(s, &ops, ctl);
 	(void)pshm_topic_missed(s);
 	pshm_topic_close(s);
 }
@@ -71,23 +43,7 @@ static void publish(void *buf, size_t size, uint8_t ctl)
 	pshm_topic *p;
 	if (pshm__topic_attach_mem(buf, size, PSHM_PUBLISHER, PSHM__TOPIC_DETACHED, &p) < 0)
 		return;
-	static const unsigned char msg[4096];
-	for (int i = 0; i < 16; i++) {
-		size_t len = ((size_t)ctl * 37 + (size_t)i * 101) % sizeof(msg);
-		void *w;
-		int r;
-		if (i & 1) {
-			r = pshm_topic_reserve(p, len, &w, 0);
-			if (r == 0) {
-				memset(w, 0x5a, len);
-				r = pshm_topic_commit(p, len / 2);
-			}
-		} else {
-			r = pshm_topic_publish(p, msg, len, 0);
-		}
-		if (r < 0 && r != -EMSGSIZE)
-			break;
-	}
+	fuzz_write(p, &ops, ctl);
 	pshm_topic_close(p);
 }
 
@@ -98,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t ctl = data[0];
 	data++;
 	size--;
-	void *buf = image(data, size);
+	void *buf = fuzz_image(data, size);
 	if (!buf)
 		return 0;
 	struct pshm_topic_info *info = malloc(sizeof(*info));
