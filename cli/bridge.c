@@ -377,23 +377,24 @@ static void bridge_usage(FILE *f)
 		   "--help' and 'pshm bridge recv --help' describe each end. See pshm(1).\n");
 }
 
+static int bridge_send(int argc, char **argv)
+{
+	return run(true, argc, argv);
+}
+
+static int bridge_recv(int argc, char **argv)
+{
+	return run(false, argc, argv);
+}
+
 int cmd_bridge(int argc, char **argv)
 {
-	if (argc < 2) {
-		bridge_usage(stderr);
-		return EXIT_USAGE;
-	}
-	const char *verb = argv[1];
-	if (!strcmp(verb, "--help") || !strcmp(verb, "-h") || !strcmp(verb, "help")) {
-		bridge_usage(stdout);
-		return EXIT_OK;
-	}
-	if (!strcmp(verb, "send") || !strcmp(verb, "recv"))
-		return run(verb[0] == 's', argc - 1, argv + 1);
-	char esc[CLI_ESC_MAX];
-	return cli_usage("bridge", verb[0] == '-' ? "unknown option '%s'"
-						  : "unknown verb '%s' (send, recv)",
-			 cli_esc(verb, esc, sizeof(esc)));
+	static const struct cli_verb verbs[] = {
+		{ "send", bridge_send },
+		{ "recv", bridge_recv },
+		{ NULL, NULL },
+	};
+	return cli_verbs("bridge", argc, argv, verbs, bridge_usage);
 }
 
 #endif

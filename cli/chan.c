@@ -284,23 +284,12 @@ static void chan_usage(FILE *f)
 
 int cmd_chan(int argc, char **argv)
 {
-	if (argc < 2) {
-		chan_usage(stderr);
-		return EXIT_USAGE;
-	}
-	const char *verb = argv[1];
-	if (!strcmp(verb, "--help") || !strcmp(verb, "-h") || !strcmp(verb, "help")) {
-		chan_usage(stdout);
-		return EXIT_OK;
-	}
-	if (!strcmp(verb, "create"))
-		return chan_create(argc - 1, argv + 1);
-	if (!strcmp(verb, "stat"))
-		return chan_stat(argc - 1, argv + 1);
-	char esc[CLI_ESC_MAX];
-	return cli_usage("chan", verb[0] == '-' ? "unknown option '%s'"
-						: "unknown verb '%s' (create, stat)",
-			 cli_esc(verb, esc, sizeof(esc)));
+	static const struct cli_verb verbs[] = {
+		{ "create", chan_create },
+		{ "stat", chan_stat },
+		{ NULL, NULL },
+	};
+	return cli_verbs("chan", argc, argv, verbs, chan_usage);
 }
 
 /* ---- pshm send ---------------------------------------------------------------- */

@@ -153,6 +153,18 @@ const char *cli_opt_name(enum cli_opt id);
  * EXIT_USAGE. */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A verb of a command that has verbs (pshm chan create, pshm topic stat). */
+struct cli_verb {
+	const char *name;
+	int (*run)(int argc, char **argv); /* argv[0] is the verb */
+};
+/* Run the verb argv[1] of @cmd from @verbs (ended by a NULL name). With
+ * -h, --help or help, @usage goes to standard output (EXIT_OK); with no
+ * verb, to standard error (EXIT_USAGE); an unknown verb is named with the
+ * list of those there are (EXIT_USAGE). */
+int cli_verbs(const char *cmd, int argc, char **argv, const struct cli_verb *verbs,
+	      void (*usage)(FILE *f));
+
 /* ---- messages and output (out.c) -------------------------------------------
  * All on stderr (standard output is flushed first). */
 /* "pshm: <action> '<name>': <message for err>". Returns EXIT_FAIL. */

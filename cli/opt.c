@@ -140,6 +140,33 @@ int cli_usage(const char *cmd, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+int cli_verbs(const char *cmd, int argc, char **argv, const struct cli_verb *verbs,
+	      void (*usage)(FILE *f))
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	const char *verb = argv[1];
+	if (!strcmp(verb, "--help") || !strcmp(verb, "-h") || !strcmp(verb, "help")) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	char list[128] = "";
+	size_t n = 0;
+	for (const struct cli_verb *v = verbs; v->name; v++) {
+		if (!strcmp(verb, v->name))
+			return v->run(argc - 1, argv + 1);
+		int k = snprintf(list + n, sizeof(list) - n, "%s%s", n ? ", " : "", v->name);
+		if (k > 0 && (size_t)k < sizeof(list) - n)
+			n += (size_t)k;
+	}
+	char esc[CLI_ESC_MAX];
+	if (verb[0] == '-')
+		return cli_usage(cmd, "unknown option '%s'", cli_esc(verb, esc, sizeof(esc)));
+	return cli_usage(cmd, "unknown verb '%s' (%s)", cli_esc(verb, esc, sizeof(esc)), list);
+}
+
 int cli_bad_value(const struct cli_cmd *cmd, enum cli_opt id, const char *arg, const char *why)
 {
 	char esc[CLI_ESC_MAX];

@@ -241,25 +241,13 @@ static void service_usage(FILE *f)
 
 int cmd_service(int argc, char **argv)
 {
-	if (argc < 2) {
-		service_usage(stderr);
-		return EXIT_USAGE;
-	}
-	const char *verb = argv[1];
-	if (!strcmp(verb, "--help") || !strcmp(verb, "-h") || !strcmp(verb, "help")) {
-		service_usage(stdout);
-		return EXIT_OK;
-	}
-	if (!strcmp(verb, "create"))
-		return svc_create(argc - 1, argv + 1);
-	if (!strcmp(verb, "stat"))
-		return svc_stat(argc - 1, argv + 1);
-	if (!strcmp(verb, "rm"))
-		return svc_rm(argc - 1, argv + 1);
-	char esc[CLI_ESC_MAX];
-	return cli_usage("service", verb[0] == '-' ? "unknown option '%s'"
-						   : "unknown verb '%s' (create, stat, rm)",
-			 cli_esc(verb, esc, sizeof(esc)));
+	static const struct cli_verb verbs[] = {
+		{ "create", svc_create },
+		{ "stat", svc_stat },
+		{ "rm", svc_rm },
+		{ NULL, NULL },
+	};
+	return cli_verbs("service", argc, argv, verbs, service_usage);
 }
 
 /* ---- pshm call ---------------------------------------------------------- */

@@ -311,25 +311,13 @@ static void topic_usage(FILE *f)
 
 int cmd_topic(int argc, char **argv)
 {
-	if (argc < 2) {
-		topic_usage(stderr);
-		return EXIT_USAGE;
-	}
-	const char *verb = argv[1];
-	if (!strcmp(verb, "--help") || !strcmp(verb, "-h") || !strcmp(verb, "help")) {
-		topic_usage(stdout);
-		return EXIT_OK;
-	}
-	if (!strcmp(verb, "create"))
-		return topic_create(argc - 1, argv + 1);
-	if (!strcmp(verb, "stat"))
-		return topic_stat(argc - 1, argv + 1);
-	if (!strcmp(verb, "rm"))
-		return topic_rm(argc - 1, argv + 1);
-	char esc[CLI_ESC_MAX];
-	return cli_usage("topic", verb[0] == '-' ? "unknown option '%s'"
-						 : "unknown verb '%s' (create, stat, rm)",
-			 cli_esc(verb, esc, sizeof(esc)));
+	static const struct cli_verb verbs[] = {
+		{ "create", topic_create },
+		{ "stat", topic_stat },
+		{ "rm", topic_rm },
+		{ NULL, NULL },
+	};
+	return cli_verbs("topic", argc, argv, verbs, topic_usage);
 }
 
 /* ---- pshm pub ----------------------------------------------------------------------- */
