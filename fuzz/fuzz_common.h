@@ -34,6 +34,18 @@ static inline void *fuzz_image(const uint8_t *data, size_t size)
 	return buf;
 }
 
+/* An input's control byte (into *@ctl) and the image of the rest (its
+ * size into *@size): NULL for an input under 2 bytes or over 1 MiB, or
+ * when memory is short. */
+static inline void *fuzz_input(const uint8_t *data, size_t *size, uint8_t *ctl)
+{
+	if (*size < 2 || *size > (1u << 20))
+		return NULL;
+	*ctl = data[0];
+	*size -= 1;
+	return fuzz_image(data + 1, *size);
+}
+
 /* A reader's and a writer's operations on handle @h, none waiting. */
 struct fuzz_ops {
 	ssize_t (*peek)(void *h, const void **p);

@@ -49,12 +49,8 @@ static void publish(void *buf, size_t size, uint8_t ctl)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (size < 2 || size > (1u << 20))
-		return 0;
-	uint8_t ctl = data[0];
-	data++;
-	size--;
-	void *buf = fuzz_image(data, size);
+	uint8_t ctl;
+	void *buf = fuzz_input(data, &size, &ctl);
 	if (!buf)
 		return 0;
 	struct pshm_topic_info *info = malloc(sizeof(*info));
