@@ -9,6 +9,7 @@
 #ifndef PSHM_TEST_BRIDGE_HELPERS_H
 #define PSHM_TEST_BRIDGE_HELPERS_H
 
+#include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -142,6 +143,45 @@ __attribute__((unused)) static unsigned long long bt_lost(const char *path)
 		sum += strtoull(p + 7, NULL, 10);
 	free(s);
 	return sum;
+}
+
+/* The two ends' log files, /tmp/pshm-test-bridge-PID-@tag{send,recv}.log,
+ * emptied; each buffer holds @len bytes. */
+__attribute__((unused)) static void bt_logs(char *send_log, char *recv_log, size_t len,
+					    const char *tag)
+{
+	snprintf(send_log, len, "/tmp/pshm-test-bridge-%d-%ssend.log", (int)getpid(), tag);
+	snprintf(recv_log, len, "/tmp/pshm-test-bridge-%d-%srecv.log", (int)getpid(), tag);
+	unlink(send_log);
+	unlink(recv_log);
+}
+
+/*
+ * Once both hosts are done (host B's status @rb, host A's @ra, @got of @n
+ * messages arrived): both must have exited 0 and each end's log must count
+ * as lost exactly what never arrived. The logs go afterwards, unless
+ * PSHM_TEST_KEEP_LOGS is set (to read what the ends said). Returns how
+ * many were lost.
+ */
+__attribute__((unused)) static unsigned long long bt_settle(int rb, int ra, unsigned n, int got,
+							    const char *send_log,
+							    const char *recv_log)
+{
+	char *sl = bt_slurp(send_log), *rl = bt_slurp(recv_log);
+	cr_expect_eq(rb, 0, "host B: %d\n--- send:\n%s--- recv:\n%s", rb, sl, rl);
+	cr_expect_eq(ra, 0, "host A: %d\n--- send:\n%s--- recv:\n%s", ra, sl, rl);
+	unsigned long long lost = n - (unsigned)got;
+	cr_expect_eq(bt_lost(recv_log), lost, "recv counted %llu lost, %llu missing:\n%s",
+		     bt_lost(recv_log), lost, rl);
+	cr_expect_eq(bt_lost(send_log), lost, "send counted %llu lost, %llu missing:\n%s",
+		     bt_lost(send_log), lost, sl);
+	free(sl);
+	free(rl);
+	if (!getenv("PSHM_TEST_KEEP_LOGS")) {
+		unlink(send_log);
+		unlink(recv_log);
+	}
+	return lost;
 }
 
 /* One byte or one int through a pipe between the hosts and the test. */

@@ -129,12 +129,7 @@ static unsigned long long scenario(unsigned n, size_t ring)
 		th_skip("%s", why);
 	sc.n = n;
 	sc.ring = ring;
-	snprintf(sc.send_log, sizeof(sc.send_log), "/tmp/pshm-test-bridge-%d-send.log",
-		 (int)getpid());
-	snprintf(sc.recv_log, sizeof(sc.recv_log), "/tmp/pshm-test-bridge-%d-recv.log",
-		 (int)getpid());
-	unlink(sc.send_log);
-	unlink(sc.recv_log);
+	bt_logs(sc.send_log, sc.recv_log, sizeof(sc.send_log), "");
 	cr_assert(pipe(sc.port_pipe) == 0 && pipe(sc.done_pipe) == 0 && pipe(sc.held_pipe) == 0 &&
 		  pipe(sc.go_pipe) == 0 && pipe(sc.count_pipe) == 0);
 	pid_t b = bt_host(host_b, NULL), a = bt_host(host_a, NULL);
@@ -146,21 +141,7 @@ static unsigned long long scenario(unsigned n, size_t ring)
 	bt_put(sc.done_pipe[1], 1);
 	int ra = bt_reap(a);
 	int got = bt_get(sc.count_pipe[0]);
-	char *sl = bt_slurp(sc.send_log), *rl = bt_slurp(sc.recv_log);
-	cr_expect_eq(rb, 0, "host B: %d\n--- send:\n%s--- recv:\n%s", rb, sl, rl);
-	cr_expect_eq(ra, 0, "host A: %d\n--- send:\n%s--- recv:\n%s", ra, sl, rl);
-	unsigned long long lost = n - (unsigned)got;
-	cr_expect_eq(bt_lost(sc.recv_log), lost, "recv counted %llu lost, %llu missing:\n%s",
-		     bt_lost(sc.recv_log), lost, rl);
-	cr_expect_eq(bt_lost(sc.send_log), lost, "send counted %llu lost, %llu missing:\n%s",
-		     bt_lost(sc.send_log), lost, sl);
-	free(sl);
-	free(rl);
-	if (!getenv("PSHM_TEST_KEEP_LOGS")) { /* set it to read what the ends said */
-		unlink(sc.send_log);
-		unlink(sc.recv_log);
-	}
-	return lost;
+	return bt_settle(rb, ra, n, got, sc.send_log, sc.recv_log);
 }
 
 Test(bridge, lines_arrive_in_order_on_the_other_host)

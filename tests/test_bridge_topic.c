@@ -95,33 +95,14 @@ static unsigned long long scenario(unsigned n, unsigned policy)
 		th_skip("%s", why);
 	sc.n = n;
 	sc.policy = policy;
-	snprintf(sc.send_log, sizeof(sc.send_log), "/tmp/pshm-test-bridge-%d-tsend.log",
-		 (int)getpid());
-	snprintf(sc.recv_log, sizeof(sc.recv_log), "/tmp/pshm-test-bridge-%d-trecv.log",
-		 (int)getpid());
-	unlink(sc.send_log);
-	unlink(sc.recv_log);
+	bt_logs(sc.send_log, sc.recv_log, sizeof(sc.send_log), "t");
 	cr_assert(pipe(sc.port_pipe) == 0 && pipe(sc.done_pipe) == 0 && pipe(sc.count_pipe) == 0);
 	pid_t b = bt_host(host_b, NULL), a = bt_host(host_a, NULL);
 	int rb = bt_reap(b);
 	bt_put(sc.done_pipe[1], 1);
 	int ra = bt_reap(a);
 	int got = bt_get(sc.count_pipe[0]);
-	char *sl = bt_slurp(sc.send_log), *rl = bt_slurp(sc.recv_log);
-	cr_expect_eq(rb, 0, "host B: %d\n--- send:\n%s--- recv:\n%s", rb, sl, rl);
-	cr_expect_eq(ra, 0, "host A: %d\n--- send:\n%s--- recv:\n%s", ra, sl, rl);
-	unsigned long long lost = n - (unsigned)got;
-	cr_expect_eq(bt_lost(sc.recv_log), lost, "recv counted %llu lost, %llu missing:\n%s",
-		     bt_lost(sc.recv_log), lost, rl);
-	cr_expect_eq(bt_lost(sc.send_log), lost, "send counted %llu lost, %llu missing:\n%s",
-		     bt_lost(sc.send_log), lost, sl);
-	free(sl);
-	free(rl);
-	if (!getenv("PSHM_TEST_KEEP_LOGS")) {
-		unlink(sc.send_log);
-		unlink(sc.recv_log);
-	}
-	return lost;
+	return bt_settle(rb, ra, n, got, sc.send_log, sc.recv_log);
 }
 
 Test(bridge_topic, blocking_topic_arrives_whole_and_in_order)
