@@ -263,6 +263,8 @@ int br_open(nng_socket *s, const char *url, bool listen, const struct br_opts *o
 	if ((r = nng_pair0_open(s)) != 0)
 		return cli_failf("bridge", "socket: %s", nng_strerror(r));
 	nng_socket_set_size(*s, NNG_OPT_RECVMAXSZ, max_frame);
+	nng_socket_set_int(*s, NNG_OPT_SENDBUF, 64);
+	nng_socket_set_int(*s, NNG_OPT_RECVBUF, 64);
 	nng_socket_set_ms(*s, NNG_OPT_SENDTIMEO, BR_SLICE_MS);
 	nng_socket_set_ms(*s, NNG_OPT_RECVTIMEO, BR_SLICE_MS);
 	if (ev) {

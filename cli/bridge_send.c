@@ -256,13 +256,11 @@ static bool peek_failed(struct snd *s, ssize_t n, uint32_t count, int *err)
  * starts a batch of its own. 0, or -errno (fatal). */
 static int take(struct snd *s, int64_t wait_ns)
 {
-	nng_msg *m;
+	nng_msg *m = NULL;
 	size_t used = 0;
 	uint32_t count = 0;
 	uint64_t gap = 0;
 	int err = 0;
-	if (nng_msg_alloc(&m, BF_DATA_HDR + BR_BATCH) != 0)
-		return -ENOMEM;
 	for (;;) {
 		const void *p;
 		uint64_t seq = s->next_seq;
@@ -274,6 +272,13 @@ static int take(struct snd *s, int64_t wait_ns)
 			break; /* stays peeked: the next batch starts with it */
 		if (count && used + BF_REC_HDR + (size_t)n > BR_BATCH)
 			break;
+		/* Sized by the first message: a large one is copied once, not
+		 * into a batch that nng_msg_realloc() then copies again. */
+		size_t first = BF_REC_HDR + (size_t)n > BR_BATCH ? BF_REC_HDR + (size_t)n : BR_BATCH;
+		if (!m && nng_msg_alloc(&m, BF_DATA_HDR + first) != 0) {
+			err = -ENOMEM;
+			break;
+		}
 		size_t was = used;
 		if (add_rec(m, &used, p, (size_t)n) < 0)
 			break;
@@ -291,7 +296,8 @@ static int take(struct snd *s, int64_t wait_ns)
 			break;
 	}
 	if (!count) {
-		nng_msg_free(m);
+		if (m)
+			nng_msg_free(m);
 		return err;
 	}
 	int r = window_add(s, m, s->next_seq - count, count, used, gap);
