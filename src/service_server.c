@@ -126,12 +126,19 @@ static int take_one(pshm_service *s, struct take *t)
 	return 0;
 }
 
+/* Bits past the last client slot are masked as take_one() does: a stray
+ * one there (a scribbling peer) must not keep a server from sleeping. */
 static bool any_ready(const pshm_service *s)
 {
 	const uint64_t *ready = ready_words(s);
-	for (unsigned wi = 0; wi < (s->g.clients + 63) / 64; wi++)
-		if (LOAD(&ready[wi]))
+	unsigned n = s->g.clients, nw = (n + 63) / 64;
+	for (unsigned wi = 0; wi < nw; wi++) {
+		uint64_t bits = LOAD(&ready[wi]);
+		if (wi == nw - 1 && n % 64)
+			bits &= ((uint64_t)1 << (n % 64)) - 1;
+		if (bits)
 			return true;
+	}
 	return false;
 }
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "service_helpers.h"
@@ -253,6 +254,32 @@ Test(service_hostile, an_impossible_request_is_refused_within_a_tiny_reply)
 	cr_expect_eq(pshm_service_collect(c, &id, b, sizeof(b), 1000 * MS), -EREMOTEIO);
 	cr_expect_eq(strlen(b), 3, "the reason, cut to max_reply - 1: '%s'", b);
 	pshm_service_close(c);
+	pshm_service_close(s);
+	munmap(m, size);
+}
+
+/* A ready bit past the last client slot (a scribbling peer) is ignored as
+ * take_one() ignores it: a waiting server sleeps rather than spins. The
+ * bound is on CPU time against the wait, a ratio, not a duration. */
+Test(service_hostile, a_stray_ready_bit_past_the_clients_does_not_keep_a_server_awake)
+{
+	struct pshm_service_config cfg = { .max_clients = 10 };
+	const char *n = mksvc("stray", &cfg);
+	size_t size;
+	unsigned char *m = th_map_raw(n, &size);
+	pshm_service *s = svc_open(n, PSHM_SERVER);
+	*(uint64_t *)(m + OFF_READY) = 1ull << 63;
+	char b[16];
+	struct pshm_service_req rq;
+	struct rusage r0, r1;
+	getrusage(RUSAGE_THREAD, &r0);
+	cr_expect_eq(pshm_service_recv(s, b, sizeof(b), &rq, 400 * MS), -ETIMEDOUT);
+	getrusage(RUSAGE_THREAD, &r1);
+	double cpu = (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec + r1.ru_stime.tv_sec -
+			      r0.ru_stime.tv_sec) +
+		     (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec + r1.ru_stime.tv_usec -
+			      r0.ru_stime.tv_usec) / 1e6;
+	cr_expect_lt(cpu, 0.2, "the server spun for %.3f s of a 0.4 s wait", cpu);
 	pshm_service_close(s);
 	munmap(m, size);
 }
