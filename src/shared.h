@@ -96,14 +96,20 @@ static inline uint64_t owner_next(uint64_t seen)
 	       (uint32_t)getpid();
 }
 
-/* Write owner_next() into @o, whose lock we hold (a CAS: a hostile writer
- * cannot make us store a stale generation); returns the word written. */
+/* Write owner_next() into @o, whose lock we hold; returns the word
+ * written. A CAS, so that the generation grows past whatever is there; a
+ * peer rewriting the word without end gets a plain store after 64 tries
+ * (every loop over shared memory is bounded). */
 static inline uint64_t owner_claim(uint64_t *o)
 {
 	uint64_t seen = LOAD(o), want;
-	do
+	for (int tries = 0; tries < 64; tries++) {
 		want = owner_next(seen);
-	while (!CAS(o, &seen, want));
+		if (CAS(o, &seen, want))
+			return want;
+	}
+	want = owner_next(seen);
+	STORE_REL(o, want);
 	return want;
 }
 
