@@ -36,7 +36,8 @@ int br_end_source(struct br_end *e, const char *name, unsigned flags, uint64_t *
 		int r = pshm_topic_stat(name, &in);
 		if (r == 0)
 			r = pshm_topic_open(name, PSHM_SUBSCRIBER, flags, &e->t);
-		*next_seq = in.published + 1;
+		if (r == 0)
+			*next_seq = in.published + 1;
 		return r;
 	}
 	struct pshm_chan_info in;

@@ -578,9 +578,18 @@ int cmd_serve(int argc, char **argv)
 		int out;
 		w.pid = spawn(cmd, &w.in, &out);
 		w.out = w.pid < 0 ? NULL : fdopen(out, "r");
-		if (!w.out)
+		if (!w.out) {
 			status = cli_failn("serve", name, "cannot start '%s': %s", cmd[0],
 					   strerror(errno));
+			if (w.pid > 0) { /* fdopen failed: nothing else owns out */
+				close(out);
+				close(w.in);
+				kill(w.pid, SIGTERM);
+				while (waitpid(w.pid, NULL, 0) < 0 && errno == EINTR)
+					;
+				w.pid = -1;
+			}
+		}
 	}
 	if (status == EXIT_OK)
 		status = serve_loop(s, name, cmd, &o, o.persistent ? &w : NULL);
