@@ -263,8 +263,10 @@ int br_open(nng_socket *s, const char *url, bool listen, const struct br_opts *o
 	if ((r = nng_pair0_open(s)) != 0)
 		return cli_failf("bridge", "socket: %s", nng_strerror(r));
 	nng_socket_set_size(*s, NNG_OPT_RECVMAXSZ, max_frame);
+	/* Our own frames may queue (the window bounds them); a peer's only a
+	 * few, so a hostile one cannot make us hold much. */
 	nng_socket_set_int(*s, NNG_OPT_SENDBUF, 64);
-	nng_socket_set_int(*s, NNG_OPT_RECVBUF, 64);
+	nng_socket_set_int(*s, NNG_OPT_RECVBUF, 4);
 	nng_socket_set_ms(*s, NNG_OPT_SENDTIMEO, BR_SLICE_MS);
 	nng_socket_set_ms(*s, NNG_OPT_RECVTIMEO, BR_SLICE_MS);
 	if (ev) {
@@ -327,6 +329,8 @@ static const struct cli_cmd send_cmd = {
 	"the other side is away. Messages are released from the window only once\n"
 	"the other side has written them; after a restart of either end nothing is\n"
 	"duplicated, and what cannot be delivered is counted as lost on both sides.\n"
+	"For a service NAME, serve its calls with the other side's servers (at most\n"
+	"once: a call cut off by a closed connection fails). See pshm(1).\n"
 	"Runs until SIGINT or SIGTERM.\n",
 	send_opts, true, 2, 2, 0, "channel name and URL",
 };
@@ -368,6 +372,10 @@ static int run(bool send, int argc, char **argv)
 	o.flags = a.flags;
 	br_side = send ? "send" : "recv";
 	cli_catch_stop();
+	struct pshm_stat st;
+	const char *name = send ? a.v[0] : a.v[1];
+	if (pshm_seg_stat(name, &st) == 0 && st.kind == PSHM_KIND_SERVICE)
+		return send ? br_call_send(a.v[0], a.v[1], &o) : br_call_recv(a.v[0], a.v[1], &o);
 	return send ? br_send(a.v[0], a.v[1], &o) : br_recv(a.v[0], a.v[1], &o);
 }
 

@@ -5,6 +5,7 @@
  *   bridge.c        the command: options, URLs, sockets, TLS, logs, stats
  *   bridge_send.c   send: local channel -> network
  *   bridge_recv.c   recv: network -> local channel
+ *   bridge_call.c   send and recv for a service: calls across machines
  *   bridge_end.c    the local end: a channel or a topic
  *   bridge_frame.c  the frames (no NNG: the fuzzer links it alone)
  */
@@ -48,6 +49,9 @@ struct br_stats {
 /* HELLO's mode for a topic: this bit, and the topic's policy in bit 0
  * (a channel's mode is enum pshm_chan_mode). */
 #define BR_MODE_TOPIC 0x100u
+/* HELLO's mode for a service (bridge_call.c): max_msg is the largest
+ * request, ring_size the largest reply of the sender's service. */
+#define BR_MODE_SERVICE 0x200u
 
 /* A local end (bridge_end.c): a channel or a topic. */
 struct br_end {
@@ -102,5 +106,8 @@ void br_stats_tick(struct br_stats *st, bool on);
 
 int br_send(const char *name, const char *url, const struct br_opts *o);
 int br_recv(const char *url, const char *name, const struct br_opts *o);
+/* The same for a service (bridge_call.c). */
+int br_call_send(const char *name, const char *url, const struct br_opts *o);
+int br_call_recv(const char *url, const char *name, const struct br_opts *o);
 
 #endif

@@ -23,6 +23,12 @@
  *   ACK     (4, receiver -> sender, 16 bytes): u64 written.
  *   ERROR   (5, either way): u32 code (an errno value), then up to 200
  *           bytes of text saying why; the session ends.
+ *   REQ     (6, sender -> receiver, services): u64 id (the sender's name
+ *           for the request), then the request (at most the largest the
+ *           receiver takes).
+ *   REP     (7, receiver -> sender, services): u64 id (the REQ's), u32
+ *           status (0, or the errno of the failure: then the body is the
+ *           text saying why), u32 reserved (0), then the reply.
  *
  * Sequence numbers count the messages taken out of the source channel
  * since it was created (its consumer's count), or are the source topic's
@@ -146,6 +152,25 @@ static int decode_error(const unsigned char *p, size_t len, struct bf_frame *f,
 	return 0;
 }
 
+static int decode_call(const unsigned char *p, size_t len, uint64_t max_msg,
+		       struct bf_frame *f, const char **why)
+{
+	size_t hdr = f->type == BF_REQ ? BF_REQ_HDR : BF_REP_HDR;
+	if (len < hdr)
+		return fail(why, "short REQ or REP frame", -EBADMSG);
+	f->u.call.id = get64(p + BF_HDR);
+	if (f->type == BF_REP) {
+		f->u.call.status = get32(p + BF_HDR + 8);
+		if (get32(p + BF_HDR + 12))
+			return fail(why, "nonzero reserved bytes", -EBADMSG);
+	}
+	f->u.call.body = p + hdr;
+	f->u.call.len = len - hdr;
+	if (f->u.call.len > max_msg)
+		return fail(why, "request or reply larger than the service takes", -EMSGSIZE);
+	return 0;
+}
+
 int bf_decode(const void *buf, size_t len, uint64_t max_msg, struct bf_frame *f,
 	      const char **why)
 {
@@ -165,6 +190,9 @@ int bf_decode(const void *buf, size_t len, uint64_t max_msg, struct bf_frame *f,
 		return decode_data(p, len, max_msg, f, why);
 	case BF_ERROR:
 		return decode_error(p, len, f, why);
+	case BF_REQ:
+	case BF_REP:
+		return decode_call(p, len, max_msg, f, why);
 	default:
 		return fail(why, "unknown frame type", -EPROTO);
 	}
@@ -241,4 +269,20 @@ size_t bf_put_data_hdr(void *buf, uint64_t first, uint32_t count)
 void bf_put_rec(void *buf, uint32_t len)
 {
 	put32(buf, len);
+}
+
+size_t bf_put_req_hdr(void *buf, uint64_t id)
+{
+	unsigned char *p = buf;
+	put64(p + put_hdr(p, BF_REQ), id);
+	return BF_REQ_HDR;
+}
+
+size_t bf_put_rep_hdr(void *buf, uint64_t id, uint32_t status)
+{
+	unsigned char *p = buf;
+	put64(p + put_hdr(p, BF_REP), id);
+	put32(p + BF_HDR + 8, status);
+	put32(p + BF_HDR + 12, 0);
+	return BF_REP_HDR;
 }

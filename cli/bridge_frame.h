@@ -21,6 +21,8 @@ enum bf_type {
 	BF_DATA = 3,    /* sender -> receiver: consecutive messages */
 	BF_ACK = 4,     /* receiver -> sender: written up to this seq */
 	BF_ERROR = 5,   /* either way: why the session ends */
+	BF_REQ = 6,     /* service: sender -> receiver: a request */
+	BF_REP = 7,     /* service: receiver -> sender: its outcome */
 };
 
 /* Sizes of the fixed frames. */
@@ -28,6 +30,8 @@ enum bf_type {
 #define BF_WELCOME_LEN (BF_HDR + 32)
 #define BF_DATA_HDR (BF_HDR + 16)
 #define BF_ACK_LEN (BF_HDR + 8)
+#define BF_REQ_HDR (BF_HDR + 8)
+#define BF_REP_HDR (BF_HDR + 16)
 
 struct bf_hello {
 	uint64_t stream;    /* identity of the source channel */
@@ -65,11 +69,17 @@ struct bf_frame {
 			uint32_t code; /* an errno value */
 			char text[BF_TEXT_MAX + 1];
 		} error;
+		struct {
+			uint64_t id;     /* the sender's name for the request */
+			uint32_t status; /* REP: 0, or the errno of the failure */
+			const unsigned char *body;
+			size_t len;      /* at most max_msg */
+		} call; /* REQ and REP */
 	} u;
 };
 
-/* Decode @len bytes at @buf. DATA records longer than @max_msg are
- * refused. Returns 0, or -EBADMSG / -EMSGSIZE / -EPROTO with a short
+/* Decode @len bytes at @buf. DATA records, requests and replies longer
+ * than @max_msg are refused. Returns 0, or -EBADMSG / -EMSGSIZE / -EPROTO with a short
  * reason in *@why (a static string). */
 int bf_decode(const void *buf, size_t len, uint64_t max_msg, struct bf_frame *f,
 	      const char **why);
@@ -89,6 +99,10 @@ size_t bf_put_welcome(void *buf, const struct bf_welcome *w);
 size_t bf_put_ack(void *buf, uint64_t written);
 /* An ERROR frame: @buf holds at least BF_HDR + 4 + BF_TEXT_MAX bytes. */
 size_t bf_put_error(void *buf, uint32_t code, const char *text);
+/* REQ and REP: the header (BF_REQ_HDR or BF_REP_HDR bytes); the request
+ * or reply (or, for a failure, the text saying why) follows it. */
+size_t bf_put_req_hdr(void *buf, uint64_t id);
+size_t bf_put_rep_hdr(void *buf, uint64_t id, uint32_t status);
 /* DATA: the header (BF_DATA_HDR bytes) for @count records from @first;
  * each record is bf_put_rec()'s length word and then the message. */
 size_t bf_put_data_hdr(void *buf, uint64_t first, uint32_t count);

@@ -161,6 +161,13 @@ static int on_hello(struct rcv *r, nng_pipe p, const struct bf_hello *h)
 {
 	char why[BF_TEXT_MAX + 1];
 	int e;
+	if (h->mode & BR_MODE_SERVICE) {
+		snprintf(why, sizeof(why), "the sender's is a service; '%s' here %s", r->name,
+			 r->open ? "is a channel or topic" : "does not exist (--create makes "
+			 "channels and topics only)");
+		refuse(r, p, EPROTO, why);
+		return 0;
+	}
 	if (!r->open && attach(r, h) != 0) {
 		/* said why; a bad geometry in a HELLO must not stop the listener */
 		refuse(r, p, EIO, "the receiving side cannot open its channel or topic");
