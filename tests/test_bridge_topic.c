@@ -114,3 +114,53 @@ Test(bridge_topic, lossy_topic_gaps_are_counted_on_both_sides)
 {
 	scenario(200000, PSHM_TOPIC_LOSSY);
 }
+
+/* On one host, over an ipc:// URL: `bridge recv --create` makes the topic
+ * when the first HELLO comes, with the sender's ring, largest message and
+ * policy, and what was published arrives there. */
+Test(bridge_topic, create_makes_the_topic_like_the_senders_over_ipc)
+{
+	char *o = NULL, *e = NULL;
+	int usable = th_pshm(NULL, &o, &e, "bridge send --help");
+	free(o);
+	free(e);
+	if (usable)
+		th_skip("pshm was built without NNG: no bridge");
+	const char *a = th_name("a"), *b = th_name("b");
+	struct pshm_topic_config cfg = { .ring_size = 64 << 10, .max_msg = 100,
+					 .policy = PSHM_TOPIC_LOSSY };
+	cr_assert_eq(pshm_topic_create(a, &cfg, 0, 0), 0);
+	char url[128], sock[96];
+	snprintf(sock, sizeof(sock), "/tmp/pshm-test-bridge-%d.sock", (int)getpid());
+	snprintf(url, sizeof(url), "ipc://%s", sock);
+	unlink(sock);
+	bt_logs(sc.send_log, sc.recv_log, sizeof(sc.send_log), "ipc");
+	pid_t r = bt_bridge(sc.recv_log, "recv", url, b, "--create", NULL);
+	cr_assert(bt_wait_log(sc.recv_log, "listening on ipc://"), "%s", bt_slurp(sc.recv_log));
+	pid_t s = bt_bridge(sc.send_log, "send", a, url, NULL);
+	cr_assert(subscribed(a), "%s", bt_slurp(sc.send_log));
+	pshm_topic *p;
+	cr_assert_eq(pshm_topic_open(a, PSHM_PUBLISHER, 0, &p), 0);
+	for (int i = 0; i < 50; i++) {
+		char m[16];
+		int len = snprintf(m, sizeof(m), "m%d", i);
+		cr_assert_eq(pshm_topic_publish(p, m, (size_t)len, 20000 * INT64_C(1000000)), 0);
+	}
+	static struct pshm_topic_info in;
+	for (int i = 0; i < 1000 && (pshm_topic_stat(b, &in) != 0 || in.published < 50); i++)
+		usleep(20000);
+	cr_expect_eq(in.published, 50, "%s", bt_slurp(sc.recv_log));
+	cr_expect_eq(in.ring_size, 64u << 10);
+	cr_expect_eq(in.max_msg, 100);
+	cr_expect_eq(in.policy, PSHM_TOPIC_LOSSY);
+	pshm_topic_close(p);
+	cr_expect_eq(bt_stop(s), 0);
+	cr_expect_eq(bt_stop(r), 0);
+	char box[PSHM_NAME_MAX + 16];
+	snprintf(box, sizeof(box), "%s.bridge", b); /* the receiving end's resume point */
+	pshm_box_unlink(box);
+	pshm_topic_unlink(b);
+	unlink(sock);
+	unlink(sc.send_log);
+	unlink(sc.recv_log);
+}
