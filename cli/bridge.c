@@ -263,10 +263,9 @@ int br_open(nng_socket *s, const char *url, bool listen, const struct br_opts *o
 	if ((r = nng_pair0_open(s)) != 0)
 		return cli_failf("bridge", "socket: %s", nng_strerror(r));
 	nng_socket_set_size(*s, NNG_OPT_RECVMAXSZ, max_frame);
-	/* Our own frames may queue (the window bounds them); a peer's only a
-	 * few, so a hostile one cannot make us hold much. */
-	nng_socket_set_int(*s, NNG_OPT_SENDBUF, 64);
-	nng_socket_set_int(*s, NNG_OPT_RECVBUF, 4);
+	/* No socket send queue (NNG's default): frames queued for a pipe that
+	 * closed would go out first on the next one, ahead of its HELLO, and
+	 * the receiver drops a connection that sends DATA without HELLO. */
 	nng_socket_set_ms(*s, NNG_OPT_SENDTIMEO, BR_SLICE_MS);
 	nng_socket_set_ms(*s, NNG_OPT_RECVTIMEO, BR_SLICE_MS);
 	if (ev) {
