@@ -28,16 +28,22 @@
 
 #define BT_NS_PER_S INT64_C(1000000000)
 
-/* Is `pshm bridge` in this build (NNG found)? Can this process make
- * mount namespaces (root)? */
-__attribute__((unused)) static bool bt_usable(const char **why)
+/* Is `pshm bridge` in this build (NNG found)? */
+__attribute__((unused)) static bool bt_have_nng(void)
 {
 	char *o = NULL, *e = NULL;
 	int r = th_pshm(NULL, &o, &e, "bridge send --help");
 	free(o);
 	free(e);
-	*why = r ? "pshm was built without NNG: no bridge" : "needs root (mount namespaces)";
-	return r == 0 && th_is_root();
+	return r == 0;
+}
+
+/* That, and can this process make mount namespaces (root)? */
+__attribute__((unused)) static bool bt_usable(const char **why)
+{
+	bool nng = bt_have_nng();
+	*why = nng ? "needs root (mount namespaces)" : "pshm was built without NNG: no bridge";
+	return nng && th_is_root();
 }
 
 /* Run @fn(@arg) in a child in a mount namespace of its own, with a
