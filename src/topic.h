@@ -31,9 +31,11 @@
  * `limit` it may write below without looking, and refreshes it when it gets
  * there: it stores a tentative limit, fences, scans, then stores the real
  * one. A joining subscriber stores its `next`, fences, loads `limit` and
- * moves its `next` up to limit - nslots if needed (Dekker's pattern: either
- * the publisher's scan sees the newcomer, or the newcomer sees the limit it
- * must respect). The limit never reaches further than history messages
+ * then `pub_seq`, and moves its `next` up to max(limit, pub_seq + 1) -
+ * nslots if needed (Dekker's pattern: either the publisher's scan sees the
+ * newcomer, or the newcomer sees the limit it must respect; pub_seq
+ * because a scan that sees a newcomer's old `next` lowers the limit below
+ * what was already written). The limit never reaches further than history messages
  * behind the publisher, so what a late joiner starts from stays there.
  *
  * Liveness as for channels (live.c): lock byte PSHM__LOCK_ROLE(0) is the

@@ -230,10 +230,14 @@ static int claim_sub_slot(pshm_topic *t)
 /*
  * Where a new subscriber starts: the next message, or with @history the
  * oldest one kept. Blocking mode: `next` is stored, then the owner word
- * (release), a full fence, and the publisher's limit is loaded: a start
- * below limit - nslots could be written over by a publisher that has not
- * seen us, so it moves up (see topic.h). Bounded: each round either ends
- * or raises the start, which stays at most the publisher's position.
+ * (release), a full fence, then the publisher's limit and position are
+ * loaded. A start below limit - nslots could be written over by a
+ * publisher that has not seen us, and one at or below pub_seq - nslots
+ * already may have been: a publisher that ran on while we were between
+ * our two stores (preempted, say) and then saw us lowers its limit under
+ * its position, so the limit alone does not say how far it went. Either
+ * way the start moves up (see topic.h). Bounded: each round either ends
+ * or raises the start, which stays at most the publisher's position + 1.
  */
 static int sub_join(pshm_topic *t, bool history)
 {
@@ -242,6 +246,7 @@ static int sub_join(pshm_topic *t, bool history)
 	uint64_t p = LOAD_ACQ(&h->pub_seq);
 	if (p > UINT64_MAX / 4)
 		return -EPROTO;
+	uint64_t n = t->g.nslots;
 	uint64_t start = history ? (p > t->g.history ? p - t->g.history : 0) : p;
 	STORE(&s->missed, 0);
 	STORE(&s->next, start);
@@ -250,10 +255,13 @@ static int sub_join(pshm_topic *t, bool history)
 	for (int round = 0; !t->lossy && round < 1000; round++) {
 		FULL_FENCE();
 		uint64_t lim = LOAD_ACQ(&h->limit);
-		if (lim < t->g.nslots || lim - t->g.nslots <= start)
-			break;
-		start = lim - t->g.nslots;
 		p = LOAD_ACQ(&h->pub_seq);
+		if (p > UINT64_MAX / 4)
+			return -EPROTO;
+		uint64_t reach = lim > p + 1 ? lim : p + 1; /* what it may write, plus one */
+		if (reach <= n || reach - n <= start)
+			break;
+		start = reach - n;
 		if (start > p + 1)
 			return -EPROTO;
 		STORE(&s->next, start);
