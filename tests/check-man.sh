@@ -4,7 +4,8 @@
 # Render every manual page from the source tree and fail on any error or
 # warning: `man -l` (what a reader runs), groff with every warning enabled,
 # and lexgrog (the NAME line that whatis and apropos index). An alias page
-# must be a symbolic link to the page it names, in the same directory: a
+# must be a symbolic link to the page it names, in the same directory (a
+# page whose .TH names another page is a copy that should be one): a
 # `.so man3/...` stub only resolves inside an installed manual tree.
 #
 #   tests/check-man.sh [PAGE...]      default: man/*.[1-8]
@@ -29,6 +30,11 @@ for page in "$@"; do
 		*/*) fail "$page" "alias must link to a page in the same directory, not '$target'"; continue;;
 		esac
 		[ -f "$page" ] || { fail "$page" "dangling link to '$target'"; continue; }
+	elif th=$(awk '/^\.TH/ { print tolower($2); exit }' "$page") &&
+		[ "$th" != "$(basename "$page" | sed 's/\.[1-8]$//')" ]; then
+		# A copy of another page (sed -i, for one, turns a link into one).
+		fail "$page" "its .TH names '$th': make it a symbolic link (ln -sf $th.${page##*.} $(basename "$page"))"
+		continue
 	elif grep -q '^\.so ' "$page"; then
 		fail "$page" "'.so' stub: make it a symbolic link (ln -sf TARGET.3 $(basename "$page"))"
 		continue
