@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -251,6 +252,77 @@ static int start(nng_socket s, const char *url, bool listen, nng_tls_config *tls
 	return 0;
 }
 
+#define BR_CLOSE_S 2
+
+struct closer {
+	nng_socket s;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done, abandoned;
+};
+
+static void closer_free(struct closer *c)
+{
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+static void *close_thread(void *arg)
+{
+	struct closer *c = arg;
+	nng_close(c->s);
+	pthread_mutex_lock(&c->mu);
+	c->done = true;
+	bool last = c->abandoned;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	if (last)
+		closer_free(c);
+	return NULL;
+}
+
+void br_close(nng_socket s)
+{
+	struct closer *c = calloc(1, sizeof(*c));
+	pthread_attr_t a;
+	pthread_t th;
+	pthread_condattr_t ca;
+	if (!c || pthread_condattr_init(&ca) != 0) {
+		free(c);
+		nng_close(s);
+		return;
+	}
+	c->s = s;
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	int r = pthread_create(&th, &a, close_thread, c);
+	pthread_attr_destroy(&a);
+	if (r != 0) {
+		closer_free(c);
+		nng_close(s);
+		return;
+	}
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += BR_CLOSE_S;
+	pthread_mutex_lock(&c->mu);
+	while (!c->done && pthread_cond_timedwait(&c->cv, &c->mu, &until) != ETIMEDOUT)
+		;
+	bool done = c->done;
+	c->abandoned = !done;
+	pthread_mutex_unlock(&c->mu);
+	if (done)
+		closer_free(c); /* the thread is past its last use of it */
+	else
+		br_log("the connection did not close within %d s; leaving it to the kernel",
+		       BR_CLOSE_S);
+}
+
 int br_open(nng_socket *s, const char *url, bool listen, const struct br_opts *o,
 	    size_t max_frame, nng_pipe_cb ev, void *arg)
 {
@@ -276,7 +348,7 @@ int br_open(nng_socket *s, const char *url, bool listen, const struct br_opts *o
 	if (tls)
 		nng_tls_config_free(tls); /* the endpoint holds its own reference */
 	if (r)
-		nng_close(*s);
+		br_close(*s);
 	return r;
 }
 

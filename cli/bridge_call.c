@@ -323,7 +323,7 @@ int br_call_send(const char *name, const char *url, const struct br_opts *o)
 	fail_out(s);
 	br_log("stopped: %llu calls answered through '%s', %llu failed when a connection closed",
 	       (unsigned long long)s->st.msgs, name, (unsigned long long)s->st.lost);
-	nng_close(s->s);
+	br_close(s->s);
 	if (s->next)
 		nng_msg_free(s->next);
 	pshm_service_close(s->svc);
@@ -511,7 +511,7 @@ int br_call_recv(const char *url, const char *name, const struct br_opts *o)
 		e = crcv_turn(r);
 	br_log("stopped: %llu calls answered through '%s', %llu given up when a connection "
 	       "closed", (unsigned long long)r->st.msgs, name, (unsigned long long)r->st.lost);
-	nng_close(r->s);
+	br_close(r->s);
 	pshm_service_close(r->svc);
 	free(r->buf);
 	free(r);

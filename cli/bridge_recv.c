@@ -325,7 +325,7 @@ int br_recv(const char *url, const char *name, const struct br_opts *o)
 		br_log("stopped: %llu messages written into '%s' (up to #%llu), %llu counted lost",
 		       (unsigned long long)r->st.msgs, name, (unsigned long long)r->written,
 		       (unsigned long long)r->st.lost);
-	nng_close(r->s);
+	br_close(r->s);
 	br_end_close(&r->end);
 	pshm_box_close(r->box);
 	free(r);

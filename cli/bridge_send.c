@@ -205,7 +205,9 @@ static int pump(struct snd *s, int ms)
 	return 0;
 }
 
-/* Append the message at @p to the batch being made in @m. */
+/* Append the message at @p (in the segment: copied under the SIGBUS
+ * guard) to the batch being made in @m. 0, -ENOMEM, or -EFAULT when the
+ * segment was truncated under the copy. */
 static int add_rec(nng_msg *m, size_t *used, const void *p, size_t len)
 {
 	size_t need = BF_DATA_HDR + *used + BF_REC_HDR + len;
@@ -213,7 +215,9 @@ static int add_rec(nng_msg *m, size_t *used, const void *p, size_t len)
 		return -ENOMEM;
 	unsigned char *b = (unsigned char *)nng_msg_body(m) + BF_DATA_HDR + *used;
 	bf_put_rec(b, (uint32_t)len);
-	memcpy(b + BF_REC_HDR, p, len);
+	int r = pshm_guarded_copy(b + BF_REC_HDR, p, len);
+	if (r < 0)
+		return r;
 	*used += BF_REC_HDR + len;
 	return 0;
 }
@@ -280,7 +284,7 @@ static int take(struct snd *s, int64_t wait_ns)
 			break;
 		}
 		size_t was = used;
-		if (add_rec(m, &used, p, (size_t)n) < 0)
+		if ((err = add_rec(m, &used, p, (size_t)n)) < 0)
 			break;
 		if (br_end_release(&s->end) == -ESTALE) {
 			used = was; /* overwritten while copied: missed, as the next jump says */
@@ -396,7 +400,7 @@ int br_send(const char *name, const char *url, const struct br_opts *o)
 		r = turn(s);
 	if (!r)
 		drain(s);
-	nng_close(s->s);
+	br_close(s->s);
 	while (s->head) {
 		struct batch *b = s->head;
 		s->head = b->next;

@@ -263,6 +263,17 @@ int pshm_seg_resize(pshm_seg *seg, size_t size);
 int pshm_seg_read(const pshm_seg *seg, void *buf, size_t len, uint64_t off);
 
 /**
+ * Copy @len bytes from shared memory at @src into private @dst under the
+ * same guard as pshm_seg_read(): the way to copy a message that
+ * pshm_chan_peek() or pshm_topic_peek() points at (or any bytes of a
+ * mapping another process may truncate) without risking SIGBUS. Returns
+ * 0, -EFAULT if the pages under @src vanished during the copy (@dst then
+ * holds part of the data), -EINVAL for a NULL pointer with @len > 0 or a
+ * range that wraps. Installs the SIGBUS handler as pshm_seg_read() says.
+ */
+int pshm_guarded_copy(void *dst, const void *src, size_t len);
+
+/**
  * Read up to @len bytes at @off straight from the segment's file (pread(2),
  * no mapping involved, so truncation shows as a short read, never SIGBUS).
  * Returns the number of bytes read (0 at the end) or -errno.
@@ -946,7 +957,8 @@ int pshm_chan_commit(pshm_chan *ch, size_t len);
  *  it (read-only, valid until pshm_chan_release()). Returns its length.
  *  Peeking again without releasing returns the same message. The bytes
  *  live in shared memory: a hostile producer may still change them, so
- *  copy what must not change under you. Errors as pshm_chan_recv(). */
+ *  copy what must not change under you (with pshm_guarded_copy()).
+ *  Errors as pshm_chan_recv(). */
 ssize_t pshm_chan_peek(pshm_chan *ch, const void **ptr, int64_t timeout_ns);
 /** Release the peeked message (or every message of a
  *  pshm_chan_peek_batch()), freeing its space for producers. Clears

@@ -163,3 +163,12 @@ int pshm__guarded_copy(void *dst, const void *src, size_t len)
 	struct copy c = { dst, src, len };
 	return pshm__guarded_call(src, len, do_copy, &c);
 }
+
+int pshm_guarded_copy(void *dst, const void *src, size_t len)
+{
+	if (len == 0)
+		return 0;
+	if (!dst || !src || len > UINTPTR_MAX - (uintptr_t)src)
+		return -EINVAL;
+	return pshm__guarded_copy(dst, src, len);
+}

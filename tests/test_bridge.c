@@ -179,6 +179,81 @@ Test(bridge, full_remote_channel_holds_the_producer_back_without_loss)
 	cr_expect_eq(scenario(50000, 64 << 10), 0);
 }
 
+/* ---- a channel truncated under the sender ------------------------------ */
+
+/* One host: /a -> bridge send -> bridge recv -> /b, 1 MiB messages. Once
+ * some arrived, /a is truncated to nothing under the sender, whose copies
+ * of peeked messages run under the SIGBUS guard: it must end with an error
+ * that says so, not be killed. 0, or the step that failed. */
+static int host_truncated(void *arg)
+{
+	const char *log = arg;
+	const size_t big = 1 << 20;
+	struct pshm_chan_config cfg = { .ring_size = 8 << 20, .max_msg = big };
+	pshm_chan *p, *c;
+	if (pshm_chan_create("/a", &cfg, 0, 0) < 0 || pshm_chan_open("/a", PSHM_PRODUCER, 0, &p))
+		return 40;
+	pid_t rb = bt_bridge(sc.recv_log, "recv", "tcp://127.0.0.1:0", "/b", "--create", NULL);
+	int port = bt_port(sc.recv_log);
+	char url[64];
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
+	pid_t sb = bt_bridge(log, "send", "/a", url, NULL);
+	if (port <= 0 || !(c = bt_consumer("/b")))
+		return 41;
+	char *m = calloc(1, big);
+	if (!m)
+		return 42;
+	for (int got = 0; got < 8;) {
+		int r = pshm_chan_send(p, m, big, BT_NS_PER_S / 100);
+		if (r < 0 && r != -ETIMEDOUT)
+			return 43;
+		if (pshm_chan_recv(c, m, big, BT_NS_PER_S / 100) == (ssize_t)big)
+			got++;
+	}
+	/* Keep it busy: the truncation may land in a copy or between them. */
+	for (int i = 0; i < 4; i++)
+		(void)pshm_chan_send(p, m, big, 0);
+	if (truncate("/dev/shm/a", 0) < 0)
+		return 44;
+	int st = -1;
+	for (int i = 0; i < 1000 && st < 0; i++) {
+		pid_t w = waitpid(sb, &st, WNOHANG);
+		if (w == 0) {
+			st = -1;
+			usleep(20000);
+		}
+	}
+	free(m);
+	pshm_chan_close(c);
+	pshm_chan_close(p);
+	bt_stop(rb);
+	if (st < 0) {
+		bt_stop(sb);
+		return 45; /* still running */
+	}
+	if (WIFSIGNALED(st))
+		return 60 + WTERMSIG(st);
+	return WEXITSTATUS(st) == 1 ? 0 : 46;
+}
+
+Test(bridge, channel_truncated_under_the_sender_is_an_error_not_sigbus)
+{
+	const char *why;
+	if (!bt_usable(&why))
+		th_skip("%s", why);
+	char log[96];
+	bt_logs(log, sc.recv_log, sizeof(log), "trunc");
+	int r = bt_reap(bt_host(host_truncated, log));
+	char *s = bt_slurp(log);
+	cr_expect_eq(r, 0, "host: %d (60 + a signal: the sender was killed)\n%s", r, s);
+	cr_expect(strstr(s, "truncated") != NULL, "the sender says why it stopped:\n%s", s);
+	free(s);
+	if (!getenv("PSHM_TEST_KEEP_LOGS")) {
+		unlink(log);
+		unlink(sc.recv_log);
+	}
+}
+
 /* ---- the command's refusals (nothing is opened: no host needed) ------- */
 
 static void refused(int want, const char *args, const char *says)

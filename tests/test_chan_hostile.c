@@ -148,6 +148,32 @@ Test(chan_hostile, truncated_segment_under_a_large_copy_is_efault)
 }
 
 
+/* A peeked message is a pointer into the mapping: pshm_guarded_copy()
+ * copies it whole while the segment stands, and gives -EFAULT, not SIGBUS,
+ * once it was cut under the reader. */
+Test(chan_hostile, guarded_copy_of_a_peeked_message_cut_under_it_is_efault)
+{
+	const char *n = mkchan("gcopy", 65536, 32768, PSHM_CHAN_SPSC);
+	pshm_chan *p = open_as(n, PSHM_PRODUCER), *c = open_as(n, PSHM_CONSUMER);
+	static char big[32768], out[32768];
+	memset(big, 'm', sizeof(big));
+	cr_assert_eq(pshm_chan_send(p, big, sizeof(big), 0), 0);
+	const void *msg;
+	cr_assert_eq(pshm_chan_peek(c, &msg, 0), (ssize_t)sizeof(big));
+	cr_assert_eq(pshm_guarded_copy(out, msg, sizeof(out)), 0);
+	cr_expect_eq(memcmp(out, big, sizeof(big)), 0);
+	cr_expect_eq(pshm_guarded_copy(out, msg, 0), 0, "nothing to copy");
+	cr_expect_eq(pshm_guarded_copy(NULL, msg, 1), -EINVAL);
+	cr_expect_eq(pshm_guarded_copy(out, NULL, 1), -EINVAL);
+	cr_expect_eq(pshm_guarded_copy(out, (const void *)(UINTPTR_MAX - 8), 64), -EINVAL,
+		     "a range that wraps");
+	char path[128];
+	cr_assert_eq(truncate(th_path(n, path, sizeof(path)), 0), 0);
+	cr_expect_eq(pshm_guarded_copy(out, msg, sizeof(out)), -EFAULT);
+	pshm_chan_close(p);
+	pshm_chan_close(c);
+}
+
 /* ---- describing without a mapping, mtime -------------------------------- */
 
 static int open_new(const char *n)
