@@ -256,7 +256,9 @@ FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=$(FUZZ_DIR)/%)
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Isrc -pthread \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
-$(FUZZ_DIR)/%: fuzz/%.c $(LIB_SRC) $(wildcard src/*.h) $(wildcard fuzz/*.h) include/pshm.h
+# fuzz_frame.c includes the bridge's frame codec from cli/.
+$(FUZZ_DIR)/%: fuzz/%.c $(LIB_SRC) $(wildcard src/*.h) $(wildcard fuzz/*.h) \
+	$(wildcard cli/bridge_frame.*) include/pshm.h
 	$(call say,FUZZCC,$@)
 	@mkdir -p $(@D)
 	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC)

@@ -69,8 +69,9 @@ ssize_t br_end_peek(struct br_end *e, const void **p, int64_t timeout_ns, uint64
 /* 0, or -ESTALE: a lossy topic overwrote the message while it was read. */
 int br_end_release(struct br_end *e);
 size_t br_end_max_msg(const struct br_end *e);
-/* Ring size and HELLO mode of the end, for the other side's --create. */
-void br_end_geometry(const struct br_end *e, uint64_t *ring, uint32_t *mode);
+/* The end's geometry (ring, max message, mode, a topic's history, the
+ * peers it takes) into the HELLO @h, for the other side's --create. */
+void br_end_geometry(const struct br_end *e, struct bf_hello *h);
 /* Attach as the producer of a channel or the publisher of a topic; with
  * @h (a HELLO, when --create), a missing one is made like the sender's. */
 int br_end_sink(struct br_end *e, const char *name, unsigned flags, const struct bf_hello *h);

@@ -68,18 +68,21 @@ size_t br_end_max_msg(const struct br_end *e)
 	return e->topic ? pshm_topic_max_msg(e->t) : pshm_chan_max_msg(e->ch);
 }
 
-void br_end_geometry(const struct br_end *e, uint64_t *ring, uint32_t *mode)
+void br_end_geometry(const struct br_end *e, struct bf_hello *h)
 {
 	struct pshm_topic_info ti;
 	struct pshm_chan_info ci;
-	*ring = 0;
-	*mode = 0;
+	h->ring_size = 0;
+	h->mode = h->history = h->peers = 0;
 	if (e->topic && pshm_topic_stat(e->name, &ti) == 0) {
-		*ring = ti.ring_size;
-		*mode = BR_MODE_TOPIC | ti.policy;
+		h->ring_size = ti.ring_size;
+		h->mode = BR_MODE_TOPIC | ti.policy;
+		h->history = ti.history;
+		h->peers = ti.max_subscribers;
 	} else if (!e->topic && pshm_chan_stat(e->name, &ci) == 0) {
-		*ring = ci.ring_size;
-		*mode = ci.mode;
+		h->ring_size = ci.ring_size;
+		h->mode = ci.mode;
+		h->peers = ci.max_producers;
 	}
 }
 
@@ -87,10 +90,13 @@ static int create(const char *name, const struct bf_hello *h)
 {
 	if (h->mode & BR_MODE_TOPIC) {
 		struct pshm_topic_config cfg = { .ring_size = h->ring_size, .max_msg = h->max_msg,
+						 .history = h->history,
+						 .max_subscribers = h->peers,
 						 .policy = h->mode & 1 };
 		return pshm_topic_create(name, &cfg, 0, 0);
 	}
-	struct pshm_chan_config cfg = { .ring_size = h->ring_size, .max_msg = h->max_msg };
+	struct pshm_chan_config cfg = { .ring_size = h->ring_size, .max_msg = h->max_msg,
+					.mode = h->mode, .max_producers = h->peers };
 	return pshm_chan_create(name, &cfg, 0, 0);
 }
 

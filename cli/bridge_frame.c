@@ -134,9 +134,11 @@ static int decode_fixed(const unsigned char *p, size_t len, struct bf_frame *f,
 		return f->u.welcome.reserved ? fail(why, "nonzero reserved bytes", -EBADMSG) : 0;
 	}
 	f->u.hello = (struct bf_hello){ get64(b), get64(b + 8), get64(b + 16), get64(b + 24),
-					get32(b + 32), get32(b + 36), get64(b + 40) };
-	if (f->u.hello.reserved || f->u.hello.next_seq == 0)
-		return fail(why, "HELLO with a zero sequence number or reserved bytes", -EBADMSG);
+					get32(b + 32), get32(b + 36), get32(b + 40), get32(b + 44) };
+	/* The geometry is checked where it is used (creating the sink): a
+	 * bad one is refused with an ERROR frame, not a dropped connection. */
+	if (f->u.hello.next_seq == 0)
+		return fail(why, "HELLO with a zero sequence number", -EBADMSG);
 	return 0;
 }
 
@@ -224,7 +226,8 @@ size_t bf_put_hello(void *buf, const struct bf_hello *h)
 	put64(b + 24, h->max_msg);
 	put32(b + 32, h->mode);
 	put32(b + 36, h->nonce);
-	put64(b + 40, 0);
+	put32(b + 40, h->history);
+	put32(b + 44, h->peers);
 	return BF_HELLO_LEN;
 }
 

@@ -38,9 +38,11 @@ struct bf_hello {
 	uint64_t next_seq;  /* the first seq the sender still holds */
 	uint64_t ring_size; /* the source channel's geometry, for --create */
 	uint64_t max_msg;
-	uint32_t mode;      /* enum pshm_chan_mode */
+	uint32_t mode;      /* enum pshm_chan_mode, or BR_MODE_TOPIC | policy */
 	uint32_t nonce;     /* echoed by WELCOME */
-	uint64_t reserved;
+	uint32_t history;   /* a topic's history (0 for a channel) */
+	uint32_t peers;     /* a channel's max producers, a topic's max
+			     * subscribers (0: the default) */
 };
 
 struct bf_welcome {

@@ -131,7 +131,7 @@ static void hello(struct snd *s)
 	unsigned char buf[BF_HELLO_LEN];
 	struct bf_hello h = { .stream = s->stream, .next_seq = first_held(s),
 			      .max_msg = br_end_max_msg(&s->end), .nonce = ++s->nonce };
-	br_end_geometry(&s->end, &h.ring_size, &h.mode);
+	br_end_geometry(&s->end, &h);
 	s->state = S_WAIT_WELCOME;
 	s->hello_at = br_now();
 	br_send_frame(s->s, buf, bf_put_hello(buf, &h));

@@ -39,7 +39,6 @@ static void round_trip(const uint8_t *data, size_t size)
 	const char *why;
 	struct bf_hello h = { 0 };
 	memcpy(&h, data, size < sizeof(h) ? size : sizeof(h));
-	h.reserved = 0;
 	h.next_seq |= 1;
 	if (bf_decode(buf, bf_put_hello(buf, &h), 0, &f, &why) || f.type != BF_HELLO ||
 	    memcmp(&f.u.hello, &h, sizeof(h)))

@@ -179,6 +179,56 @@ Test(bridge, full_remote_channel_holds_the_producer_back_without_loss)
 	cr_expect_eq(scenario(50000, 64 << 10), 0);
 }
 
+/* ---- --create ----------------------------------------------------------- */
+
+/* On one host, over ipc://: `bridge recv --create` makes the channel like
+ * the sender's (MPSC, its producer slots, ring and largest message), and
+ * the messages arrive there. */
+Test(bridge, create_makes_the_channel_like_the_senders_mpsc_too)
+{
+	if (!bt_have_nng())
+		th_skip("pshm was built without NNG: no bridge");
+	const char *a = th_name("a"), *b = th_name("b");
+	struct pshm_chan_config cfg = { .ring_size = 64 << 10, .max_msg = 200,
+					.mode = PSHM_CHAN_MPSC, .max_producers = 5 };
+	cr_assert_eq(pshm_chan_create(a, &cfg, 0, 0), 0);
+	char url[128], sock[96], log[96], rlog[96];
+	snprintf(sock, sizeof(sock), "/tmp/pshm-test-bridge-%d.sock", (int)getpid());
+	snprintf(url, sizeof(url), "ipc://%s", sock);
+	unlink(sock);
+	bt_logs(log, rlog, sizeof(log), "mpsc");
+	pid_t r = bt_bridge(rlog, "recv", url, b, "--create", NULL);
+	cr_assert(bt_wait_log(rlog, "listening on ipc://"), "%s", bt_slurp(rlog));
+	pid_t s = bt_bridge(log, "send", a, url, NULL);
+	pshm_chan *p;
+	cr_assert_eq(pshm_chan_open(a, PSHM_PRODUCER, 0, &p), 0);
+	for (int i = 0; i < 50; i++)
+		cr_assert_eq(bt_send(p, "message", 7), 0, "%s", bt_slurp(log));
+	pshm_chan *c = bt_consumer(b);
+	cr_assert_not_null(c, "%s", bt_slurp(rlog));
+	char m[256];
+	for (int i = 0; i < 50; i++)
+		cr_assert_eq(pshm_chan_recv(c, m, sizeof(m), 20 * BT_NS_PER_S), 7);
+	static struct pshm_chan_info in;
+	cr_assert_eq(pshm_chan_stat(b, &in), 0);
+	cr_expect_eq(in.mode, PSHM_CHAN_MPSC);
+	cr_expect_eq(in.max_producers, 5);
+	cr_expect_eq(in.ring_size, 64u << 10);
+	cr_expect_eq(in.max_msg, 200);
+	pshm_chan_close(c);
+	pshm_chan_close(p);
+	cr_expect_eq(bt_stop(s), 0);
+	cr_expect_eq(bt_stop(r), 0);
+	char box[PSHM_NAME_MAX + 16];
+	snprintf(box, sizeof(box), "%s.bridge", b); /* the receiving end's resume point */
+	pshm_box_unlink(box);
+	pshm_chan_unlink(b);
+	pshm_chan_unlink(a);
+	unlink(sock);
+	unlink(log);
+	unlink(rlog);
+}
+
 /* ---- a channel truncated under the sender ------------------------------ */
 
 /* One host: /a -> bridge send -> bridge recv -> /b, 1 MiB messages. Once

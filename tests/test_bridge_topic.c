@@ -116,15 +116,16 @@ Test(bridge_topic, lossy_topic_gaps_are_counted_on_both_sides)
 }
 
 /* On one host, over an ipc:// URL: `bridge recv --create` makes the topic
- * when the first HELLO comes, with the sender's ring, largest message and
- * policy, and what was published arrives there. */
+ * when the first HELLO comes, with the sender's ring, largest message,
+ * policy, history and subscriber slots, and what was published arrives
+ * there. */
 Test(bridge_topic, create_makes_the_topic_like_the_senders_over_ipc)
 {
 	if (!bt_have_nng())
 		th_skip("pshm was built without NNG: no bridge");
 	const char *a = th_name("a"), *b = th_name("b");
-	struct pshm_topic_config cfg = { .ring_size = 64 << 10, .max_msg = 100,
-					 .policy = PSHM_TOPIC_LOSSY };
+	struct pshm_topic_config cfg = { .ring_size = 64 << 10, .max_msg = 100, .history = 20,
+					 .max_subscribers = 9, .policy = PSHM_TOPIC_LOSSY };
 	cr_assert_eq(pshm_topic_create(a, &cfg, 0, 0), 0);
 	char url[128], sock[96];
 	snprintf(sock, sizeof(sock), "/tmp/pshm-test-bridge-%d.sock", (int)getpid());
@@ -149,6 +150,8 @@ Test(bridge_topic, create_makes_the_topic_like_the_senders_over_ipc)
 	cr_expect_eq(in.ring_size, 64u << 10);
 	cr_expect_eq(in.max_msg, 100);
 	cr_expect_eq(in.policy, PSHM_TOPIC_LOSSY);
+	cr_expect_eq(in.history, 20);
+	cr_expect_eq(in.max_subscribers, 9);
 	pshm_topic_close(p);
 	cr_expect_eq(bt_stop(s), 0);
 	cr_expect_eq(bt_stop(r), 0);
