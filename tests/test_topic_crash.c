@@ -267,6 +267,41 @@ Test(topic_crash, a_zombie_subscriber_does_not_block_the_publisher)
 	reap(pid, false);
 }
 
+/* A publisher killed and not reaped (a zombie: its pid still taken) is
+ * gone for its subscriber: what it published arrives, then -EPIPE, and
+ * stat says it is not alive. */
+Test(topic_crash, a_zombie_publisher_is_gone_for_its_subscribers)
+{
+	const char *n = mktopic("zpub", 4096, MAX, 0, PSHM_TOPIC_BLOCKING);
+	pshm_topic *s = topen(n, PSHM_SUBSCRIBER, 0);
+	pid_t pid = tfork();
+	if (pid == 0) {
+		pshm_topic *p = tchild_open(n, PSHM_PUBLISHER);
+		unsigned char m[MAX];
+		for (uint64_t k = 1; k <= 3; k++)
+			if (pshm_topic_publish(p, m, tmsg_make(m, k, MAX), 0) < 0)
+				_exit(11);
+		pause();
+		_exit(12);
+	}
+	tready_wait(1);
+	kill(pid, SIGKILL);
+	siginfo_t si;
+	cr_assert_eq(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0, "dead, left unreaped");
+	unsigned char out[MAX];
+	for (uint64_t k = 1; k <= 3; k++) {
+		ssize_t r = pshm_topic_recv(s, out, sizeof(out), 5000 * MS);
+		cr_assert_geq(r, 0, "%s", pshm_strerror((int)r));
+		cr_expect(tmsg_ok(out, (size_t)r, k, MAX));
+	}
+	cr_expect_eq(pshm_topic_recv(s, out, sizeof(out), 5000 * MS), -EPIPE);
+	struct pshm_topic_info in;
+	cr_assert_eq(pshm_topic_stat(n, &in), 0);
+	cr_expect_eq(in.publisher_alive, 0);
+	pshm_topic_close(s);
+	reap(pid, true);
+}
+
 Test(topic_crash, a_stopped_subscriber_blocks_until_killed)
 {
 	const char *n = mktopic("stopped", 4096, MAX, 0, PSHM_TOPIC_BLOCKING);
