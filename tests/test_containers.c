@@ -5,13 +5,21 @@
  * whose /dev/shm is one tmpfs they share, as a shared volume, --ipc=host
  * or --ipc=container: give), with PID namespaces of their own or one
  * shared (--pid=host, --pid=container:). Every message must arrive, and
- * each side must see the other alive.
+ * each side must see the other alive. And a /dev/shm too small for what
+ * is asked: -ENOSPC for channels, topics and services, nothing left.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cli_helpers.h"
+#include "pshm.h"
 
 TestSuite(containers, TH_FIXTURE, .timeout = 120);
 
@@ -92,4 +100,69 @@ Test(containers, shared_dev_shm_separate_pid_namespaces, .timeout = 60)
 Test(containers, shared_dev_shm_separate_pid_namespaces_consumer_later, .timeout = 60)
 {
 	run_recipe("separate", "consumer");
+}
+
+/* ---- a small /dev/shm --------------------------------------------------- */
+
+/* Entries in /dev/shm (this mount namespace's). */
+static int shm_entries(void)
+{
+	int n = 0;
+	DIR *d = opendir("/dev/shm");
+	if (!d)
+		return -1;
+	for (struct dirent *e; (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* In a child with a 1 MiB /dev/shm of its own (Docker gives 64 MiB; the
+ * same, smaller): a channel, a topic and a service that do not fit are
+ * -ENOSPC, and leave nothing behind; ones that fit still work. 0 or the
+ * step that failed, 77 if the mount is refused. */
+static int small_dev_shm(void)
+{
+	if (unshare(CLONE_NEWNS) < 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("tmpfs", "/dev/shm", "tmpfs", 0, "size=1m,mode=1777") < 0)
+		return 77;
+	struct pshm_chan_config cc = { .ring_size = 2 << 20 };
+	struct pshm_topic_config tc = { .ring_size = 2 << 20 };
+	struct pshm_service_config sc = { .max_request = 64 << 10, .max_reply = 64 << 10 };
+	if (pshm_chan_create("/c", &cc, 0, 0) != -ENOSPC || shm_entries() != 0)
+		return 10;
+	if (pshm_topic_create("/t", &tc, 0, 0) != -ENOSPC || shm_entries() != 0)
+		return 11;
+	if (pshm_service_create("/s", &sc, 0, 0) != -ENOSPC || shm_entries() != 0)
+		return 12;
+	cc.ring_size = tc.ring_size = 64 << 10;
+	if (pshm_chan_create("/c", &cc, 0, 0) || pshm_topic_create("/t", &tc, 0, 0))
+		return 13;
+	pshm_chan *p, *c;
+	char m[8];
+	if (pshm_chan_open("/c", PSHM_CONSUMER, 0, &c) || pshm_chan_open("/c", PSHM_PRODUCER, 0, &p) ||
+	    pshm_chan_send(p, "fits", 4, 0) || pshm_chan_recv(c, m, sizeof(m), 0) != 4)
+		return 14;
+	pshm_chan_close(p);
+	pshm_chan_close(c);
+	if (pshm_chan_unlink("/c") || pshm_topic_unlink("/t") || shm_entries() != 0)
+		return 15;
+	return 0;
+}
+
+Test(containers, a_small_dev_shm_refuses_what_does_not_fit_and_keeps_nothing)
+{
+	if (!th_is_root())
+		th_skip("needs root for a private tmpfs");
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		_exit(small_dev_shm());
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st), "status %#x", st);
+	if (WEXITSTATUS(st) == 77)
+		th_skip("cannot mount a private tmpfs here");
+	cr_expect_eq(WEXITSTATUS(st), 0, "step %d failed", WEXITSTATUS(st));
 }
