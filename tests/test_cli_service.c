@@ -2,7 +2,8 @@
 /*
  * test_cli_service.c — `pshm service create|stat|rm`, `pshm serve` and
  * `pshm call` end to end: a command answering each request, a persistent
- * one answering line by line, failing commands, dead servers, usage errors.
+ * one answering line by line, failing commands, dead servers, usage errors,
+ * and another user (modes 600, 644, 666 and the policy options).
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -149,4 +150,54 @@ Test(cli_service, a_server_in_another_pid_namespace)
 	cr_assert_eq(r, 0, "%s", err);
 	cr_expect_str_eq(out, "HELLO\nagain=1\n");
 	cr_expect(strstr(err, "the server is gone") != NULL, "%s", err);
+}
+
+/* ---- another user ------------------------------------------------------- */
+
+/* `pshm ARGS NAME` as nobody, through setpriv, with a copy of pshm anyone
+ * can run. */
+static int as_nobody(const char *q, const char *args)
+{
+	char bin[300], cmd[1024];
+	th_public_copy(PSHM_BIN, bin, sizeof(bin));
+	snprintf(cmd, sizeof(cmd),
+		 "setpriv --reuid=nobody --regid=$(id -g nobody) --clear-groups %s %s", bin, args);
+	int r = script(q, cmd);
+	th_public_remove(bin);
+	return r;
+}
+
+/* A client writes its requests into the segment: another user needs write
+ * permission (a 600 or 644 service is refused), and on a service that
+ * anyone may write, the two options that say it trusts that. */
+Test(cli_service, another_user_needs_write_permission_and_the_policy_options)
+{
+	if (!th_is_root() || th_run("command -v setpriv && id nobody", NULL, NULL, NULL) != 0)
+		th_skip("needs root, setpriv and a 'nobody' user");
+	const char *modes[] = { "600", "644" };
+	for (int i = 0; i < 2; i++) {
+		const char *q = th_name(i ? "cli-svc-644" : "cli-svc-600");
+		cr_assert_eq(pshm(NULL, "service create %s --mode %s", q, modes[i]), 0, "%s", err);
+		cr_expect_eq(as_nobody(q, "call \"$Q\" hi"), 1, "mode %s", modes[i]);
+		cr_expect(strstr(err, "ermission denied"), "mode %s: %s", modes[i], err);
+		cr_expect_eq(as_nobody(q, "serve -n 1 \"$Q\" -- cat"), 1, "mode %s", modes[i]);
+		cr_expect(strstr(err, "ermission denied"), "mode %s: %s", modes[i], err);
+	}
+	const char *s = th_name("cli-svc-666");
+	cr_assert_eq(pshm(NULL, "service create %s --mode 666", s), 0, "%s", err);
+	cr_expect_eq(as_nobody(s, "call \"$Q\" hi"), 1, "root's, writable by all");
+	cr_expect(strstr(err, "--allow-foreign") && strstr(err, "--allow-shared-write"), "%s",
+		  err);
+	char bin[300], body[1024];
+	th_public_copy(PSHM_BIN, bin, sizeof(bin));
+	snprintf(body, sizeof(body),
+		 "$P serve --allow-shared-write -n 1 \"$Q\" -- tr a-z A-Z & s=$!\n"
+		 "setpriv --reuid=nobody --regid=$(id -g nobody) --clear-groups %s call "
+		 "--allow-foreign --allow-shared-write \"$Q\" hello; wait $s",
+		 bin);
+	cr_expect_eq(script(s, body), 0, "%s", err);
+	th_public_remove(bin);
+	cr_expect_str_eq(out, "HELLO\n");
+	cr_expect_eq(as_nobody(s, "service rm \"$Q\""), 1, "not nobody's to remove");
+	cr_expect(th_exists(s));
 }
