@@ -269,15 +269,31 @@ static int chan_stat(int argc, char **argv)
 	return status != EXIT_OK ? status : out;
 }
 
+/* ---- pshm chan rm ----------------------------------------------------------- */
+
+static const struct cli_cmd rm_cmd = {
+	"chan rm", "NAME...",
+	"Remove channels: only what is a channel (anything else is left alone).\n"
+	"Attached producers and the consumer keep working with each other; no\n"
+	"new one finds it.\n",
+	NULL, false, 1, -1, 0, "channel name",
+};
+
+static int chan_rm(int argc, char **argv)
+{
+	return cli_kind_rm(&rm_cmd, PSHM_KIND_CHAN, pshm_chan_unlink, argc, argv);
+}
+
 /* ---- pshm chan ------------------------------------------------------------ */
 
 static void chan_usage(FILE *f)
 {
-	fprintf(f, "usage: pshm chan <create|stat> [options] NAME\n\n"
+	fprintf(f, "usage: pshm chan <create|stat|rm> [options] NAME\n\n"
 		   "Message channels between processes (see also pshm send, pshm recv).\n\n"
 		   "  create NAME [--size 1M] [--max-msg 256K] [--mpsc] [--producers N]\n"
 		   "              [--mode MODE]       create a channel\n"
 		   "  stat NAME...                    describe channels\n"
+		   "  rm NAME...                      remove channels\n"
 		   "  -h, --help                      this help\n\n"
 		   "'pshm chan <verb> --help' describes a verb.\n");
 }
@@ -287,6 +303,7 @@ int cmd_chan(int argc, char **argv)
 	static const struct cli_verb verbs[] = {
 		{ "create", chan_create },
 		{ "stat", chan_stat },
+		{ "rm", chan_rm },
 		{ NULL, NULL },
 	};
 	return cli_verbs("chan", argc, argv, verbs, chan_usage);

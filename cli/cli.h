@@ -246,6 +246,11 @@ const char *cli_kind_name(const struct pshm_stat *st);
 /* When @name is not of @kind (PSHM_KIND_*), what it is: "is a box, not a
  * channel" into @buf, returning it; NULL if it is of @kind or unknown. */
 const char *cli_kind_mismatch(const char *name, int kind, char *buf, size_t len);
+/* `pshm chan|topic|service rm NAME...` (@cmd): remove each operand that is
+ * a @kind with @unlink_fn; anything else is left alone, saying what it is.
+ * The exit status. */
+int cli_kind_rm(const struct cli_cmd *cmd, int kind, int (*unlink_fn)(const char *), int argc,
+		char **argv);
 /* "regular file", "symbolic link", "directory", "FIFO", ... */
 const char *cli_type_name(mode_t m);
 /* The same in one word, for listings: "regular", "symlink", "fifo", ... */

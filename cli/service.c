@@ -32,11 +32,7 @@ static int64_t secs_ns(double s)
 /* When @name is not a service, what it is ("is a channel, not a service"). */
 static const char *not_service(const char *name, char *buf, size_t len)
 {
-	struct pshm_stat st;
-	if (pshm_seg_stat(name, &st) < 0 || st.kind == PSHM_KIND_SERVICE)
-		return NULL;
-	snprintf(buf, len, "is a %s, not a service", cli_kind_name(&st));
-	return buf;
+	return cli_kind_mismatch(name, PSHM_KIND_SERVICE, buf, len);
 }
 
 /* Why attaching to the service @name failed, in the most useful words. */
@@ -215,15 +211,7 @@ static int svc_stat(int argc, char **argv)
 
 static int svc_rm(int argc, char **argv)
 {
-	struct cli_args a;
-	int r = cli_options(&rm_cmd, argc, argv, NULL, NULL, &a);
-	if (r >= 0)
-		return r;
-	int status = EXIT_OK;
-	for (int i = 0; i < a.n; i++)
-		if ((r = pshm_service_unlink(a.v[i])) < 0)
-			status = name_fail("service rm", a.v[i], r);
-	return status;
+	return cli_kind_rm(&rm_cmd, PSHM_KIND_SERVICE, pshm_service_unlink, argc, argv);
 }
 
 static void service_usage(FILE *f)

@@ -275,23 +275,7 @@ static const struct cli_cmd rm_cmd = {
 
 static int topic_rm(int argc, char **argv)
 {
-	struct cli_args a;
-	int r = cli_options(&rm_cmd, argc, argv, NULL, NULL, &a);
-	if (r >= 0)
-		return r;
-	int status = EXIT_OK;
-	for (int i = 0; i < a.n; i++) {
-		char why[512];
-		r = pshm_topic_unlink(a.v[i]);
-		if (not_a_topic(a.v[i], r, why, sizeof(why)))
-			status = cli_failn("topic rm", a.v[i], "%s: not removed", why);
-		else if (r == -EPERM)
-			status = cli_failn("topic rm", a.v[i], "not yours: only its owner or root "
-					   "may remove it (/dev/shm is a sticky directory)");
-		else if (r < 0)
-			status = cli_seg_fail("topic rm", a.v[i], r, 0);
-	}
-	return status;
+	return cli_kind_rm(&rm_cmd, PSHM_KIND_TOPIC, pshm_topic_unlink, argc, argv);
 }
 
 /* ---- pshm topic ---------------------------------------------------------------- */

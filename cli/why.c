@@ -65,6 +65,28 @@ const char *cli_kind_mismatch(const char *name, int kind, char *buf, size_t len)
 	return buf;
 }
 
+int cli_kind_rm(const struct cli_cmd *cmd, int kind, int (*unlink_fn)(const char *), int argc,
+		char **argv)
+{
+	struct cli_args a;
+	int r = cli_options(cmd, argc, argv, NULL, NULL, &a);
+	if (r >= 0)
+		return r;
+	int status = EXIT_OK;
+	for (int i = 0; i < a.n; i++) {
+		char why[512];
+		r = unlink_fn(a.v[i]);
+		if (r == -EPROTO && cli_kind_mismatch(a.v[i], kind, why, sizeof(why)))
+			status = cli_failn(cmd->name, a.v[i], "%s: not removed", why);
+		else if (r == -EPERM)
+			status = cli_failn(cmd->name, a.v[i], "not yours: only its owner or root "
+					   "may remove it (/dev/shm is a sticky directory)");
+		else if (r < 0)
+			status = cli_seg_fail(cmd->name, a.v[i], r, 0);
+	}
+	return status;
+}
+
 /* -EPERM from the open policy: why, and which options (not given yet)
  * accept it. */
 static const char *policy_why(const char *name, unsigned flags, char *buf, size_t len)

@@ -46,6 +46,25 @@ Test(cli_chan, create_then_stat)
 	cr_expect_eq(st.mode & 0777, 0640);
 }
 
+/* `pshm chan rm` removes channels and only channels, as topic rm and
+ * service rm do their kinds; the words of a refusal are the same. */
+Test(cli_chan, rm_removes_channels_only)
+{
+	const char *q = new_chan("rm", "");
+	const char *t = th_name("rm-topic");
+	cr_assert_eq(pshm(NULL, "topic create %s", t), 0, "%s", err);
+	cr_expect_eq(pshm(NULL, "chan rm %s %s", t, q), 1, "one refused, the other removed");
+	cr_expect(strstr(err, "is a topic, not a channel: not removed"), "%s", err);
+	cr_expect_not(th_exists(q));
+	cr_expect(th_exists(t));
+	cr_expect_eq(pshm(NULL, "chan rm %s", q), 1);
+	cr_expect(strstr(err, "pshm: chan rm '") && strstr(err, "no such"), "%s", err);
+	cr_expect_eq(pshm(NULL, "service rm %s", t), 1);
+	cr_expect(strstr(err, "is a topic, not a service: not removed"), "%s", err);
+	cr_expect_eq(pshm(NULL, "chan rm"), 2, "a name is needed");
+	cr_expect(strstr(err, "missing channel name"), "%s", err);
+}
+
 Test(cli_chan, usage_errors_and_help)
 {
 	cr_expect_eq(pshm(NULL, "chan"), 2);
