@@ -9,11 +9,13 @@
 #include <grp.h>
 #include <poll.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -258,6 +260,30 @@ int th_as_nobody(int (*fn)(void *), void *arg)
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int th_in_small_shm(const char *size, int (*fn)(void))
+{
+	if (!th_is_root())
+		th_skip("needs root for a private tmpfs");
+	char opts[64];
+	snprintf(opts, sizeof(opts), "size=%s,mode=1777", size);
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		if (unshare(CLONE_NEWNS) < 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		    mount("tmpfs", "/dev/shm", "tmpfs", 0, opts) < 0)
+			_exit(77);
+		_exit(fn());
+	}
+	int st;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	int r = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	if (r == 77)
+		th_skip("cannot mount a private tmpfs here (unshare refused)");
+	return r;
 }
 
 /* LeakSanitizer calls this for default suppressions: Criterion's own runner

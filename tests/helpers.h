@@ -80,6 +80,15 @@ int th_as_nobody(int (*fn)(void *), void *arg);
 const char *th_public_copy(const char *path, char *buf, size_t len);
 void th_public_remove(const char *copy);
 
+/*
+ * Run fn() in a child process with a mount namespace of its own and a
+ * private tmpfs of @size ("64k", "1m") on /dev/shm: a machine whose
+ * /dev/shm is that small, the real one never filled. Returns fn's value,
+ * or 128+signal; skips the test when not root or when the kernel refuses
+ * the namespace or the mount.
+ */
+int th_in_small_shm(const char *size, int (*fn)(void));
+
 /* Is the current process root? */
 bool th_is_root(void);
 

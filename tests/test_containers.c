@@ -11,12 +11,8 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "cli_helpers.h"
 #include "pshm.h"
@@ -120,12 +116,9 @@ static int shm_entries(void)
 /* In a child with a 1 MiB /dev/shm of its own (Docker gives 64 MiB; the
  * same, smaller): a channel, a topic and a service that do not fit are
  * -ENOSPC, and leave nothing behind; ones that fit still work. 0 or the
- * step that failed, 77 if the mount is refused. */
+ * step that failed. */
 static int small_dev_shm(void)
 {
-	if (unshare(CLONE_NEWNS) < 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-	    mount("tmpfs", "/dev/shm", "tmpfs", 0, "size=1m,mode=1777") < 0)
-		return 77;
 	struct pshm_chan_config cc = { .ring_size = 2 << 20 };
 	struct pshm_topic_config tc = { .ring_size = 2 << 20 };
 	struct pshm_service_config sc = { .max_request = 64 << 10, .max_reply = 64 << 10 };
@@ -152,17 +145,6 @@ static int small_dev_shm(void)
 
 Test(containers, a_small_dev_shm_refuses_what_does_not_fit_and_keeps_nothing)
 {
-	if (!th_is_root())
-		th_skip("needs root for a private tmpfs");
-	fflush(NULL);
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0)
-		_exit(small_dev_shm());
-	int st;
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	cr_assert(WIFEXITED(st), "status %#x", st);
-	if (WEXITSTATUS(st) == 77)
-		th_skip("cannot mount a private tmpfs here");
-	cr_expect_eq(WEXITSTATUS(st), 0, "step %d failed", WEXITSTATUS(st));
+	int r = th_in_small_shm("1m", small_dev_shm);
+	cr_expect_eq(r, 0, "step %d failed", r);
 }

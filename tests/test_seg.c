@@ -577,11 +577,6 @@ Test(seg, unlink_removes_the_name_not_the_mapping)
  * and a 64 KiB tmpfs on /dev/shm (the real one is never filled). */
 static int full_dev_shm(void)
 {
-	if (unshare(CLONE_NEWNS) < 0)
-		return 77;
-	if (mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-	    mount("tmpfs", "/dev/shm", "tmpfs", 0, "size=64k") < 0)
-		return 77;
 	pshm_seg *s;
 	if (pshm_seg_create("/full", 16384, 0, 0, &s) < 0)
 		return 10;
@@ -609,16 +604,7 @@ static int full_dev_shm(void)
 
 Test(seg, partial_write_on_a_full_dev_shm)
 {
-	if (!th_is_root())
-		th_skip("needs root for a private tmpfs");
-	fflush(NULL);
-	pid_t pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0)
-		_exit(full_dev_shm());
-	int r = wait_status(pid);
-	if (r == 77)
-		th_skip("cannot mount a private tmpfs here (unshare refused)");
+	int r = th_in_small_shm("64k", full_dev_shm);
 	cr_expect_eq(r, 0, "step %d failed", r);
 }
 
