@@ -282,45 +282,51 @@ static void *close_thread(void *arg)
 	return NULL;
 }
 
-void br_close(nng_socket s)
+bool br_close(nng_socket s)
 {
+	if (nng_socket_id(s) <= 0)
+		return true;
 	struct closer *c = calloc(1, sizeof(*c));
-	pthread_attr_t a;
-	pthread_t th;
 	pthread_condattr_t ca;
 	if (!c || pthread_condattr_init(&ca) != 0) {
 		free(c);
 		nng_close(s);
-		return;
+		return true;
 	}
 	c->s = s;
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	/* The deadline is on the monotonic clock, or there is none. */
+	bool mono = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0;
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, &ca);
 	pthread_condattr_destroy(&ca);
-	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	int r = pthread_create(&th, &a, close_thread, c);
-	pthread_attr_destroy(&a);
+	pthread_attr_t a;
+	pthread_t th;
+	int r = -1;
+	if (mono && pthread_attr_init(&a) == 0) {
+		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+		r = pthread_create(&th, &a, close_thread, c);
+		pthread_attr_destroy(&a);
+	}
 	if (r != 0) {
 		closer_free(c);
 		nng_close(s);
-		return;
+		return true;
 	}
 	struct timespec until;
 	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += BR_CLOSE_S;
 	pthread_mutex_lock(&c->mu);
-	while (!c->done && pthread_cond_timedwait(&c->cv, &c->mu, &until) != ETIMEDOUT)
+	while (!c->done && pthread_cond_timedwait(&c->cv, &c->mu, &until) == 0)
 		;
 	bool done = c->done;
 	c->abandoned = !done;
 	pthread_mutex_unlock(&c->mu);
-	if (done)
+	if (done) {
 		closer_free(c); /* the thread is past its last use of it */
-	else
-		br_log("the connection did not close within %d s; leaving it to the kernel",
-		       BR_CLOSE_S);
+		return true;
+	}
+	br_log("the connection did not close within %d s; leaving it to the kernel", BR_CLOSE_S);
+	return false;
 }
 
 int br_open(nng_socket *s, const char *url, bool listen, const struct br_opts *o,
@@ -347,8 +353,10 @@ int br_open(nng_socket *s, const char *url, bool listen, const struct br_opts *o
 	r = start(*s, url, listen, tls);
 	if (tls)
 		nng_tls_config_free(tls); /* the endpoint holds its own reference */
-	if (r)
+	if (r) {
 		br_close(*s);
+		*s = (nng_socket)NNG_SOCKET_INITIALIZER; /* closed: the caller's close is a no-op */
+	}
 	return r;
 }
 
@@ -382,7 +390,10 @@ static const struct cli_optdoc send_opts[] = {
 };
 
 static const struct cli_optdoc recv_opts[] = {
-	{ CLI_O_CREATE, "create NAME like the sender's: a channel or a\ntopic, its ring size and largest message" },
+	{ CLI_O_CREATE, "create NAME like the sender's: a channel (its\n"
+			"mode, producer slots) or a topic (its policy,\n"
+			"history, subscriber slots), its ring size and\n"
+			"largest message" },
 	{ CLI_O_LISTEN_ANY, NULL },
 	{ CLI_O_STATS, NULL },
 	{ CLI_O_TLS_CERT, NULL },

@@ -95,9 +95,11 @@ int br_open(nng_socket *s, const char *url, bool listen, const struct br_opts *o
 	    size_t max_frame, nng_pipe_cb ev, void *arg);
 /* nng_close(@s), given BR_CLOSE_S seconds: NNG 1.5's close can wait for
  * ever on a connection blocked mid-frame (a peer that stopped reading, or
- * cut it), and a bridge told to stop must stop. Past that it logs and
- * returns; the process is about to exit and the kernel closes the rest. */
-void br_close(nng_socket s);
+ * cut it), and a bridge told to stop must stop. False when it gave up
+ * (said so): NNG may then still call the pipe callback, so the caller
+ * must not free its argument; the process is about to exit, and the
+ * kernel closes the rest. A socket never opened is a no-op (true). */
+bool br_close(nng_socket s);
 /* Send a frame of @len bytes (copied); waits at most BR_SLICE_MS.
  * 0 or an NNG error. */
 int br_send_frame(nng_socket s, const void *buf, size_t len);

@@ -323,7 +323,8 @@ int br_call_send(const char *name, const char *url, const struct br_opts *o)
 	fail_out(s);
 	br_log("stopped: %llu calls answered through '%s', %llu failed when a connection closed",
 	       (unsigned long long)s->st.msgs, name, (unsigned long long)s->st.lost);
-	br_close(s->s);
+	if (!br_close(s->s))
+		return r ? r : EXIT_OK; /* s stays: NNG may still call on_pipe() with it */
 	if (s->next)
 		nng_msg_free(s->next);
 	pshm_service_close(s->svc);
@@ -511,7 +512,8 @@ int br_call_recv(const char *url, const char *name, const struct br_opts *o)
 		e = crcv_turn(r);
 	br_log("stopped: %llu calls answered through '%s', %llu given up when a connection "
 	       "closed", (unsigned long long)r->st.msgs, name, (unsigned long long)r->st.lost);
-	br_close(r->s);
+	if (!br_close(r->s))
+		return e ? e : EXIT_OK; /* r stays: NNG may still call on_pipe() with it */
 	pshm_service_close(r->svc);
 	free(r->buf);
 	free(r);

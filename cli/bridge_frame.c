@@ -11,7 +11,9 @@
  *           source), u64 next_seq (the first message the sender still
  *           holds), u64 ring_size, u64 max_msg, u32 mode (the source's
  *           geometry, for --create: a channel's mode, or 0x100 + a topic's
- *           policy), u32 nonce, u64 reserved (0).
+ *           policy), u32 nonce, u32 history (a topic's), u32 peers (a
+ *           channel's producer slots, a topic's subscriber slots; 0: the
+ *           default). The geometry is checked where it is used.
  *   WELCOME (2, receiver -> sender, 40 bytes): u64 written (the highest seq
  *           in the receiver's channel: the sender resumes after it), u64
  *           lost (messages between the last written and next_seq, which

@@ -325,7 +325,8 @@ int br_recv(const char *url, const char *name, const struct br_opts *o)
 		br_log("stopped: %llu messages written into '%s' (up to #%llu), %llu counted lost",
 		       (unsigned long long)r->st.msgs, name, (unsigned long long)r->written,
 		       (unsigned long long)r->st.lost);
-	br_close(r->s);
+	if (!br_close(r->s))
+		return e ? e : EXIT_OK; /* r stays: NNG may still call on_pipe() with it */
 	br_end_close(&r->end);
 	pshm_box_close(r->box);
 	free(r);

@@ -400,7 +400,8 @@ int br_send(const char *name, const char *url, const struct br_opts *o)
 		r = turn(s);
 	if (!r)
 		drain(s);
-	br_close(s->s);
+	if (!br_close(s->s))
+		return r ? r : EXIT_OK; /* s stays: NNG may still call on_pipe() with it */
 	while (s->head) {
 		struct batch *b = s->head;
 		s->head = b->next;

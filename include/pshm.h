@@ -270,6 +270,9 @@ int pshm_seg_read(const pshm_seg *seg, void *buf, size_t len, uint64_t off);
  * 0, -EFAULT if the pages under @src vanished during the copy (@dst then
  * holds part of the data), -EINVAL for a NULL pointer with @len > 0 or a
  * range that wraps. Installs the SIGBUS handler as pshm_seg_read() says.
+ * Only @src is guarded: @dst must be private memory (to forward a message
+ * into another ring, copy it through a private buffer, or send it with
+ * the receiving library call, which guards its own ring).
  */
 int pshm_guarded_copy(void *dst, const void *src, size_t len);
 

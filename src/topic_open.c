@@ -285,7 +285,6 @@ static int attach(pshm_topic *t, unsigned flags)
 		int r = claim_sub_slot(t);
 		if (r < 0)
 			return r;
-		__atomic_fetch_add(&h->sub_attaches, 1, __ATOMIC_ACQ_REL);
 	}
 	/* The attach count before the liveness check: a publisher coming in
 	 * between shows as a change. */
@@ -295,6 +294,8 @@ static int attach(pshm_topic *t, unsigned flags)
 	if (r < 0 && !t->detached) {
 		owner_release(&t->subs[t->slot].owner);
 		pshm__lock_drop(t->lock_fd, PSHM__LOCK_ROLE(1 + (uint64_t)t->slot));
+	} else if (!t->detached) {
+		__atomic_fetch_add(&h->sub_attaches, 1, __ATOMIC_ACQ_REL); /* counted once joined */
 	}
 	return r;
 }

@@ -272,7 +272,8 @@ int th_in_small_shm(const char *size, int (*fn)(void))
 	pid_t pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
-		if (unshare(CLONE_NEWNS) < 0 || mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		if (unshare(CLONE_NEWNS) < 0 ||
+		    mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 		    mount("tmpfs", "/dev/shm", "tmpfs", 0, opts) < 0)
 			_exit(77);
 		_exit(fn());

@@ -8,7 +8,10 @@
  */
 #include <criterion/criterion.h>
 
+#include <sys/mman.h>
+
 #include "bridge_helpers.h"
+#include "test_chan.h" /* the channel header's layout */
 
 TestSuite(bridge, TH_FIXTURE, .timeout = 180);
 
@@ -231,16 +234,18 @@ Test(bridge, create_makes_the_channel_like_the_senders_mpsc_too)
 
 /* ---- a channel truncated under the sender ------------------------------ */
 
-/* One host: /a -> bridge send -> bridge recv -> /b, 1 MiB messages. Once
- * some arrived, /a is truncated to nothing under the sender, whose copies
- * of peeked messages run under the SIGBUS guard: it must end with an error
- * that says so, not be killed. 0, or the step that failed. */
+/* One host: /a -> bridge send -> bridge recv -> /b. With the sender
+ * stopped, a 1 MiB message goes into the fresh /a, and /a is truncated
+ * one page into that message's payload: the record's header stays, so the
+ * sender's peek succeeds and only its copy of the payload (under the
+ * SIGBUS guard) meets the missing pages. It must end with an error that
+ * says so, not be killed. 0, or the step that failed. */
 static int host_truncated(void *arg)
 {
 	const char *log = arg;
 	const size_t big = 1 << 20;
 	struct pshm_chan_config cfg = { .ring_size = 8 << 20, .max_msg = big };
-	pshm_chan *p, *c;
+	pshm_chan *p;
 	if (pshm_chan_create("/a", &cfg, 0, 0) < 0 || pshm_chan_open("/a", PSHM_PRODUCER, 0, &p))
 		return 40;
 	pid_t rb = bt_bridge(sc.recv_log, "recv", "tcp://127.0.0.1:0", "/b", "--create", NULL);
@@ -248,33 +253,28 @@ static int host_truncated(void *arg)
 	char url[64];
 	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
 	pid_t sb = bt_bridge(log, "send", "/a", url, NULL);
-	if (port <= 0 || !(c = bt_consumer("/b")))
+	if (port <= 0 || !bt_wait_log(log, "connected to"))
 		return 41;
+	usleep(300000); /* welcomed, and waiting for a message */
+	kill(sb, SIGSTOP);
 	char *m = calloc(1, big);
-	if (!m)
+	if (!m || pshm_chan_send(p, m, big, 0) < 0)
 		return 42;
-	for (int got = 0; got < 8;) {
-		int r = pshm_chan_send(p, m, big, BT_NS_PER_S / 100);
-		if (r < 0 && r != -ETIMEDOUT)
-			return 43;
-		if (pshm_chan_recv(c, m, big, BT_NS_PER_S / 100) == (ssize_t)big)
-			got++;
-	}
-	/* Keep it busy: the truncation may land in a copy or between them. */
-	for (int i = 0; i < 4; i++)
-		(void)pshm_chan_send(p, m, big, 0);
-	if (truncate("/dev/shm/a", 0) < 0)
-		return 44;
+	free(m);
+	size_t size;
+	void *h = th_map_raw("/a", &size);
+	uint32_t ring_off = *cl_u32(h, CL_RING_OFF);
+	munmap(h, size);
+	if (truncate("/dev/shm/a", (off_t)ring_off + 4096) < 0)
+		return 43;
+	kill(sb, SIGCONT);
 	int st = -1;
 	for (int i = 0; i < 1000 && st < 0; i++) {
-		pid_t w = waitpid(sb, &st, WNOHANG);
-		if (w == 0) {
+		if (waitpid(sb, &st, WNOHANG) == 0) {
 			st = -1;
 			usleep(20000);
 		}
 	}
-	free(m);
-	pshm_chan_close(c);
 	pshm_chan_close(p);
 	bt_stop(rb);
 	if (st < 0) {

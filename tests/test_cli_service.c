@@ -193,7 +193,8 @@ Test(cli_service, another_user_needs_write_permission_and_the_policy_options)
 	snprintf(body, sizeof(body),
 		 "$P serve --allow-shared-write -n 1 \"$Q\" -- tr a-z A-Z & s=$!\n"
 		 "setpriv --reuid=nobody --regid=$(id -g nobody) --clear-groups %s call "
-		 "--allow-foreign --allow-shared-write \"$Q\" hello; wait $s",
+		 "--timeout 20 --allow-foreign --allow-shared-write \"$Q\" hello || kill $s\n"
+		 "wait $s",
 		 bin);
 	cr_expect_eq(script(s, body), 0, "%s", err);
 	th_public_remove(bin);

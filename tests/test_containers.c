@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "cli_helpers.h"
 #include "pshm.h"
@@ -113,33 +114,66 @@ static int shm_entries(void)
 	return n;
 }
 
+/* Free blocks of /dev/shm: a create that fails may not keep any either
+ * (an unnamed file it made and did not free). */
+static unsigned long long shm_free(void)
+{
+	struct statvfs v;
+	return statvfs("/dev/shm", &v) == 0 ? (unsigned long long)v.f_bfree : 0;
+}
+
+/* Nothing in /dev/shm, and all of it free, as at the start (@free0). */
+static bool shm_as_new(unsigned long long free0)
+{
+	return shm_entries() == 0 && shm_free() == free0;
+}
+
 /* In a child with a 1 MiB /dev/shm of its own (Docker gives 64 MiB; the
  * same, smaller): a channel, a topic and a service that do not fit are
- * -ENOSPC, and leave nothing behind; ones that fit still work. 0 or the
- * step that failed. */
+ * -ENOSPC, and leave no name and no space taken behind; ones that fit
+ * still work. 0 or the step that failed. */
 static int small_dev_shm(void)
 {
+	unsigned long long free0 = shm_free();
 	struct pshm_chan_config cc = { .ring_size = 2 << 20 };
 	struct pshm_topic_config tc = { .ring_size = 2 << 20 };
 	struct pshm_service_config sc = { .max_request = 64 << 10, .max_reply = 64 << 10 };
-	if (pshm_chan_create("/c", &cc, 0, 0) != -ENOSPC || shm_entries() != 0)
+	if (!free0 || shm_entries() != 0)
+		return 9;
+	if (pshm_chan_create("/c", &cc, 0, 0) != -ENOSPC || !shm_as_new(free0))
 		return 10;
-	if (pshm_topic_create("/t", &tc, 0, 0) != -ENOSPC || shm_entries() != 0)
+	if (pshm_topic_create("/t", &tc, 0, 0) != -ENOSPC || !shm_as_new(free0))
 		return 11;
-	if (pshm_service_create("/s", &sc, 0, 0) != -ENOSPC || shm_entries() != 0)
+	if (pshm_service_create("/s", &sc, 0, 0) != -ENOSPC || !shm_as_new(free0))
 		return 12;
 	cc.ring_size = tc.ring_size = 64 << 10;
-	if (pshm_chan_create("/c", &cc, 0, 0) || pshm_topic_create("/t", &tc, 0, 0))
+	sc.max_request = sc.max_reply = 256;
+	sc.max_clients = 4;
+	if (pshm_chan_create("/c", &cc, 0, 0) || pshm_topic_create("/t", &tc, 0, 0) ||
+	    pshm_service_create("/s", &sc, 0, 0))
 		return 13;
 	pshm_chan *p, *c;
 	char m[8];
-	if (pshm_chan_open("/c", PSHM_CONSUMER, 0, &c) || pshm_chan_open("/c", PSHM_PRODUCER, 0, &p) ||
-	    pshm_chan_send(p, "fits", 4, 0) || pshm_chan_recv(c, m, sizeof(m), 0) != 4)
+	if (pshm_chan_open("/c", PSHM_CONSUMER, 0, &c) ||
+	    pshm_chan_open("/c", PSHM_PRODUCER, 0, &p) || pshm_chan_send(p, "fits", 4, 0) ||
+	    pshm_chan_recv(c, m, sizeof(m), 0) != 4)
 		return 14;
 	pshm_chan_close(p);
 	pshm_chan_close(c);
-	if (pshm_chan_unlink("/c") || pshm_topic_unlink("/t") || shm_entries() != 0)
+	pshm_service *cl, *sv;
+	struct pshm_service_req rq;
+	uint64_t id;
+	if (pshm_service_open("/s", PSHM_SERVER, 0, &sv) ||
+	    pshm_service_open("/s", PSHM_CLIENT, 0, &cl) || pshm_service_send(cl, "ping", 4, &id) ||
+	    pshm_service_recv(sv, m, sizeof(m), &rq, 0) != 4 ||
+	    pshm_service_reply(sv, rq.id, "pong", 4) ||
+	    pshm_service_collect(cl, &id, m, sizeof(m), 0) != 4 || memcmp(m, "pong", 4))
 		return 15;
+	pshm_service_close(cl);
+	pshm_service_close(sv);
+	if (pshm_chan_unlink("/c") || pshm_topic_unlink("/t") || pshm_service_unlink("/s") ||
+	    !shm_as_new(free0))
+		return 16;
 	return 0;
 }
 

@@ -281,10 +281,11 @@ Test(topic_crash, a_zombie_publisher_is_gone_for_its_subscribers)
 		for (uint64_t k = 1; k <= 3; k++)
 			if (pshm_topic_publish(p, m, tmsg_make(m, k, MAX), 0) < 0)
 				_exit(11);
+		tready_say(); /* published */
 		pause();
 		_exit(12);
 	}
-	tready_wait(1);
+	tready_wait(2);
 	kill(pid, SIGKILL);
 	siginfo_t si;
 	cr_assert_eq(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0, "dead, left unreaped");
