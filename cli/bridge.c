@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -280,6 +281,12 @@ static void *close_thread(void *arg)
 	if (last)
 		closer_free(c);
 	return NULL;
+}
+
+void br_keep_heap(void)
+{
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 }
 
 bool br_close(nng_socket s)

@@ -304,7 +304,7 @@ int br_recv(const char *url, const char *name, const struct br_opts *o)
 		return cli_fail("bridge recv", name, -ENOMEM);
 	r->name = name;
 	r->o = o;
-	mallopt(M_MMAP_THRESHOLD, 64 << 20); /* NNG's frames reuse the heap, not fresh pages */
+	br_keep_heap(); /* NNG's frames reuse the heap, not fresh pages */
 	r->max_frame = frame_max(BR_FRAME_MAX_UNKNOWN);
 	int e = br_open(&r->s, url, true, o, r->max_frame, on_pipe, r);
 	if (!e)

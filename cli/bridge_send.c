@@ -386,7 +386,7 @@ int br_send(const char *name, const char *url, const struct br_opts *o)
 		return cli_fail("bridge send", name, -ENOMEM);
 	s->name = name;
 	s->o = o;
-	mallopt(M_MMAP_THRESHOLD, 64 << 20); /* batches reuse the heap, not fresh pages */
+	br_keep_heap(); /* batches reuse the heap, not fresh pages */
 	int r = br_end_source(&s->end, name, o->flags, &s->next_seq);
 	if (r < 0) {
 		free(s);
