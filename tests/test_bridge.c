@@ -5,6 +5,9 @@
  * `bridge recv` into /b and consumes. Every message is its number; host B
  * checks that the numbers only grow (in order, nothing twice), and the
  * test that what is missing is exactly what both ends counted lost.
+ * Then --create (a channel like the sender's), a channel truncated under
+ * the sender, and the command's refusals: another user's segments, URLs
+ * beyond loopback, bad options.
  */
 #include <criterion/criterion.h>
 
@@ -314,6 +317,39 @@ static void refused(int want, const char *args, const char *says)
 	cr_expect(strstr(e, says) != NULL, "pshm bridge %s said: %s", args, e);
 	free(o);
 	free(e);
+}
+
+/* Another user's bridge end gets what the library gives that user: root's
+ * private channel and topic are refused, before any connection is made,
+ * with the reason and exit status 1. */
+Test(bridge, another_users_private_channel_or_topic_is_refused)
+{
+	if (!bt_have_nng())
+		th_skip("pshm was built without NNG: no bridge");
+	if (!th_is_root() || th_run("command -v setpriv && id nobody", NULL, NULL, NULL) != 0)
+		th_skip("needs root, setpriv and a 'nobody' user");
+	const char *c = th_name("nobody-c"), *t = th_name("nobody-t");
+	cr_assert_eq(pshm_chan_create(c, NULL, 0, 0), 0);
+	cr_assert_eq(pshm_topic_create(t, NULL, 0, 0), 0);
+	char bin[300], cmd[1024];
+	th_public_copy(PSHM_BIN, bin, sizeof(bin));
+	const char *fmt[] = { "%s bridge send %s tcp://127.0.0.1:1",
+			      "%s bridge recv tcp://127.0.0.1:0 %s" };
+	const char *names[] = { c, t };
+	for (int i = 0; i < 4; i++) {
+		char args[512];
+		snprintf(args, sizeof(args), fmt[i % 2], bin, names[i / 2]);
+		snprintf(cmd, sizeof(cmd),
+			 "setpriv --reuid=nobody --regid=$(id -g nobody) --clear-groups timeout 20 %s",
+			 args);
+		char *o = NULL, *e = NULL;
+		cr_expect_eq(th_run(cmd, NULL, &o, &e), 1, "%s: %s", args, e);
+		cr_expect(strstr(e, "Permission denied"), "%s: %s", args, e);
+		free(o);
+		free(e);
+	}
+	th_public_remove(bin);
+	cr_expect(th_exists(c) && th_exists(t));
 }
 
 Test(bridge, listens_on_loopback_unless_told_otherwise)
