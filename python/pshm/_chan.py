@@ -341,7 +341,10 @@ class _Reader(_Chan):
         BufferError is raised and the message stays peeked (the next
         peek() or recv() returns it again). The bytes live in shared
         memory: a hostile producer may still change them; copy what must
-        not change under you.
+        not change under you. To keep a copy, prefer recv() or
+        recv_into(), which copy under the library's SIGBUS guard:
+        ``bytes(mv)`` is a plain copy, and if another process truncates
+        the segment meanwhile, SIGBUS ends the interpreter.
         """
         return Peek(self, timeout)
 
