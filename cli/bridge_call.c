@@ -310,6 +310,7 @@ int br_call_send(const char *name, const char *url, const struct br_opts *o)
 		return cli_fail("bridge send", name, -ENOMEM);
 	s->name = name;
 	s->o = o;
+	br_keep_heap(); /* requests and replies reuse the heap, not fresh pages */
 	s->c.dialer = true;
 	int r = pshm_service_open(name, PSHM_SERVER, o->flags, &s->svc);
 	if (r < 0) {
@@ -503,6 +504,7 @@ int br_call_recv(const char *url, const char *name, const struct br_opts *o)
 	}
 	r->name = name;
 	r->o = o;
+	br_keep_heap();
 	r->max_out = in.max_inflight;
 	r->cap = pshm_service_max_reply(r->svc);
 	r->buf = malloc(r->cap);

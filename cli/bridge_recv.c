@@ -16,7 +16,6 @@
 #ifdef PSHM_HAVE_NNG
 
 #include <errno.h>
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

@@ -17,7 +17,6 @@
 #ifdef PSHM_HAVE_NNG
 
 #include <errno.h>
-#include <malloc.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
