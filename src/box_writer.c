@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "box.h"
@@ -54,14 +55,23 @@ uint32_t pshm__box_writer_of(uint32_t wid)
 /* Is the writer named by @field (asked through @fd, the box's file, -1 for
  * none; @wid is our own writer id, 0 if none) still running? Its id's
  * liveness lock says (live.c). A field naming this thread is stale: we are
- * not writing now. */
+ * not writing now. One naming our own id and another thread is either a
+ * thread of this process writing through our handle, or a writer that
+ * held the id before us and died mid-write (ids are taken again once
+ * their lock is free): the thread id tells them apart, a thread of this
+ * process or not. Asked only while the word is odd. */
 bool pshm__box_writer_alive(int fd, uint32_t wid, uint32_t field)
 {
 	uint32_t id = field >> WID_SHIFT;
 	if (id == 0 || field == pshm__box_writer_of(wid))
 		return false;
-	if (id == wid)
-		return true; /* another thread writing through our handle */
+	if (id == wid) {
+		int e = errno;
+		bool ours = syscall(SYS_tgkill, getpid(), (pid_t)(field & TID_MASK), 0) == 0 ||
+			    errno != ESRCH; /* a query that fails declares no one dead */
+		errno = e;
+		return ours;
+	}
 	return fd >= 0 && pshm__live_byte(fd, PSHM__LOCK_ROLE(id));
 }
 
