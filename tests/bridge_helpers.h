@@ -190,6 +190,28 @@ __attribute__((unused)) static unsigned long long bt_settle(int rb, int ra, unsi
 	return lost;
 }
 
+/* A fresh ipc:// URL for a test on one host; its socket's path in @sock. */
+__attribute__((unused)) static void bt_ipc_url(char *url, size_t ulen, char *sock, size_t slen)
+{
+	snprintf(sock, slen, "/tmp/pshm-test-bridge-%d.sock", (int)getpid());
+	snprintf(url, ulen, "ipc://%s", sock);
+	unlink(sock);
+}
+
+/* After a test on one host with `recv --create` into @sink: the receiving
+ * end's resume point (the box SINK.bridge), the socket and both logs go
+ * (the channels and topics are the fixture's). */
+__attribute__((unused)) static void bt_ipc_done(const char *sink, const char *sock,
+						const char *send_log, const char *recv_log)
+{
+	char box[PSHM_NAME_MAX + 16];
+	snprintf(box, sizeof(box), "%s.bridge", sink);
+	pshm_box_unlink(box);
+	unlink(sock);
+	unlink(send_log);
+	unlink(recv_log);
+}
+
 /* One byte or one int through a pipe between the hosts and the test. */
 __attribute__((unused)) static void bt_put(int fd, int v)
 {

@@ -199,9 +199,7 @@ Test(bridge, create_makes_the_channel_like_the_senders_mpsc_too)
 					.mode = PSHM_CHAN_MPSC, .max_producers = 5 };
 	cr_assert_eq(pshm_chan_create(a, &cfg, 0, 0), 0);
 	char url[128], sock[96], log[96], rlog[96];
-	snprintf(sock, sizeof(sock), "/tmp/pshm-test-bridge-%d.sock", (int)getpid());
-	snprintf(url, sizeof(url), "ipc://%s", sock);
-	unlink(sock);
+	bt_ipc_url(url, sizeof(url), sock, sizeof(sock));
 	bt_logs(log, rlog, sizeof(log), "mpsc");
 	pid_t r = bt_bridge(rlog, "recv", url, b, "--create", NULL);
 	cr_assert(bt_wait_log(rlog, "listening on ipc://"), "%s", bt_slurp(rlog));
@@ -225,14 +223,9 @@ Test(bridge, create_makes_the_channel_like_the_senders_mpsc_too)
 	pshm_chan_close(p);
 	cr_expect_eq(bt_stop(s), 0);
 	cr_expect_eq(bt_stop(r), 0);
-	char box[PSHM_NAME_MAX + 16];
-	snprintf(box, sizeof(box), "%s.bridge", b); /* the receiving end's resume point */
-	pshm_box_unlink(box);
 	pshm_chan_unlink(b);
 	pshm_chan_unlink(a);
-	unlink(sock);
-	unlink(log);
-	unlink(rlog);
+	bt_ipc_done(b, sock, log, rlog);
 }
 
 /* ---- a channel truncated under the sender ------------------------------ */

@@ -128,9 +128,7 @@ Test(bridge_topic, create_makes_the_topic_like_the_senders_over_ipc)
 					 .max_subscribers = 9, .policy = PSHM_TOPIC_LOSSY };
 	cr_assert_eq(pshm_topic_create(a, &cfg, 0, 0), 0);
 	char url[128], sock[96];
-	snprintf(sock, sizeof(sock), "/tmp/pshm-test-bridge-%d.sock", (int)getpid());
-	snprintf(url, sizeof(url), "ipc://%s", sock);
-	unlink(sock);
+	bt_ipc_url(url, sizeof(url), sock, sizeof(sock));
 	bt_logs(sc.send_log, sc.recv_log, sizeof(sc.send_log), "ipc");
 	pid_t r = bt_bridge(sc.recv_log, "recv", url, b, "--create", NULL);
 	cr_assert(bt_wait_log(sc.recv_log, "listening on ipc://"), "%s", bt_slurp(sc.recv_log));
@@ -155,11 +153,6 @@ Test(bridge_topic, create_makes_the_topic_like_the_senders_over_ipc)
 	pshm_topic_close(p);
 	cr_expect_eq(bt_stop(s), 0);
 	cr_expect_eq(bt_stop(r), 0);
-	char box[PSHM_NAME_MAX + 16];
-	snprintf(box, sizeof(box), "%s.bridge", b); /* the receiving end's resume point */
-	pshm_box_unlink(box);
 	pshm_topic_unlink(b);
-	unlink(sock);
-	unlink(sc.send_log);
-	unlink(sc.recv_log);
+	bt_ipc_done(b, sock, sc.send_log, sc.recv_log);
 }
